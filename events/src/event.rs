@@ -1,0 +1,630 @@
+//! Event types and their content-derived ids.
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+use crate::id::{ContentHash, EventId, IdHasher};
+use crate::listing::CanonicalListing;
+use crate::time::Timestamp;
+use crate::topics::TopicKind;
+
+/// An event as it travels on the log.
+#[derive(Clone, Debug, PartialEq, Encode, Decode, Serialize, Deserialize)]
+pub struct Event {
+    /// blake3 of the identifying content; see each payload's `event_id`.
+    pub id: EventId,
+    /// Schema version of the payload type (also sent as a Kafka header).
+    pub schema_version: u16,
+    /// When the fact happened, taken from the data (the file's timestamp, the scrape time).
+    pub event_time: Timestamp,
+    /// When this event was written. Informational only: ids and projections never depend on it.
+    pub record_time: Timestamp,
+    /// What happened.
+    pub payload: EventPayload,
+}
+
+impl Event {
+    /// Wraps a payload, deriving the id and schema version from it.
+    #[must_use]
+    pub fn new(payload: EventPayload, event_time: Timestamp, record_time: Timestamp) -> Self {
+        Self {
+            id: payload.event_id(),
+            schema_version: payload.event_type().schema_version(),
+            event_time,
+            record_time,
+            payload,
+        }
+    }
+
+    /// The payload's type.
+    #[must_use]
+    pub const fn event_type(&self) -> EventType {
+        self.payload.event_type()
+    }
+}
+
+/// The kinds of event, with their names and current schema versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    /// [`UploadObserved`].
+    UploadObserved,
+    /// [`UploadParsed`].
+    UploadParsed,
+    /// [`UploadRejected`].
+    UploadRejected,
+    /// [`ListingAttested`].
+    ListingAttested,
+    /// [`DeadLettered`].
+    DeadLettered,
+}
+
+impl EventType {
+    /// Every event type.
+    pub const ALL: [Self; 5] = [
+        Self::UploadObserved,
+        Self::UploadParsed,
+        Self::UploadRejected,
+        Self::ListingAttested,
+        Self::DeadLettered,
+    ];
+
+    /// The name used in headers, logs and metrics.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::UploadObserved => "upload_observed",
+            Self::UploadParsed => "upload_parsed",
+            Self::UploadRejected => "upload_rejected",
+            Self::ListingAttested => "listing_attested",
+            Self::DeadLettered => "dead_lettered",
+        }
+    }
+
+    /// The schema version this release writes. Readers accept this version and older ones.
+    #[must_use]
+    pub const fn schema_version(self) -> u16 {
+        1
+    }
+
+    /// The topic this event type is published on.
+    #[must_use]
+    pub const fn topic(self) -> TopicKind {
+        match self {
+            Self::UploadObserved | Self::UploadParsed | Self::UploadRejected => TopicKind::Uploads,
+            Self::ListingAttested => TopicKind::Attestations,
+            Self::DeadLettered => TopicKind::DeadLetters,
+        }
+    }
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Encode, Decode, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventPayload {
+    /// The bridge learnt of an uploaded file.
+    UploadObserved(UploadObserved),
+    /// The parser read a file; per-row outcomes are in the attestations.
+    UploadParsed(UploadParsed),
+    /// The upload cannot be processed as a whole (its path or metadata is wrong).
+    UploadRejected(UploadRejected),
+    /// One miner reported one listing.
+    ListingAttested(Box<ListingAttested>),
+    /// Something could not be processed after its retries; kept for inspection and reprocessing.
+    DeadLettered(DeadLettered),
+}
+
+impl EventPayload {
+    /// The payload's type.
+    #[must_use]
+    pub const fn event_type(&self) -> EventType {
+        match self {
+            Self::UploadObserved(_) => EventType::UploadObserved,
+            Self::UploadParsed(_) => EventType::UploadParsed,
+            Self::UploadRejected(_) => EventType::UploadRejected,
+            Self::ListingAttested(_) => EventType::ListingAttested,
+            Self::DeadLettered(_) => EventType::DeadLettered,
+        }
+    }
+
+    /// The content-derived id.
+    #[must_use]
+    pub fn event_id(&self) -> EventId {
+        match self {
+            Self::UploadObserved(upload) => upload.event_id(),
+            Self::UploadParsed(parsed) => parsed.event_id(),
+            Self::UploadRejected(rejected) => rejected.event_id(),
+            Self::ListingAttested(attested) => attested.event_id(),
+            Self::DeadLettered(dead) => dead.event_id(),
+        }
+    }
+
+    /// The Kafka message key: the miner hotkey on the uploads topic (total order per miner),
+    /// the listing id on the attestations topic (total order per listing).
+    #[must_use]
+    pub fn partition_key(&self) -> &str {
+        match self {
+            Self::UploadObserved(upload) => &upload.miner_hotkey,
+            Self::UploadParsed(parsed) => &parsed.miner_hotkey,
+            Self::UploadRejected(rejected) => &rejected.miner_hotkey,
+            Self::ListingAttested(attested) => &attested.listing.listing_id,
+            Self::DeadLettered(dead) => dead.subject.key(),
+        }
+    }
+}
+
+/// The two row schemas miners upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadFormat {
+    /// `data_{YYYYMMDD_HHMMSS}_{count}.parquet` with Zillow columns.
+    V1,
+    /// Per-epoch `listings.parquet` with a `metadata.json` beside it.
+    V2,
+}
+
+/// How the bridge learnt of an upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadDiscovery {
+    /// An S3 `ObjectCreated` notification.
+    Notification,
+    /// Listing the bucket (reconciliation).
+    Listing,
+    /// A local directory source.
+    LocalDirectory,
+}
+
+/// The `metadata.json` of a v2 (epoch) upload.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct EpochMetadata {
+    /// Key of the `metadata.json` object.
+    pub metadata_key: String,
+    /// Epoch id, e.g. `2025-10-01T16-00-00`.
+    pub epoch_id: String,
+    /// When the miner started mining the epoch.
+    pub mining_start_time: Option<Timestamp>,
+    /// When the miner finished mining the epoch.
+    pub mining_end_time: Option<Timestamp>,
+    /// Number of zip codes the miner says it completed.
+    pub zipcodes_completed: Option<u32>,
+    /// The `data_format_version` field, e.g. `2.0`.
+    pub data_format_version: Option<String>,
+}
+
+/// The bridge learnt of an uploaded file.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct UploadObserved {
+    /// Bucket (or `file://` root for the local source).
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// Entity tag; a rewritten object gets a new one and so a new upload id.
+    pub etag: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last-modified time reported by the store.
+    pub last_modified: Timestamp,
+    /// The miner, from `hotkey=` in the path.
+    pub miner_hotkey: String,
+    /// `job_id=` in the path (v1) or the epoch id (v2).
+    pub job_id: String,
+    /// Timestamp in the file name (v1) or the metadata's mining end time (v2).
+    pub file_timestamp: Timestamp,
+    /// Record count in the file name (v1) or the metadata's `total_listings` (v2).
+    pub declared_record_count: Option<u64>,
+    /// Row schema.
+    pub format: UploadFormat,
+    /// The epoch metadata, for v2 uploads.
+    pub epoch: Option<EpochMetadata>,
+    /// How the bridge learnt of it (not part of the id).
+    pub discovery: UploadDiscovery,
+}
+
+impl UploadObserved {
+    /// Derives the upload id from (bucket, key, etag).
+    #[must_use]
+    pub fn derive_id(bucket: &str, key: &str, etag: &str) -> EventId {
+        EventId(
+            IdHasher::new("resi.upload.v1")
+                .str(bucket)
+                .str(key)
+                .str(etag)
+                .finish(),
+        )
+    }
+
+    /// The upload id.
+    #[must_use]
+    pub fn event_id(&self) -> EventId {
+        Self::derive_id(&self.bucket, &self.key, &self.etag)
+    }
+}
+
+/// Why a single row was rejected.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// No usable listing id (zpid, or for v2 a Zillow URL, MLS id or address).
+    MissingListingId,
+    /// Zip code is not five digits.
+    InvalidZipCode,
+    /// State is not a two-letter US state.
+    InvalidState,
+    /// Latitude outside [-90, 90].
+    LatitudeOutOfRange,
+    /// Longitude outside [-180, 180].
+    LongitudeOutOfRange,
+    /// Price outside 1,000–100,000,000 dollars.
+    PriceOutOfRange,
+    /// Bedrooms outside the plausible range.
+    ImplausibleBedrooms,
+    /// Bathrooms outside the plausible range.
+    ImplausibleBathrooms,
+    /// Living area outside the plausible range.
+    ImplausibleLivingArea,
+    /// Scrape time missing or not a valid timestamp.
+    InvalidScrapeTime,
+    /// A value could not be coerced to its column's type.
+    UncoercibleValue,
+    /// The listing id appeared earlier in the same file; the first occurrence is kept.
+    DuplicateInFile,
+}
+
+impl RejectReason {
+    /// The reason's name, as in events, metrics and the API.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingListingId => "missing_listing_id",
+            Self::InvalidZipCode => "invalid_zip_code",
+            Self::InvalidState => "invalid_state",
+            Self::LatitudeOutOfRange => "latitude_out_of_range",
+            Self::LongitudeOutOfRange => "longitude_out_of_range",
+            Self::PriceOutOfRange => "price_out_of_range",
+            Self::ImplausibleBedrooms => "implausible_bedrooms",
+            Self::ImplausibleBathrooms => "implausible_bathrooms",
+            Self::ImplausibleLivingArea => "implausible_living_area",
+            Self::InvalidScrapeTime => "invalid_scrape_time",
+            Self::UncoercibleValue => "uncoercible_value",
+            Self::DuplicateInFile => "duplicate_in_file",
+        }
+    }
+}
+
+/// A count of rows per rejection reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct ReasonCount {
+    /// The reason.
+    pub reason: RejectReason,
+    /// How many rows.
+    pub rows: u64,
+}
+
+/// A finding of the file-level quality check (seed 001, `validate_submission_quality`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityIssue {
+    /// Some price below 1,000 or above 100,000,000 (×0.5).
+    SuspiciousPriceRange,
+    /// The same listing id more than once in the file (×0.3).
+    DuplicateListingIds,
+    /// More than 50 distinct zip codes in one file (×0.7).
+    ExcessiveGeographicSpread,
+    /// Declared record count differs from the rows in the file.
+    DeclaredCountMismatch,
+    /// Most rows were rejected.
+    HighRejectionRate,
+}
+
+/// The file-level quality score and what lowered it.
+#[derive(Clone, Debug, PartialEq, Encode, Decode, Serialize, Deserialize)]
+pub struct QualityAssessment {
+    /// In [0, 1]; 1 is a clean file.
+    pub score: f64,
+    /// What lowered the score, sorted.
+    pub issues: Vec<QualityIssue>,
+}
+
+/// The rate-limit decision for a file, recorded so that a replay never decides again.
+#[derive(Clone, Debug, PartialEq, Encode, Decode, Serialize, Deserialize)]
+pub struct Admission {
+    /// The miner's trust score the decision used, as the trust projection served it.
+    pub trust_used: f64,
+    /// The daily limit that trust gives (listings per UTC day).
+    pub daily_limit: u64,
+    /// The UTC day counted against, as days since 1970-01-01 (from the upload's event time).
+    pub utc_day: i32,
+    /// Listings admitted for this miner on that day before this file.
+    pub admitted_before: u64,
+    /// Listings of this file admitted.
+    pub admitted: u64,
+    /// Valid listings of this file over the limit, not emitted.
+    pub rate_limited: u64,
+}
+
+/// The parser read a file.
+#[derive(Clone, Debug, PartialEq, Encode, Decode, Serialize, Deserialize)]
+pub struct UploadParsed {
+    /// The upload's id.
+    pub upload_id: EventId,
+    /// Bucket.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// The miner.
+    pub miner_hotkey: String,
+    /// Job or epoch id.
+    pub job_id: String,
+    /// Row schema.
+    pub format: UploadFormat,
+    /// Rows in the file.
+    pub rows_read: u64,
+    /// Rows that passed validation (admitted or rate-limited).
+    pub rows_valid: u64,
+    /// Rows rejected by validation.
+    pub rows_rejected: u64,
+    /// Rejected rows by reason, sorted by reason.
+    pub rejections: Vec<ReasonCount>,
+    /// Declared record count, if any.
+    pub declared_record_count: Option<u64>,
+    /// Listing ids that occur more than once in the file, sorted, at most 100.
+    pub duplicate_listing_ids: Vec<String>,
+    /// Rows whose listing id occurred earlier in the file.
+    pub duplicate_rows: u64,
+    /// Distinct zip codes among valid rows.
+    pub distinct_zip_codes: u32,
+    /// Columns present in the file that the schema does not use, sorted.
+    pub extra_columns: Vec<String>,
+    /// File-level quality.
+    pub quality: QualityAssessment,
+    /// Rate-limit decision.
+    pub admission: Admission,
+}
+
+impl UploadParsed {
+    /// Derives the id from the upload id.
+    #[must_use]
+    pub fn derive_id(upload_id: &EventId) -> EventId {
+        EventId(
+            IdHasher::new("resi.upload-parsed.v1")
+                .bytes(upload_id.as_bytes())
+                .finish(),
+        )
+    }
+
+    /// The event id.
+    #[must_use]
+    pub fn event_id(&self) -> EventId {
+        Self::derive_id(&self.upload_id)
+    }
+
+    /// Whether the file's row count differs from the count it declared.
+    #[must_use]
+    pub fn declared_count_mismatch(&self) -> bool {
+        self.declared_record_count
+            .is_some_and(|declared| declared != self.rows_read)
+    }
+}
+
+/// Why an upload was rejected as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadRejectReason {
+    /// The key does not fit the upload layout.
+    UnparseablePath,
+    /// A v2 `listings.parquet` without its `metadata.json`.
+    MetadataMissing,
+    /// `metadata.json` is not valid JSON of the expected shape.
+    MetadataInvalid,
+    /// `metadata.json` names a different miner than the path.
+    MetadataMinerMismatch,
+}
+
+impl UploadRejectReason {
+    /// The reason's name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::UnparseablePath => "unparseable_path",
+            Self::MetadataMissing => "metadata_missing",
+            Self::MetadataInvalid => "metadata_invalid",
+            Self::MetadataMinerMismatch => "metadata_miner_mismatch",
+        }
+    }
+}
+
+/// The upload cannot be processed as a whole.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct UploadRejected {
+    /// The upload id (bucket, key, etag).
+    pub upload_id: EventId,
+    /// Bucket.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// Entity tag.
+    pub etag: String,
+    /// The miner, when the path names one; otherwise empty.
+    pub miner_hotkey: String,
+    /// Why.
+    pub reason: UploadRejectReason,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+impl UploadRejected {
+    /// Derives the id from the upload id.
+    #[must_use]
+    pub fn derive_id(upload_id: &EventId) -> EventId {
+        EventId(
+            IdHasher::new("resi.upload-rejected.v1")
+                .bytes(upload_id.as_bytes())
+                .finish(),
+        )
+    }
+
+    /// The event id.
+    #[must_use]
+    pub fn event_id(&self) -> EventId {
+        Self::derive_id(&self.upload_id)
+    }
+}
+
+/// One miner reported one listing.
+#[derive(Clone, Debug, PartialEq, Encode, Decode, Serialize, Deserialize)]
+pub struct ListingAttested {
+    /// The upload the row came from.
+    pub upload_id: EventId,
+    /// Index of the row in the file (0-based), part of the id.
+    pub row_index: u64,
+    /// The miner.
+    pub miner_hotkey: String,
+    /// Object key of the file.
+    pub key: String,
+    /// Job or epoch id.
+    pub job_id: String,
+    /// When the row was scraped.
+    pub scraped_at: Timestamp,
+    /// When the file was submitted (its file timestamp).
+    pub submitted_at: Timestamp,
+    /// The reported listing.
+    pub listing: CanonicalListing,
+    /// Hash of the listing's fields.
+    pub content_hash: ContentHash,
+    /// The miner's trust when the parser decided to admit the row.
+    pub miner_trust: f64,
+}
+
+impl ListingAttested {
+    /// Derives the attestation id from the upload id and the row index.
+    #[must_use]
+    pub fn derive_id(upload_id: &EventId, row_index: u64) -> EventId {
+        EventId(
+            IdHasher::new("resi.attestation.v1")
+                .bytes(upload_id.as_bytes())
+                .u64(row_index)
+                .finish(),
+        )
+    }
+
+    /// The attestation id.
+    #[must_use]
+    pub fn event_id(&self) -> EventId {
+        Self::derive_id(&self.upload_id, self.row_index)
+    }
+}
+
+/// What was dead-lettered.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeadLetterSubject {
+    /// An upload that could not be read.
+    Upload {
+        /// The upload id.
+        upload_id: EventId,
+        /// The miner.
+        miner_hotkey: String,
+        /// Bucket.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+    /// A log record that could not be processed, with its bytes for reprocessing.
+    Record {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// Offset.
+        offset: i64,
+        /// Message key, lossily as text.
+        key: String,
+        /// The raw payload.
+        payload: Vec<u8>,
+    },
+}
+
+impl DeadLetterSubject {
+    /// Message key on the dead-letter topic.
+    #[must_use]
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Upload { miner_hotkey, .. } => miner_hotkey,
+            Self::Record { key, .. } => key,
+        }
+    }
+}
+
+/// Why something was dead-lettered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadLetterReason {
+    /// The object no longer exists.
+    ObjectMissing,
+    /// Not a readable Parquet file (truncated, not Parquet, corrupt pages).
+    CorruptFile,
+    /// Parquet, but required columns are missing or have unusable types.
+    WrongSchema,
+    /// Over the configured size limit.
+    TooLarge,
+    /// A log record that does not decode as an event.
+    UndecodableEvent,
+    /// A transient failure that persisted through every retry.
+    RetriesExhausted,
+}
+
+impl DeadLetterReason {
+    /// The reason's name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ObjectMissing => "object_missing",
+            Self::CorruptFile => "corrupt_file",
+            Self::WrongSchema => "wrong_schema",
+            Self::TooLarge => "too_large",
+            Self::UndecodableEvent => "undecodable_event",
+            Self::RetriesExhausted => "retries_exhausted",
+        }
+    }
+}
+
+/// Something could not be processed.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct DeadLettered {
+    /// What.
+    pub subject: DeadLetterSubject,
+    /// Why.
+    pub reason: DeadLetterReason,
+    /// Human-readable detail (the error chain).
+    pub detail: String,
+    /// Attempts made before giving up.
+    pub attempts: u32,
+}
+
+impl DeadLettered {
+    /// The id: the subject and the reason, so a repeated failure of the same thing is one event.
+    #[must_use]
+    pub fn event_id(&self) -> EventId {
+        let hasher = IdHasher::new("resi.dead-letter.v1").str(self.reason.as_str());
+        let hasher = match &self.subject {
+            DeadLetterSubject::Upload { upload_id, .. } => {
+                hasher.str("upload").bytes(upload_id.as_bytes())
+            }
+            DeadLetterSubject::Record {
+                topic,
+                partition,
+                offset,
+                ..
+            } => hasher
+                .str("record")
+                .str(topic)
+                .bytes(&partition.to_le_bytes())
+                .bytes(&offset.to_le_bytes()),
+        };
+        EventId(hasher.finish())
+    }
+}

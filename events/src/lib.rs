@@ -1,0 +1,32 @@
+//! The RESI event contract.
+//!
+//! Every service speaks through the events defined here, published on the topics defined in
+//! [`topics`]. The log is the source of truth, so this crate is deliberately strict:
+//!
+//! * event ids are derived from content with blake3 ([`id`]), never random, so a re-delivered
+//!   upload or row produces the same id and downstream consumers can drop it;
+//! * both miner row schemas map to one [`listing::CanonicalListing`] with exact integer types, so
+//!   its content hash is stable across platforms and releases;
+//! * the wire format ([`codec`]) is bincode 2 behind a one-byte format header; decoding garbage
+//!   returns a typed error and never panics, and checked-in golden vectors catch accidental
+//!   encoding changes.
+
+pub mod codec;
+pub mod event;
+pub mod id;
+pub mod listing;
+pub mod normalize;
+pub mod time;
+pub mod topics;
+
+pub use codec::{DecodeError, decode, encode};
+pub use event::{
+    Admission, DeadLetterReason, DeadLetterSubject, DeadLettered, EpochMetadata, Event,
+    EventPayload, EventType, ListingAttested, QualityAssessment, QualityIssue, ReasonCount,
+    RejectReason, UploadDiscovery, UploadFormat, UploadObserved, UploadParsed, UploadRejectReason,
+    UploadRejected,
+};
+pub use id::{ContentHash, EventId};
+pub use listing::CanonicalListing;
+pub use time::Timestamp;
+pub use topics::{TopicKind, TopicSpec, Topics};

@@ -1,0 +1,273 @@
+//! Normalisation rules shared by every producer of canonical listings.
+//!
+//! They live in the contract, not in the parser, because the content hash depends on them: two
+//! releases that normalise differently would split identical reports into different values.
+
+/// Trims, folds every run of white space into one space, and maps the empty string to `None`.
+#[must_use]
+pub fn text(raw: &str) -> Option<String> {
+    let folded = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!folded.is_empty()).then_some(folded)
+}
+
+/// A zip code given as text: five digits, or ZIP+4 (`12345-6789`, kept as its first five).
+#[must_use]
+pub fn zip_code_from_text(raw: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    let five = match trimmed.split_once('-') {
+        Some((head, tail)) if tail.len() == 4 && tail.bytes().all(|b| b.is_ascii_digit()) => head,
+        Some(_) => return None,
+        None => trimmed,
+    };
+    (five.len() == 5 && five.bytes().all(|b| b.is_ascii_digit())).then(|| five.to_owned())
+}
+
+/// A zip code that arrived as a number (pandas turns `"02134"` into `2134`): zero-padded to five.
+#[must_use]
+pub fn zip_code_from_int(raw: i64) -> Option<String> {
+    (0..=99_999).contains(&raw).then(|| format!("{raw:05}"))
+}
+
+const STATES: [(&str, &str); 52] = [
+    ("AL", "ALABAMA"),
+    ("AK", "ALASKA"),
+    ("AZ", "ARIZONA"),
+    ("AR", "ARKANSAS"),
+    ("CA", "CALIFORNIA"),
+    ("CO", "COLORADO"),
+    ("CT", "CONNECTICUT"),
+    ("DE", "DELAWARE"),
+    ("DC", "DISTRICT OF COLUMBIA"),
+    ("FL", "FLORIDA"),
+    ("GA", "GEORGIA"),
+    ("HI", "HAWAII"),
+    ("ID", "IDAHO"),
+    ("IL", "ILLINOIS"),
+    ("IN", "INDIANA"),
+    ("IA", "IOWA"),
+    ("KS", "KANSAS"),
+    ("KY", "KENTUCKY"),
+    ("LA", "LOUISIANA"),
+    ("ME", "MAINE"),
+    ("MD", "MARYLAND"),
+    ("MA", "MASSACHUSETTS"),
+    ("MI", "MICHIGAN"),
+    ("MN", "MINNESOTA"),
+    ("MS", "MISSISSIPPI"),
+    ("MO", "MISSOURI"),
+    ("MT", "MONTANA"),
+    ("NE", "NEBRASKA"),
+    ("NV", "NEVADA"),
+    ("NH", "NEW HAMPSHIRE"),
+    ("NJ", "NEW JERSEY"),
+    ("NM", "NEW MEXICO"),
+    ("NY", "NEW YORK"),
+    ("NC", "NORTH CAROLINA"),
+    ("ND", "NORTH DAKOTA"),
+    ("OH", "OHIO"),
+    ("OK", "OKLAHOMA"),
+    ("OR", "OREGON"),
+    ("PA", "PENNSYLVANIA"),
+    ("PR", "PUERTO RICO"),
+    ("RI", "RHODE ISLAND"),
+    ("SC", "SOUTH CAROLINA"),
+    ("SD", "SOUTH DAKOTA"),
+    ("TN", "TENNESSEE"),
+    ("TX", "TEXAS"),
+    ("UT", "UTAH"),
+    ("VT", "VERMONT"),
+    ("VA", "VIRGINIA"),
+    ("WA", "WASHINGTON"),
+    ("WV", "WEST VIRGINIA"),
+    ("WI", "WISCONSIN"),
+    ("WY", "WYOMING"),
+];
+
+/// A US state as its two-letter code, upper case; full names are accepted (`"Texas"` → `"TX"`).
+#[must_use]
+pub fn state(raw: &str) -> Option<String> {
+    let upper = text(raw)?.to_ascii_uppercase();
+    STATES
+        .iter()
+        .find(|(code, name)| *code == upper || *name == upper)
+        .map(|(code, _)| (*code).to_owned())
+}
+
+/// Upper-case `SNAKE_CASE` for enumerations such as home type and status.
+fn enumeration(raw: &str) -> Option<String> {
+    let words = text(raw)?.to_ascii_uppercase();
+    Some(words.replace([' ', '-'], "_"))
+}
+
+/// The home type in the v1 (Zillow) vocabulary; v2 names are mapped onto it.
+#[must_use]
+pub fn home_type(raw: &str) -> Option<String> {
+    let value = enumeration(raw)?;
+    let mapped = match value.as_str() {
+        "HOUSE" | "SINGLE_FAMILY_HOME" | "SFR" => "SINGLE_FAMILY",
+        "CONDOMINIUM" => "CONDO",
+        "TOWN_HOUSE" | "TOWNHOME" => "TOWNHOUSE",
+        "MULTIFAMILY" | "MULTI_FAMILY_HOME" | "DUPLEX" => "MULTI_FAMILY",
+        "LAND" | "LOTS" | "LOTS_LAND" => "LOT",
+        "MOBILE" | "MANUFACTURED_HOME" => "MANUFACTURED",
+        "APT" => "APARTMENT",
+        _ => return Some(value),
+    };
+    Some(mapped.to_owned())
+}
+
+/// The listing status in the v1 (Zillow) vocabulary; v2 names are mapped onto it.
+#[must_use]
+pub fn home_status(raw: &str) -> Option<String> {
+    let value = enumeration(raw)?;
+    let mapped = match value.as_str() {
+        "ACTIVE" | "FOR_SALE_BY_OWNER" => "FOR_SALE",
+        "SOLD" => "RECENTLY_SOLD",
+        "UNDER_CONTRACT" | "CONTINGENT" => "PENDING",
+        "RENTAL" => "FOR_RENT",
+        "OFF_MARKET" | "WITHDRAWN" | "EXPIRED" => "OFF_MARKET",
+        _ => return Some(value),
+    };
+    Some(mapped.to_owned())
+}
+
+const ADDRESS_WORDS: [(&str, &str); 24] = [
+    ("STREET", "ST"),
+    ("AVENUE", "AVE"),
+    ("ROAD", "RD"),
+    ("DRIVE", "DR"),
+    ("BOULEVARD", "BLVD"),
+    ("LANE", "LN"),
+    ("COURT", "CT"),
+    ("PLACE", "PL"),
+    ("TERRACE", "TER"),
+    ("CIRCLE", "CIR"),
+    ("PARKWAY", "PKWY"),
+    ("HIGHWAY", "HWY"),
+    ("SQUARE", "SQ"),
+    ("TRAIL", "TRL"),
+    ("APARTMENT", "APT"),
+    ("SUITE", "STE"),
+    ("NORTH", "N"),
+    ("SOUTH", "S"),
+    ("EAST", "E"),
+    ("WEST", "W"),
+    ("NORTHEAST", "NE"),
+    ("NORTHWEST", "NW"),
+    ("SOUTHEAST", "SE"),
+    ("SOUTHWEST", "SW"),
+];
+
+/// A postal address for comparison across miners: upper case, no periods, one space between
+/// words, `", "` between parts, and the common USPS abbreviations for suffixes and directions.
+#[must_use]
+pub fn address(raw: &str) -> Option<String> {
+    let upper = raw.to_ascii_uppercase().replace('.', "");
+    let parts: Vec<String> = upper
+        .split(',')
+        .filter_map(|part| {
+            let words: Vec<&str> = part
+                .split_whitespace()
+                .map(|word| {
+                    ADDRESS_WORDS
+                        .iter()
+                        .find(|(long, _)| *long == word)
+                        .map_or(word, |(_, short)| short)
+                })
+                .collect();
+            (!words.is_empty()).then(|| words.join(" "))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Whole dollars from a float price, rounded half away from zero; `None` for NaN, infinities
+/// and values beyond `i64`.
+#[must_use]
+pub fn dollars_from_f64(raw: f64) -> Option<i64> {
+    round_to_i64(raw)
+}
+
+/// Tenths (bathrooms: 2.5 → 25) from a float, rounded half away from zero.
+#[must_use]
+pub fn tenths_from_f64(raw: f64) -> Option<i64> {
+    round_to_i64(raw * 10.0)
+}
+
+/// Fixed-point degrees in units of 1e-7 (about 1.1 cm) from a float; `None` when non-finite.
+#[must_use]
+pub fn degrees_e7_from_f64(raw: f64) -> Option<i32> {
+    round_to_i64(raw * 1e7).and_then(|value| i32::try_from(value).ok())
+}
+
+fn round_to_i64(raw: f64) -> Option<i64> {
+    const LIMIT: f64 = 9.2e18;
+    if !raw.is_finite() || raw.abs() > LIMIT {
+        return None;
+    }
+    // the range check above makes the conversion exact up to float rounding
+    #[allow(clippy::cast_possible_truncation)]
+    let rounded = raw.round() as i64;
+    Some(rounded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zip_codes() {
+        assert_eq!(zip_code_from_text(" 78701 ").as_deref(), Some("78701"));
+        assert_eq!(zip_code_from_text("78701-1234").as_deref(), Some("78701"));
+        assert_eq!(zip_code_from_text("7870"), None);
+        assert_eq!(zip_code_from_text("78701-12"), None);
+        assert_eq!(zip_code_from_text("ABCDE"), None);
+        assert_eq!(zip_code_from_int(2134).as_deref(), Some("02134"));
+        assert_eq!(zip_code_from_int(123_456), None);
+        assert_eq!(zip_code_from_int(-1), None);
+    }
+
+    #[test]
+    fn states() {
+        assert_eq!(state(" tx ").as_deref(), Some("TX"));
+        assert_eq!(state("New  York").as_deref(), Some("NY"));
+        assert_eq!(state("XX"), None);
+        assert_eq!(state(""), None);
+    }
+
+    #[test]
+    fn vocabularies() {
+        assert_eq!(home_type("house").as_deref(), Some("SINGLE_FAMILY"));
+        assert_eq!(home_type("SINGLE_FAMILY").as_deref(), Some("SINGLE_FAMILY"));
+        assert_eq!(home_type("multi-family").as_deref(), Some("MULTI_FAMILY"));
+        assert_eq!(home_status("active").as_deref(), Some("FOR_SALE"));
+        assert_eq!(home_status("Sold").as_deref(), Some("RECENTLY_SOLD"));
+        assert_eq!(home_status("FOR_RENT").as_deref(), Some("FOR_RENT"));
+        assert_eq!(home_status("  "), None);
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            address(" 123  North Main Street ,Austin,  TX 78701").as_deref(),
+            Some("123 N MAIN ST, AUSTIN, TX 78701")
+        );
+        assert_eq!(
+            address("12 St. James Ave.").as_deref(),
+            Some("12 ST JAMES AVE")
+        );
+        assert_eq!(address(" , "), None);
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(dollars_from_f64(349_999.5), Some(350_000));
+        assert_eq!(dollars_from_f64(f64::NAN), None);
+        assert_eq!(dollars_from_f64(1e300), None);
+        assert_eq!(tenths_from_f64(2.5), Some(25));
+        assert_eq!(tenths_from_f64(1.0), Some(10));
+        assert_eq!(degrees_e7_from_f64(30.267_153_1), Some(302_671_531));
+        assert_eq!(degrees_e7_from_f64(-97.743_060_8), Some(-977_430_608));
+        assert_eq!(degrees_e7_from_f64(f64::INFINITY), None);
+    }
+}

@@ -1,0 +1,399 @@
+//! Round-trip, golden-vector and garbage-decode tests of the event contract.
+
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use resi_events::codec::{self, FORMAT_BINCODE2};
+use resi_events::{
+    Admission, CanonicalListing, DeadLetterReason, DeadLetterSubject, DeadLettered, DecodeError,
+    EpochMetadata, Event, EventPayload, ListingAttested, QualityAssessment, QualityIssue,
+    ReasonCount, RejectReason, Timestamp, UploadDiscovery, UploadFormat, UploadObserved,
+    UploadParsed, UploadRejectReason, UploadRejected,
+};
+
+const FILE_TIME: Timestamp = Timestamp::from_micros(1_758_123_000_000_000);
+const RECORD_TIME: Timestamp = Timestamp::from_micros(1_758_123_456_000_000);
+
+fn listing() -> CanonicalListing {
+    CanonicalListing {
+        listing_id: "29420456".into(),
+        uri: Some("/homedetails/29420456_zpid/".into()),
+        url: Some("https://www.zillow.com/homedetails/29420456_zpid/".into()),
+        price_usd: Some(459_900),
+        address: Some("1204 E 7TH ST, AUSTIN, TX 78702".into()),
+        bedrooms: Some(3),
+        bathrooms_tenths: Some(25),
+        living_area_sqft: Some(1_850),
+        home_type: Some("SINGLE_FAMILY".into()),
+        home_status: Some("FOR_SALE".into()),
+        days_on_market: Some(12),
+        zip_code: Some("78702".into()),
+        city: Some("Austin".into()),
+        state: Some("TX".into()),
+        latitude_e7: Some(302_671_531),
+        longitude_e7: Some(-977_430_608),
+        listing_date: Some(20_340),
+        mls_id: Some("ACT-1234567".into()),
+    }
+}
+
+fn upload_observed() -> UploadObserved {
+    UploadObserved {
+        bucket: "resi-miner-data".into(),
+        key: "data/hotkey=5C7VLT/job_id=zillow_zip_78702/data_20250917_153000_330.parquet".into(),
+        etag: "\"9b2cf535f27731c974343645a3985328\"".into(),
+        size: 48_213,
+        last_modified: FILE_TIME,
+        miner_hotkey: "5C7VLT".into(),
+        job_id: "zillow_zip_78702".into(),
+        file_timestamp: FILE_TIME,
+        declared_record_count: Some(330),
+        format: UploadFormat::V1,
+        epoch: None,
+        discovery: UploadDiscovery::Notification,
+    }
+}
+
+/// One sample of every event type, every optional field filled, so a change to any field's
+/// encoding changes a golden vector.
+fn samples() -> Vec<(&'static str, Event)> {
+    let upload = upload_observed();
+    let upload_id = upload.event_id();
+    let v2 = UploadObserved {
+        key: "data/hotkey=5H2WNb/epoch=2025-10-01T16-00-00/listings.parquet".into(),
+        miner_hotkey: "5H2WNb".into(),
+        job_id: "2025-10-01T16-00-00".into(),
+        format: UploadFormat::V2,
+        epoch: Some(EpochMetadata {
+            metadata_key: "data/hotkey=5H2WNb/epoch=2025-10-01T16-00-00/metadata.json".into(),
+            epoch_id: "2025-10-01T16-00-00".into(),
+            mining_start_time: Some(FILE_TIME),
+            mining_end_time: Some(RECORD_TIME),
+            zipcodes_completed: Some(25),
+            data_format_version: Some("2.0".into()),
+        }),
+        discovery: UploadDiscovery::Listing,
+        ..upload.clone()
+    };
+    let parsed = UploadParsed {
+        upload_id,
+        bucket: upload.bucket.clone(),
+        key: upload.key.clone(),
+        miner_hotkey: upload.miner_hotkey.clone(),
+        job_id: upload.job_id.clone(),
+        format: UploadFormat::V1,
+        rows_read: 331,
+        rows_valid: 327,
+        rows_rejected: 4,
+        rejections: vec![
+            ReasonCount {
+                reason: RejectReason::InvalidZipCode,
+                rows: 3,
+            },
+            ReasonCount {
+                reason: RejectReason::DuplicateInFile,
+                rows: 1,
+            },
+        ],
+        declared_record_count: Some(330),
+        duplicate_listing_ids: vec!["29420456".into()],
+        duplicate_rows: 1,
+        distinct_zip_codes: 2,
+        extra_columns: vec!["label".into()],
+        quality: QualityAssessment {
+            score: 0.3,
+            issues: vec![
+                QualityIssue::DuplicateListingIds,
+                QualityIssue::DeclaredCountMismatch,
+            ],
+        },
+        admission: Admission {
+            trust_used: 0.5,
+            daily_limit: 1_000,
+            utc_day: FILE_TIME.utc_day(),
+            admitted_before: 900,
+            admitted: 100,
+            rate_limited: 227,
+        },
+    };
+    let rejected = UploadRejected {
+        upload_id,
+        bucket: upload.bucket.clone(),
+        key: "data/hotkey=5C7VLT/stray.parquet".into(),
+        etag: upload.etag.clone(),
+        miner_hotkey: "5C7VLT".into(),
+        reason: UploadRejectReason::UnparseablePath,
+        detail: "file name does not match data_{YYYYMMDD_HHMMSS}_{count}.parquet".into(),
+    };
+    let listing = listing();
+    let attested = ListingAttested {
+        upload_id,
+        row_index: 17,
+        miner_hotkey: upload.miner_hotkey.clone(),
+        key: upload.key.clone(),
+        job_id: upload.job_id.clone(),
+        scraped_at: FILE_TIME,
+        submitted_at: FILE_TIME,
+        content_hash: listing.content_hash(),
+        listing,
+        miner_trust: 0.8125,
+    };
+    let dead_upload = DeadLettered {
+        subject: DeadLetterSubject::Upload {
+            upload_id,
+            miner_hotkey: upload.miner_hotkey.clone(),
+            bucket: upload.bucket.clone(),
+            key: upload.key.clone(),
+        },
+        reason: DeadLetterReason::CorruptFile,
+        detail: "parquet: invalid footer".into(),
+        attempts: 1,
+    };
+    let dead_record = DeadLettered {
+        subject: DeadLetterSubject::Record {
+            topic: "resi.attestations.v1".into(),
+            partition: 3,
+            offset: 42,
+            key: "29420456".into(),
+            payload: vec![9, 9, 9],
+        },
+        reason: DeadLetterReason::UndecodableEvent,
+        detail: "unknown event format 9".into(),
+        attempts: 1,
+    };
+    let event = |payload| Event::new(payload, FILE_TIME, RECORD_TIME);
+    vec![
+        (
+            "upload_observed_v1",
+            event(EventPayload::UploadObserved(upload)),
+        ),
+        (
+            "upload_observed_v2",
+            event(EventPayload::UploadObserved(v2)),
+        ),
+        ("upload_parsed", event(EventPayload::UploadParsed(parsed))),
+        (
+            "upload_rejected",
+            event(EventPayload::UploadRejected(rejected)),
+        ),
+        (
+            "listing_attested",
+            event(EventPayload::ListingAttested(Box::new(attested))),
+        ),
+        (
+            "dead_lettered_upload",
+            event(EventPayload::DeadLettered(dead_upload)),
+        ),
+        (
+            "dead_lettered_record",
+            event(EventPayload::DeadLettered(dead_record)),
+        ),
+    ]
+}
+
+#[test]
+fn every_sample_round_trips() {
+    for (name, event) in samples() {
+        let bytes = codec::encode(&event);
+        assert_eq!(bytes[0], FORMAT_BINCODE2, "{name}");
+        assert_eq!(codec::decode(&bytes).as_ref(), Ok(&event), "{name}");
+        let json = serde_json::to_string(&event).expect("json");
+        let from_json: Event = serde_json::from_str(&json).expect("from json");
+        assert_eq!(from_json, event, "{name} via json");
+    }
+}
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+/// The checked-in vectors pin the wire format and the content hash. If this fails, an encoding
+/// changed: bump the format byte or the schema version rather than re-blessing, unless no event
+/// in any log can have the old form. `RESI_BLESS_GOLDEN=1` rewrites the files.
+#[test]
+fn encodings_match_golden_vectors() {
+    let bless = std::env::var_os("RESI_BLESS_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for (name, event) in samples() {
+        let path = golden_dir().join(format!("{name}.hex"));
+        let actual = hex::encode(codec::encode(&event));
+        if bless {
+            std::fs::write(&path, format!("{actual}\n")).expect("write golden");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("missing golden vector {}: {error}", path.display()));
+        if expected.trim() != actual {
+            mismatches.push(name);
+        }
+        let golden_bytes = hex::decode(expected.trim()).expect("golden is hex");
+        assert_eq!(
+            codec::decode(&golden_bytes).as_ref(),
+            Ok(&event),
+            "{name} golden decodes"
+        );
+    }
+    assert!(
+        mismatches.is_empty(),
+        "encodings changed for {mismatches:?}"
+    );
+}
+
+#[test]
+fn ids_and_hashes_match_golden_values() {
+    let path = golden_dir().join("ids.txt");
+    let mut lines = String::new();
+    for (name, event) in samples() {
+        lines.push_str(&format!("{name} {}\n", event.id));
+    }
+    lines.push_str(&format!(
+        "listing_content_hash {}\n",
+        listing().content_hash()
+    ));
+    if std::env::var_os("RESI_BLESS_GOLDEN").is_some() {
+        std::fs::write(&path, &lines).expect("write golden ids");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).expect("golden ids present");
+    assert_eq!(expected, lines, "an id or content hash derivation changed");
+}
+
+#[test]
+fn ids_ignore_record_time_and_discovery() {
+    let upload = upload_observed();
+    let by_listing = UploadObserved {
+        discovery: UploadDiscovery::Listing,
+        ..upload.clone()
+    };
+    let first = Event::new(EventPayload::UploadObserved(upload), FILE_TIME, RECORD_TIME);
+    let again = Event::new(
+        EventPayload::UploadObserved(by_listing),
+        FILE_TIME,
+        Timestamp::now(),
+    );
+    assert_eq!(first.id, again.id);
+    let other_etag = UploadObserved {
+        etag: "\"new\"".into(),
+        ..upload_observed()
+    };
+    assert_ne!(
+        first.id,
+        other_etag.event_id(),
+        "a rewritten object is a new upload"
+    );
+}
+
+#[test]
+fn typed_errors_for_known_bad_inputs() {
+    assert_eq!(codec::decode(&[]), Err(DecodeError::Empty));
+    assert_eq!(
+        codec::decode(&[0xff, 1, 2]),
+        Err(DecodeError::UnknownFormat(0xff))
+    );
+    let mut bytes = codec::encode(&samples()[0].1);
+    bytes.push(0);
+    assert_eq!(codec::decode(&bytes), Err(DecodeError::TrailingBytes(1)));
+    let truncated = &codec::encode(&samples()[4].1)[..40];
+    assert!(matches!(
+        codec::decode(truncated),
+        Err(DecodeError::Malformed(_))
+    ));
+}
+
+#[test]
+fn newer_schema_versions_are_refused() {
+    let mut event = samples().remove(0).1;
+    event.schema_version = 99;
+    let bytes = codec::encode(&event);
+    assert!(matches!(
+        codec::decode(&bytes),
+        Err(DecodeError::UnsupportedSchemaVersion { version: 99, .. })
+    ));
+}
+
+#[test]
+fn huge_declared_lengths_fail_without_allocating() {
+    // format byte, then an event id (32 bytes), then a varint claiming a 2^60-byte string later on
+    let mut bytes = vec![FORMAT_BINCODE2];
+    bytes.extend_from_slice(&[7; 32]);
+    bytes.extend_from_slice(&[1, 0, 0, 0]);
+    bytes.push(0xfd);
+    bytes.extend_from_slice(&(1_u64 << 60).to_le_bytes());
+    assert!(matches!(
+        codec::decode(&bytes),
+        Err(DecodeError::Malformed(_))
+    ));
+}
+
+fn arbitrary_listing() -> impl Strategy<Value = CanonicalListing> {
+    (
+        "[0-9]{1,12}",
+        proptest::option::of(any::<i64>()),
+        proptest::option::of(".{0,40}"),
+        proptest::option::of(any::<u16>()),
+        proptest::option::of(any::<u16>()),
+        proptest::option::of(any::<u32>()),
+        proptest::option::of(any::<i32>()),
+        proptest::option::of(any::<i32>()),
+        proptest::option::of("[0-9]{5}"),
+    )
+        .prop_map(
+            |(id, price, address, beds, baths, area, lat, lon, zip)| CanonicalListing {
+                listing_id: id,
+                price_usd: price,
+                address,
+                bedrooms: beds,
+                bathrooms_tenths: baths,
+                living_area_sqft: area,
+                latitude_e7: lat,
+                longitude_e7: lon,
+                zip_code: zip,
+                ..CanonicalListing::default()
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = codec::decode(&bytes);
+    }
+
+    #[test]
+    fn garbage_after_a_valid_format_byte_never_panics(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut bytes = vec![FORMAT_BINCODE2];
+        bytes.extend(body);
+        let _ = codec::decode(&bytes);
+    }
+
+    #[test]
+    fn mutated_encodings_never_panic(sample in 0_usize..7, position in any::<prop::sample::Index>(), value in any::<u8>(), cut in any::<prop::sample::Index>()) {
+        let mut bytes = codec::encode(&samples()[sample].1);
+        let at = position.index(bytes.len());
+        bytes[at] = value;
+        let _ = codec::decode(&bytes);
+        let keep = cut.index(bytes.len());
+        let _ = codec::decode(&bytes[..keep]);
+    }
+
+    #[test]
+    fn arbitrary_listings_round_trip(listing in arbitrary_listing(), row in any::<u64>(), trust in 0.0_f64..=1.0) {
+        let upload_id = upload_observed().event_id();
+        let attested = ListingAttested {
+            upload_id,
+            row_index: row,
+            miner_hotkey: "m".into(),
+            key: "k".into(),
+            job_id: "j".into(),
+            scraped_at: FILE_TIME,
+            submitted_at: FILE_TIME,
+            content_hash: listing.content_hash(),
+            listing,
+            miner_trust: trust,
+        };
+        let event = Event::new(EventPayload::ListingAttested(Box::new(attested)), FILE_TIME, RECORD_TIME);
+        prop_assert_eq!(codec::decode(&codec::encode(&event)), Ok(event));
+    }
+}
