@@ -1,0 +1,216 @@
+//! The operator command line, as a library so that tests drive the same code paths.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use resi_datagen::{GeneratorConfig, Sink};
+use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfig};
+use serde::Deserialize;
+
+/// Configuration of the operator command line. Every section is optional; see the README for
+/// each key. Environment: `RESI__POSTGRES__URL`, `RESI__KAFKA__BROKERS`, `RESI__S3__BUCKET`, ...
+/// Sections of other binaries are accepted and ignored (see `resi_runtime::config`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CtlConfig {
+    /// The database.
+    pub postgres: PostgresConfig,
+    /// The broker.
+    pub kafka: KafkaConfig,
+    /// The upload bucket.
+    pub s3: S3Config,
+    /// Logs and traces.
+    pub telemetry: TelemetryConfig,
+}
+
+/// RESI operator tool.
+#[derive(Debug, Parser)]
+#[command(
+    name = "resi",
+    version,
+    about = "Operate the RESI unified real-estate database"
+)]
+pub struct Cli {
+    /// Optional TOML configuration file (environment variables override it).
+    #[arg(long, global = true, env = "RESI_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending database migrations (idempotent).
+    Migrate,
+    /// Manage the broker's topics.
+    Topics {
+        /// Action.
+        #[command(subcommand)]
+        action: TopicsAction,
+    },
+    /// Write deterministic sample miner uploads to a directory or the configured bucket.
+    Generate(GenerateArgs),
+}
+
+/// Topic actions.
+#[derive(Debug, Subcommand)]
+pub enum TopicsAction {
+    /// Create the uploads, attestations and dead-letter topics if missing.
+    Create,
+}
+
+/// Where to write and which knobs to turn; unset knobs keep the generator's defaults.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Write under this directory instead of the S3 bucket.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed of every random choice.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Honest miners.
+    #[arg(long)]
+    pub honest_miners: Option<usize>,
+    /// Honest miners that upload in the v2 (epoch) layout.
+    #[arg(long)]
+    pub v2_miners: Option<usize>,
+    /// Distinct listings.
+    #[arg(long)]
+    pub listings: Option<usize>,
+    /// Zip-code areas the listings lie in (at most 40).
+    #[arg(long)]
+    pub areas: Option<usize>,
+    /// Areas each miner scrapes.
+    #[arg(long)]
+    pub zips_per_miner: Option<usize>,
+    /// Miners reporting each listing.
+    #[arg(long)]
+    pub reports_per_listing: Option<usize>,
+    /// Upload rounds, two hours apart.
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Per-field probability of a careless mistake.
+    #[arg(long)]
+    pub disagreement_rate: Option<f64>,
+    /// Share of listings that genuinely change.
+    #[arg(long)]
+    pub change_rate: Option<f64>,
+    /// Probability of a missing optional value.
+    #[arg(long)]
+    pub null_rate: Option<f64>,
+    /// Miners faking prices.
+    #[arg(long)]
+    pub fake_price_miners: Option<usize>,
+    /// Miners repeating listings inside a file.
+    #[arg(long)]
+    pub duplicate_miners: Option<usize>,
+    /// Miners uploading a flood file.
+    #[arg(long)]
+    pub flood_miners: Option<usize>,
+    /// Rows per flood file.
+    #[arg(long)]
+    pub flood_rows: Option<usize>,
+    /// Miners reporting wrong zip codes.
+    #[arg(long)]
+    pub wrong_zip_miners: Option<usize>,
+    /// Also write every kind of bad input.
+    #[arg(long)]
+    pub bad_inputs: bool,
+    /// Rows of an extra huge file (e.g. 1000000).
+    #[arg(long)]
+    pub huge_file_rows: Option<usize>,
+    /// Maximum rows per Parquet row group.
+    #[arg(long)]
+    pub row_group_rows: Option<usize>,
+    /// Also write each file's rows as JSON lines under `_resi/rows/`.
+    #[arg(long)]
+    pub emit_jsonl: bool,
+}
+
+impl GenerateArgs {
+    /// The generator configuration: defaults overridden by the given flags.
+    #[must_use]
+    pub fn generator_config(&self) -> GeneratorConfig {
+        let mut config = GeneratorConfig::default();
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(value) = self.$field { config.$field = value; } )* };
+        }
+        set!(
+            seed,
+            honest_miners,
+            v2_miners,
+            listings,
+            areas,
+            zips_per_miner,
+            reports_per_listing,
+            rounds,
+            disagreement_rate,
+            change_rate,
+            null_rate,
+            fake_price_miners,
+            duplicate_miners,
+            flood_miners,
+            flood_rows,
+            wrong_zip_miners,
+            huge_file_rows,
+            row_group_rows
+        );
+        config.bad_inputs |= self.bad_inputs;
+        config.emit_jsonl |= self.emit_jsonl;
+        config
+    }
+}
+
+/// Runs one command.
+pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => {
+            let pool = resi_runtime::postgres::pool(&config.postgres)?;
+            let report = resi_runtime::postgres::migrate(&pool).await?;
+            println!(
+                "migrations: {} applied now {:?}, {} already applied",
+                report.applied.len(),
+                report.applied,
+                report.already_applied.len()
+            );
+        }
+        Command::Topics {
+            action: TopicsAction::Create,
+        } => {
+            let report = resi_runtime::kafka::ensure_topics(&config.kafka).await?;
+            println!(
+                "topics: created {:?}, existing {:?}",
+                report.created, report.existing
+            );
+        }
+        Command::Generate(args) => {
+            let generator = args.generator_config();
+            let mut sink = match &args.out {
+                Some(root) => Sink::Local { root: root.clone() },
+                None => Sink::s3(
+                    resi_runtime::s3::client(&config.s3).await,
+                    config.s3.bucket.clone(),
+                ),
+            };
+            let manifest = resi_datagen::generate(&generator, &mut sink)
+                .await
+                .context("failed to generate sample data")?;
+            let rows: u64 = manifest.objects.iter().map(|object| object.rows).sum();
+            println!(
+                "generated {} objects, {rows} rows, {} miners, {} listings ({} changed) into {}",
+                manifest.objects.len(),
+                manifest.miners.len(),
+                manifest.listings,
+                manifest.changed_listings,
+                args.out.as_ref().map_or_else(
+                    || format!("s3://{}", config.s3.bucket),
+                    |out| out.display().to_string()
+                ),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! Deterministic sample data: what miners upload to S3, good and bad.
+//!
+//! A seeded model of the world — listings with true values that genuinely change over time —
+//! is observed by simulated miners. Each listing is reported by about `reports_per_listing`
+//! miners; careless miners disagree on some fields, and misbehaving ones fake prices, repeat
+//! listings inside a file, flood the system or report wrong zip codes. Files are laid out exactly
+//! as miners write them:
+//!
+//! * v1: `data/hotkey={hotkey}/job_id={job_id}/data_{YYYYMMDD_HHMMSS}_{count}.parquet`
+//! * v2: `data/hotkey={hotkey}/epoch={epoch_id}/listings.parquet` + `metadata.json`
+//!
+//! On request it also writes every kind of bad input the pipeline must survive. A manifest
+//! (`_resi/manifest.json`, outside the upload prefix) lists every object with the outcome the
+//! pipeline should record for it, so tests can check the whole run.
+//!
+//! The same seed and knobs always give byte-identical objects.
+
+mod bad_inputs;
+pub mod geography;
+pub mod parquet_files;
+pub mod report;
+mod sink;
+mod world;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use sink::Sink;
+
+/// Key of the manifest, outside the upload prefix so the bridge never takes it for an upload.
+pub const MANIFEST_KEY: &str = "_resi/manifest.json";
+
+/// The knobs of a dataset.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeneratorConfig {
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Honest miners (of which `v2_miners` upload in the v2 epoch layout).
+    pub honest_miners: usize,
+    /// Honest miners that upload v2 (epoch) files instead of v1.
+    pub v2_miners: usize,
+    /// Distinct listings in the world.
+    pub listings: usize,
+    /// Zip-code areas the listings lie in (at most 40).
+    pub areas: usize,
+    /// Areas each miner scrapes (its jobs, one `job_id` per zip code).
+    pub zips_per_miner: usize,
+    /// How many miners report each listing (overlap), capped at the number of miners.
+    pub reports_per_listing: usize,
+    /// Upload rounds, two hours apart (mainnet cadence).
+    pub rounds: usize,
+    /// Start of the first round.
+    pub start: DateTime<Utc>,
+    /// Probability that a careless report gets a field wrong, per field.
+    pub disagreement_rate: f64,
+    /// Share of listings whose price or status genuinely changes during the run.
+    pub change_rate: f64,
+    /// Probability that an optional value is missing.
+    pub null_rate: f64,
+    /// Miners that report fake prices.
+    pub fake_price_miners: usize,
+    /// Miners whose files repeat listings (duplicate zpids inside one file).
+    pub duplicate_miners: usize,
+    /// Miners that also upload one flood file of fabricated listings.
+    pub flood_miners: usize,
+    /// Rows in each flood file.
+    pub flood_rows: usize,
+    /// Miners that report wrong (but well-formed) zip codes.
+    pub wrong_zip_miners: usize,
+    /// Also write the bad inputs (truncated, not Parquet, wrong types, missing columns, bad path,
+    /// count mismatch, zero rows, v2 metadata problems).
+    pub bad_inputs: bool,
+    /// Rows of one extra huge file (e.g. 1,000,000); 0 for none.
+    pub huge_file_rows: usize,
+    /// Maximum rows per Parquet row group (pyarrow's default is 1,048,576).
+    pub row_group_rows: usize,
+    /// Also write each file's rows as JSON lines (`{key}.jsonl`) for building fixtures with pandas.
+    pub emit_jsonl: bool,
+}
+
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        Self {
+            seed: 46,
+            honest_miners: 8,
+            v2_miners: 2,
+            listings: 2_000,
+            areas: 12,
+            zips_per_miner: 4,
+            reports_per_listing: 3,
+            rounds: 6,
+            start: DateTime::from_timestamp(1_758_067_200, 0).unwrap_or_default(), // 2025-09-17T00:00:00Z
+            disagreement_rate: 0.05,
+            change_rate: 0.1,
+            null_rate: 0.02,
+            fake_price_miners: 1,
+            duplicate_miners: 1,
+            flood_miners: 1,
+            flood_rows: 5_000,
+            wrong_zip_miners: 1,
+            bad_inputs: false,
+            huge_file_rows: 0,
+            row_group_rows: 1_048_576,
+            emit_jsonl: false,
+        }
+    }
+}
+
+/// How a simulated miner behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Behaviour {
+    /// Reports what it sees, with occasional careless mistakes.
+    Honest,
+    /// Reports prices far from the truth.
+    FakePrices,
+    /// Repeats listings inside its files.
+    DuplicateRows,
+    /// Also uploads a flood of fabricated listings.
+    Flood,
+    /// Reports other, well-formed zip codes.
+    WrongZips,
+    /// Not a miner: the author of the bad inputs.
+    BadInputs,
+}
+
+/// What the pipeline should record for an object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Expected {
+    /// An `UploadParsed` with this many rows read.
+    Parsed {
+        /// Rows in the file.
+        rows: u64,
+    },
+    /// An `UploadRejected` with this reason.
+    Rejected {
+        /// `UploadRejectReason` name.
+        reason: String,
+    },
+    /// A `DeadLettered` with this reason.
+    DeadLettered {
+        /// `DeadLetterReason` name.
+        reason: String,
+    },
+    /// Not an upload itself: the `metadata.json` of a v2 upload.
+    Companion,
+}
+
+/// One written object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestObject {
+    /// Object key.
+    pub key: String,
+    /// `v1`, `v2` or `metadata`.
+    pub format: String,
+    /// Miner hotkey from the path.
+    pub miner: String,
+    /// Why the object exists.
+    pub behaviour: Behaviour,
+    /// Rows written (0 for non-Parquet objects).
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// What the pipeline should record.
+    pub expected: Expected,
+}
+
+/// One simulated miner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestMiner {
+    /// Hotkey.
+    pub hotkey: String,
+    /// Behaviour.
+    pub behaviour: Behaviour,
+    /// `v1` or `v2`.
+    pub format: String,
+}
+
+/// Everything a run wrote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The knobs used.
+    pub config: GeneratorConfig,
+    /// The miners.
+    pub miners: Vec<ManifestMiner>,
+    /// Distinct true listings.
+    pub listings: usize,
+    /// Listings that genuinely changed during the run.
+    pub changed_listings: usize,
+    /// Every object, in write order.
+    pub objects: Vec<ManifestObject>,
+}
+
+impl Manifest {
+    /// Rows per miner hotkey over Parquet uploads.
+    #[must_use]
+    pub fn rows_by_miner(&self) -> BTreeMap<&str, u64> {
+        let mut rows = BTreeMap::new();
+        for object in &self.objects {
+            *rows.entry(object.miner.as_str()).or_default() += object.rows;
+        }
+        rows
+    }
+}
+
+/// Generates the dataset into `sink` and returns its manifest (also written to the sink).
+pub async fn generate(config: &GeneratorConfig, sink: &mut Sink) -> anyhow::Result<Manifest> {
+    let mut manifest = world::World::build(config).write_all(sink).await?;
+    if config.bad_inputs {
+        bad_inputs::write_all(config, sink, &mut manifest.objects).await?;
+    }
+    if config.huge_file_rows > 0 {
+        bad_inputs::write_huge(config, sink, &mut manifest.objects).await?;
+    }
+    let body = serde_json::to_vec_pretty(&manifest)?;
+    sink.put(MANIFEST_KEY, body).await?;
+    sink.finish().await?;
+    tracing::info!(objects = manifest.objects.len(), "generated sample data");
+    Ok(manifest)
+}
+
+/// `data_{YYYYMMDD_HHMMSS}_{count}.parquet`.
+#[must_use]
+pub fn v1_file_name(at: NaiveDateTime, rows: usize) -> String {
+    format!("data_{}_{rows}.parquet", at.format("%Y%m%d_%H%M%S"))
+}

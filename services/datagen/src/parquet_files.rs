@@ -1,0 +1,342 @@
+//! Lays reports out as Parquet the way pandas (`df.to_parquet()`) does: strings as UTF-8,
+//! `datetime` as nanosecond timestamps, integer columns as int64 unless they hold a null, in
+//! which case pandas has made them float64 — exactly what the parser must cope with.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampNanosecondArray,
+};
+use arrow::datatypes::{Field, Schema};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde_json::{Value, json};
+
+use crate::report::Report;
+
+/// Rows per record batch handed to the writer (the writer's row groups are set separately).
+pub const BATCH_ROWS: usize = 65_536;
+
+/// The v1 column names, in the order miners write them.
+pub const V1_COLUMNS: [&str; 18] = [
+    "uri",
+    "datetime",
+    "label",
+    "zpid",
+    "price",
+    "address",
+    "bedrooms",
+    "bathrooms",
+    "living_area",
+    "home_type",
+    "home_status",
+    "days_on_zillow",
+    "url",
+    "zip_code",
+    "city",
+    "state",
+    "latitude",
+    "longitude",
+];
+
+/// The v2 column names, in the order miners write them.
+pub const V2_COLUMNS: [&str; 13] = [
+    "address",
+    "zipcode",
+    "price",
+    "bedrooms",
+    "bathrooms",
+    "sqft",
+    "listing_date",
+    "property_type",
+    "listing_status",
+    "days_on_market",
+    "mls_id",
+    "source_url",
+    "scraped_timestamp",
+];
+
+fn strings(values: impl Iterator<Item = String>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(values))
+}
+
+fn floats(values: impl Iterator<Item = Option<f64>>) -> ArrayRef {
+    Arc::new(values.collect::<Float64Array>())
+}
+
+/// int64, or float64 when any value is missing (pandas' NaN promotion).
+fn pandas_ints(values: &[Option<i64>]) -> ArrayRef {
+    if values.iter().all(Option::is_some) {
+        Arc::new(values.iter().copied().collect::<Int64Array>())
+    } else {
+        // pandas holds these as float64: exact below 2^53, which every count and price here is
+        #[allow(clippy::cast_precision_loss)]
+        let promoted = values.iter().map(|value| value.map(|v| v as f64));
+        floats(promoted)
+    }
+}
+
+fn nanos(report: &Report) -> i64 {
+    report
+        .scraped_at
+        .and_utc()
+        .timestamp_nanos_opt()
+        .unwrap_or(i64::MAX)
+}
+
+fn batch(columns: Vec<(&str, ArrayRef)>) -> anyhow::Result<RecordBatch> {
+    let fields: Vec<Field> = columns
+        .iter()
+        // pyarrow marks every column from a DataFrame nullable
+        .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+        .collect();
+    let arrays = columns.into_iter().map(|(_, array)| array).collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .context("failed to assemble a record batch")
+}
+
+/// One v1 record batch.
+pub fn v1_batch(reports: &[Report]) -> anyhow::Result<RecordBatch> {
+    let column = |pick: fn(&Report) -> Option<i64>| {
+        pandas_ints(&reports.iter().map(pick).collect::<Vec<_>>())
+    };
+    let timestamps: TimestampNanosecondArray =
+        reports.iter().map(|report| Some(nanos(report))).collect();
+    batch(vec![
+        ("uri", strings(reports.iter().map(Report::uri))),
+        ("datetime", Arc::new(timestamps)),
+        (
+            "label",
+            strings(reports.iter().map(|report| report.zip.clone())),
+        ),
+        (
+            "zpid",
+            strings(reports.iter().map(|report| report.zpid.to_string())),
+        ),
+        ("price", column(|report| report.price)),
+        ("address", strings(reports.iter().map(Report::full_address))),
+        ("bedrooms", column(|report| report.bedrooms)),
+        (
+            "bathrooms",
+            floats(reports.iter().map(|report| report.bathrooms)),
+        ),
+        ("living_area", column(|report| report.living_area)),
+        (
+            "home_type",
+            strings(reports.iter().map(|report| report.home_type.clone())),
+        ),
+        (
+            "home_status",
+            strings(reports.iter().map(|report| report.home_status.clone())),
+        ),
+        ("days_on_zillow", column(|report| report.days_on_market)),
+        ("url", strings(reports.iter().map(Report::url))),
+        (
+            "zip_code",
+            strings(reports.iter().map(|report| report.zip.clone())),
+        ),
+        (
+            "city",
+            strings(reports.iter().map(|report| report.city.clone())),
+        ),
+        (
+            "state",
+            strings(reports.iter().map(|report| report.state.clone())),
+        ),
+        (
+            "latitude",
+            floats(reports.iter().map(|report| report.latitude)),
+        ),
+        (
+            "longitude",
+            floats(reports.iter().map(|report| report.longitude)),
+        ),
+    ])
+}
+
+/// One v2 record batch.
+pub fn v2_batch(reports: &[Report]) -> anyhow::Result<RecordBatch> {
+    let column = |pick: fn(&Report) -> Option<i64>| {
+        pandas_ints(&reports.iter().map(pick).collect::<Vec<_>>())
+    };
+    // v2 prices are floats in the miners' schema
+    #[allow(clippy::cast_precision_loss)]
+    let prices = floats(
+        reports
+            .iter()
+            .map(|report| report.price.map(|price| price as f64)),
+    );
+    batch(vec![
+        ("address", strings(reports.iter().map(Report::full_address))),
+        (
+            "zipcode",
+            strings(reports.iter().map(|report| report.zip.clone())),
+        ),
+        ("price", prices),
+        ("bedrooms", column(|report| report.bedrooms)),
+        (
+            "bathrooms",
+            floats(reports.iter().map(|report| report.bathrooms)),
+        ),
+        ("sqft", column(|report| report.living_area)),
+        (
+            "listing_date",
+            strings(
+                reports
+                    .iter()
+                    .map(|report| report.listing_date.format("%Y-%m-%d").to_string()),
+            ),
+        ),
+        (
+            "property_type",
+            strings(
+                reports
+                    .iter()
+                    .map(|report| report.v2_property_type().to_owned()),
+            ),
+        ),
+        (
+            "listing_status",
+            strings(
+                reports
+                    .iter()
+                    .map(|report| report.v2_listing_status().to_owned()),
+            ),
+        ),
+        ("days_on_market", column(|report| report.days_on_market)),
+        (
+            "mls_id",
+            strings(reports.iter().map(|report| report.mls_id.clone())),
+        ),
+        ("source_url", strings(reports.iter().map(Report::url))),
+        (
+            "scraped_timestamp",
+            strings(
+                reports
+                    .iter()
+                    .map(|report| report.scraped_at.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            ),
+        ),
+    ])
+}
+
+/// Writes batches into one Parquet file (snappy, as pandas does). The first batch's schema is
+/// the file's; pass an empty batch for a zero-row file.
+pub fn write(
+    batches: impl IntoIterator<Item = anyhow::Result<RecordBatch>>,
+    row_group_rows: usize,
+) -> anyhow::Result<Vec<u8>> {
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(row_group_rows.max(1)))
+        .build();
+    let mut writer: Option<ArrowWriter<Vec<u8>>> = None;
+    for batch in batches {
+        let batch = batch?;
+        let active = match &mut writer {
+            Some(active) => active,
+            None => writer.insert(
+                ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties.clone()))
+                    .context("failed to start a parquet writer")?,
+            ),
+        };
+        active
+            .write(&batch)
+            .context("failed to write a record batch")?;
+    }
+    let writer = writer
+        .context("a parquet file needs a schema: pass at least one (possibly empty) batch")?;
+    writer
+        .into_inner()
+        .context("failed to finish the parquet file")
+}
+
+/// A v1 file whose `price` column is boolean and `bedrooms` text: types no coercion can fix.
+pub fn v1_wrong_types(reports: &[Report]) -> anyhow::Result<Vec<u8>> {
+    let good = v1_batch(reports)?;
+    let columns = good
+        .schema()
+        .fields()
+        .iter()
+        .zip(good.columns())
+        .map(|(field, array)| match field.name().as_str() {
+            "price" => (
+                "price",
+                Arc::new(reports.iter().map(|_| Some(true)).collect::<BooleanArray>()) as ArrayRef,
+            ),
+            "bedrooms" => (
+                "bedrooms",
+                strings(reports.iter().map(|_| "three".to_owned())),
+            ),
+            name => (
+                V1_COLUMNS
+                    .iter()
+                    .find(|column| **column == name)
+                    .copied()
+                    .unwrap_or("extra"),
+                array.clone(),
+            ),
+        })
+        .collect();
+    write([batch(columns)], BATCH_ROWS)
+}
+
+/// A v1 file without its `zpid` column.
+pub fn v1_without_zpid(reports: &[Report]) -> anyhow::Result<Vec<u8>> {
+    let good = v1_batch(reports)?;
+    let index = good
+        .schema()
+        .index_of("zpid")
+        .context("v1 batches have zpid")?;
+    let mut trimmed = good;
+    trimmed.remove_column(index);
+    write([Ok(trimmed)], BATCH_ROWS)
+}
+
+/// The JSON row a pandas user would build the same file from (for the pyarrow fixtures).
+#[must_use]
+pub fn v1_json(report: &Report) -> Value {
+    json!({
+        "uri": report.uri(),
+        "datetime": report.scraped_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        "label": report.zip,
+        "zpid": report.zpid.to_string(),
+        "price": report.price,
+        "address": report.full_address(),
+        "bedrooms": report.bedrooms,
+        "bathrooms": report.bathrooms,
+        "living_area": report.living_area,
+        "home_type": report.home_type,
+        "home_status": report.home_status,
+        "days_on_zillow": report.days_on_market,
+        "url": report.url(),
+        "zip_code": report.zip,
+        "city": report.city,
+        "state": report.state,
+        "latitude": report.latitude,
+        "longitude": report.longitude,
+    })
+}
+
+/// The JSON row of a v2 file.
+#[must_use]
+pub fn v2_json(report: &Report) -> Value {
+    json!({
+        "address": report.full_address(),
+        "zipcode": report.zip,
+        "price": report.price,
+        "bedrooms": report.bedrooms,
+        "bathrooms": report.bathrooms,
+        "sqft": report.living_area,
+        "listing_date": report.listing_date.format("%Y-%m-%d").to_string(),
+        "property_type": report.v2_property_type(),
+        "listing_status": report.v2_listing_status(),
+        "days_on_market": report.days_on_market,
+        "mls_id": report.mls_id,
+        "source_url": report.url(),
+        "scraped_timestamp": report.scraped_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    })
+}

@@ -1,0 +1,210 @@
+//! Postgres: the connection pool and the schema migrations.
+//!
+//! Migrations are the numbered files in `migrations/` at the workspace root, embedded at build
+//! time. [`migrate`] applies the missing ones in order, each in its own transaction, under an
+//! advisory lock so that a migration Job and starting services never race. An applied
+//! migration whose file changed afterwards is an error: the schema must be reviewable from the
+//! files alone.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use secrecy::ExposeSecret as _;
+use tokio_postgres::NoTls;
+
+use crate::config::PostgresConfig;
+
+include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+
+/// Advisory lock key held while migrating ("resi-mig" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7265_7369_2d6d_6967;
+
+/// Parses the configured URL and applies the connection settings.
+pub fn connection_config(config: &PostgresConfig) -> anyhow::Result<tokio_postgres::Config> {
+    let mut parsed: tokio_postgres::Config = config
+        .url
+        .expose_secret()
+        .parse()
+        .context("postgres.url is not a valid connection string")?;
+    parsed.connect_timeout(Duration::from_secs(config.connect_timeout_secs));
+    if config.statement_timeout_ms > 0 {
+        parsed.options(format!(
+            "-c statement_timeout={}",
+            config.statement_timeout_ms
+        ));
+    }
+    if parsed.get_application_name().is_none() {
+        parsed.application_name("resi");
+    }
+    Ok(parsed)
+}
+
+/// A connection pool. Connections are made lazily; call [`check`] to fail fast at start.
+pub fn pool(config: &PostgresConfig) -> anyhow::Result<Pool> {
+    let manager = Manager::from_config(
+        connection_config(config)?,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let timeout = Duration::from_secs(config.connect_timeout_secs);
+    Pool::builder(manager)
+        .max_size(config.pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .build()
+        .context("failed to build the postgres pool")
+}
+
+/// Takes one connection and runs `SELECT 1`.
+#[tracing::instrument(skip_all)]
+pub async fn check(pool: &Pool) -> anyhow::Result<()> {
+    let client = pool.get().await.context("failed to connect to postgres")?;
+    client
+        .simple_query("SELECT 1")
+        .await
+        .context("postgres did not answer SELECT 1")?;
+    Ok(())
+}
+
+/// Creates database `name` through the server at `config` (connected to its `postgres`
+/// database) unless it exists. Used by the local stack and the tests.
+#[tracing::instrument(skip_all, fields(database = %name))]
+pub async fn create_database_if_missing(config: &PostgresConfig, name: &str) -> anyhow::Result<()> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        bail!("database name {name:?} must be non-empty ASCII letters, digits and underscores");
+    }
+    let mut admin = connection_config(config)?;
+    admin.dbname("postgres");
+    let (client, connection) = admin
+        .connect(NoTls)
+        .await
+        .context("failed to connect to the postgres database")?;
+    let driver = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .context("failed to look up the database")?
+        .is_some();
+    if !exists {
+        match client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+        {
+            Ok(()) => tracing::info!("created database"),
+            // another process created it between the lookup and now
+            Err(error)
+                if error.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(error) => return Err(error).context("failed to create the database"),
+        }
+    }
+    drop(client);
+    driver
+        .await
+        .context("postgres connection task failed")?
+        .context("postgres connection failed")?;
+    Ok(())
+}
+
+/// What [`migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Versions applied by this call.
+    pub applied: Vec<i32>,
+    /// Versions that were already applied.
+    pub already_applied: Vec<i32>,
+}
+
+fn checksum(sql: &str) -> String {
+    blake3::hash(sql.as_bytes()).to_hex().to_string()
+}
+
+/// Applies every pending migration.
+#[tracing::instrument(skip_all)]
+pub async fn migrate(pool: &Pool) -> anyhow::Result<MigrationReport> {
+    let mut client = pool.get().await.context("failed to connect to postgres")?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .context("failed to take the migration lock")?;
+    let outcome = apply_pending(&mut client).await;
+    // a failed unlock is harmless: the lock goes with the session when the pool drops it
+    if let Err(error) = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+    {
+        tracing::warn!(%error, "failed to release the migration lock");
+    }
+    outcome
+}
+
+async fn apply_pending(client: &mut deadpool_postgres::Client) -> anyhow::Result<MigrationReport> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version integer PRIMARY KEY,
+                name text NOT NULL,
+                checksum text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )",
+        )
+        .await
+        .context("failed to create schema_migrations")?;
+    let applied: BTreeMap<i32, (String, String)> = client
+        .query("SELECT version, name, checksum FROM schema_migrations", &[])
+        .await
+        .context("failed to read schema_migrations")?
+        .into_iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
+        .collect();
+    if let Some((&newest, (name, _))) = applied.last_key_value()
+        && !MIGRATIONS.iter().any(|(version, _, _)| *version == newest)
+    {
+        bail!(
+            "the database has migration {newest} ({name}), which this release does not know: it is older than the schema"
+        );
+    }
+    let mut report = MigrationReport {
+        applied: Vec::new(),
+        already_applied: Vec::new(),
+    };
+    for &(version, name, sql) in MIGRATIONS {
+        let sum = checksum(sql);
+        if let Some((_, recorded)) = applied.get(&version) {
+            if *recorded != sum {
+                bail!(
+                    "migration {version} ({name}) was changed after it was applied; add a new migration instead"
+                );
+            }
+            report.already_applied.push(version);
+            continue;
+        }
+        let transaction = client
+            .transaction()
+            .await
+            .context("failed to begin a migration transaction")?;
+        transaction
+            .batch_execute(sql)
+            .await
+            .with_context(|| format!("migration {version} ({name}) failed"))?;
+        transaction
+            .execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                &[&version, &name, &sum],
+            )
+            .await
+            .context("failed to record the migration")?;
+        transaction
+            .commit()
+            .await
+            .with_context(|| format!("failed to commit migration {version}"))?;
+        tracing::info!(version, name, "applied migration");
+        report.applied.push(version);
+    }
+    Ok(report)
+}
