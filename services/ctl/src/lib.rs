@@ -68,6 +68,9 @@ pub struct GenerateArgs {
     /// Write under this directory instead of the S3 bucket.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Start from the knobs in this JSON file (e.g. a manifest's `config`); flags override them.
+    #[arg(long)]
+    pub from_json: Option<PathBuf>,
     /// Seed of every random choice.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -131,10 +134,16 @@ pub struct GenerateArgs {
 }
 
 impl GenerateArgs {
-    /// The generator configuration: defaults overridden by the given flags.
-    #[must_use]
-    pub fn generator_config(&self) -> GeneratorConfig {
-        let mut config = GeneratorConfig::default();
+    /// The generator configuration: defaults, then the JSON file, then the given flags.
+    pub fn generator_config(&self) -> anyhow::Result<GeneratorConfig> {
+        let mut config = match &self.from_json {
+            Some(path) => serde_json::from_slice(
+                &std::fs::read(path)
+                    .with_context(|| format!("failed to read {}", path.display()))?,
+            )
+            .with_context(|| format!("{} is not a generator configuration", path.display()))?,
+            None => GeneratorConfig::default(),
+        };
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(value) = self.$field { config.$field = value; } )* };
         }
@@ -160,7 +169,7 @@ impl GenerateArgs {
         );
         config.bad_inputs |= self.bad_inputs;
         config.emit_jsonl |= self.emit_jsonl;
-        config
+        Ok(config)
     }
 }
 
@@ -187,7 +196,7 @@ pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
             );
         }
         Command::Generate(args) => {
-            let generator = args.generator_config();
+            let generator = args.generator_config()?;
             let mut sink = match &args.out {
                 Some(root) => Sink::Local { root: root.clone() },
                 None => Sink::s3(

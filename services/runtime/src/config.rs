@@ -166,6 +166,36 @@ impl TopicPartitions {
     }
 }
 
+/// Producer throughput settings. The defaults favour throughput with bounded latency: batches
+/// of up to 1 MiB fill for at most 20 ms, compressed with lz4, and idempotence keeps retries from
+/// duplicating or reordering messages within a partition.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProducerTuning {
+    /// `linger.ms`: how long a batch may wait to fill.
+    pub linger_ms: u32,
+    /// `batch.size` in bytes.
+    pub batch_bytes: u32,
+    /// `compression.type`: none, gzip, snappy, lz4 or zstd.
+    pub compression: String,
+    /// `enable.idempotence`.
+    pub idempotence: bool,
+    /// `message.timeout.ms`: how long delivery is retried before the send fails.
+    pub delivery_timeout_ms: u32,
+}
+
+impl Default for ProducerTuning {
+    fn default() -> Self {
+        Self {
+            linger_ms: 20,
+            batch_bytes: 1 << 20,
+            compression: "lz4".to_owned(),
+            idempotence: true,
+            delivery_timeout_ms: 120_000,
+        }
+    }
+}
+
 /// Kafka-protocol broker settings (Redpanda in production, Tansu in tests).
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -178,6 +208,8 @@ pub struct KafkaConfig {
     pub partitions: TopicPartitions,
     /// Replication factor for topic creation (3 on a production cluster).
     pub replication_factor: i32,
+    /// Producer batching, compression and idempotence.
+    pub producer: ProducerTuning,
     /// Extra librdkafka properties, e.g. `security.protocol`, `sasl.mechanism`,
     /// `sasl.username`, `sasl.password`. Values are never logged. In the environment write
     /// underscores for the dots (`RESI__KAFKA__PROPERTIES__SASL_PASSWORD`): librdkafka property
@@ -192,6 +224,7 @@ impl Default for KafkaConfig {
             topic_prefix: String::new(),
             partitions: TopicPartitions::default(),
             replication_factor: 1,
+            producer: ProducerTuning::default(),
             properties: BTreeMap::new(),
         }
     }
@@ -205,6 +238,7 @@ impl fmt::Debug for KafkaConfig {
             .field("topic_prefix", &self.topic_prefix)
             .field("partitions", &self.partitions)
             .field("replication_factor", &self.replication_factor)
+            .field("producer", &self.producer)
             .field("properties", &self.properties.keys().collect::<Vec<_>>())
             .finish()
     }

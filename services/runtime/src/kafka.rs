@@ -11,39 +11,8 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
 use resi_events::{Event, Topics, codec};
 use secrecy::ExposeSecret as _;
-use serde::Deserialize;
 
-use crate::config::KafkaConfig;
-
-/// Producer throughput settings. The defaults favour throughput with bounded latency: batches
-/// of up to 1 MiB fill for at most 20 ms, compressed with lz4, and idempotence keeps retries from
-/// duplicating or reordering messages within a partition.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProducerTuning {
-    /// `linger.ms`: how long a batch may wait to fill.
-    pub linger_ms: u32,
-    /// `batch.size` in bytes.
-    pub batch_bytes: u32,
-    /// `compression.type`: none, gzip, snappy, lz4 or zstd.
-    pub compression: String,
-    /// `enable.idempotence`.
-    pub idempotence: bool,
-    /// `message.timeout.ms`: how long delivery is retried before the send fails.
-    pub delivery_timeout_ms: u32,
-}
-
-impl Default for ProducerTuning {
-    fn default() -> Self {
-        Self {
-            linger_ms: 20,
-            batch_bytes: 1 << 20,
-            compression: "lz4".to_owned(),
-            idempotence: true,
-            delivery_timeout_ms: 120_000,
-        }
-    }
-}
+use crate::config::{KafkaConfig, ProducerTuning};
 
 /// Bootstrap servers and the extra properties, for any client.
 #[must_use]
@@ -57,8 +26,9 @@ pub fn client_config(config: &KafkaConfig) -> ClientConfig {
     client
 }
 
-/// A producer with batching, compression and idempotence.
-pub fn producer(config: &KafkaConfig, tuning: &ProducerTuning) -> anyhow::Result<FutureProducer> {
+/// A producer with batching, compression and idempotence, tuned by `kafka.producer`.
+pub fn producer(config: &KafkaConfig) -> anyhow::Result<FutureProducer> {
+    let tuning: &ProducerTuning = &config.producer;
     let mut client = client_config(config);
     client
         .set("acks", "all")

@@ -1,0 +1,348 @@
+//! The generator's output, read back with pyarrow, matches its manifest: every file is where
+//! the layout says, with the rows the manifest (and the file name) declares.
+
+use std::collections::BTreeMap;
+
+use resi_datagen::parquet_files::{V1_COLUMNS, V2_COLUMNS};
+use resi_datagen::{Behaviour, Expected, GeneratorConfig, MANIFEST_KEY, Manifest, Sink};
+use resi_tests::{fresh_bucket, run_python};
+use serde_json::Value;
+
+/// What a key says about itself.
+#[derive(Debug, PartialEq, Eq)]
+enum Layout {
+    V1 {
+        hotkey: String,
+        job: String,
+        declared: u64,
+    },
+    V2Listings {
+        hotkey: String,
+        epoch: String,
+    },
+    V2Metadata {
+        hotkey: String,
+        epoch: String,
+    },
+    Other,
+}
+
+fn layout(key: &str) -> Layout {
+    let parts: Vec<&str> = key.split('/').collect();
+    let [data, hotkey, folder, file] = parts.as_slice() else {
+        return Layout::Other;
+    };
+    let (Some(hotkey), true) = (hotkey.strip_prefix("hotkey="), *data == "data") else {
+        return Layout::Other;
+    };
+    if let Some(job) = folder.strip_prefix("job_id=") {
+        let Some(stem) = file
+            .strip_prefix("data_")
+            .and_then(|rest| rest.strip_suffix(".parquet"))
+        else {
+            return Layout::Other;
+        };
+        let pieces: Vec<&str> = stem.split('_').collect();
+        let [date, time, count] = pieces.as_slice() else {
+            return Layout::Other;
+        };
+        let digits =
+            |text: &str, len: usize| text.len() == len && text.bytes().all(|b| b.is_ascii_digit());
+        return match count.parse() {
+            Ok(declared) if digits(date, 8) && digits(time, 6) => Layout::V1 {
+                hotkey: hotkey.to_owned(),
+                job: job.to_owned(),
+                declared,
+            },
+            _ => Layout::Other,
+        };
+    }
+    match (folder.strip_prefix("epoch="), *file) {
+        (Some(epoch), "listings.parquet") => Layout::V2Listings {
+            hotkey: hotkey.to_owned(),
+            epoch: epoch.to_owned(),
+        },
+        (Some(epoch), "metadata.json") => Layout::V2Metadata {
+            hotkey: hotkey.to_owned(),
+            epoch: epoch.to_owned(),
+        },
+        _ => Layout::Other,
+    }
+}
+
+fn small_config() -> GeneratorConfig {
+    GeneratorConfig {
+        seed: 11,
+        honest_miners: 4,
+        v2_miners: 1,
+        listings: 150,
+        areas: 4,
+        zips_per_miner: 2,
+        rounds: 4,
+        flood_rows: 300,
+        bad_inputs: true,
+        ..GeneratorConfig::default()
+    }
+}
+
+/// Checks what pyarrow saw against the manifest; returns the rows pyarrow counted per format.
+fn check_against_manifest(
+    manifest: &Manifest,
+    seen: &BTreeMap<String, Value>,
+) -> BTreeMap<String, u64> {
+    let mut expected_keys: Vec<&str> = manifest
+        .objects
+        .iter()
+        .map(|object| object.key.as_str())
+        .collect();
+    expected_keys.push(MANIFEST_KEY);
+    expected_keys.sort_unstable();
+    let seen_keys: Vec<&str> = seen
+        .keys()
+        .map(String::as_str)
+        .filter(|key| !key.starts_with("_resi/rows/"))
+        .collect();
+    assert_eq!(
+        seen_keys, expected_keys,
+        "the store holds exactly the manifest's objects"
+    );
+
+    let mut rows_by_format = BTreeMap::new();
+    for object in &manifest.objects {
+        let found = &seen[&object.key];
+        let is_good = matches!(object.expected, Expected::Parsed { .. });
+        match (&object.expected, layout(&object.key)) {
+            (Expected::DeadLettered { reason }, _) if reason == "corrupt_file" => {
+                assert!(
+                    found.get("error").is_some(),
+                    "{} must not be readable: {found}",
+                    object.key
+                );
+                continue;
+            }
+            (Expected::Rejected { reason }, Layout::Other) => {
+                assert_eq!(reason, "unparseable_path", "{}", object.key)
+            }
+            (Expected::Rejected { reason }, other) => {
+                assert!(
+                    reason.starts_with("metadata_"),
+                    "{}: {reason} with layout {other:?}",
+                    object.key
+                );
+            }
+            (
+                _,
+                Layout::V1 {
+                    hotkey,
+                    job,
+                    declared,
+                },
+            ) => {
+                assert_eq!(hotkey, object.miner);
+                assert!(!job.is_empty());
+                if object.behaviour != Behaviour::BadInputs {
+                    assert_eq!(
+                        declared, object.rows,
+                        "{}: the file name declares its row count",
+                        object.key
+                    );
+                }
+            }
+            (_, Layout::V2Listings { hotkey, epoch }) => {
+                assert_eq!(hotkey, object.miner);
+                let metadata = format!("data/hotkey={hotkey}/epoch={epoch}/metadata.json");
+                assert!(
+                    !is_good || seen.contains_key(&metadata),
+                    "{} has its metadata.json",
+                    object.key
+                );
+            }
+            (Expected::Companion, Layout::V2Metadata { .. }) => continue,
+            (expected, other) => panic!("{}: {expected:?} with layout {other:?}", object.key),
+        }
+        if object.format == "metadata" {
+            continue;
+        }
+        let rows = found["rows"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("pyarrow read {}: {found}", object.key));
+        assert_eq!(rows, object.rows, "{} row count", object.key);
+        let columns: Vec<&str> = found["columns"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        if is_good {
+            let schema: &[&str] = if object.format == "v1" {
+                &V1_COLUMNS
+            } else {
+                &V2_COLUMNS
+            };
+            assert_eq!(columns, schema, "{} columns", object.key);
+        }
+        *rows_by_format.entry(object.format.clone()).or_default() += rows;
+    }
+    rows_by_format
+}
+
+#[tokio::test]
+async fn a_dataset_in_s3_reads_back_with_pyarrow() -> anyhow::Result<()> {
+    // Arrange
+    let (s3, client) = fresh_bucket().await?;
+    let config = small_config();
+
+    // Act
+    let manifest =
+        resi_datagen::generate(&config, &mut Sink::s3(client, s3.bucket.clone())).await?;
+    let endpoint = s3.endpoint.clone().unwrap_or_default();
+    let seen: BTreeMap<String, Value> = serde_json::from_value(run_python(
+        "read_parquet.py",
+        &["s3", &endpoint, &s3.bucket],
+    )?)?;
+
+    // Assert
+    let rows = check_against_manifest(&manifest, &seen);
+    assert!(
+        rows.get("v1").copied().unwrap_or(0) > 0 && rows.get("v2").copied().unwrap_or(0) > 0,
+        "{rows:?}"
+    );
+    let behaviours: Vec<Behaviour> = manifest
+        .miners
+        .iter()
+        .map(|miner| miner.behaviour)
+        .collect();
+    for wanted in [
+        Behaviour::Honest,
+        Behaviour::FakePrices,
+        Behaviour::DuplicateRows,
+        Behaviour::Flood,
+        Behaviour::WrongZips,
+    ] {
+        assert!(behaviours.contains(&wanted), "{wanted:?} miner present");
+    }
+    let flood = manifest
+        .objects
+        .iter()
+        .find(|object| object.behaviour == Behaviour::Flood && object.rows == 300);
+    assert!(flood.is_some(), "the flood file has flood_rows rows");
+    let reasons: Vec<&Expected> = manifest
+        .objects
+        .iter()
+        .filter(|o| o.behaviour == Behaviour::BadInputs)
+        .map(|o| &o.expected)
+        .collect();
+    for reason in ["corrupt_file", "wrong_schema"] {
+        assert!(
+            reasons.contains(&&Expected::DeadLettered {
+                reason: reason.into()
+            }),
+            "{reason}"
+        );
+    }
+    for reason in [
+        "unparseable_path",
+        "metadata_miner_mismatch",
+        "metadata_missing",
+        "metadata_invalid",
+    ] {
+        assert!(
+            reasons.contains(&&Expected::Rejected {
+                reason: reason.into()
+            }),
+            "{reason}"
+        );
+    }
+    assert!(
+        reasons.contains(&&Expected::Parsed { rows: 0 }),
+        "a zero-row file"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_dataset_on_disk_with_a_huge_file_reads_back_with_pyarrow() -> anyhow::Result<()> {
+    // Arrange
+    let directory = tempfile::tempdir()?;
+    let config = GeneratorConfig {
+        huge_file_rows: 1_000_000,
+        row_group_rows: 131_072,
+        ..small_config()
+    };
+
+    // Act
+    let manifest = resi_datagen::generate(
+        &config,
+        &mut Sink::Local {
+            root: directory.path().to_owned(),
+        },
+    )
+    .await?;
+    let root = directory.path().to_string_lossy().into_owned();
+    let seen: BTreeMap<String, Value> =
+        serde_json::from_value(run_python("read_parquet.py", &["dir", &root])?)?;
+
+    // Assert
+    check_against_manifest(&manifest, &seen);
+    let huge = manifest
+        .objects
+        .iter()
+        .find(|object| object.rows == 1_000_000)
+        .expect("the huge file is in the manifest");
+    assert_eq!(seen[&huge.key]["rows"], 1_000_000);
+    assert_eq!(
+        seen[&huge.key]["row_groups"], 8,
+        "1,000,000 rows in row groups of 131,072"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_bytes() -> anyhow::Result<()> {
+    let first = tempfile::tempdir()?;
+    let second = tempfile::tempdir()?;
+    let config = small_config();
+    resi_datagen::generate(
+        &config,
+        &mut Sink::Local {
+            root: first.path().to_owned(),
+        },
+    )
+    .await?;
+    resi_datagen::generate(
+        &config,
+        &mut Sink::Local {
+            root: second.path().to_owned(),
+        },
+    )
+    .await?;
+    let other_seed = tempfile::tempdir()?;
+    resi_datagen::generate(
+        &GeneratorConfig { seed: 12, ..config },
+        &mut Sink::Local {
+            root: other_seed.path().to_owned(),
+        },
+    )
+    .await?;
+    let read = |root: &std::path::Path| -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+        let mut files = BTreeMap::new();
+        let mut pending = vec![root.to_owned()];
+        while let Some(directory) = pending.pop() {
+            for entry in std::fs::read_dir(directory)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    files.insert(
+                        path.strip_prefix(root)?.to_string_lossy().into_owned(),
+                        std::fs::read(&path)?,
+                    );
+                }
+            }
+        }
+        Ok(files)
+    };
+    assert_eq!(read(first.path())?, read(second.path())?);
+    assert_ne!(read(first.path())?, read(other_seed.path())?);
+    Ok(())
+}
