@@ -546,6 +546,15 @@ pub enum DeadLetterSubject {
         /// The raw payload.
         payload: Vec<u8>,
     },
+    /// A queue message that is not a readable S3 notification, with its body.
+    QueueMessage {
+        /// Queue URL.
+        queue: String,
+        /// The queue's message id.
+        message_id: String,
+        /// The message body.
+        body: String,
+    },
 }
 
 impl DeadLetterSubject {
@@ -555,6 +564,7 @@ impl DeadLetterSubject {
         match self {
             Self::Upload { miner_hotkey, .. } => miner_hotkey,
             Self::Record { key, .. } => key,
+            Self::QueueMessage { message_id, .. } => message_id,
         }
     }
 }
@@ -575,6 +585,8 @@ pub enum DeadLetterReason {
     UndecodableEvent,
     /// A transient failure that persisted through every retry.
     RetriesExhausted,
+    /// A queue message that is not an S3 event notification.
+    UnreadableNotification,
 }
 
 impl DeadLetterReason {
@@ -588,6 +600,7 @@ impl DeadLetterReason {
             Self::TooLarge => "too_large",
             Self::UndecodableEvent => "undecodable_event",
             Self::RetriesExhausted => "retries_exhausted",
+            Self::UnreadableNotification => "unreadable_notification",
         }
     }
 }
@@ -624,6 +637,9 @@ impl DeadLettered {
                 .str(topic)
                 .bytes(&partition.to_le_bytes())
                 .bytes(&offset.to_le_bytes()),
+            DeadLetterSubject::QueueMessage {
+                queue, message_id, ..
+            } => hasher.str("queue-message").str(queue).str(message_id),
         };
         EventId(hasher.finish())
     }

@@ -14,6 +14,7 @@
 pub mod codec;
 pub mod event;
 pub mod id;
+pub mod layout;
 pub mod listing;
 pub mod normalize;
 pub mod time;

@@ -8,6 +8,8 @@ use resi_datagen::{GeneratorConfig, Sink};
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfig};
 use serde::Deserialize;
 
+mod status;
+
 /// Configuration of the operator command line. Every section is optional; see the README for
 /// each key. Environment: `RESI__POSTGRES__URL`, `RESI__KAFKA__BROKERS`, `RESI__S3__BUCKET`, ...
 /// Sections of other binaries are accepted and ignored (see `resi_runtime::config`).
@@ -53,6 +55,9 @@ pub enum Command {
     },
     /// Write deterministic sample miner uploads to a directory or the configured bucket.
     Generate(GenerateArgs),
+    /// Report what the system's stores hold: migrations, topics with their offsets, the bucket.
+    /// Exits non-zero when a store is unreachable or behind.
+    Status,
 }
 
 /// Topic actions.
@@ -195,6 +200,7 @@ pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
                 report.created, report.existing
             );
         }
+        Command::Status => status::print(config).await?,
         Command::Generate(args) => {
             let generator = args.generator_config()?;
             let mut sink = match &args.out {

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod kafka;
 pub mod postgres;
+pub mod retry;
 pub mod s3;
 pub mod shutdown;
 pub mod telemetry;

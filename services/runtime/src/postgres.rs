@@ -111,6 +111,37 @@ pub async fn create_database_if_missing(config: &PostgresConfig, name: &str) -> 
     Ok(())
 }
 
+/// Versions applied to the database and versions this release has but the database lacks.
+#[tracing::instrument(skip_all)]
+pub async fn migration_status(pool: &Pool) -> anyhow::Result<(Vec<i32>, Vec<i32>)> {
+    let client = pool.get().await.context("failed to connect to postgres")?;
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await
+        .context("failed to look for schema_migrations")?
+        .get(0);
+    let applied: Vec<i32> = if exists {
+        client
+            .query(
+                "SELECT version FROM schema_migrations ORDER BY version",
+                &[],
+            )
+            .await
+            .context("failed to read schema_migrations")?
+            .into_iter()
+            .map(|row| row.get(0))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let pending = MIGRATIONS
+        .iter()
+        .map(|(version, _, _)| *version)
+        .filter(|version| !applied.contains(version))
+        .collect();
+    Ok((applied, pending))
+}
+
 /// What [`migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {

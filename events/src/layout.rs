@@ -1,0 +1,288 @@
+//! The upload key layout: what a key in the bucket says about itself.
+//!
+//! * v1: `{prefix}hotkey={hotkey}/job_id={job_id}/data_{YYYYMMDD_HHMMSS}_{count}.parquet`
+//! * v2: `{prefix}hotkey={hotkey}/epoch={epoch_id}/listings.parquet`, with
+//!   `{prefix}hotkey={hotkey}/epoch={epoch_id}/metadata.json` beside it
+//!
+//! Keys outside the prefix are not uploads and are ignored. Every other key that does not fit
+//! is an error with a reason, which the bridge records as an `UploadRejected`.
+
+use chrono::NaiveDateTime;
+use thiserror::Error;
+
+use crate::time::Timestamp;
+
+/// A key that fits the layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UploadKey {
+    /// A v1 delta file.
+    V1 {
+        /// The miner.
+        hotkey: String,
+        /// The scraping job.
+        job_id: String,
+        /// The timestamp in the file name (UTC).
+        file_timestamp: Timestamp,
+        /// The record count in the file name.
+        declared_count: u64,
+    },
+    /// A v2 epoch's `listings.parquet`.
+    V2Listings {
+        /// The miner.
+        hotkey: String,
+        /// The epoch.
+        epoch_id: String,
+        /// Key of the `metadata.json` that belongs with it.
+        metadata_key: String,
+    },
+    /// A v2 epoch's `metadata.json`.
+    V2Metadata {
+        /// The miner.
+        hotkey: String,
+        /// The epoch.
+        epoch_id: String,
+        /// Key of the `listings.parquet` it describes.
+        listings_key: String,
+    },
+}
+
+impl UploadKey {
+    /// The miner named by the path.
+    #[must_use]
+    pub fn hotkey(&self) -> &str {
+        match self {
+            Self::V1 { hotkey, .. }
+            | Self::V2Listings { hotkey, .. }
+            | Self::V2Metadata { hotkey, .. } => hotkey,
+        }
+    }
+}
+
+/// Why a key is not an upload.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum KeyError {
+    /// Outside the configured prefix: not ours, ignored.
+    #[error("key is outside the upload prefix")]
+    OutsidePrefix,
+    /// Inside the prefix but not in the layout; the reason says what is wrong.
+    #[error("{0}")]
+    Unparseable(String),
+}
+
+fn unparseable(reason: impl Into<String>) -> KeyError {
+    KeyError::Unparseable(reason.into())
+}
+
+/// A path segment `name=value`, with a non-empty value.
+fn segment<'k>(part: &'k str, name: &str) -> Result<&'k str, KeyError> {
+    let value = part
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('='))
+        .ok_or_else(|| unparseable(format!("expected `{name}=…`, found `{part}`")))?;
+    if value.is_empty() {
+        return Err(unparseable(format!("`{name}=` is empty")));
+    }
+    Ok(value)
+}
+
+/// Parses `data_{YYYYMMDD_HHMMSS}_{count}.parquet`.
+fn v1_file_name(name: &str) -> Result<(Timestamp, u64), KeyError> {
+    let expected = "file name does not match data_{YYYYMMDD_HHMMSS}_{count}.parquet";
+    let stem = name
+        .strip_prefix("data_")
+        .and_then(|rest| rest.strip_suffix(".parquet"))
+        .ok_or_else(|| unparseable(format!("{expected}: `{name}`")))?;
+    let mut pieces = stem.splitn(3, '_');
+    let (Some(date), Some(time), Some(count)) = (pieces.next(), pieces.next(), pieces.next())
+    else {
+        return Err(unparseable(format!("{expected}: `{name}`")));
+    };
+    let digits =
+        |text: &str, len: usize| text.len() == len && text.bytes().all(|b| b.is_ascii_digit());
+    if !digits(date, 8)
+        || !digits(time, 6)
+        || count.is_empty()
+        || !count.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(unparseable(format!("{expected}: `{name}`")));
+    }
+    let at = NaiveDateTime::parse_from_str(&format!("{date}{time}"), "%Y%m%d%H%M%S")
+        .map_err(|_| unparseable(format!("`{date}_{time}` is not a valid date and time")))?;
+    let declared = count
+        .parse()
+        .map_err(|_| unparseable(format!("record count `{count}` is too large")))?;
+    Ok((Timestamp::from_naive_utc(at), declared))
+}
+
+/// Parses a (URL-decoded) key under `prefix`.
+pub fn parse_upload_key(prefix: &str, key: &str) -> Result<UploadKey, KeyError> {
+    let relative = key.strip_prefix(prefix).ok_or(KeyError::OutsidePrefix)?;
+    let parts: Vec<&str> = relative.split('/').collect();
+    let [hotkey_part, folder, file] = parts.as_slice() else {
+        return Err(unparseable(format!(
+            "expected hotkey=…/job_id=…/data_….parquet or hotkey=…/epoch=…/listings.parquet, found {} path segments",
+            parts.len()
+        )));
+    };
+    let hotkey = segment(hotkey_part, "hotkey")?.to_owned();
+    if folder.starts_with("job_id=") {
+        let job_id = segment(folder, "job_id")?.to_owned();
+        let (file_timestamp, declared_count) = v1_file_name(file)?;
+        return Ok(UploadKey::V1 {
+            hotkey,
+            job_id,
+            file_timestamp,
+            declared_count,
+        });
+    }
+    if folder.starts_with("epoch=") {
+        let epoch_id = segment(folder, "epoch")?.to_owned();
+        let directory = &key[..key.len() - file.len()];
+        return match *file {
+            "listings.parquet" => Ok(UploadKey::V2Listings {
+                hotkey,
+                epoch_id,
+                metadata_key: format!("{directory}metadata.json"),
+            }),
+            "metadata.json" => Ok(UploadKey::V2Metadata {
+                hotkey,
+                epoch_id,
+                listings_key: format!("{directory}listings.parquet"),
+            }),
+            other => Err(unparseable(format!(
+                "an epoch folder holds listings.parquet and metadata.json, not `{other}`"
+            ))),
+        };
+    }
+    Err(unparseable(format!(
+        "expected `job_id=…` or `epoch=…`, found `{folder}`"
+    )))
+}
+
+/// Decodes a key as S3 event notifications send it: `+` is a space and `%XX` a byte.
+/// Invalid escapes are kept as they are; invalid UTF-8 is replaced, never a panic.
+#[must_use]
+pub fn decode_notification_key(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'+' => decoded.push(b' '),
+            b'%' if index + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[index + 1..index + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                if let Some(byte) = hex {
+                    decoded.push(byte);
+                    index += 3;
+                    continue;
+                }
+                decoded.push(b'%');
+            }
+            other => decoded.push(other),
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_keys() {
+        let key = "data/hotkey=5C7VLT/job_id=zillow_zip_77494/data_20250917_153000_330.parquet";
+        let parsed = parse_upload_key("data/", key).expect("v1 key");
+        assert_eq!(
+            parsed,
+            UploadKey::V1 {
+                hotkey: "5C7VLT".into(),
+                job_id: "zillow_zip_77494".into(),
+                file_timestamp: Timestamp::from_micros(1_758_123_000_000_000),
+                declared_count: 330,
+            }
+        );
+    }
+
+    #[test]
+    fn v2_keys_know_their_companion() {
+        let listings = parse_upload_key(
+            "data/",
+            "data/hotkey=5H/epoch=2025-10-01T16-00-00/listings.parquet",
+        )
+        .expect("v2");
+        assert_eq!(
+            listings,
+            UploadKey::V2Listings {
+                hotkey: "5H".into(),
+                epoch_id: "2025-10-01T16-00-00".into(),
+                metadata_key: "data/hotkey=5H/epoch=2025-10-01T16-00-00/metadata.json".into(),
+            }
+        );
+        let metadata =
+            parse_upload_key("data/", "data/hotkey=5H/epoch=e/metadata.json").expect("metadata");
+        assert!(
+            matches!(metadata, UploadKey::V2Metadata { listings_key, .. } if listings_key == "data/hotkey=5H/epoch=e/listings.parquet")
+        );
+    }
+
+    #[test]
+    fn bad_keys_say_why() {
+        assert_eq!(
+            parse_upload_key("data/", "other/x.parquet"),
+            Err(KeyError::OutsidePrefix)
+        );
+        for (key, needle) in [
+            ("data/hotkey=5C/stray.parquet", "path segments"),
+            (
+                "data/hotkey=5C/job_id=j/export-final.parquet",
+                "data_{YYYYMMDD_HHMMSS}_{count}",
+            ),
+            (
+                "data/hotkey=5C/job_id=j/data_20251301_000000_5.parquet",
+                "not a valid date",
+            ),
+            (
+                "data/hotkey=5C/job_id=j/data_20250917_153000_.parquet",
+                "data_{YYYYMMDD_HHMMSS}_{count}",
+            ),
+            (
+                "data/hotkey=/job_id=j/data_20250917_153000_5.parquet",
+                "`hotkey=` is empty",
+            ),
+            (
+                "data/miner=5C/job_id=j/data_20250917_153000_5.parquet",
+                "expected `hotkey=…`",
+            ),
+            (
+                "data/hotkey=5C/run=1/data_20250917_153000_5.parquet",
+                "expected `job_id=…` or `epoch=…`",
+            ),
+            ("data/hotkey=5C/epoch=e/listings.csv", "not `listings.csv`"),
+            (
+                "data/hotkey=5C/job_id=j/data_20250917_153000_99999999999999999999999.parquet",
+                "too large",
+            ),
+        ] {
+            match parse_upload_key("data/", key) {
+                Err(KeyError::Unparseable(reason)) => {
+                    assert!(reason.contains(needle), "{key}: {reason}")
+                }
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn notification_keys_are_url_decoded() {
+        assert_eq!(
+            decode_notification_key("data/hotkey%3D5C/job_id%3Dj/a+b.parquet"),
+            "data/hotkey=5C/job_id=j/a b.parquet"
+        );
+        assert_eq!(decode_notification_key("100%25"), "100%");
+        assert_eq!(decode_notification_key("bad%zz%"), "bad%zz%");
+        assert_eq!(decode_notification_key("%ff"), "\u{fffd}");
+    }
+}

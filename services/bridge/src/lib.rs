@@ -1,0 +1,3 @@
+//! The bridge: learns of miner uploads and publishes them as upload events.
+
+pub mod notification;
