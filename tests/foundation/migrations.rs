@@ -52,43 +52,32 @@ async fn concurrent_migrators_take_turns() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn an_edited_migration_is_refused() -> anyhow::Result<()> {
+/// Migrates a fresh database, tampers with its bookkeeping, and returns what the next
+/// `migrate` says.
+async fn migrate_after(tampering: &str) -> anyhow::Result<String> {
     let database = pool(&fresh_database().await?)?;
     migrate(&database).await?;
-    database
-        .get()
-        .await?
-        .execute(
-            "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
-            &[],
-        )
-        .await?;
+    database.get().await?.execute(tampering, &[]).await?;
     let error = migrate(&database)
         .await
-        .expect_err("an edited migration must be refused");
-    assert!(
-        error.to_string().contains("changed after it was applied"),
-        "{error:#}"
-    );
+        .expect_err("a tampered schema must be refused");
+    Ok(format!("{error:#}"))
+}
+
+#[tokio::test]
+async fn an_edited_migration_is_refused() -> anyhow::Result<()> {
+    let error =
+        migrate_after("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1").await?;
+    assert!(error.contains("changed after it was applied"), "{error}");
     Ok(())
 }
 
 #[tokio::test]
 async fn a_database_newer_than_the_release_is_refused() -> anyhow::Result<()> {
-    let database = pool(&fresh_database().await?)?;
-    migrate(&database).await?;
-    database
-        .get()
-        .await?
-        .execute(
-            "INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')",
-            &[],
-        )
-        .await?;
-    let error = migrate(&database)
-        .await
-        .expect_err("an unknown newer migration must be refused");
-    assert!(error.to_string().contains("does not know"), "{error:#}");
+    let error = migrate_after(
+        "INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')",
+    )
+    .await?;
+    assert!(error.contains("does not know"), "{error}");
     Ok(())
 }

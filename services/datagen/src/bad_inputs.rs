@@ -2,7 +2,10 @@
 
 use crate::parquet_files::{self, BATCH_ROWS};
 use crate::report::Report;
-use crate::world::{Miner, fabricate, hotkey, rng_for, v1_key, v2_dir, write_v1, write_v2_epoch};
+use crate::world::{
+    Entry, Miner, fabricate, hotkey, put_recorded, rng_for, v1_key, v2_dir, write_v1,
+    write_v2_epoch,
+};
 use crate::{Behaviour, Expected, GeneratorConfig, ManifestObject, Sink};
 use chrono::{Duration, NaiveDateTime};
 
@@ -32,26 +35,25 @@ impl BadInputs {
         v1_key(&self.miner.hotkey, JOB, &crate::v1_file_name(self.at, rows))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn put(
         &self,
         sink: &mut Sink,
         objects: &mut Vec<ManifestObject>,
         key: String,
-        format: &str,
+        format: &'static str,
         rows: usize,
         body: Vec<u8>,
         expected: Expected,
     ) -> anyhow::Result<()> {
-        objects.push(ManifestObject {
-            key: key.clone(),
-            format: format.to_owned(),
-            miner: self.miner.hotkey.clone(),
-            behaviour: Behaviour::BadInputs,
-            rows: rows as u64,
-            bytes: body.len() as u64,
+        let entry = Entry {
+            key,
+            format,
+            miner: &self.miner,
+            rows,
             expected,
-        });
-        sink.put(&key, body).await
+        };
+        put_recorded(sink, objects, entry, body).await
     }
 }
 
@@ -254,14 +256,12 @@ pub(crate) async fn write_huge(
     });
     let body = parquet_files::write(batches, config.row_group_rows)?;
     let key = v1_key(&miner.hotkey, "zillow_bulk", &crate::v1_file_name(at, rows));
-    objects.push(ManifestObject {
-        key: key.clone(),
-        format: "v1".to_owned(),
-        miner: miner.hotkey.clone(),
-        behaviour: Behaviour::Honest,
-        rows: rows as u64,
-        bytes: body.len() as u64,
+    let entry = Entry {
+        key,
+        format: "v1",
+        miner: &miner,
+        rows,
         expected: Expected::Parsed { rows: rows as u64 },
-    });
-    sink.put(&key, body).await
+    };
+    put_recorded(sink, objects, entry, body).await
 }

@@ -617,6 +617,34 @@ async fn put_jsonl(
     .await
 }
 
+/// What the manifest records of an object, apart from its size.
+pub(crate) struct Entry<'m> {
+    pub key: String,
+    pub format: &'static str,
+    pub miner: &'m Miner,
+    pub rows: usize,
+    pub expected: Expected,
+}
+
+/// Records an object in the manifest, then writes it.
+pub(crate) async fn put_recorded(
+    sink: &mut Sink,
+    objects: &mut Vec<ManifestObject>,
+    entry: Entry<'_>,
+    body: Vec<u8>,
+) -> anyhow::Result<()> {
+    objects.push(ManifestObject {
+        key: entry.key.clone(),
+        format: entry.format.to_owned(),
+        miner: entry.miner.hotkey.clone(),
+        behaviour: entry.miner.behaviour,
+        rows: entry.rows as u64,
+        bytes: body.len() as u64,
+        expected: entry.expected,
+    });
+    sink.put(&entry.key, body).await
+}
+
 pub(crate) async fn write_v1(
     config: &GeneratorConfig,
     sink: &mut Sink,
@@ -638,18 +666,17 @@ pub(crate) async fn write_v1(
         reports.iter().map(parquet_files::v1_json),
     )
     .await?;
-    objects.push(ManifestObject {
-        key: key.clone(),
-        format: "v1".to_owned(),
-        miner: miner.hotkey.clone(),
-        behaviour: miner.behaviour,
+    let expected = Expected::Parsed {
         rows: reports.len() as u64,
-        bytes: body.len() as u64,
-        expected: Expected::Parsed {
-            rows: reports.len() as u64,
-        },
-    });
-    sink.put(&key, body).await
+    };
+    let entry = Entry {
+        key,
+        format: "v1",
+        miner,
+        rows: reports.len(),
+        expected,
+    };
+    put_recorded(sink, objects, entry, body).await
 }
 
 /// Writes `listings.parquet` and `metadata.json` for one miner's epoch. `metadata_hotkey` is the
@@ -700,25 +727,21 @@ pub(crate) async fn write_v2_epoch(
             reason: "metadata_miner_mismatch".to_owned(),
         }
     };
-    objects.push(ManifestObject {
-        key: listings_key.clone(),
-        format: "v2".to_owned(),
-        miner: miner.hotkey.clone(),
-        behaviour: miner.behaviour,
-        rows: reports.len() as u64,
-        bytes: body.len() as u64,
+    let entry = Entry {
+        key: listings_key,
+        format: "v2",
+        miner,
+        rows: reports.len(),
         expected,
-    });
-    sink.put(&listings_key, body).await?;
-    let metadata_key = format!("{dir}/metadata.json");
-    objects.push(ManifestObject {
-        key: metadata_key.clone(),
-        format: "metadata".to_owned(),
-        miner: miner.hotkey.clone(),
-        behaviour: miner.behaviour,
+    };
+    put_recorded(sink, objects, entry, body).await?;
+    let key = format!("{dir}/metadata.json");
+    let entry = Entry {
+        key,
+        format: "metadata",
+        miner,
         rows: 0,
-        bytes: metadata_body.len() as u64,
         expected: Expected::Companion,
-    });
-    sink.put(&metadata_key, metadata_body).await
+    };
+    put_recorded(sink, objects, entry, metadata_body).await
 }

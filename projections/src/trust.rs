@@ -1,0 +1,172 @@
+//! Miner trust: how it evolves with each submission, and the daily admission limit it buys.
+//!
+//! # The rule
+//!
+//! Seed 001 updates trust as `0.95 · trust + adjustment`, with an adjustment of 0 for medium
+//! quality. Its fixed point for any miner whose files are neither excellent nor terrible is 0:
+//! a steady, honest, medium-quality miner decays to no trust at all. Here trust is instead an
+//! exponential moving average toward the quality of each submission, plus the seed's penalties:
+//!
+//! ```text
+//! trust' = clamp(trust + ALPHA · (quality − trust) − penalty + bonus, 0, 1)
+//! penalty = POOR_PENALTY    when quality < POOR_QUALITY      (poor files drop trust sharply)
+//!         + FAKE_PENALTY    when a validator found fake data
+//! bonus   = CONFIRMED_BONUS when a validator confirmed the data
+//! ```
+//!
+//! A miner that keeps submitting files of quality `q ≥ POOR_QUALITY` converges to `q`: good
+//! files raise trust, medium ones hold it at their level, and a single poor file costs far more
+//! than a single good file earns.
+
+/// Trust of a miner never seen before.
+pub const INITIAL_TRUST: f64 = 0.5;
+/// Weight of the newest submission in the moving average.
+pub const ALPHA: f64 = 0.1;
+/// Quality below which a submission is poor.
+pub const POOR_QUALITY: f64 = 0.3;
+/// Extra drop for a poor submission.
+pub const POOR_PENALTY: f64 = 0.2;
+/// Drop when a validator found fake data.
+pub const FAKE_PENALTY: f64 = 0.5;
+/// Rise when a validator confirmed the data.
+pub const CONFIRMED_BONUS: f64 = 0.1;
+
+/// What validators said of a submission, when they said anything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Validation {
+    /// A validator confirmed the data.
+    pub confirmed: bool,
+    /// A validator found fake data.
+    pub fake: bool,
+}
+
+/// Trust after one more submission of `quality` (in [0, 1]; NaN counts as 0).
+#[must_use]
+pub fn next_trust(trust: f64, quality: f64, validation: Validation) -> f64 {
+    let quality = if quality.is_nan() {
+        0.0
+    } else {
+        quality.clamp(0.0, 1.0)
+    };
+    let mut next = trust + ALPHA * (quality - trust);
+    if quality < POOR_QUALITY {
+        next -= POOR_PENALTY;
+    }
+    if validation.fake {
+        next -= FAKE_PENALTY;
+    }
+    if validation.confirmed {
+        next += CONFIRMED_BONUS;
+    }
+    next.clamp(0.0, 1.0)
+}
+
+/// Listings a miner may have admitted per UTC day at this trust (seed 000's limits).
+#[must_use]
+pub fn daily_limit(trust: f64) -> u64 {
+    if trust >= 0.8 {
+        10_000
+    } else if trust >= 0.6 {
+        5_000
+    } else if trust >= 0.4 {
+        1_000
+    } else {
+        100
+    }
+}
+
+/// Splits a file's valid rows into admitted and rate-limited, given what the miner already had
+/// admitted that day: the first rows fit the remaining quota, the rest are over it.
+#[must_use]
+pub const fn admit(valid_rows: u64, admitted_before: u64, limit: u64) -> (u64, u64) {
+    let remaining = limit.saturating_sub(admitted_before);
+    let admitted = if valid_rows < remaining {
+        valid_rows
+    } else {
+        remaining
+    };
+    (admitted, valid_rows - admitted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn after(mut trust: f64, quality: f64, submissions: usize) -> f64 {
+        for _ in 0..submissions {
+            trust = next_trust(trust, quality, Validation::default());
+        }
+        trust
+    }
+
+    #[test]
+    fn steady_medium_quality_holds_instead_of_decaying_to_zero() {
+        let trust = after(INITIAL_TRUST, 0.6, 200);
+        assert!(
+            (trust - 0.6).abs() < 1e-6,
+            "converges to the quality, got {trust}"
+        );
+    }
+
+    #[test]
+    fn good_files_raise_trust_and_poor_ones_drop_it_sharply() {
+        assert!(next_trust(0.5, 0.95, Validation::default()) > 0.5);
+        let gain = next_trust(0.5, 1.0, Validation::default()) - 0.5;
+        let loss = 0.5 - next_trust(0.5, 0.1, Validation::default());
+        assert!(
+            loss > 4.0 * gain,
+            "a poor file costs far more ({loss}) than a good one earns ({gain})"
+        );
+        assert_eq!(after(0.9, 0.0, 10), 0.0, "clamped at 0");
+        assert!(after(0.5, 1.0, 500) <= 1.0);
+    }
+
+    #[test]
+    fn validation_outcomes_move_trust() {
+        let base = next_trust(0.5, 0.5, Validation::default());
+        assert!(
+            next_trust(
+                0.5,
+                0.5,
+                Validation {
+                    confirmed: true,
+                    fake: false
+                }
+            ) > base
+        );
+        assert!(
+            next_trust(
+                0.5,
+                0.5,
+                Validation {
+                    confirmed: false,
+                    fake: true
+                }
+            ) < base - 0.4
+        );
+        assert_eq!(
+            next_trust(0.5, f64::NAN, Validation::default()),
+            next_trust(0.5, 0.0, Validation::default())
+        );
+    }
+
+    #[test]
+    fn daily_limits_follow_the_seed() {
+        let limits: Vec<u64> = [0.0, 0.39, 0.4, 0.59, 0.6, 0.79, 0.8, 1.0]
+            .into_iter()
+            .map(daily_limit)
+            .collect();
+        assert_eq!(
+            limits,
+            vec![100, 100, 1_000, 1_000, 5_000, 5_000, 10_000, 10_000]
+        );
+    }
+
+    #[test]
+    fn admission_fills_the_remaining_quota_first() {
+        assert_eq!(admit(300, 900, 1_000), (100, 200));
+        assert_eq!(admit(50, 900, 1_000), (50, 0));
+        assert_eq!(admit(10, 1_200, 1_000), (0, 10), "already over the limit");
+        assert_eq!(admit(0, 0, 100), (0, 0));
+    }
+}
