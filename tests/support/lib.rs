@@ -122,6 +122,9 @@ pub fn run_python(script: &str, args: &[&str]) -> anyhow::Result<serde_json::Val
     serde_json::from_slice(&output.stdout).with_context(|| format!("{script} printed no JSON"))
 }
 
+/// Pause between two checks of [`eventually`].
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
 /// Polls `check` until it returns `Some`, or fails after `timeout`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> anyhow::Result<T>
 where
@@ -136,6 +139,6 @@ where
         if Instant::now() >= deadline {
             bail!("timed out after {timeout:?} waiting for {what}");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
