@@ -5,70 +5,9 @@ use std::collections::BTreeMap;
 
 use resi_datagen::parquet_files::{V1_COLUMNS, V2_COLUMNS};
 use resi_datagen::{Behaviour, Expected, GeneratorConfig, MANIFEST_KEY, Manifest, Sink};
+use resi_events::layout::{KeyError, UploadKey, parse_upload_key};
 use resi_tests::{fresh_bucket, run_python};
 use serde_json::Value;
-
-/// What a key says about itself.
-#[derive(Debug, PartialEq, Eq)]
-enum Layout {
-    V1 {
-        hotkey: String,
-        job: String,
-        declared: u64,
-    },
-    V2Listings {
-        hotkey: String,
-        epoch: String,
-    },
-    V2Metadata {
-        hotkey: String,
-        epoch: String,
-    },
-    Other,
-}
-
-fn layout(key: &str) -> Layout {
-    let parts: Vec<&str> = key.split('/').collect();
-    let [data, hotkey, folder, file] = parts.as_slice() else {
-        return Layout::Other;
-    };
-    let (Some(hotkey), true) = (hotkey.strip_prefix("hotkey="), *data == "data") else {
-        return Layout::Other;
-    };
-    if let Some(job) = folder.strip_prefix("job_id=") {
-        let Some(stem) = file
-            .strip_prefix("data_")
-            .and_then(|rest| rest.strip_suffix(".parquet"))
-        else {
-            return Layout::Other;
-        };
-        let pieces: Vec<&str> = stem.split('_').collect();
-        let [date, time, count] = pieces.as_slice() else {
-            return Layout::Other;
-        };
-        let digits =
-            |text: &str, len: usize| text.len() == len && text.bytes().all(|b| b.is_ascii_digit());
-        return match count.parse() {
-            Ok(declared) if digits(date, 8) && digits(time, 6) => Layout::V1 {
-                hotkey: hotkey.to_owned(),
-                job: job.to_owned(),
-                declared,
-            },
-            _ => Layout::Other,
-        };
-    }
-    match (folder.strip_prefix("epoch="), *file) {
-        (Some(epoch), "listings.parquet") => Layout::V2Listings {
-            hotkey: hotkey.to_owned(),
-            epoch: epoch.to_owned(),
-        },
-        (Some(epoch), "metadata.json") => Layout::V2Metadata {
-            hotkey: hotkey.to_owned(),
-            epoch: epoch.to_owned(),
-        },
-        _ => Layout::Other,
-    }
-}
 
 fn small_config() -> GeneratorConfig {
     GeneratorConfig {
@@ -111,7 +50,7 @@ fn check_against_manifest(
     for object in &manifest.objects {
         let found = &seen[&object.key];
         let is_good = matches!(object.expected, Expected::Parsed { .. });
-        match (&object.expected, layout(&object.key)) {
+        match (&object.expected, parse_upload_key("data/", &object.key)) {
             (Expected::DeadLettered { reason }, _) if reason == "corrupt_file" => {
                 assert!(
                     found.get("error").is_some(),
@@ -120,7 +59,7 @@ fn check_against_manifest(
                 );
                 continue;
             }
-            (Expected::Rejected { reason }, Layout::Other) => {
+            (Expected::Rejected { reason }, Err(KeyError::Unparseable(_))) => {
                 assert_eq!(reason, "unparseable_path", "{}", object.key)
             }
             (Expected::Rejected { reason }, other) => {
@@ -132,32 +71,37 @@ fn check_against_manifest(
             }
             (
                 _,
-                Layout::V1 {
+                Ok(UploadKey::V1 {
                     hotkey,
-                    job,
-                    declared,
-                },
+                    declared_count,
+                    ..
+                }),
             ) => {
                 assert_eq!(hotkey, object.miner);
-                assert!(!job.is_empty());
                 if object.behaviour != Behaviour::BadInputs {
                     assert_eq!(
-                        declared, object.rows,
+                        declared_count, object.rows,
                         "{}: the file name declares its row count",
                         object.key
                     );
                 }
             }
-            (_, Layout::V2Listings { hotkey, epoch }) => {
+            (
+                _,
+                Ok(UploadKey::V2Listings {
+                    hotkey,
+                    metadata_key,
+                    ..
+                }),
+            ) => {
                 assert_eq!(hotkey, object.miner);
-                let metadata = format!("data/hotkey={hotkey}/epoch={epoch}/metadata.json");
                 assert!(
-                    !is_good || seen.contains_key(&metadata),
+                    !is_good || seen.contains_key(&metadata_key),
                     "{} has its metadata.json",
                     object.key
                 );
             }
-            (Expected::Companion, Layout::V2Metadata { .. }) => continue,
+            (Expected::Companion, Ok(UploadKey::V2Metadata { .. })) => continue,
             (expected, other) => panic!("{}: {expected:?} with layout {other:?}", object.key),
         }
         if object.format == "metadata" {

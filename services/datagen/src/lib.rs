@@ -22,8 +22,6 @@ pub mod report;
 mod sink;
 mod world;
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -193,18 +191,6 @@ pub struct Manifest {
     pub changed_listings: usize,
     /// Every object, in write order.
     pub objects: Vec<ManifestObject>,
-}
-
-impl Manifest {
-    /// Rows per miner hotkey over Parquet uploads.
-    #[must_use]
-    pub fn rows_by_miner(&self) -> BTreeMap<&str, u64> {
-        let mut rows = BTreeMap::new();
-        for object in &self.objects {
-            *rows.entry(object.miner.as_str()).or_default() += object.rows;
-        }
-        rows
-    }
 }
 
 /// Generates the dataset into `sink` and returns its manifest (also written to the sink).

@@ -256,29 +256,19 @@ pub fn write(
 
 /// A v1 file whose `price` column is boolean and `bedrooms` text: types no coercion can fix.
 pub fn v1_wrong_types(reports: &[Report]) -> anyhow::Result<Vec<u8>> {
+    // v1_batch lays its columns out in V1_COLUMNS order
     let good = v1_batch(reports)?;
-    let columns = good
-        .schema()
-        .fields()
+    let columns = V1_COLUMNS
         .iter()
         .zip(good.columns())
-        .map(|(field, array)| match field.name().as_str() {
-            "price" => (
-                "price",
-                Arc::new(reports.iter().map(|_| Some(true)).collect::<BooleanArray>()) as ArrayRef,
-            ),
-            "bedrooms" => (
-                "bedrooms",
-                strings(reports.iter().map(|_| "three".to_owned())),
-            ),
-            name => (
-                V1_COLUMNS
-                    .iter()
-                    .find(|column| **column == name)
-                    .copied()
-                    .unwrap_or("extra"),
-                array.clone(),
-            ),
+        .map(|(&name, array)| {
+            let array = match name {
+                "price" => Arc::new(reports.iter().map(|_| Some(true)).collect::<BooleanArray>())
+                    as ArrayRef,
+                "bedrooms" => strings(reports.iter().map(|_| "three".to_owned())),
+                _ => Arc::clone(array),
+            };
+            (name, array)
         })
         .collect();
     write([batch(columns)], BATCH_ROWS)

@@ -314,8 +314,7 @@ impl Coerced {
 #[cfg(test)]
 mod tests {
     use arrow::array::{
-        BooleanArray, DictionaryArray, Float64Array, Int64Array, LargeStringArray,
-        TimestampNanosecondArray,
+        DictionaryArray, Float64Array, Int64Array, LargeStringArray, TimestampNanosecondArray,
     };
     use arrow::datatypes::{Field, Int32Type};
 
@@ -386,7 +385,6 @@ mod tests {
             ),
             Err(SchemaError::AmbiguousColumn(_, _))
         ));
-        let _ = BooleanArray::from(vec![true]);
     }
 
     #[test]

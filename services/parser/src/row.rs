@@ -315,14 +315,7 @@ fn v2_listing_id(
         .str(address)
         .str(zip)
         .finish();
-    Ok(format!("addr-{}", hex_prefix(&digest)))
-}
-
-fn hex_prefix(digest: &[u8; 32]) -> String {
-    digest[..10]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    Ok(format!("addr-{}", hex::encode(&digest[..10])))
 }
 
 /// `…/12345678_zpid/` → `12345678`.
@@ -463,7 +456,7 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::datatypes::{Field, Schema};
     use chrono::NaiveDate;
     use resi_datagen::parquet_files::{v1_batch, v2_batch};
     use resi_datagen::report::Report;
@@ -659,7 +652,6 @@ mod tests {
             rows[2].as_ref().err(),
             Some(&RejectReason::MissingListingId)
         );
-        let _ = DataType::Utf8;
     }
 
     #[test]
