@@ -61,7 +61,8 @@ pub enum DecodeError {
 /// Encodes an event with its format byte.
 #[must_use]
 pub fn encode(event: &Event) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(256);
+    // a listing attestation takes about 500 bytes: one allocation for most events
+    let mut bytes = Vec::with_capacity(640);
     bytes.push(FORMAT_BINCODE2);
     bincode::encode_into_std_write(event, &mut bytes, bincode_config())
         .unwrap_or_else(|_| unreachable!("writing into a Vec cannot fail"));

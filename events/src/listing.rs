@@ -80,13 +80,20 @@ impl CanonicalListing {
     /// they pass.
     #[must_use]
     pub fn content_hash(&self) -> ContentHash {
-        let encoded = bincode::encode_to_vec(self, crate::codec::bincode_config())
-            .unwrap_or_else(|_| unreachable!("encoding into a Vec cannot fail"));
-        ContentHash(
-            IdHasher::new("resi.listing-content.v1")
-                .bytes(&encoded)
-                .finish(),
-        )
+        thread_local! {
+            // the parser hashes every row: reuse one buffer per thread instead of allocating
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER.with_borrow_mut(|buffer| {
+            buffer.clear();
+            bincode::encode_into_std_write(self, buffer, crate::codec::bincode_config())
+                .unwrap_or_else(|_| unreachable!("encoding into a Vec cannot fail"));
+            ContentHash(
+                IdHasher::new("resi.listing-content.v1")
+                    .bytes(buffer)
+                    .finish(),
+            )
+        })
     }
 }
 

@@ -6,7 +6,13 @@
 /// Trims, folds every run of white space into one space, and maps the empty string to `None`.
 #[must_use]
 pub fn text(raw: &str) -> Option<String> {
-    let folded = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut folded = String::with_capacity(raw.len());
+    for word in raw.split_whitespace() {
+        if !folded.is_empty() {
+            folded.push(' ');
+        }
+        folded.push_str(word);
+    }
     (!folded.is_empty()).then_some(folded)
 }
 
@@ -95,8 +101,17 @@ pub fn state(raw: &str) -> Option<String> {
 
 /// Upper-case `SNAKE_CASE` for enumerations such as home type and status.
 fn enumeration(raw: &str) -> Option<String> {
-    let words = text(raw)?.to_ascii_uppercase();
-    Some(words.replace([' ', '-'], "_"))
+    let mut value = String::with_capacity(raw.len());
+    for word in raw.split_whitespace() {
+        if !value.is_empty() {
+            value.push('_');
+        }
+        value.extend(word.chars().map(|character| match character {
+            '-' => '_',
+            other => other.to_ascii_uppercase(),
+        }));
+    }
+    (!value.is_empty()).then_some(value)
 }
 
 /// The home type in the v1 (Zillow) vocabulary; v2 names are mapped onto it.
@@ -162,23 +177,32 @@ const ADDRESS_WORDS: [(&str, &str); 24] = [
 /// words, `", "` between parts, and the common USPS abbreviations for suffixes and directions.
 #[must_use]
 pub fn address(raw: &str) -> Option<String> {
-    let upper = raw.to_ascii_uppercase().replace('.', "");
-    let parts: Vec<String> = upper
-        .split(',')
-        .filter_map(|part| {
-            let words: Vec<&str> = part
-                .split_whitespace()
-                .map(|word| {
-                    ADDRESS_WORDS
-                        .iter()
-                        .find(|(long, _)| *long == word)
-                        .map_or(word, |(_, short)| short)
-                })
-                .collect();
-            (!words.is_empty()).then(|| words.join(" "))
-        })
+    let upper: String = raw
+        .chars()
+        .filter(|character| *character != '.')
+        .map(|character| character.to_ascii_uppercase())
         .collect();
-    (!parts.is_empty()).then(|| parts.join(", "))
+    let mut normalized = String::with_capacity(upper.len());
+    // words joined by one space, non-empty parts by ", "
+    for part in upper.split(',') {
+        let mut first_word_of_part = true;
+        for word in part.split_whitespace() {
+            if first_word_of_part {
+                if !normalized.is_empty() {
+                    normalized.push_str(", ");
+                }
+                first_word_of_part = false;
+            } else {
+                normalized.push(' ');
+            }
+            let abbreviated = ADDRESS_WORDS
+                .iter()
+                .find(|(long, _)| *long == word)
+                .map_or(word, |(_, short)| short);
+            normalized.push_str(abbreviated);
+        }
+    }
+    (!normalized.is_empty()).then_some(normalized)
 }
 
 /// Whole dollars from a float price, rounded half away from zero; `None` for NaN, infinities
