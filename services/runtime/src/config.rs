@@ -314,12 +314,15 @@ pub enum LogFormat {
 pub struct TelemetryConfig {
     /// `pretty` or `json`.
     pub log_format: LogFormat,
+    /// Where to serve Prometheus `GET /metrics`, e.g. `0.0.0.0:9464`; unset serves nothing.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
         Self {
             log_format: LogFormat::Pretty,
+            metrics_listen: None,
         }
     }
 }

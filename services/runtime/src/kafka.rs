@@ -1,14 +1,19 @@
 //! Kafka-protocol clients: shared settings, topic creation and the producer.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer as _, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::Message as _;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use resi_events::{Event, Topics, codec};
 use secrecy::ExposeSecret as _;
 
@@ -45,18 +50,52 @@ pub fn producer(config: &KafkaConfig) -> anyhow::Result<FutureProducer> {
         .context("failed to create the kafka producer")
 }
 
-/// The event's Kafka headers: type, schema version, id and format.
+/// The event's Kafka headers: type, schema version, id and format (the same as
+/// [`codec::headers_of`], built without allocating the values: this runs once per row).
 #[must_use]
 pub fn event_headers(event: &Event) -> OwnedHeaders {
-    codec::headers_of(event).iter().fold(
-        OwnedHeaders::new_with_capacity(4),
-        |headers, (key, value)| {
-            headers.insert(Header {
-                key,
-                value: Some(value.as_bytes()),
-            })
-        },
-    )
+    let mut id_hex = [0_u8; 64];
+    // 32 bytes always fit 64 hex digits
+    let _ = hex::encode_to_slice(event.id.as_bytes(), &mut id_hex);
+    let mut version = [0_u8; 5];
+    let version_len = write_decimal(event.schema_version, &mut version);
+    let format = [b'0' + codec::FORMAT_BINCODE2];
+    OwnedHeaders::new_with_capacity(4)
+        .insert(Header {
+            key: codec::headers::EVENT_TYPE,
+            value: Some(event.event_type().as_str().as_bytes()),
+        })
+        .insert(Header {
+            key: codec::headers::SCHEMA_VERSION,
+            value: Some(&version[..version_len]),
+        })
+        .insert(Header {
+            key: codec::headers::EVENT_ID,
+            value: Some(&id_hex[..]),
+        })
+        .insert(Header {
+            key: codec::headers::FORMAT,
+            value: Some(&format[..]),
+        })
+}
+
+/// Writes `value` in decimal into `out`; the number of bytes written.
+fn write_decimal(value: u16, out: &mut [u8; 5]) -> usize {
+    let mut digits = [0_u8; 5];
+    let mut remaining = value;
+    let mut count = 0;
+    loop {
+        digits[count] = b'0' + (remaining % 10) as u8;
+        count += 1;
+        remaining /= 10;
+        if remaining == 0 {
+            break;
+        }
+    }
+    for index in 0..count {
+        out[index] = digits[count - 1 - index];
+    }
+    count
 }
 
 /// What [`ensure_topics`] did.
@@ -90,10 +129,16 @@ pub async fn ensure_topics(config: &KafkaConfig) -> anyhow::Result<TopicReport> 
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = admin
-        .create_topics(&new_topics, &options)
-        .await
-        .context("failed to create topics")?;
+    // a broker that is starting, or busy, times requests out: retry those with backoff
+    let results = crate::retry::retry(
+        "create topics",
+        &crate::retry::RetryPolicy::default(),
+        || admin.create_topics(&new_topics, &options),
+        |_| true,
+    )
+    .await
+    .map_err(crate::retry::RetryError::into_inner)
+    .context("failed to create topics")?;
     let mut report = TopicReport::default();
     for result in results {
         match result {
@@ -106,4 +151,179 @@ pub async fn ensure_topics(config: &KafkaConfig) -> anyhow::Result<TopicReport> 
         }
     }
     Ok(report)
+}
+
+/// A consumer for explicitly assigned partitions: no group membership, no rebalancing, no
+/// offsets stored or committed in Kafka (the caller keeps its checkpoints in Postgres and seeks
+/// to them). `name` identifies the client in broker logs.
+pub fn assigned_consumer(config: &KafkaConfig, name: &str) -> anyhow::Result<StreamConsumer> {
+    let mut client = client_config(config);
+    client
+        .set("group.id", name)
+        .set("client.id", name)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        // a checkpoint older than the log start (never, with retention forever) restarts there
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "100")
+        .set("queued.max.messages.kbytes", "262144");
+    client
+        .create()
+        .context("failed to create the kafka consumer")
+}
+
+/// How many partitions `topic` has.
+#[tracing::instrument(skip_all, fields(topic))]
+pub async fn partition_count(config: &KafkaConfig, topic: &str) -> anyhow::Result<i32> {
+    let client: BaseConsumer = client_config(config)
+        .create()
+        .context("failed to create a kafka metadata client")?;
+    let topic_name = topic.to_owned();
+    let count = tokio::task::spawn_blocking(move || {
+        let metadata = client
+            .fetch_metadata(Some(&topic_name), Duration::from_secs(30))
+            .with_context(|| format!("failed to read the metadata of {topic_name}"))?;
+        let partitions = metadata
+            .topics()
+            .first()
+            .map_or(0, |topic| topic.partitions().len());
+        anyhow::ensure!(partitions > 0, "topic {topic_name} does not exist");
+        i32::try_from(partitions).context("too many partitions")
+    })
+    .await
+    .context("metadata task failed")??;
+    Ok(count)
+}
+
+/// Assigns `partitions` of `topic`, each at its checkpoint (0 when it has none).
+pub fn assign_at(
+    consumer: &StreamConsumer,
+    topic: &str,
+    partitions: &[i32],
+    checkpoints: &BTreeMap<i32, i64>,
+) -> anyhow::Result<()> {
+    let mut assignment = TopicPartitionList::new();
+    for &partition in partitions {
+        let next = checkpoints.get(&partition).copied().unwrap_or(0);
+        assignment
+            .add_partition_offset(topic, partition, Offset::Offset(next))
+            .with_context(|| format!("failed to assign {topic}/{partition}"))?;
+    }
+    consumer
+        .assign(&assignment)
+        .with_context(|| format!("failed to assign partitions {partitions:?} of {topic}"))
+}
+
+/// Encodes `event` and enqueues it for `topic`, keyed by its partition key, waiting for queue
+/// space when the producer's buffer is full. The returned future resolves when the broker
+/// acknowledged the write (or delivery finally failed).
+pub async fn enqueue(
+    producer: &FutureProducer,
+    topic: &str,
+    event: &Event,
+) -> anyhow::Result<DeliveryFuture> {
+    let payload = codec::encode(event);
+    enqueue_encoded(
+        producer,
+        topic,
+        event.payload.partition_key(),
+        &payload,
+        event_headers(event),
+    )
+    .await
+}
+
+/// Like [`enqueue`] for an event already encoded.
+pub async fn enqueue_encoded(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+    headers: OwnedHeaders,
+) -> anyhow::Result<DeliveryFuture> {
+    let mut record = FutureRecord::to(topic)
+        .key(key)
+        .payload(payload)
+        .headers(headers);
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        match producer.send_result(record) {
+            Ok(delivery) => return Ok(delivery),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                // the local queue drains as the broker acknowledges; let it, then try again
+                record = returned;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(100));
+            }
+            Err((error, _)) => {
+                return Err(error).with_context(|| format!("failed to produce to {topic}"));
+            }
+        }
+    }
+}
+
+/// Waits for a delivery; an error says which topic failed.
+pub async fn delivered(delivery: DeliveryFuture) -> anyhow::Result<()> {
+    match delivery.await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err((error, message))) => Err(error).with_context(|| {
+            format!(
+                "the broker did not accept a message for {}",
+                message.topic()
+            )
+        }),
+        Err(_) => anyhow::bail!("the producer was dropped before delivery"),
+    }
+}
+
+/// Produces `event` and waits until the broker acknowledged it.
+#[tracing::instrument(skip_all, fields(topic, event_type = event.event_type().as_str(), event_id = %event.id))]
+pub async fn publish(producer: &FutureProducer, topic: &str, event: &Event) -> anyhow::Result<()> {
+    delivered(enqueue(producer, topic, event).await?).await
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::message::Headers as _;
+    use resi_events::{EventPayload, Timestamp, UploadRejectReason, UploadRejected};
+
+    use super::*;
+
+    #[test]
+    fn headers_match_the_contract() {
+        let rejected = UploadRejected {
+            upload_id: resi_events::EventId([7; 32]),
+            bucket: "b".into(),
+            key: "k".into(),
+            etag: "e".into(),
+            miner_hotkey: "m".into(),
+            reason: UploadRejectReason::UnparseablePath,
+            detail: "d".into(),
+        };
+        let event = Event::new(
+            EventPayload::UploadRejected(rejected),
+            Timestamp::EPOCH,
+            Timestamp::EPOCH,
+        );
+        let built = event_headers(&event);
+        let pairs: Vec<(String, String)> = built
+            .iter()
+            .map(|header| {
+                (
+                    header.key.to_owned(),
+                    String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String)> = codec::headers_of(&event)
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), value.clone()))
+            .collect();
+        assert_eq!(pairs, expected);
+        let mut out = [0_u8; 5];
+        let written = write_decimal(65_535, &mut out);
+        assert_eq!(&out[..written], b"65535");
+        let written = write_decimal(0, &mut out);
+        assert_eq!(&out[..written], b"0");
+    }
 }
