@@ -1,5 +1,12 @@
-//! The parser: reads each upload a row group at a time, maps rows of either schema to the
+//! The parser: reads each upload a record batch at a time, maps rows of either schema to the
 //! canonical listing, validates them, decides admission, and emits the events.
 
+pub mod admission;
 pub mod coerce;
+pub mod file;
+pub mod metrics;
+pub mod quality;
 pub mod row;
+pub mod service;
+
+pub use service::{Parser, ParserConfig, ParserServiceConfig};

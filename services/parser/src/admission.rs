@@ -1,0 +1,157 @@
+//! The admission decision of an upload (the daily rate limit by trust), taken once and kept.
+//!
+//! Uploads are keyed by miner, so one parser instance handles all of a miner's files, in order:
+//! the count of listings admitted before a file is the sum over the miner's finished files of
+//! that UTC day. The decision is written before the first row is emitted and reused whenever the
+//! file is processed again, so a crash can never change which rows are admitted.
+
+use anyhow::Context as _;
+use deadpool_postgres::GenericClient;
+use resi_events::EventId;
+use resi_projections::trust::INITIAL_TRUST;
+
+use crate::file::AdmissionPlan;
+
+/// The recorded decision and, when the file was finished before, how it ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// The plan the file is (or was) parsed under.
+    pub plan: AdmissionPlan,
+    /// `parsed` or `dead_lettered` when the file was finished already.
+    pub outcome: Option<String>,
+}
+
+/// The trust the live trust projection serves for `miner`; the initial trust when there is no
+/// live trust projection or it does not know the miner yet.
+#[tracing::instrument(skip_all, fields(miner))]
+pub async fn live_trust(client: &impl GenericClient, miner: &str) -> anyhow::Result<f64> {
+    let schema: Option<String> = client
+        .query_opt(
+            "SELECT schema_name FROM projection_versions WHERE projection = 'trust' AND status = 'live'",
+            &[],
+        )
+        .await
+        .context("failed to look up the live trust projection")?
+        .map(|row| row.get(0));
+    let Some(schema) = schema else {
+        return Ok(INITIAL_TRUST);
+    };
+    anyhow::ensure!(
+        schema
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'),
+        "projection schema name {schema:?} is not a plain identifier"
+    );
+    let trust: Option<f64> = client
+        .query_opt(
+            &format!("SELECT trust_score FROM \"{schema}\".miner_trust WHERE miner_hotkey = $1"),
+            &[&miner],
+        )
+        .await
+        .context("failed to read the miner's trust")?
+        .map(|row| row.get(0));
+    Ok(trust.unwrap_or(INITIAL_TRUST).clamp(0.0, 1.0))
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_default()
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The decision for `upload_id`: the recorded one, or a new one (recorded before returning).
+#[tracing::instrument(skip_all, fields(upload_id = %upload_id, miner, utc_day))]
+pub async fn decide(
+    client: &mut deadpool_postgres::Client,
+    upload_id: &EventId,
+    miner: &str,
+    utc_day: i32,
+) -> anyhow::Result<Decision> {
+    let id = upload_id.as_bytes().as_slice();
+    let transaction = client
+        .transaction()
+        .await
+        .context("failed to begin the admission transaction")?;
+    let select = "SELECT trust_used, daily_limit, utc_day, admitted_before, outcome
+                  FROM parser_admissions WHERE upload_id = $1";
+    if let Some(row) = transaction
+        .query_opt(select, &[&id])
+        .await
+        .context("failed to read the admission decision")?
+    {
+        transaction.commit().await.context("failed to commit")?;
+        return Ok(Decision {
+            plan: AdmissionPlan {
+                trust_used: row.get(0),
+                daily_limit: to_u64(row.get(1)),
+                utc_day: row.get(2),
+                admitted_before: to_u64(row.get(3)),
+            },
+            outcome: row.get(4),
+        });
+    }
+    let trust = live_trust(&transaction, miner).await?;
+    let admitted_before: i64 = transaction
+        .query_one(
+            "SELECT COALESCE(SUM(admitted), 0)::bigint FROM parser_admissions
+             WHERE miner_hotkey = $1 AND utc_day = $2 AND outcome IS NOT NULL",
+            &[&miner, &utc_day],
+        )
+        .await
+        .context("failed to count the miner's admissions of the day")?
+        .get(0);
+    let plan = AdmissionPlan::new(trust, utc_day, to_u64(admitted_before));
+    transaction
+        .execute(
+            "INSERT INTO parser_admissions
+                 (upload_id, miner_hotkey, utc_day, trust_used, daily_limit, admitted_before)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &id,
+                &miner,
+                &utc_day,
+                &plan.trust_used,
+                &to_i64(plan.daily_limit),
+                &admitted_before,
+            ],
+        )
+        .await
+        .context("failed to record the admission decision")?;
+    transaction
+        .commit()
+        .await
+        .context("failed to commit the admission decision")?;
+    Ok(Decision {
+        plan,
+        outcome: None,
+    })
+}
+
+/// Marks the upload finished with what was admitted (inside the caller's transaction, beside
+/// its checkpoint).
+#[tracing::instrument(skip_all, fields(upload_id = %upload_id, outcome))]
+pub async fn complete(
+    client: &impl GenericClient,
+    upload_id: &EventId,
+    outcome: &str,
+    admitted: u64,
+    rate_limited: u64,
+) -> anyhow::Result<()> {
+    client
+        .execute(
+            "UPDATE parser_admissions
+             SET outcome = $2, admitted = $3, rate_limited = $4, completed_at = now()
+             WHERE upload_id = $1",
+            &[
+                &upload_id.as_bytes().as_slice(),
+                &outcome,
+                &to_i64(admitted),
+                &to_i64(rate_limited),
+            ],
+        )
+        .await
+        .context("failed to record the end of the upload")?;
+    Ok(())
+}

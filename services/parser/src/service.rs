@@ -1,0 +1,565 @@
+//! The parser service: consumes upload events from its partitions, reads each file, emits the
+//! attestations, the file's summary or its dead letter, then checkpoints.
+//!
+//! Order of writes for one upload, each step safe to repeat:
+//! 1. the admission decision (Postgres), reused if it exists;
+//! 2. the attestations, all acknowledged by the broker;
+//! 3. `UploadParsed` (or `DeadLettered`), acknowledged;
+//! 4. in one Postgres transaction: the upload marked finished and the partition's checkpoint.
+//!
+//! A crash anywhere before 4 processes the file again from 1, which emits the same event ids,
+//! so consumers drop the repeats. Failures of the broker or Postgres are retried with backoff
+//! without moving on (nothing can be recorded without them); failures of the file itself end in
+//! a dead letter.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use deadpool_postgres::Pool;
+use rdkafka::Message as _;
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::message::OwnedMessage;
+use rdkafka::producer::{DeliveryFuture, FutureProducer};
+use resi_events::{
+    DeadLetterReason, DeadLetterSubject, DeadLettered, Event, EventPayload, Timestamp, Topics,
+    UploadObserved, codec,
+};
+use resi_runtime::assignment::AssignmentConfig;
+use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfig};
+use resi_runtime::retry::{Backoff, RetryError, RetryPolicy, retry};
+use resi_runtime::shutdown::Shutdown;
+use resi_runtime::store::{FetchError, Store, StoreError};
+use resi_runtime::{checkpoints, kafka};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use crate::admission;
+use crate::file::{AdmissionPlan, Encoded, FileFailure, FileFailureKind, parse_file};
+use crate::metrics;
+
+/// The `parser` configuration section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParserConfig {
+    /// Name of this consumer in checkpoints and broker logs. Instances that split one topic
+    /// share it.
+    pub consumer_name: String,
+    /// Which partitions of the uploads topic this instance owns.
+    pub assignment: AssignmentConfig,
+    /// Directory S3 objects are streamed into while they are parsed (default: the system's
+    /// temporary directory). Needs room for the largest object in flight.
+    pub spool_dir: Option<PathBuf>,
+    /// Objects larger than this are dead-lettered as too large, unread.
+    pub max_object_bytes: u64,
+    /// Rows decoded per record batch (and events handed to the producer at once).
+    pub batch_rows: usize,
+    /// Events awaiting the broker's acknowledgement at most, per file.
+    pub max_in_flight: usize,
+    /// Retries of transient S3 failures before the upload is dead-lettered; the same backoff
+    /// (without a limit) paces retries while the broker or Postgres is unavailable.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ParserConfig {
+    fn default() -> Self {
+        Self {
+            consumer_name: "resi-parser".to_owned(),
+            assignment: AssignmentConfig::default(),
+            spool_dir: None,
+            max_object_bytes: 4 << 30,
+            batch_rows: 8_192,
+            max_in_flight: 200_000,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Everything the parser binary reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ParserServiceConfig {
+    /// Where admission decisions and checkpoints live, and the trust projection.
+    pub postgres: PostgresConfig,
+    /// The broker.
+    pub kafka: KafkaConfig,
+    /// The upload store's client settings.
+    pub s3: S3Config,
+    /// Logs, traces and metrics.
+    pub telemetry: TelemetryConfig,
+    /// The parser itself.
+    pub parser: ParserConfig,
+}
+
+/// A failure that says nothing about the file: the broker or Postgres.
+type Infrastructure = anyhow::Error;
+
+/// The parser service.
+pub struct Parser {
+    config: ParserConfig,
+    pool: Pool,
+    producer: FutureProducer,
+    consumer: StreamConsumer,
+    s3: aws_sdk_s3::Client,
+    topics: Topics,
+    partitions: Vec<i32>,
+    spool_dir: PathBuf,
+}
+
+impl Parser {
+    /// Connects, reads the checkpoints and assigns this instance's partitions.
+    pub async fn build(config: &ParserServiceConfig) -> anyhow::Result<Self> {
+        let pool = resi_runtime::postgres::pool(&config.postgres)?;
+        resi_runtime::postgres::check(&pool).await?;
+        let topics = Topics::new(&config.kafka.topic_prefix);
+        let uploads = topics.uploads();
+        let count = kafka::partition_count(&config.kafka, &uploads).await?;
+        let partitions = config.parser.assignment.resolve(count)?;
+        let client = pool.get().await.context("failed to connect to postgres")?;
+        let offsets = checkpoints::load(&client, &config.parser.consumer_name, &uploads).await?;
+        let consumer = kafka::assigned_consumer(&config.kafka, &config.parser.consumer_name)?;
+        kafka::assign_at(&consumer, &uploads, &partitions, &offsets)?;
+        tracing::info!(topic = %uploads, ?partitions, ?offsets, "parser assigned");
+        let spool_dir = config
+            .parser
+            .spool_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
+        Ok(Self {
+            config: config.parser.clone(),
+            pool,
+            producer: kafka::producer(&config.kafka)?,
+            consumer,
+            s3: resi_runtime::s3::client(&config.s3).await,
+            topics,
+            partitions,
+            spool_dir,
+        })
+    }
+
+    /// The partitions this instance owns.
+    #[must_use]
+    pub fn partitions(&self) -> &[i32] {
+        &self.partitions
+    }
+
+    /// Consumes until `shutdown`.
+    ///
+    /// One dispatcher reads the consumer and hands each record to the worker of its partition;
+    /// each owned partition has one worker, so the files of a partition (and so of a miner,
+    /// uploads being keyed by miner) are handled strictly in order while the files of different
+    /// partitions are parsed and produced concurrently.
+    pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let mut senders = BTreeMap::new();
+        let mut workers = Vec::with_capacity(self.partitions.len());
+        for &partition in &self.partitions {
+            // a small buffer: the consumer's own queue holds the rest
+            let (sender, receiver) = mpsc::channel::<OwnedMessage>(2);
+            senders.insert(partition, sender);
+            workers.push(self.partition_worker(partition, receiver, shutdown.clone()));
+        }
+        let dispatch = self.dispatch(senders, shutdown);
+        let (dispatched, finished) = tokio::join!(dispatch, futures::future::join_all(workers));
+        finished.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+        dispatched
+    }
+
+    /// Reads the consumer until `shutdown`, routing records to their partition's worker.
+    /// Dropping the senders on return lets every worker finish the record it holds and stop.
+    async fn dispatch(
+        &self,
+        senders: BTreeMap<i32, mpsc::Sender<OwnedMessage>>,
+        mut shutdown: Shutdown,
+    ) -> anyhow::Result<()> {
+        let mut consume_backoff = Backoff::new(RetryPolicy {
+            max_attempts: 0,
+            ..self.config.retry.clone()
+        });
+        loop {
+            let message = tokio::select! {
+                () = shutdown.wait() => return Ok(()),
+                received = self.consumer.recv() => match received {
+                    Ok(message) => {
+                        consume_backoff.reset();
+                        message.detach()
+                    }
+                    Err(error) => {
+                        metrics::failure("consume");
+                        let delay = consume_backoff.next_delay().unwrap_or(Duration::from_secs(30));
+                        tracing::warn!(%error, delay_ms = delay.as_millis() as u64, "kafka consumer error");
+                        tokio::select! {
+                            () = shutdown.wait() => return Ok(()),
+                            () = tokio::time::sleep(delay) => continue,
+                        }
+                    }
+                },
+            };
+            let Some(sender) = senders.get(&message.partition()) else {
+                // only assigned partitions are delivered; anything else is a broker fault
+                anyhow::bail!(
+                    "received a record of partition {} which this instance does not own",
+                    message.partition()
+                );
+            };
+            tokio::select! {
+                () = shutdown.wait() => return Ok(()),
+                sent = sender.send(message) => {
+                    if sent.is_err() {
+                        // the worker ended early, which it only does on shutdown
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles the records of one partition in order, retrying infrastructure failures with
+    /// backoff until they pass or shutdown is requested.
+    async fn partition_worker(
+        &self,
+        partition: i32,
+        mut records: mpsc::Receiver<OwnedMessage>,
+        mut shutdown: Shutdown,
+    ) -> anyhow::Result<()> {
+        let uploads = self.topics.uploads();
+        // the offset after records that needed no work, written with the next checkpoint or on
+        // a tick
+        let mut skipped: Option<i64> = None;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let message = tokio::select! {
+                biased;
+                () = shutdown.wait() => break,
+                _ = tick.tick() => {
+                    self.flush_skipped(&uploads, partition, &mut skipped).await?;
+                    continue;
+                }
+                received = records.recv() => match received {
+                    Some(message) => message,
+                    None => break,
+                },
+            };
+            let mut backoff = Backoff::new(RetryPolicy {
+                max_attempts: 0,
+                ..self.config.retry.clone()
+            });
+            loop {
+                match self.handle(&message, &mut skipped).await {
+                    Ok(()) => break,
+                    Err(error) => {
+                        metrics::failure("infrastructure");
+                        let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            partition,
+                            offset = message.offset(),
+                            delay_ms = delay.as_millis() as u64,
+                            "failed to process an upload record, retrying"
+                        );
+                        tokio::select! {
+                            () = shutdown.wait() => return Ok(()),
+                            () = tokio::time::sleep(delay) => {}
+                        }
+                    }
+                }
+            }
+        }
+        self.flush_skipped(&uploads, partition, &mut skipped).await
+    }
+
+    async fn flush_skipped(
+        &self,
+        topic: &str,
+        partition: i32,
+        skipped: &mut Option<i64>,
+    ) -> Result<(), Infrastructure> {
+        let Some(next) = *skipped else {
+            return Ok(());
+        };
+        let client = self
+            .pool
+            .get()
+            .await
+            .context("failed to connect to postgres")?;
+        checkpoints::store(&client, &self.config.consumer_name, topic, partition, next).await?;
+        *skipped = None;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        message: &OwnedMessage,
+        skipped: &mut Option<i64>,
+    ) -> Result<(), Infrastructure> {
+        let partition = message.partition();
+        let next_offset = message.offset() + 1;
+        let payload = message.payload().unwrap_or_default();
+        let event = match codec::decode(payload) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(%error, partition, offset = message.offset(), "undecodable record on the uploads topic");
+                let dead = DeadLettered {
+                    subject: DeadLetterSubject::Record {
+                        topic: message.topic().to_owned(),
+                        partition,
+                        offset: message.offset(),
+                        key: String::from_utf8_lossy(message.key().unwrap_or_default())
+                            .into_owned(),
+                        payload: payload.to_vec(),
+                    },
+                    reason: DeadLetterReason::UndecodableEvent,
+                    detail: error.to_string(),
+                    attempts: 1,
+                };
+                self.publish_dead_letter(dead, Timestamp::now()).await?;
+                metrics::upload("undecodable");
+                *skipped = Some(next_offset);
+                return Ok(());
+            }
+        };
+        let EventPayload::UploadObserved(upload) = event.payload else {
+            *skipped = Some(next_offset);
+            return Ok(());
+        };
+        self.process(&upload, partition, next_offset).await?;
+        *skipped = None;
+        Ok(())
+    }
+
+    /// Processes one upload through to its checkpoint.
+    #[tracing::instrument(skip_all, fields(miner = %upload.miner_hotkey, key = %upload.key, upload_id = %upload.event_id()))]
+    async fn process(
+        &self,
+        upload: &UploadObserved,
+        partition: i32,
+        next_offset: i64,
+    ) -> Result<(), Infrastructure> {
+        let started = Instant::now();
+        let upload_id = upload.event_id();
+        let mut client = self
+            .pool
+            .get()
+            .await
+            .context("failed to connect to postgres")?;
+        let decision = admission::decide(
+            &mut client,
+            &upload_id,
+            &upload.miner_hotkey,
+            upload.file_timestamp.utc_day(),
+        )
+        .await?;
+        drop(client);
+        let (outcome, admitted, rate_limited) = if let Some(outcome) = &decision.outcome {
+            tracing::info!(outcome, "upload was finished before; skipped");
+            metrics::upload("already_finished");
+            (None, 0, 0)
+        } else {
+            let (outcome, admitted, rate_limited) =
+                self.parse_upload(upload, decision.plan).await?;
+            (Some(outcome), admitted, rate_limited)
+        };
+        let mut client = self
+            .pool
+            .get()
+            .await
+            .context("failed to connect to postgres")?;
+        let transaction = client.transaction().await.context("failed to begin")?;
+        if let Some(outcome) = outcome {
+            admission::complete(&transaction, &upload_id, outcome, admitted, rate_limited).await?;
+        }
+        checkpoints::store(
+            &transaction,
+            &self.config.consumer_name,
+            &self.topics.uploads(),
+            partition,
+            next_offset,
+        )
+        .await?;
+        transaction
+            .commit()
+            .await
+            .context("failed to commit the checkpoint")?;
+        metrics::file_seconds(started.elapsed());
+        Ok(())
+    }
+
+    /// Reads the file and emits its events: `(outcome, admitted, rate_limited)`.
+    async fn parse_upload(
+        &self,
+        upload: &UploadObserved,
+        plan: AdmissionPlan,
+    ) -> Result<(&'static str, u64, u64), Infrastructure> {
+        let store = Store::for_bucket(&upload.bucket, &self.s3);
+        let etag = matches!(store, Store::S3 { .. }).then_some(upload.etag.as_str());
+        let fetch_started = Instant::now();
+        let fetched = retry(
+            "fetch upload",
+            &self.config.retry,
+            || {
+                store.fetch(
+                    &upload.key,
+                    etag,
+                    &self.spool_dir,
+                    self.config.max_object_bytes,
+                )
+            },
+            |error| matches!(error, FetchError::Store(store_error) if store_error.is_transient()),
+        )
+        .await;
+        metrics::fetch_seconds(fetch_started.elapsed());
+        let object = match fetched {
+            Ok(object) => object,
+            Err(failure) => {
+                let (reason, attempts, error) = match failure {
+                    RetryError::Exhausted { attempts, last } => {
+                        (DeadLetterReason::RetriesExhausted, attempts, last)
+                    }
+                    RetryError::Permanent(error) => {
+                        let reason = match &error {
+                            FetchError::TooLarge { .. } => DeadLetterReason::TooLarge,
+                            FetchError::Store(StoreError::NotFound(_)) => {
+                                DeadLetterReason::ObjectMissing
+                            }
+                            FetchError::Store(_) => DeadLetterReason::RetriesExhausted,
+                        };
+                        (reason, 1, error)
+                    }
+                };
+                self.dead_letter_upload(upload, reason, error.to_string(), attempts)
+                    .await?;
+                return Ok(("dead_lettered", 0, 0));
+            }
+        };
+
+        match self.emit_file(object.file, upload, plan).await? {
+            Ok(parsed) => {
+                let EventPayload::UploadParsed(summary) = &parsed.payload else {
+                    unreachable!("parse_file returns an UploadParsed event");
+                };
+                let admission = summary.admission.clone();
+                metrics::rows(
+                    summary.rows_rejected,
+                    admission.admitted,
+                    admission.rate_limited,
+                );
+                kafka::publish(&self.producer, &self.topics.uploads(), &parsed).await?;
+                tracing::info!(
+                    rows = summary.rows_read,
+                    admitted = admission.admitted,
+                    rejected = summary.rows_rejected,
+                    rate_limited = admission.rate_limited,
+                    quality = summary.quality.score,
+                    "upload parsed"
+                );
+                metrics::upload("parsed");
+                Ok(("parsed", admission.admitted, admission.rate_limited))
+            }
+            Err(failure) => {
+                let reason = match failure.kind {
+                    FileFailureKind::Corrupt => DeadLetterReason::CorruptFile,
+                    FileFailureKind::WrongSchema => DeadLetterReason::WrongSchema,
+                    FileFailureKind::Stopped => {
+                        anyhow::bail!("parsing stopped before the end of the file")
+                    }
+                };
+                self.dead_letter_upload(upload, reason, failure.detail, 1)
+                    .await?;
+                Ok(("dead_lettered", failure.admitted, 0))
+            }
+        }
+    }
+
+    /// Parses on a blocking thread while this task hands the events to the producer; returns
+    /// once every event is acknowledged. The outer error is the broker's, the inner the file's.
+    async fn emit_file(
+        &self,
+        file: std::fs::File,
+        upload: &UploadObserved,
+        plan: AdmissionPlan,
+    ) -> Result<Result<Event, FileFailure>, Infrastructure> {
+        let (sender, mut receiver) = mpsc::channel::<Vec<Encoded>>(4);
+        let batch_rows = self.config.batch_rows;
+        let upload_for_parser = Arc::new(upload.clone());
+        let parsing = tokio::task::spawn_blocking(move || {
+            parse_file(
+                file,
+                &upload_for_parser,
+                plan,
+                batch_rows,
+                Timestamp::now(),
+                |batch| sender.blocking_send(batch).is_ok(),
+            )
+        });
+        let topic = self.topics.attestations();
+        let mut in_flight: VecDeque<DeliveryFuture> = VecDeque::new();
+        let sending = async {
+            while let Some(batch) = receiver.recv().await {
+                for encoded in batch {
+                    while in_flight.len() >= self.config.max_in_flight {
+                        if let Some(oldest) = in_flight.pop_front() {
+                            kafka::delivered(oldest).await?;
+                        }
+                    }
+                    in_flight.push_back(
+                        kafka::enqueue_encoded(
+                            &self.producer,
+                            &topic,
+                            &encoded.key,
+                            &encoded.payload,
+                            encoded.headers,
+                        )
+                        .await?,
+                    );
+                }
+            }
+            for delivery in in_flight.drain(..) {
+                kafka::delivered(delivery).await?;
+            }
+            anyhow::Ok(())
+        };
+        let sent = sending.await;
+        // dropping the receiver stops the parsing thread at its next batch
+        drop(receiver);
+        let parsed = parsing.await.context("the parsing thread panicked")?;
+        sent?;
+        Ok(parsed)
+    }
+
+    async fn dead_letter_upload(
+        &self,
+        upload: &UploadObserved,
+        reason: DeadLetterReason,
+        detail: String,
+        attempts: u32,
+    ) -> Result<(), Infrastructure> {
+        tracing::warn!(reason = reason.as_str(), detail, "upload dead-lettered");
+        metrics::upload("dead_lettered");
+        let dead = DeadLettered {
+            subject: DeadLetterSubject::Upload {
+                upload_id: upload.event_id(),
+                miner_hotkey: upload.miner_hotkey.clone(),
+                bucket: upload.bucket.clone(),
+                key: upload.key.clone(),
+            },
+            reason,
+            detail,
+            attempts,
+        };
+        self.publish_dead_letter(dead, upload.file_timestamp).await
+    }
+
+    async fn publish_dead_letter(
+        &self,
+        dead: DeadLettered,
+        event_time: Timestamp,
+    ) -> Result<(), Infrastructure> {
+        let event = Event::new(
+            EventPayload::DeadLettered(dead),
+            event_time,
+            Timestamp::now(),
+        );
+        kafka::publish(&self.producer, &self.topics.dead_letters(), &event).await
+    }
+}
