@@ -1,0 +1,443 @@
+//! `resi-bench`: the benchmarks behind BENCHMARKS.md. Each prints its figures and the knobs it
+//! ran with; run them from a release build (`cargo run --release -p resi-bench -- …`).
+//!
+//! * `parse` — the parser in-process, Parquet bytes to encoded events, no broker: rows/s on
+//!   one core (parsing a file is single-threaded).
+//! * `rss` — peak resident memory while the parser reads files of growing size from disk, each
+//!   in a fresh child process.
+//! * `e2e` — files in S3 to attestation events acknowledged by the broker, beside the broker's
+//!   raw produce rate for the same number of messages of the same size, in the same run. Needs
+//!   the local stack (`scripts/stack up`, then `source .stack/env`).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use chrono::NaiveDate;
+use clap::{Parser as _, Subcommand};
+use rdkafka::producer::FutureProducer;
+use resi_datagen::parquet_files::{BATCH_ROWS, v1_batch, write};
+use resi_datagen::report::Report;
+use resi_events::{Timestamp, UploadDiscovery, UploadFormat, UploadObserved};
+use resi_parser::file::{AdmissionPlan, parse_file};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(clap::Parser)]
+#[command(name = "resi-bench", about = "Benchmarks that print figures")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parser throughput in-process (no broker).
+    Parse {
+        /// Rows in the file.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        /// Rows per row group (pyarrow's default is 1,048,576).
+        #[arg(long, default_value_t = 1_048_576)]
+        row_group_rows: usize,
+        /// Timed repetitions; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Peak RSS while parsing files of growing size.
+    Rss {
+        /// Row counts, one child process each.
+        #[arg(long, value_delimiter = ',', default_value = "100000,300000,1000000")]
+        rows: Vec<usize>,
+        /// (Internal) parse this file in this process and print the peak RSS.
+        #[arg(long, hide = true)]
+        child: Option<std::path::PathBuf>,
+    },
+    /// S3 → parser → broker, beside the raw produce rate.
+    E2e {
+        /// Files, one miner each.
+        #[arg(long, default_value_t = 20)]
+        files: usize,
+        /// Rows per file (at most 10,000: the daily limit of a trusted miner).
+        #[arg(long, default_value_t = 10_000)]
+        rows_per_file: usize,
+    },
+}
+
+/// A row of a large honest file: distinct listings spread over a few zip codes.
+fn report(zpid: u64) -> Report {
+    let scraped = NaiveDate::from_ymd_opt(2025, 9, 17)
+        .and_then(|day| day.and_hms_opt(12, 0, 0))
+        .unwrap_or_default();
+    Report {
+        zpid,
+        street: format!("{} Elm Street", zpid % 10_000),
+        city: "Houston".into(),
+        state: "TX".into(),
+        zip: format!("{:05}", 77_000 + zpid % 40),
+        price: Some(150_000 + i64::try_from(zpid % 5_000).unwrap_or_default() * 97),
+        bedrooms: Some(i64::try_from(1 + zpid % 5).unwrap_or(3)),
+        bathrooms: Some(1.0 + (zpid % 4) as f64 * 0.5),
+        living_area: Some(900 + i64::try_from(zpid % 3_000).unwrap_or_default()),
+        home_type: "SINGLE_FAMILY".into(),
+        home_status: "FOR_SALE".into(),
+        days_on_market: Some(i64::try_from(zpid % 90).unwrap_or_default()),
+        latitude: Some(29.7 + (zpid % 1_000) as f64 * 1e-4),
+        longitude: Some(-95.3 - (zpid % 1_000) as f64 * 1e-4),
+        listing_date: NaiveDate::from_ymd_opt(2025, 8, 1).unwrap_or_default(),
+        mls_id: format!("HAR{zpid}"),
+        scraped_at: scraped,
+    }
+}
+
+/// A v1 file of `rows` rows from `first_zpid` on, built a batch at a time.
+fn v1_file(rows: usize, first_zpid: u64, row_group_rows: usize) -> anyhow::Result<Vec<u8>> {
+    let batches = (0..rows).step_by(BATCH_ROWS).map(|start| {
+        let count = BATCH_ROWS.min(rows - start);
+        let reports: Vec<Report> = (start..start + count)
+            .map(|row| report(first_zpid + row as u64))
+            .collect();
+        v1_batch(&reports)
+    });
+    write(batches, row_group_rows)
+}
+
+fn upload(key: &str, rows: usize, hotkey: &str) -> UploadObserved {
+    UploadObserved {
+        bucket: "bench".into(),
+        key: key.to_owned(),
+        etag: "bench".into(),
+        size: 0,
+        last_modified: Timestamp::EPOCH,
+        miner_hotkey: hotkey.to_owned(),
+        job_id: "bench".into(),
+        file_timestamp: Timestamp::from_micros(1_758_110_400_000_000),
+        declared_record_count: Some(rows as u64),
+        format: UploadFormat::V1,
+        epoch: None,
+        discovery: UploadDiscovery::Listing,
+    }
+}
+
+/// Admits everything: the benchmark measures parsing, not the rate limit.
+fn admit_all() -> AdmissionPlan {
+    AdmissionPlan {
+        trust_used: 1.0,
+        daily_limit: u64::MAX,
+        utc_day: 0,
+        admitted_before: 0,
+    }
+}
+
+/// Parses `reader`; (rows emitted, bytes of encoded events).
+fn parse_counting<R: parquet::file::reader::ChunkReader + 'static>(
+    reader: R,
+    upload: &UploadObserved,
+) -> anyhow::Result<(u64, u64)> {
+    let mut events = 0_u64;
+    let mut bytes = 0_u64;
+    parse_file(
+        reader,
+        upload,
+        admit_all(),
+        8_192,
+        Timestamp::now(),
+        |batch| {
+            events += batch.len() as u64;
+            bytes += batch
+                .iter()
+                .map(|encoded| encoded.payload.len() as u64)
+                .sum::<u64>();
+            true
+        },
+    )
+    .map_err(|failure| anyhow::anyhow!("parse failed: {failure:?}"))?;
+    Ok((events, bytes))
+}
+
+fn bench_parse(rows: usize, row_group_rows: usize, runs: usize) -> anyhow::Result<()> {
+    let built = Instant::now();
+    let file = Bytes::from(v1_file(rows, 10_000_000, row_group_rows)?);
+    println!(
+        "parse: {rows} rows, {row_group_rows} rows per row group, {:.1} MiB of Parquet (built in {:.1} s)",
+        file.len() as f64 / 1_048_576.0,
+        built.elapsed().as_secs_f64()
+    );
+    let upload = upload(
+        "data/hotkey=5Bench/job_id=bench/data_20250917_120000_1.parquet",
+        rows,
+        "5Bench",
+    );
+    let mut best = Duration::MAX;
+    let mut encoded_bytes = 0;
+    for run in 1..=runs.max(1) {
+        let started = Instant::now();
+        let (events, bytes) = parse_counting(file.clone(), &upload)?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(
+            events == rows as u64,
+            "expected {rows} events, got {events}"
+        );
+        println!(
+            "  run {run}: {:.3} s, {:.0} rows/s",
+            elapsed.as_secs_f64(),
+            rows as f64 / elapsed.as_secs_f64()
+        );
+        best = best.min(elapsed);
+        encoded_bytes = bytes;
+    }
+    println!(
+        "parse: best {:.3} s = {:.0} rows/s on one core; {:.0} bytes per encoded event",
+        best.as_secs_f64(),
+        rows as f64 / best.as_secs_f64(),
+        encoded_bytes as f64 / rows as f64
+    );
+    Ok(())
+}
+
+fn peak_rss_kib() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/self/status")
+}
+
+fn bench_rss(rows: &[usize], child: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    if let Some(path) = child {
+        let before = peak_rss_kib()?;
+        let file = std::fs::File::open(&path)?;
+        let (events, _) = parse_counting(file, &upload("data/x", 0, "5Bench"))?;
+        println!("{events} {before} {}", peak_rss_kib()?);
+        return Ok(());
+    }
+    let directory = tempfile::tempdir()?;
+    println!(
+        "rss: peak resident memory of a process parsing one file from disk (pyarrow's row group size, 1,048,576 rows)"
+    );
+    for &count in rows {
+        let path = directory.path().join(format!("{count}.parquet"));
+        std::fs::write(&path, v1_file(count, 10_000_000, 1_048_576)?)?;
+        let size = std::fs::metadata(&path)?.len();
+        let output = std::process::Command::new(std::env::current_exe()?)
+            .args(["rss", "--child"])
+            .arg(&path)
+            .output()?;
+        anyhow::ensure!(
+            output.status.success(),
+            "child failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        let fields: Vec<u64> = text
+            .split_whitespace()
+            .filter_map(|field| field.parse().ok())
+            .collect();
+        let [events, before, peak] = fields[..] else {
+            anyhow::bail!("unexpected child output {text}");
+        };
+        println!(
+            "  {count:>9} rows, {:>6.1} MiB file: {events} events, peak RSS {:.1} MiB (at start {:.1} MiB)",
+            size as f64 / 1_048_576.0,
+            peak as f64 / 1024.0,
+            before as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
+
+/// A stand-in event id, as long as a real one.
+const EVENT_ID_HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// Produces `count` messages of `size` bytes as fast as the producer takes them; seconds until
+/// every one is acknowledged.
+async fn raw_produce(
+    producer: &FutureProducer,
+    topic: &str,
+    count: usize,
+    size: usize,
+) -> anyhow::Result<f64> {
+    let payload = vec![0x5a_u8; size];
+    let started = Instant::now();
+    let mut in_flight = std::collections::VecDeque::new();
+    for index in 0..count {
+        let key = format!("{}", 10_000_000 + index);
+        // the four headers every event carries, with values of the same lengths
+        let headers = [
+            (resi_events::codec::headers::EVENT_TYPE, "listing_attested"),
+            (resi_events::codec::headers::SCHEMA_VERSION, "1"),
+            (resi_events::codec::headers::EVENT_ID, EVENT_ID_HEX),
+            (resi_events::codec::headers::FORMAT, "1"),
+        ]
+        .iter()
+        .fold(
+            rdkafka::message::OwnedHeaders::new_with_capacity(4),
+            |headers, (key, value)| {
+                headers.insert(rdkafka::message::Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                })
+            },
+        );
+        in_flight.push_back(
+            resi_runtime::kafka::enqueue_encoded(producer, topic, &key, &payload, headers).await?,
+        );
+        if in_flight.len() >= 200_000
+            && let Some(oldest) = in_flight.pop_front()
+        {
+            resi_runtime::kafka::delivered(oldest).await?;
+        }
+    }
+    for delivery in in_flight {
+        resi_runtime::kafka::delivered(delivery).await?;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+async fn bench_e2e(files: usize, rows_per_file: usize) -> anyhow::Result<()> {
+    let total = files * rows_per_file;
+    let postgres = resi_tests::fresh_database().await?;
+    let pool = resi_runtime::postgres::pool(&postgres)?;
+    resi_runtime::postgres::migrate(&pool).await?;
+    let mut kafka = resi_tests::fresh_kafka();
+    kafka.partitions.uploads = 6;
+    kafka.partitions.attestations = 12;
+    resi_runtime::kafka::ensure_topics(&kafka).await?;
+    let (s3, s3_client) = resi_tests::fresh_bucket().await?;
+    let topics = resi_events::Topics::new(&kafka.topic_prefix);
+    // a live trust projection that trusts every bench miner (10,000 listings a day each)
+    let client = pool.get().await?;
+    client
+        .batch_execute(
+            "CREATE SCHEMA bench_trust;
+             CREATE TABLE bench_trust.miner_trust (miner_hotkey text PRIMARY KEY, trust_score double precision NOT NULL);
+             INSERT INTO projection_versions (projection, version, schema_name, status) VALUES ('trust', 'bench', 'bench_trust', 'live');",
+        )
+        .await?;
+    let mut sizes = 0_u64;
+    for file in 0..files {
+        let hotkey = format!("5BenchMiner{file:02}");
+        client
+            .execute(
+                "INSERT INTO bench_trust.miner_trust VALUES ($1, 0.95)",
+                &[&hotkey],
+            )
+            .await?;
+        let body = v1_file(
+            rows_per_file,
+            10_000_000 + (file * rows_per_file) as u64,
+            1_048_576,
+        )?;
+        sizes += body.len() as u64;
+        let key = format!(
+            "data/hotkey={hotkey}/job_id=bench/data_20250917_120000_{rows_per_file}.parquet"
+        );
+        s3_client
+            .put_object()
+            .bucket(&s3.bucket)
+            .key(&key)
+            .body(body.into())
+            .send()
+            .await?;
+    }
+    println!(
+        "e2e: {files} files × {rows_per_file} rows = {total} rows, {:.1} MiB of Parquet in S3 (moto)",
+        sizes as f64 / 1_048_576.0
+    );
+    let mut bridge_config = resi_bridge::BridgeServiceConfig {
+        postgres: postgres.clone(),
+        kafka: kafka.clone(),
+        s3: s3.clone(),
+        ..Default::default()
+    };
+    bridge_config.bridge.reconcile_interval_secs = 3_600;
+    let bridge = resi_bridge::Bridge::build(&bridge_config).await?;
+    let report = bridge.reconcile().await?;
+    anyhow::ensure!(report.published == files, "bridge published {report:?}");
+
+    let parser_config = resi_parser::ParserServiceConfig {
+        postgres: postgres.clone(),
+        kafka: kafka.clone(),
+        s3: s3.clone(),
+        ..Default::default()
+    };
+    let parser = resi_parser::Parser::build(&parser_config).await?;
+    let (trigger, shutdown) = resi_runtime::shutdown::Shutdown::new();
+    let started = Instant::now();
+    let task = tokio::spawn(parser.run(shutdown));
+    let metadata_client: rdkafka::consumer::BaseConsumer =
+        resi_runtime::kafka::client_config(&kafka).create()?;
+    let attestations = topics.attestations();
+    let deadline = Instant::now() + Duration::from_secs(1_800);
+    loop {
+        let mut acknowledged = 0_i64;
+        for partition in 0..kafka.partitions.attestations {
+            let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(
+                &metadata_client,
+                &attestations,
+                partition,
+                Duration::from_secs(10),
+            )?;
+            acknowledged += high;
+        }
+        if acknowledged >= total as i64 {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "pipeline stalled at {acknowledged}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pipeline = started.elapsed().as_secs_f64();
+    trigger.trigger();
+    task.await??;
+
+    let sample = parse_counting(
+        Bytes::from(v1_file(1_000, 10_000_000, 1_048_576)?),
+        &upload("data/x", 1_000, "5BenchMiner00"),
+    )?;
+    let size = usize::try_from(sample.1 / sample.0).unwrap_or(300);
+    // the same producer settings, to a twin of the attestations topic (same partitions)
+    let producer = resi_runtime::kafka::producer(&kafka)?;
+    let mut raw_kafka = kafka.clone();
+    raw_kafka.topic_prefix = format!("{}raw.", kafka.topic_prefix);
+    resi_runtime::kafka::ensure_topics(&raw_kafka).await?;
+    let raw = raw_produce(
+        &producer,
+        &resi_events::Topics::new(&raw_kafka.topic_prefix).attestations(),
+        total,
+        size,
+    )
+    .await?;
+    println!(
+        "e2e: pipeline {:.2} s = {:.0} events/s (S3 GET, parse, produce, acknowledged)",
+        pipeline,
+        total as f64 / pipeline
+    );
+    println!(
+        "e2e: raw produce of {total} messages of {size} bytes: {:.2} s = {:.0} messages/s",
+        raw,
+        total as f64 / raw
+    );
+    println!("e2e: pipeline / raw = {:.0} %", 100.0 * raw / pipeline);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Parse {
+            rows,
+            row_group_rows,
+            runs,
+        } => bench_parse(rows, row_group_rows, runs),
+        Command::Rss { rows, child } => bench_rss(&rows, child),
+        Command::E2e {
+            files,
+            rows_per_file,
+        } => bench_e2e(files, rows_per_file).await,
+    }
+}

@@ -1,0 +1,185 @@
+//! The parser: a crash half-way through a file, two instances sharing the uploads topic, and
+//! records that are not events.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use rdkafka::producer::FutureRecord;
+use resi_events::{DeadLetterReason, EventPayload, EventType, Timestamp};
+use resi_parser::file::{AdmissionPlan, parse_file};
+
+use crate::harness::{Harness, count, payloads, v1_file, v1_key};
+
+#[tokio::test]
+async fn a_parser_killed_mid_file_resumes_and_loses_nothing() -> anyhow::Result<()> {
+    // Arrange: one 1,000-row file, announced by the bridge
+    let stack = Harness::new().await?;
+    let body = v1_file(1_000, 7_000_000)?;
+    let key = v1_key("5Crash", "j", "20250917_150000", 1_000);
+    stack.put(&key, body.clone()).await?;
+    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
+    let uploads = stack.topics.uploads();
+    let announced = stack
+        .wait_for(&uploads, "the upload event", |records| {
+            count(records, EventType::UploadObserved) == 1
+        })
+        .await?;
+    bridge.stop().await?;
+    let upload = payloads(&announced)
+        .find_map(|payload| match payload {
+            EventPayload::UploadObserved(upload) => Some(upload.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow::anyhow!("no upload"))?;
+    // a parser that waits for every event's acknowledgement before the next: slow on purpose
+    let mut slow = stack.parser_config(0, 1);
+    slow.parser.max_in_flight = 1;
+    slow.parser.batch_rows = 50;
+    let attestations = stack.topics.attestations();
+
+    // Act: kill it once some of the file is out, then start a normal one
+    let crashing = stack.spawn_parser(&slow).await?;
+    stack
+        .wait_for(&attestations, "the first attestations", |records| {
+            records.len() >= 20
+        })
+        .await?;
+    crashing.kill().await;
+    let before_restart = stack.read_all(&attestations).await?.len();
+    let parser = stack.spawn_parser(&stack.parser_config(0, 1)).await?;
+    let parsed = stack
+        .wait_for(&uploads, "the summary", |records| {
+            count(records, EventType::UploadParsed) == 1
+        })
+        .await?;
+    parser.stop().await?;
+
+    // Assert: exactly the events of an uninterrupted parse, some of them delivered twice
+    assert!(
+        before_restart < 1_000,
+        "killed before the end ({before_restart} out)"
+    );
+    let summary = payloads(&parsed)
+        .find_map(|payload| match payload {
+            EventPayload::UploadParsed(parsed) => Some(parsed.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow::anyhow!("no summary"))?;
+    let plan = AdmissionPlan::new(0.5, upload.file_timestamp.utc_day(), 0);
+    let mut expected = BTreeSet::new();
+    parse_file(
+        bytes::Bytes::from(body),
+        &upload,
+        plan,
+        1_000,
+        Timestamp::now(),
+        |batch| {
+            for encoded in batch {
+                expected.insert(
+                    resi_events::decode(&encoded.payload)
+                        .map(|event| event.id)
+                        .unwrap_or_else(|error| panic!("{error}")),
+                );
+            }
+            true
+        },
+    )
+    .map_err(|failure| anyhow::anyhow!("{failure:?}"))?;
+    let delivered = stack.read_all(&attestations).await?;
+    let distinct: BTreeSet<_> = delivered.iter().map(|record| record.event.id).collect();
+    assert_eq!(summary.admission.admitted, 1_000);
+    assert_eq!(distinct, expected, "no event lost, no other event made");
+    assert!(
+        delivered.len() > distinct.len(),
+        "the restart re-emitted the events before the crash with the same ids"
+    );
+    assert_eq!(count(&parsed, EventType::UploadParsed), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_parsers_split_the_uploads_topic_and_dead_letter_garbage() -> anyhow::Result<()> {
+    // Arrange: eight miners' files, spread over the topic's two partitions by miner
+    let stack = Harness::new().await?;
+    let miners: Vec<String> = (0..8).map(|miner| format!("5Miner{miner}")).collect();
+    for (index, miner) in miners.iter().enumerate() {
+        let first = 100_000 * (index as u64 + 1);
+        stack
+            .put(
+                &v1_key(miner, "j", "20250917_150000", 5),
+                v1_file(5, first)?,
+            )
+            .await?;
+    }
+    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
+    let uploads = stack.topics.uploads();
+    stack
+        .wait_for(&uploads, "the upload events", |records| {
+            count(records, EventType::UploadObserved) == miners.len()
+        })
+        .await?;
+    bridge.stop().await?;
+    let producer = resi_runtime::kafka::producer(&stack.kafka)?;
+    producer
+        .send(
+            FutureRecord::to(&uploads)
+                .key("garbage")
+                .payload(b"\x07not an event".as_slice()),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(error, _)| error)?;
+
+    // Act
+    let first = stack.spawn_parser(&stack.parser_config(0, 2)).await?;
+    let second = stack.spawn_parser(&stack.parser_config(1, 2)).await?;
+    let records = stack
+        .wait_for(&uploads, "every summary", |records| {
+            count(records, EventType::UploadParsed) == miners.len()
+        })
+        .await?;
+    let dead_letters = stack
+        .wait_for(
+            &stack.topics.dead_letters(),
+            "the garbage record",
+            |records| !records.is_empty(),
+        )
+        .await?;
+    first.stop().await?;
+    second.stop().await?;
+
+    // Assert
+    let mut parsed_per_upload: BTreeMap<_, usize> = BTreeMap::new();
+    let mut partitions = BTreeSet::new();
+    for record in &records {
+        if let EventPayload::UploadParsed(parsed) = &record.event.payload {
+            *parsed_per_upload.entry(parsed.upload_id).or_default() += 1;
+            partitions.insert(record.partition);
+        }
+    }
+    assert_eq!(parsed_per_upload.len(), miners.len());
+    assert!(
+        parsed_per_upload.values().all(|times| *times == 1),
+        "no file parsed twice: {parsed_per_upload:?}"
+    );
+    assert_eq!(partitions.len(), 2, "both instances had work");
+    let attested = stack.read_all(&stack.topics.attestations()).await?;
+    assert_eq!(attested.len(), miners.len() * 5);
+    match &dead_letters[0].event.payload {
+        EventPayload::DeadLettered(dead) => {
+            assert_eq!(dead.reason, DeadLetterReason::UndecodableEvent);
+        }
+        other => panic!("{other:?}"),
+    }
+    let pool = resi_runtime::postgres::pool(&stack.postgres)?;
+    let client = pool.get().await?;
+    let checkpointed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM consumer_checkpoints WHERE topic = $1",
+            &[&uploads],
+        )
+        .await?
+        .get(0);
+    assert_eq!(checkpointed, 2, "each instance checkpointed its partition");
+    Ok(())
+}
