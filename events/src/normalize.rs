@@ -6,6 +6,10 @@
 /// Trims, folds every run of white space into one space, and maps the empty string to `None`.
 #[must_use]
 pub fn text(raw: &str) -> Option<String> {
+    if is_folded(raw) {
+        // the common case: already clean, one copy
+        return Some(raw.to_owned());
+    }
     let mut folded = String::with_capacity(raw.len());
     for word in raw.split_whitespace() {
         if !folded.is_empty() {
@@ -14,6 +18,21 @@ pub fn text(raw: &str) -> Option<String> {
         folded.push_str(word);
     }
     (!folded.is_empty()).then_some(folded)
+}
+
+/// Whether `raw` is non-empty ASCII whose only white space is single spaces between words,
+/// i.e. what [`text`] would return unchanged.
+fn is_folded(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    first != b' '
+        && last != b' '
+        && bytes.iter().all(|&byte| {
+            byte.is_ascii() && (byte == b' ' || !byte.is_ascii_whitespace()) && byte != 0x0b
+        })
+        && !bytes.windows(2).any(|pair| pair == b"  ")
 }
 
 /// A zip code given as text: five digits, or ZIP+4 (`12345-6789`, kept as its first five).
@@ -92,6 +111,17 @@ const STATES: [(&str, &str); 52] = [
 /// A US state as its two-letter code, upper case; full names are accepted (`"Texas"` → `"TX"`).
 #[must_use]
 pub fn state(raw: &str) -> Option<String> {
+    if let [first, second] = raw.as_bytes()
+        && first.is_ascii_alphabetic()
+        && second.is_ascii_alphabetic()
+    {
+        // the common case, a code: no folding needed
+        let code = [first.to_ascii_uppercase(), second.to_ascii_uppercase()];
+        return STATES
+            .iter()
+            .find(|(known, _)| known.as_bytes() == code)
+            .map(|(known, _)| (*known).to_owned());
+    }
     let upper = text(raw)?.to_ascii_uppercase();
     STATES
         .iter()
@@ -252,7 +282,31 @@ mod tests {
     }
 
     #[test]
+    fn clean_text_takes_the_fast_path_with_the_same_result() {
+        for raw in [
+            "Austin",
+            "San Antonio",
+            "a  b",
+            " x",
+            "y ",
+            "tab\there",
+            "v\u{b}t",
+            "é x",
+            "",
+        ] {
+            let slow: Vec<&str> = raw.split_whitespace().collect();
+            let expected = (!slow.is_empty()).then(|| slow.join(" "));
+            assert_eq!(text(raw), expected, "{raw:?}");
+        }
+        assert!(is_folded("San Antonio"));
+        assert!(!is_folded("a  b"));
+        assert!(!is_folded("v\u{b}t"));
+    }
+
+    #[test]
     fn states() {
+        assert_eq!(state("tx").as_deref(), Some("TX"));
+        assert_eq!(state("Tx").as_deref(), Some("TX"));
         assert_eq!(state(" tx ").as_deref(), Some("TX"));
         assert_eq!(state("New  York").as_deref(), Some("NY"));
         assert_eq!(state("XX"), None);

@@ -3,22 +3,27 @@
 //! batch at a time, so memory holds one page per column and one batch of events, whatever the
 //! file's size.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::datatypes::Schema;
+use foldhash::HashSet;
+
+use arrow::array::AsArray as _;
+use arrow::datatypes::{Int64Type, Schema};
 use arrow::record_batch::RecordBatchReader as _;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::file::reader::ChunkReader;
-use rdkafka::message::OwnedHeaders;
 use resi_events::{
     Admission, Event, EventPayload, ListingAttested, RejectReason, Timestamp, UploadObserved,
     UploadParsed, codec,
 };
 use resi_projections::trust;
+use resi_runtime::kafka::EventHeaders;
 
 use crate::quality;
-use crate::row::{CoercedBatch, plan_format};
+use crate::row::{CoercedBatch, id_plan, id_specs, plan_format};
 
 /// Duplicate listing ids listed in a summary at most.
 pub const MAX_LISTED_DUPLICATES: usize = 100;
@@ -60,8 +65,8 @@ pub struct Encoded {
     pub key: String,
     /// Format byte + bincode.
     pub payload: Vec<u8>,
-    /// Type, schema version, id and format headers.
-    pub headers: OwnedHeaders,
+    /// Type, schema version, id and format headers (built into rdkafka's form when produced).
+    pub headers: EventHeaders,
 }
 
 impl Encoded {
@@ -71,7 +76,7 @@ impl Encoded {
         Self {
             key: event.payload.partition_key().to_owned(),
             payload: codec::encode(event),
-            headers: resi_runtime::kafka::event_headers(event),
+            headers: EventHeaders::of(event),
         }
     }
 }
@@ -106,6 +111,11 @@ struct Tally {
     rejections: BTreeMap<RejectReason, u64>,
     duplicate_rows: u64,
     duplicate_ids: BTreeSet<String>,
+    // foldhash: randomly seeded per process like std's SipHash, so a miner cannot craft
+    // colliding ids, at a fraction of its cost per row
+    /// Keys of the ids that occur more than once in the file (found by a first pass over the
+    /// id columns), and of those the ones met so far: only repeated ids need remembering.
+    repeated: HashSet<u64>,
     seen: HashSet<u64>,
     zip_codes: HashSet<String>,
     admitted: u64,
@@ -117,8 +127,10 @@ struct Tally {
 /// id is 63 bits of its blake3 hash with the top bit set, so the two kinds never meet and two
 /// other ids collide with odds of about 1 in 10^7 in a file of a million of them.
 fn seen_key(listing_id: &str) -> u64 {
+    // the decimal form only (no leading zeros), so "0123" and "123" stay two ids
     if let Ok(number) = listing_id.parse::<u64>()
         && number < 1 << 63
+        && (listing_id.len() == 1 || !listing_id.starts_with('0'))
     {
         return number;
     }
@@ -126,6 +138,77 @@ fn seen_key(listing_id: &str) -> u64 {
     let mut bytes = [0_u8; 8];
     bytes.copy_from_slice(&digest.as_bytes()[..8]);
     u64::from_le_bytes(bytes) | (1 << 63)
+}
+
+/// A [`ChunkReader`] shared by the two passes over a file.
+struct Shared<R>(std::sync::Arc<R>);
+
+impl<R> Clone for Shared<R> {
+    fn clone(&self) -> Self {
+        Self(std::sync::Arc::clone(&self.0))
+    }
+}
+
+impl<R: ChunkReader> parquet::file::reader::Length for Shared<R> {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+}
+
+impl<R: ChunkReader> ChunkReader for Shared<R> {
+    type T = R::T;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        self.0.get_read(start)
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        self.0.get_bytes(start, length)
+    }
+}
+
+/// The keys of listing ids that occur in more than one row, from a pass over the id columns
+/// only. It holds 8 bytes per row while it runs and frees them before rows are mapped, so the
+/// peak of a file is the larger of the two passes rather than their sum.
+fn repeated_ids<R: ChunkReader + 'static>(
+    reader: ParquetRecordBatchReaderBuilder<Shared<R>>,
+    id_columns: Vec<usize>,
+    format: resi_events::UploadFormat,
+    batch_rows: usize,
+    rows_in_file: usize,
+) -> Result<HashSet<u64>, String> {
+    let mask = ProjectionMask::roots(reader.parquet_schema(), id_columns);
+    let batches = reader
+        .with_projection(mask)
+        .with_batch_size(batch_rows)
+        .build()
+        .map_err(|error| error.to_string())?;
+    let plan = id_plan(batches.schema().as_ref(), format);
+    let mut keys = Vec::with_capacity(rows_in_file);
+    for batch in batches {
+        let batch = batch.map_err(|error| error.to_string())?;
+        if format == resi_events::UploadFormat::V1
+            && let Some(ids) = batch.column(0).as_primitive_opt::<Int64Type>()
+        {
+            // integer zpids (the usual case) are their own keys: no text round trip
+            keys.extend(ids.iter().flatten().map(|id| match u64::try_from(id) {
+                Ok(number) => number,
+                Err(_) => seen_key(&id.to_string()),
+            }));
+            continue;
+        }
+        let coerced =
+            CoercedBatch::new(&batch, &plan, format).map_err(|error| error.to_string())?;
+        keys.extend(
+            (0..coerced.rows()).filter_map(|row| coerced.listing_id(row).map(|id| seen_key(&id))),
+        );
+    }
+    keys.sort_unstable();
+    Ok(keys
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect())
 }
 
 /// Parses one upload file and hands out its attestation events a batch at a time through
@@ -143,11 +226,27 @@ pub fn parse_file<R: ChunkReader + 'static>(
         detail,
         admitted,
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(reader)
+    let reader = Shared(std::sync::Arc::new(reader));
+    let metadata = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::default())
         .map_err(|error| failure(FileFailureKind::Corrupt, error.to_string(), 0))?;
-    let rows_in_file = builder.metadata().file_metadata().num_rows();
+    let builder =
+        ParquetRecordBatchReaderBuilder::new_with_metadata(reader.clone(), metadata.clone());
+    let rows_in_file =
+        usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or_default();
     let full_plan = plan_format(builder.schema(), upload.format)
         .map_err(|error| failure(FileFailureKind::WrongSchema, error.to_string(), 0))?;
+    let id_columns = id_specs(upload.format)
+        .iter()
+        .filter_map(|&spec| full_plan.indices[spec])
+        .collect();
+    let repeated = repeated_ids(
+        ParquetRecordBatchReaderBuilder::new_with_metadata(reader, metadata),
+        id_columns,
+        upload.format,
+        batch_rows.max(1),
+        rows_in_file,
+    )
+    .map_err(|detail| failure(FileFailureKind::Corrupt, detail, 0))?;
     // read only the columns the schema uses
     let used: Vec<usize> = full_plan.indices.iter().flatten().copied().collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), used);
@@ -162,11 +261,10 @@ pub fn parse_file<R: ChunkReader + 'static>(
 
     let upload_id = upload.event_id();
     let remaining = admission.remaining();
-    let mut tally = Tally::default();
-    // sized once from the footer: no doubling (and brief double footprint) while it fills
-    tally
-        .seen
-        .reserve(usize::try_from(rows_in_file).unwrap_or_default());
+    let mut tally = Tally {
+        repeated,
+        ..Tally::default()
+    };
     for batch in batches {
         let batch = batch.map_err(|error| {
             failure(
@@ -194,7 +292,8 @@ pub fn parse_file<R: ChunkReader + 'static>(
                 }
             };
             let listing_id = &mapped.listing.listing_id;
-            if !tally.seen.insert(seen_key(listing_id)) {
+            let key = seen_key(listing_id);
+            if tally.repeated.contains(&key) && !tally.seen.insert(key) {
                 *tally
                     .rejections
                     .entry(RejectReason::DuplicateInFile)
@@ -390,6 +489,16 @@ mod tests {
             },
         );
         (outcome, events)
+    }
+
+    #[test]
+    fn duplicate_keys_tell_distinct_ids_apart() {
+        assert_eq!(seen_key("123"), 123);
+        assert_eq!(seen_key("0"), 0);
+        assert_ne!(seen_key("0123"), seen_key("123"));
+        assert_ne!(seen_key("mls-123"), seen_key("123"));
+        assert!(seen_key("-5") >= 1 << 63);
+        assert!(seen_key("9223372036854775808") >= 1 << 63);
     }
 
     #[test]

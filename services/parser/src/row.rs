@@ -143,6 +143,39 @@ pub fn plan_format(
     Ok(planned)
 }
 
+/// The specs (indices into [`specs`]) a format's listing id is derived from.
+#[must_use]
+pub const fn id_specs(format: UploadFormat) -> &'static [usize] {
+    match format {
+        UploadFormat::V1 => &[v1::ZPID],
+        UploadFormat::V2 => &[v2::SOURCE_URL, v2::MLS_ID, v2::ADDRESS, v2::ZIP],
+    }
+}
+
+/// The plan of a batch that holds only the id columns of a file planned as `full` (`schema` is
+/// the batch's): every other spec is absent.
+#[must_use]
+pub fn id_plan(schema: &arrow::datatypes::Schema, format: UploadFormat) -> SchemaPlan {
+    let keep = id_specs(format);
+    let indices = specs(format)
+        .iter()
+        .enumerate()
+        .map(|(index, spec)| {
+            if !keep.contains(&index) {
+                return None;
+            }
+            schema
+                .fields()
+                .iter()
+                .position(|field| field.name().eq_ignore_ascii_case(spec.name))
+        })
+        .collect();
+    SchemaPlan {
+        indices,
+        extra_columns: Vec::new(),
+    }
+}
+
 /// A record batch with every used column coerced.
 #[derive(Debug)]
 pub struct CoercedBatch {
@@ -181,6 +214,24 @@ impl CoercedBatch {
         match self.format {
             UploadFormat::V1 => self.map_v1(row, file_time),
             UploadFormat::V2 => self.map_v2(row, file_time),
+        }
+    }
+
+    /// The listing id [`Self::map`] would give the row if the row is valid; `None` when the id
+    /// columns alone already make it invalid. Needs only the [`id_specs`] columns.
+    #[must_use]
+    pub fn listing_id(&self, row: usize) -> Option<String> {
+        let columns = &self.columns;
+        match self.format {
+            UploadFormat::V1 => listing_id(columns[v1::ZPID].text(row)).ok(),
+            UploadFormat::V2 => {
+                let url = plain_text(columns[v2::SOURCE_URL].text(row)).ok()?;
+                let mls_id = plain_text(columns[v2::MLS_ID].text(row)).ok()?;
+                let address =
+                    normalized(columns[v2::ADDRESS].text(row), normalize::address).ok()?;
+                let zip = zip_code(&columns[v2::ZIP], row).ok()??;
+                v2_listing_id(url.as_deref(), mls_id.as_deref(), address.as_deref(), &zip).ok()
+            }
         }
     }
 

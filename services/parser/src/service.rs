@@ -508,7 +508,7 @@ impl Parser {
                             &topic,
                             &encoded.key,
                             &encoded.payload,
-                            encoded.headers,
+                            encoded.headers.build(),
                         )
                         .await?,
                     );

@@ -50,33 +50,61 @@ pub fn producer(config: &KafkaConfig) -> anyhow::Result<FutureProducer> {
         .context("failed to create the kafka producer")
 }
 
-/// The event's Kafka headers: type, schema version, id and format (the same as
-/// [`codec::headers_of`], built without allocating the values: this runs once per row).
+/// What an event's Kafka headers say, as plain values: cheap to take on a parsing thread and
+/// to send between tasks. rdkafka's own header list costs a C allocation per header, so it is
+/// built only by the task that produces ([`EventHeaders::build`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventHeaders {
+    event_type: &'static str,
+    schema_version: u16,
+    id: resi_events::EventId,
+}
+
+impl EventHeaders {
+    /// The headers of `event`.
+    #[must_use]
+    pub fn of(event: &Event) -> Self {
+        Self {
+            event_type: event.event_type().as_str(),
+            schema_version: event.schema_version,
+            id: event.id,
+        }
+    }
+
+    /// Type, schema version, id and format (the same as [`codec::headers_of`], built without
+    /// allocating the values).
+    #[must_use]
+    pub fn build(&self) -> OwnedHeaders {
+        let mut id_hex = [0_u8; 64];
+        // 32 bytes always fit 64 hex digits
+        let _ = hex::encode_to_slice(self.id.as_bytes(), &mut id_hex);
+        let mut version = [0_u8; 5];
+        let version_len = write_decimal(self.schema_version, &mut version);
+        let format = [b'0' + codec::FORMAT_BINCODE2];
+        OwnedHeaders::new_with_capacity(4)
+            .insert(Header {
+                key: codec::headers::EVENT_TYPE,
+                value: Some(self.event_type.as_bytes()),
+            })
+            .insert(Header {
+                key: codec::headers::SCHEMA_VERSION,
+                value: Some(&version[..version_len]),
+            })
+            .insert(Header {
+                key: codec::headers::EVENT_ID,
+                value: Some(&id_hex[..]),
+            })
+            .insert(Header {
+                key: codec::headers::FORMAT,
+                value: Some(&format[..]),
+            })
+    }
+}
+
+/// The event's Kafka headers: type, schema version, id and format.
 #[must_use]
 pub fn event_headers(event: &Event) -> OwnedHeaders {
-    let mut id_hex = [0_u8; 64];
-    // 32 bytes always fit 64 hex digits
-    let _ = hex::encode_to_slice(event.id.as_bytes(), &mut id_hex);
-    let mut version = [0_u8; 5];
-    let version_len = write_decimal(event.schema_version, &mut version);
-    let format = [b'0' + codec::FORMAT_BINCODE2];
-    OwnedHeaders::new_with_capacity(4)
-        .insert(Header {
-            key: codec::headers::EVENT_TYPE,
-            value: Some(event.event_type().as_str().as_bytes()),
-        })
-        .insert(Header {
-            key: codec::headers::SCHEMA_VERSION,
-            value: Some(&version[..version_len]),
-        })
-        .insert(Header {
-            key: codec::headers::EVENT_ID,
-            value: Some(&id_hex[..]),
-        })
-        .insert(Header {
-            key: codec::headers::FORMAT,
-            value: Some(&format[..]),
-        })
+    EventHeaders::of(event).build()
 }
 
 /// Writes `value` in decimal into `out`; the number of bytes written.
