@@ -427,6 +427,37 @@ async fn bench_e2e(files: usize, rows_per_file: usize) -> anyhow::Result<()> {
         total as f64 / raw_after
     );
     println!("e2e: pipeline / raw = {:.0} %", 100.0 * raw / pipeline);
+    // 600,000 records a run: leave the broker's storage as it was, so a second run (or the test
+    // suite) does not measure a broker slowed by this one's data
+    delete_topics(&kafka, &[&kafka.topic_prefix, &raw_kafka.topic_prefix]).await
+}
+
+/// Deletes the three topics under each prefix.
+async fn delete_topics(
+    kafka: &resi_runtime::config::KafkaConfig,
+    prefixes: &[&str],
+) -> anyhow::Result<()> {
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        resi_runtime::kafka::client_config(kafka).create()?;
+    let names: Vec<String> = prefixes
+        .iter()
+        .flat_map(|prefix| {
+            let topics = resi_events::Topics::new(*prefix);
+            [
+                topics.uploads(),
+                topics.attestations(),
+                topics.dead_letters(),
+            ]
+        })
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let options =
+        rdkafka::admin::AdminOptions::new().operation_timeout(Some(Duration::from_secs(60)));
+    for result in admin.delete_topics(&names, &options).await? {
+        if let Err((name, code)) = result {
+            println!("e2e: could not delete topic {name}: {code}");
+        }
+    }
     Ok(())
 }
 
