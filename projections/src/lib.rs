@@ -3,4 +3,5 @@
 //! Everything here is a function of events and prior state only — no clock, no I/O, no
 //! randomness — so replaying the log through it gives the same tables every time.
 
+pub mod consensus;
 pub mod trust;

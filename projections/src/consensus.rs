@@ -1,0 +1,479 @@
+//! Per-field consensus across miners, in versions that can be rebuilt side by side.
+//!
+//! The input of a listing's consensus is each miner's *latest* report of it (a newer report of
+//! a miner supersedes its older ones, so a miner counts once per listing). For every field, the
+//! distinct values reported are weighed; the value with the greatest weight is chosen.
+//!
+//! * **v1** (the seeds): a value's weight is the sum of the trust of the miners reporting it,
+//!   the trust recorded in each attestation. Ties go to the value reported most recently.
+//! * **v2** (time-aware): as v1, but each miner's trust is multiplied by
+//!   `0.5^(age / HALF_LIFE)`, where `age` is how much older its report is than the listing's
+//!   newest report. Prices and statuses change for real; a stale majority should not outvote a
+//!   fresh minority forever.
+//!
+//! For every value: the distinct miners supporting it, its (weighted) support, when it was first
+//! and last reported, and its confidence, `supporting miners / miners reporting the field` (a
+//! miner whose report lacks the field does not count against it). A listing's consensus score is
+//! the mean confidence of its chosen values.
+
+use std::collections::BTreeMap;
+
+use resi_events::CanonicalListing;
+
+/// Microseconds since the Unix epoch.
+pub type Micros = i64;
+
+/// The fields consensus is built for, in a fixed order (it is the storage order too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    /// Price, whole dollars.
+    Price,
+    /// Bedrooms.
+    Bedrooms,
+    /// Bathrooms, tenths.
+    Bathrooms,
+    /// Living area, square feet.
+    LivingArea,
+    /// Normalised address.
+    Address,
+    /// Home type.
+    HomeType,
+    /// Listing status.
+    Status,
+    /// Latitude and longitude, 1e-7 degrees, as `lat,lon`.
+    Coordinates,
+    /// Zip code.
+    Zip,
+    /// City.
+    City,
+    /// State code.
+    State,
+}
+
+impl Field {
+    /// Every field, in order.
+    pub const ALL: [Self; 11] = [
+        Self::Price,
+        Self::Bedrooms,
+        Self::Bathrooms,
+        Self::LivingArea,
+        Self::Address,
+        Self::HomeType,
+        Self::Status,
+        Self::Coordinates,
+        Self::Zip,
+        Self::City,
+        Self::State,
+    ];
+
+    /// The field's name in tables and the API.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Price => "price",
+            Self::Bedrooms => "bedrooms",
+            Self::Bathrooms => "bathrooms",
+            Self::LivingArea => "living_area",
+            Self::Address => "address",
+            Self::HomeType => "home_type",
+            Self::Status => "home_status",
+            Self::Coordinates => "coordinates",
+            Self::Zip => "zip_code",
+            Self::City => "city",
+            Self::State => "state",
+        }
+    }
+
+    /// The field by its name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|field| field.as_str() == name)
+    }
+
+    /// The field's value in `listing`, as the text consensus compares (integers in decimal).
+    #[must_use]
+    pub fn value_of(self, listing: &CanonicalListing) -> Option<String> {
+        match self {
+            Self::Price => listing.price_usd.map(|value| value.to_string()),
+            Self::Bedrooms => listing.bedrooms.map(|value| value.to_string()),
+            Self::Bathrooms => listing.bathrooms_tenths.map(|value| value.to_string()),
+            Self::LivingArea => listing.living_area_sqft.map(|value| value.to_string()),
+            Self::Address => listing.address.clone(),
+            Self::HomeType => listing.home_type.clone(),
+            Self::Status => listing.home_status.clone(),
+            Self::Coordinates => listing
+                .latitude_e7
+                .zip(listing.longitude_e7)
+                .map(|(latitude, longitude)| format!("{latitude},{longitude}")),
+            Self::Zip => listing.zip_code.clone(),
+            Self::City => listing.city.clone(),
+            Self::State => listing.state.clone(),
+        }
+    }
+}
+
+/// A miner's latest report of a listing, reduced to what consensus needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MinerReport {
+    /// The miner.
+    pub miner: String,
+    /// When the listing was scraped (the report's event time).
+    pub reported_at: Micros,
+    /// The miner's trust recorded in the attestation.
+    pub trust: f64,
+    /// The reported value of each field, by [`Field::ALL`] order.
+    pub values: [Option<String>; Field::ALL.len()],
+}
+
+impl MinerReport {
+    /// The report of `listing` by `miner`.
+    #[must_use]
+    pub fn of(miner: &str, reported_at: Micros, trust: f64, listing: &CanonicalListing) -> Self {
+        Self {
+            miner: miner.to_owned(),
+            reported_at,
+            trust,
+            values: Field::ALL.map(|field| field.value_of(listing)),
+        }
+    }
+
+    /// Whether `self` supersedes `other` as the same miner's latest report: later, or as late
+    /// and greater by content (so the choice never depends on arrival order).
+    #[must_use]
+    pub fn supersedes(&self, other: &Self) -> bool {
+        (self.reported_at, &self.values) > (other.reported_at, &other.values)
+    }
+}
+
+/// The consensus algorithms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// Trust-weighted majority of the miners' latest reports.
+    V1,
+    /// v1 with each report's weight halved every [`HALF_LIFE`] of age.
+    V2,
+}
+
+/// v2's half-life of a report's weight, relative to the listing's newest report: one week.
+pub const HALF_LIFE: Micros = 7 * 24 * 3_600 * 1_000_000;
+
+impl Algorithm {
+    /// The version's name (`v1`, `v2`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::V1 => "v1",
+            Self::V2 => "v2",
+        }
+    }
+
+    /// The algorithm by its version name.
+    #[must_use]
+    pub fn from_version(version: &str) -> Option<Self> {
+        [Self::V1, Self::V2]
+            .into_iter()
+            .find(|algorithm| algorithm.as_str() == version)
+    }
+
+    fn weight(self, report: &MinerReport, newest: Micros) -> f64 {
+        let trust = if report.trust.is_nan() {
+            0.0
+        } else {
+            report.trust.clamp(0.0, 1.0)
+        };
+        match self {
+            Self::V1 => trust,
+            Self::V2 => {
+                let age = (newest - report.reported_at).max(0) as f64;
+                trust * 0.5_f64.powf(age / HALF_LIFE as f64)
+            }
+        }
+    }
+}
+
+/// One distinct value of a field and who supports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValueSupport {
+    /// The value.
+    pub value: String,
+    /// Supporting miners, sorted.
+    pub miners: Vec<String>,
+    /// Sum of the supporting miners' weights under the algorithm.
+    pub support: f64,
+    /// Earliest report of the value among its supporters.
+    pub first_reported: Micros,
+    /// Latest report of the value among its supporters.
+    pub last_reported: Micros,
+    /// Supporting miners / miners reporting the field.
+    pub confidence: f64,
+}
+
+/// A field's consensus: the chosen value first, then the alternatives by falling support.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldConsensus {
+    /// The field.
+    pub field: Field,
+    /// Every distinct value; the first is the chosen one.
+    pub values: Vec<ValueSupport>,
+}
+
+impl FieldConsensus {
+    /// The chosen value.
+    #[must_use]
+    pub fn chosen(&self) -> Option<&ValueSupport> {
+        self.values.first()
+    }
+}
+
+/// A listing's consensus.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListingConsensus {
+    /// Fields that at least one miner reported, in [`Field::ALL`] order.
+    pub fields: Vec<FieldConsensus>,
+    /// Distinct miners reporting the listing.
+    pub miners: u32,
+    /// Mean confidence of the chosen values (0 when no field has a value).
+    pub score: f64,
+    /// Per miner (sorted): (fields agreeing with the chosen value, fields reported).
+    pub agreement: Vec<(String, u32, u32)>,
+}
+
+/// Decides a listing from its miners' latest reports (one per miner; order does not matter).
+#[must_use]
+pub fn decide(algorithm: Algorithm, reports: &[MinerReport]) -> ListingConsensus {
+    let newest = reports
+        .iter()
+        .map(|report| report.reported_at)
+        .max()
+        .unwrap_or_default();
+    let weights: Vec<f64> = reports
+        .iter()
+        .map(|report| algorithm.weight(report, newest))
+        .collect();
+    let mut fields = Vec::new();
+    for (index, field) in Field::ALL.into_iter().enumerate() {
+        let mut by_value: BTreeMap<&str, ValueSupport> = BTreeMap::new();
+        let mut reporting = 0_u32;
+        for (report, weight) in reports.iter().zip(&weights) {
+            let Some(value) = report.values[index].as_deref() else {
+                continue;
+            };
+            reporting += 1;
+            let entry = by_value.entry(value).or_insert_with(|| ValueSupport {
+                value: value.to_owned(),
+                miners: Vec::new(),
+                support: 0.0,
+                first_reported: report.reported_at,
+                last_reported: report.reported_at,
+                confidence: 0.0,
+            });
+            entry.miners.push(report.miner.clone());
+            entry.support += weight;
+            entry.first_reported = entry.first_reported.min(report.reported_at);
+            entry.last_reported = entry.last_reported.max(report.reported_at);
+        }
+        if reporting == 0 {
+            continue;
+        }
+        let mut values: Vec<ValueSupport> = by_value
+            .into_values()
+            .map(|mut value| {
+                value.miners.sort();
+                value.confidence = f64::from(u32::try_from(value.miners.len()).unwrap_or(u32::MAX))
+                    / f64::from(reporting);
+                value
+            })
+            .collect();
+        // greatest support; ties to the most recent report, then to the smaller value, so the
+        // order is total and independent of the input's order
+        values.sort_by(|left, right| {
+            right
+                .support
+                .total_cmp(&left.support)
+                .then(right.last_reported.cmp(&left.last_reported))
+                .then(left.value.cmp(&right.value))
+        });
+        fields.push(FieldConsensus { field, values });
+    }
+    let score = if fields.is_empty() {
+        0.0
+    } else {
+        fields
+            .iter()
+            .filter_map(|field| field.chosen().map(|chosen| chosen.confidence))
+            .sum::<f64>()
+            / fields.len() as f64
+    };
+    let mut agreement: Vec<(String, u32, u32)> = reports
+        .iter()
+        .map(|report| {
+            let mut agreed = 0;
+            let mut reported = 0;
+            for consensus in &fields {
+                let index = Field::ALL
+                    .iter()
+                    .position(|field| *field == consensus.field)
+                    .unwrap_or_default();
+                if let Some(value) = report.values[index].as_deref() {
+                    reported += 1;
+                    if consensus
+                        .chosen()
+                        .is_some_and(|chosen| chosen.value == value)
+                    {
+                        agreed += 1;
+                    }
+                }
+            }
+            (report.miner.clone(), agreed, reported)
+        })
+        .collect();
+    agreement.sort();
+    ListingConsensus {
+        fields,
+        miners: u32::try_from(reports.len()).unwrap_or(u32::MAX),
+        score,
+        agreement,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: Micros = 24 * 3_600 * 1_000_000;
+    const TODAY: Micros = 1_763_856_000_000_000;
+
+    fn listing(price: i64, status: &str) -> CanonicalListing {
+        CanonicalListing {
+            listing_id: "2077".into(),
+            price_usd: Some(price),
+            home_status: Some(status.into()),
+            zip_code: Some("78702".into()),
+            city: Some("AUSTIN".into()),
+            ..CanonicalListing::default()
+        }
+    }
+
+    fn report(miner: &str, at: Micros, trust: f64, listing: &CanonicalListing) -> MinerReport {
+        MinerReport::of(miner, at, trust, listing)
+    }
+
+    fn chosen(consensus: &ListingConsensus, field: Field) -> &str {
+        consensus
+            .fields
+            .iter()
+            .find(|candidate| candidate.field == field)
+            .and_then(FieldConsensus::chosen)
+            .map(|value| value.value.as_str())
+            .unwrap_or_default()
+    }
+
+    /// Four miners report last month's price, two report today's: v1 keeps the majority, v2
+    /// follows the fresh reports.
+    #[test]
+    fn a_stale_majority_wins_v1_and_loses_v2() {
+        let old = listing(450_000, "FOR_SALE");
+        let new = listing(425_000, "PENDING");
+        let reports = vec![
+            report("a", TODAY - 30 * DAY, 0.6, &old),
+            report("b", TODAY - 31 * DAY, 0.6, &old),
+            report("c", TODAY - 29 * DAY, 0.6, &old),
+            report("d", TODAY - 30 * DAY, 0.6, &old),
+            report("e", TODAY, 0.6, &new),
+            report("f", TODAY - DAY / 2, 0.6, &new),
+        ];
+        let v1 = decide(Algorithm::V1, &reports);
+        let v2 = decide(Algorithm::V2, &reports);
+        assert_eq!(chosen(&v1, Field::Price), "450000");
+        assert_eq!(chosen(&v1, Field::Status), "FOR_SALE");
+        assert_eq!(chosen(&v2, Field::Price), "425000");
+        assert_eq!(chosen(&v2, Field::Status), "PENDING");
+        // confidence is the share of miners, whatever the weights
+        let price_v2 = &v2.fields[0].values;
+        assert_eq!(price_v2[0].miners, vec!["e".to_owned(), "f".to_owned()]);
+        assert!((price_v2[0].confidence - 2.0 / 6.0).abs() < 1e-12);
+        assert!((price_v2[1].confidence - 4.0 / 6.0).abs() < 1e-12);
+        // fields everyone agrees on are certain in both
+        assert_eq!(chosen(&v1, Field::Zip), "78702");
+        let zip = v1.fields.iter().find(|field| field.field == Field::Zip);
+        assert!(zip.is_some_and(|zip| (zip.values[0].confidence - 1.0).abs() < 1e-12));
+    }
+
+    #[test]
+    fn trust_outweighs_numbers_and_ties_go_to_the_latest_report() {
+        let honest = listing(300_000, "FOR_SALE");
+        let fake = listing(1_000, "FOR_SALE");
+        let reports = vec![
+            report("good", TODAY, 0.9, &honest),
+            report("bad1", TODAY, 0.2, &fake),
+            report("bad2", TODAY, 0.2, &fake),
+            report("bad3", TODAY, 0.2, &fake),
+        ];
+        let consensus = decide(Algorithm::V1, &reports);
+        assert_eq!(chosen(&consensus, Field::Price), "300000");
+        assert_eq!(
+            consensus.agreement,
+            vec![
+                ("bad1".to_owned(), 3, 4),
+                ("bad2".to_owned(), 3, 4),
+                ("bad3".to_owned(), 3, 4),
+                ("good".to_owned(), 4, 4),
+            ]
+        );
+
+        let tie = vec![
+            report("x", TODAY - DAY, 0.5, &listing(100_000, "FOR_SALE")),
+            report("y", TODAY, 0.5, &listing(110_000, "FOR_SALE")),
+        ];
+        assert_eq!(chosen(&decide(Algorithm::V1, &tie), Field::Price), "110000");
+    }
+
+    #[test]
+    fn the_order_of_reports_does_not_matter() {
+        let mut reports = vec![
+            report("a", TODAY, 0.5, &listing(1_000_000, "FOR_SALE")),
+            report("b", TODAY, 0.5, &listing(1_000_001, "FOR_SALE")),
+            report("c", TODAY - DAY, 0.7, &listing(1_000_001, "SOLD")),
+        ];
+        let forward = decide(Algorithm::V2, &reports);
+        reports.reverse();
+        assert_eq!(decide(Algorithm::V2, &reports), forward);
+        assert!(forward.score > 0.0 && forward.score <= 1.0);
+    }
+
+    #[test]
+    fn a_later_report_supersedes_and_missing_fields_do_not_count_against() {
+        let early = report("a", TODAY - DAY, 0.5, &listing(1, "FOR_SALE"));
+        let late = report("a", TODAY, 0.5, &listing(2, "FOR_SALE"));
+        assert!(late.supersedes(&early));
+        assert!(!early.supersedes(&late));
+        assert!(!late.supersedes(&late));
+
+        let without_city = CanonicalListing {
+            city: None,
+            ..listing(5, "FOR_SALE")
+        };
+        let consensus = decide(
+            Algorithm::V1,
+            &[
+                report("a", TODAY, 0.5, &listing(5, "FOR_SALE")),
+                report("b", TODAY, 0.5, &without_city),
+            ],
+        );
+        let city = consensus
+            .fields
+            .iter()
+            .find(|field| field.field == Field::City);
+        assert!(city.is_some_and(|city| (city.values[0].confidence - 1.0).abs() < 1e-12));
+        assert_eq!(consensus.miners, 2);
+    }
+
+    #[test]
+    fn fields_round_trip_by_name() {
+        for field in Field::ALL {
+            assert_eq!(Field::from_name(field.as_str()), Some(field));
+        }
+        assert_eq!(Algorithm::from_version("v2"), Some(Algorithm::V2));
+        assert_eq!(Algorithm::from_version("v9"), None);
+    }
+}
