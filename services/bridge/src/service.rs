@@ -22,8 +22,9 @@ use futures::StreamExt as _;
 use rdkafka::producer::FutureProducer;
 use resi_events::layout::{KeyError, UploadKey, parse_upload_key};
 use resi_events::{
-    DeadLetterReason, DeadLetterSubject, DeadLettered, Event, EventPayload, Timestamp, Topics,
-    UploadDiscovery, UploadFormat, UploadObserved, UploadRejectReason, UploadRejected,
+    DeadLetterReason, DeadLetterSubject, DeadLettered, EpochMetadata, Event, EventPayload,
+    Timestamp, Topics, UploadDiscovery, UploadFormat, UploadObserved, UploadRejectReason,
+    UploadRejected,
 };
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfig};
 use resi_runtime::kafka;
@@ -35,6 +36,16 @@ use serde::Deserialize;
 use crate::metadata::{self, MetadataError};
 use crate::metrics;
 use crate::notification::{self, Notification};
+
+/// What the layout (and, for v2, the metadata) says of an upload, beside the object itself.
+struct Described {
+    miner_hotkey: String,
+    job_id: String,
+    file_timestamp: Timestamp,
+    declared_record_count: Option<u64>,
+    format: UploadFormat,
+    epoch: Option<EpochMetadata>,
+}
 
 /// The `bridge` configuration section.
 #[derive(Clone, Debug, Deserialize)]
@@ -472,20 +483,18 @@ impl Bridge {
                 if self.published(&object.key, &object.etag).await?.is_some() {
                     return Ok(Handled::AlreadyPublished);
                 }
-                let upload = UploadObserved {
-                    bucket: self.store.bucket_label(),
-                    key: object.key.clone(),
-                    etag: object.etag.clone(),
-                    size: object.size,
-                    last_modified: object.last_modified,
-                    miner_hotkey: hotkey,
-                    job_id,
-                    file_timestamp,
-                    declared_record_count: Some(declared_count),
-                    format: UploadFormat::V1,
-                    epoch: None,
+                let upload = self.observed(
+                    &object,
+                    Described {
+                        miner_hotkey: hotkey,
+                        job_id,
+                        file_timestamp,
+                        declared_record_count: Some(declared_count),
+                        format: UploadFormat::V1,
+                        epoch: None,
+                    },
                     discovery,
-                };
+                );
                 self.observe(upload).await
             }
             UploadKey::V2Listings {
@@ -589,21 +598,42 @@ impl Bridge {
                     .await;
             }
         };
-        let upload = UploadObserved {
+        let upload = self.observed(
+            &object,
+            Described {
+                miner_hotkey: hotkey,
+                job_id: epoch_id,
+                file_timestamp: parsed.epoch.mining_end_time.unwrap_or(object.last_modified),
+                declared_record_count: parsed.total_listings,
+                format: UploadFormat::V2,
+                epoch: Some(parsed.epoch),
+            },
+            discovery,
+        );
+        self.observe(upload).await
+    }
+
+    /// The upload event of `object` in this bridge's store.
+    fn observed(
+        &self,
+        object: &ObjectInfo,
+        described: Described,
+        discovery: UploadDiscovery,
+    ) -> UploadObserved {
+        UploadObserved {
             bucket: self.store.bucket_label(),
             key: object.key.clone(),
             etag: object.etag.clone(),
             size: object.size,
             last_modified: object.last_modified,
-            miner_hotkey: hotkey,
-            job_id: epoch_id,
-            file_timestamp: parsed.epoch.mining_end_time.unwrap_or(object.last_modified),
-            declared_record_count: parsed.total_listings,
-            format: UploadFormat::V2,
-            epoch: Some(parsed.epoch),
+            miner_hotkey: described.miner_hotkey,
+            job_id: described.job_id,
+            file_timestamp: described.file_timestamp,
+            declared_record_count: described.declared_record_count,
+            format: described.format,
+            epoch: described.epoch,
             discovery,
-        };
-        self.observe(upload).await
+        }
     }
 
     async fn observe(&self, upload: UploadObserved) -> anyhow::Result<Handled> {
