@@ -88,9 +88,140 @@ pub const fn admit(valid_rows: u64, admitted_before: u64, limit: u64) -> (u64, u
     (admitted, valid_rows - admitted)
 }
 
+/// One parsed upload as the trust projection sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Submission {
+    /// The file's quality score (seed 001's `validate_submission_quality`).
+    pub quality: f64,
+    /// Rows in the file.
+    pub rows_read: u64,
+    /// Rows repeating a listing id earlier in the file.
+    pub duplicate_rows: u64,
+    /// Listings admitted (counted against the daily limit).
+    pub admitted: u64,
+    /// UTC day (days since the epoch) the upload counts against.
+    pub utc_day: i32,
+    /// The upload's time, microseconds since the epoch.
+    pub submitted_at: i64,
+}
+
+/// A miner's row of the trust projection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MinerTrust {
+    /// Current trust in [0, 1].
+    pub trust_score: f64,
+    /// Parsed uploads.
+    pub total_submissions: i64,
+    /// Uploads a validator confirmed (none until validators report into the log).
+    pub validated_submissions: i64,
+    /// Rows read over every upload.
+    pub rows_read: i64,
+    /// Rows repeating an id within their file, over every upload.
+    pub duplicate_rows: i64,
+    /// Listings admitted on `submissions_day`.
+    pub submissions_today: i64,
+    /// The UTC day `submissions_today` counts.
+    pub submissions_day: i32,
+    /// Time of the latest upload.
+    pub last_submission: i64,
+    /// Quality of the latest upload.
+    pub last_quality: f64,
+}
+
+impl Default for MinerTrust {
+    fn default() -> Self {
+        Self {
+            trust_score: INITIAL_TRUST,
+            total_submissions: 0,
+            validated_submissions: 0,
+            rows_read: 0,
+            duplicate_rows: 0,
+            submissions_today: 0,
+            submissions_day: 0,
+            last_submission: 0,
+            last_quality: 0.0,
+        }
+    }
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl MinerTrust {
+    /// The row after one more parsed upload. Uploads of a miner arrive in log order (they are
+    /// keyed by miner), so `submissions_today` follows the newest day seen; an upload of an
+    /// older day still moves trust but not today's count.
+    pub fn apply(&mut self, submission: &Submission) {
+        self.trust_score = next_trust(self.trust_score, submission.quality, Validation::default());
+        self.total_submissions += 1;
+        self.rows_read = self.rows_read.saturating_add(to_i64(submission.rows_read));
+        self.duplicate_rows = self
+            .duplicate_rows
+            .saturating_add(to_i64(submission.duplicate_rows));
+        match submission.utc_day.cmp(&self.submissions_day) {
+            std::cmp::Ordering::Greater => {
+                self.submissions_day = submission.utc_day;
+                self.submissions_today = to_i64(submission.admitted);
+            }
+            std::cmp::Ordering::Equal => {
+                self.submissions_today = self
+                    .submissions_today
+                    .saturating_add(to_i64(submission.admitted));
+            }
+            std::cmp::Ordering::Less => {}
+        }
+        if submission.submitted_at >= self.last_submission {
+            self.last_submission = submission.submitted_at;
+            self.last_quality = submission.quality;
+        }
+    }
+
+    /// Share of rows that repeated an id within their file.
+    #[must_use]
+    pub fn duplicate_rate(&self) -> f64 {
+        if self.rows_read == 0 {
+            0.0
+        } else {
+            self.duplicate_rows as f64 / self.rows_read as f64
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_miner_row_follows_its_uploads() {
+        let mut miner = MinerTrust::default();
+        let day = 20_349;
+        let upload = |quality, admitted, utc_day, at| Submission {
+            quality,
+            rows_read: 100,
+            duplicate_rows: 10,
+            admitted,
+            utc_day,
+            submitted_at: at,
+        };
+        miner.apply(&upload(0.9, 90, day, 10));
+        miner.apply(&upload(0.9, 50, day, 20));
+        assert_eq!(miner.submissions_today, 140);
+        assert!(miner.trust_score > INITIAL_TRUST);
+        miner.apply(&upload(0.1, 5, day + 1, 30));
+        assert_eq!(
+            (miner.submissions_day, miner.submissions_today),
+            (day + 1, 5)
+        );
+        // a late upload of an older day moves trust, not today's count
+        let before = miner.trust_score;
+        miner.apply(&upload(0.9, 70, day, 25));
+        assert_eq!(miner.submissions_today, 5);
+        assert!(miner.trust_score > before);
+        assert_eq!((miner.last_submission, miner.last_quality), (30, 0.1));
+        assert_eq!(miner.total_submissions, 4);
+        assert!((miner.duplicate_rate() - 0.1).abs() < 1e-12);
+    }
 
     fn after(mut trust: f64, quality: f64, submissions: usize) -> f64 {
         for _ in 0..submissions {

@@ -582,7 +582,7 @@ fn batches<'r>(
     } else {
         reports.chunks(BATCH_ROWS).collect()
     };
-    chunks.into_iter().map(move |chunk| layout(chunk))
+    chunks.into_iter().map(layout)
 }
 
 pub(crate) fn v1_key(hotkey: &str, job: &str, file_name: &str) -> String {

@@ -1,0 +1,33 @@
+-- The trust projection, one schema per version ({schema} is replaced by the version's schema).
+-- Idempotent: run on every start.
+CREATE SCHEMA IF NOT EXISTS {schema};
+
+-- One row per miner; see resi_projections::trust for the rule.
+CREATE TABLE IF NOT EXISTS {schema}.miner_trust (
+    miner_hotkey          text             PRIMARY KEY,
+    trust_score           double precision NOT NULL CHECK (trust_score BETWEEN 0 AND 1),
+    total_submissions     bigint           NOT NULL,
+    validated_submissions bigint           NOT NULL,
+    rows_read             bigint           NOT NULL,
+    duplicate_rows        bigint           NOT NULL,
+    duplicate_rate        double precision NOT NULL,
+    submissions_today     bigint           NOT NULL,
+    submissions_date      date             NOT NULL,
+    last_submission       timestamptz      NOT NULL,
+    last_quality          double precision NOT NULL
+);
+CREATE INDEX IF NOT EXISTS miner_trust_by_score ON {schema}.miner_trust (trust_score DESC, miner_hotkey);
+
+-- Rejected rows and uploads per miner and reason (row reasons as the parser names them;
+-- rejected uploads as "upload:<reason>").
+CREATE TABLE IF NOT EXISTS {schema}.miner_rejections (
+    miner_hotkey text   NOT NULL,
+    reason       text   NOT NULL,
+    count        bigint NOT NULL,
+    PRIMARY KEY (miner_hotkey, reason)
+);
+
+-- Events already folded: a re-delivered summary must not move trust twice.
+CREATE TABLE IF NOT EXISTS {schema}.folded_events (
+    event_id bytea PRIMARY KEY
+);

@@ -1,0 +1,307 @@
+//! The fold loop shared by every projection: consume a batch from the assigned partitions,
+//! fold it and write the checkpoints in one transaction, repeat.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use deadpool_postgres::Pool;
+use rdkafka::Message as _;
+use rdkafka::consumer::StreamConsumer;
+use resi_events::{Event, Topics, codec};
+use resi_runtime::assignment::AssignmentConfig;
+use resi_runtime::config::{KafkaConfig, PostgresConfig, TelemetryConfig};
+use resi_runtime::kafka;
+use resi_runtime::retry::{Backoff, RetryPolicy};
+use resi_runtime::shutdown::Shutdown;
+use serde::Deserialize;
+
+use crate::{metrics, trust, versions};
+
+/// The projections this binary can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectionKind {
+    /// `miner_trust`, `miner_rejections` from the upload summaries.
+    Trust,
+}
+
+impl ProjectionKind {
+    /// The projection's name in `projection_versions` and checkpoints.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Trust => "trust",
+        }
+    }
+
+    fn topic(self, topics: &Topics) -> String {
+        match self {
+            Self::Trust => topics.uploads(),
+        }
+    }
+
+    const fn ddl(self) -> &'static str {
+        match self {
+            Self::Trust => trust::DDL,
+        }
+    }
+
+    async fn fold(
+        self,
+        transaction: &tokio_postgres::Transaction<'_>,
+        schema: &str,
+        events: &[Event],
+    ) -> anyhow::Result<usize> {
+        match self {
+            Self::Trust => trust::fold(transaction, schema, events).await,
+        }
+    }
+}
+
+/// One projection version this instance folds.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectionTarget {
+    /// Which projection.
+    pub projection: ProjectionKind,
+    /// Its version (`v1`, …): the schema is `{projection}_{version}`.
+    pub version: String,
+}
+
+/// The `projector` configuration section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProjectorConfig {
+    /// The projection versions to fold (default: trust v1).
+    pub projections: Vec<ProjectionTarget>,
+    /// Which partitions of each projection's topic this instance owns.
+    pub assignment: AssignmentConfig,
+    /// Most records folded in one transaction.
+    pub batch_max_events: usize,
+    /// Longest wait for a batch to fill once its first record arrived, in milliseconds.
+    pub batch_max_wait_ms: u64,
+    /// Backoff while Postgres or the broker is unavailable (retried without limit).
+    pub retry: RetryPolicy,
+}
+
+impl Default for ProjectorConfig {
+    fn default() -> Self {
+        Self {
+            projections: vec![ProjectionTarget {
+                projection: ProjectionKind::Trust,
+                version: "v1".to_owned(),
+            }],
+            assignment: AssignmentConfig::default(),
+            batch_max_events: 5_000,
+            batch_max_wait_ms: 200,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Everything the projector binary reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ProjectorServiceConfig {
+    /// Where the projections live.
+    pub postgres: PostgresConfig,
+    /// The broker.
+    pub kafka: KafkaConfig,
+    /// Logs, traces and metrics.
+    pub telemetry: TelemetryConfig,
+    /// The projector itself.
+    pub projector: ProjectorConfig,
+}
+
+/// One projection version's consumer.
+struct Fold {
+    kind: ProjectionKind,
+    version: String,
+    schema: String,
+    topic: String,
+    consumer: StreamConsumer,
+}
+
+/// The projector service: one fold loop per configured projection version.
+pub struct Projector {
+    config: ProjectorConfig,
+    pool: Pool,
+    folds: Vec<Fold>,
+}
+
+impl Projector {
+    /// Creates each version's tables (the first version of a projection goes live), reads its
+    /// checkpoints and assigns its partitions at them.
+    pub async fn build(config: &ProjectorServiceConfig) -> anyhow::Result<Self> {
+        let pool = resi_runtime::postgres::pool(&config.postgres)?;
+        resi_runtime::postgres::check(&pool).await?;
+        let topics = Topics::new(&config.kafka.topic_prefix);
+        let mut folds = Vec::new();
+        for target in &config.projector.projections {
+            let kind = target.projection;
+            let topic = kind.topic(&topics);
+            let mut client = pool.get().await.context("failed to connect to postgres")?;
+            let (schema, status) =
+                versions::ensure(&mut client, kind.as_str(), &target.version, kind.ddl()).await?;
+            let count = kafka::partition_count(&config.kafka, &topic).await?;
+            let partitions = config.projector.assignment.resolve(count)?;
+            let offsets =
+                versions::checkpoints(&client, kind.as_str(), &target.version, &topic).await?;
+            let name = format!("resi-projector.{}.{}", kind.as_str(), target.version);
+            let consumer = kafka::assigned_consumer(&config.kafka, &name)?;
+            kafka::assign_at(&consumer, &topic, &partitions, &offsets)?;
+            tracing::info!(projection = kind.as_str(), version = %target.version, %schema, %status, %topic, ?partitions, ?offsets, "projection assigned");
+            folds.push(Fold {
+                kind,
+                version: target.version.clone(),
+                schema,
+                topic,
+                consumer,
+            });
+        }
+        Ok(Self {
+            config: config.projector.clone(),
+            pool,
+            folds,
+        })
+    }
+
+    /// Folds until `shutdown`.
+    pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let loops = self
+            .folds
+            .iter()
+            .map(|fold| self.fold_loop(fold, shutdown.clone()));
+        futures::future::try_join_all(loops).await?;
+        Ok(())
+    }
+
+    async fn fold_loop(&self, fold: &Fold, mut shutdown: Shutdown) -> anyhow::Result<()> {
+        let projection = fold.kind.as_str();
+        let mut backoff = Backoff::new(RetryPolicy {
+            max_attempts: 0,
+            ..self.config.retry.clone()
+        });
+        loop {
+            let batch = tokio::select! {
+                () = shutdown.wait() => return Ok(()),
+                batch = self.next_batch(fold) => batch,
+            };
+            let records = match batch {
+                Ok(records) => records,
+                Err(error) => {
+                    metrics::failure(projection, "consume");
+                    let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        projection,
+                        "kafka consumer error"
+                    );
+                    tokio::select! {
+                        () = shutdown.wait() => return Ok(()),
+                        () = tokio::time::sleep(delay) => continue,
+                    }
+                }
+            };
+            // a batch is folded until it commits: the consumer has moved past it
+            loop {
+                match self.fold_batch(fold, &records).await {
+                    Ok(()) => {
+                        backoff.reset();
+                        break;
+                    }
+                    Err(error) => {
+                        metrics::failure(projection, "fold");
+                        let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            projection,
+                            delay_ms = delay.as_millis() as u64,
+                            "failed to fold a batch, retrying"
+                        );
+                        tokio::select! {
+                            () = shutdown.wait() => return Ok(()),
+                            () = tokio::time::sleep(delay) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for one record, then takes what arrives within the batch window.
+    async fn next_batch(&self, fold: &Fold) -> anyhow::Result<Vec<Record>> {
+        let first = fold.consumer.recv().await?;
+        let mut records = vec![Record::of(&first)];
+        let deadline = Instant::now() + Duration::from_millis(self.config.batch_max_wait_ms);
+        while records.len() < self.config.batch_max_events {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(remaining, fold.consumer.recv()).await {
+                Ok(received) => records.push(Record::of(&received?)),
+                Err(_) => break,
+            }
+        }
+        Ok(records)
+    }
+
+    async fn fold_batch(&self, fold: &Fold, records: &[Record]) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let projection = fold.kind.as_str();
+        let mut next_offsets: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut events = Vec::with_capacity(records.len());
+        let mut undecodable = 0;
+        for record in records {
+            next_offsets.insert(record.partition, record.offset + 1);
+            match &record.event {
+                Ok(event) => events.push(event.clone()),
+                Err(error) => {
+                    undecodable += 1;
+                    // the parser dead-letters what it cannot decode; here it is only counted
+                    tracing::warn!(%error, projection, partition = record.partition, offset = record.offset, "undecodable record skipped");
+                }
+            }
+        }
+        let mut client = self
+            .pool
+            .get()
+            .await
+            .context("failed to connect to postgres")?;
+        let transaction = client.transaction().await.context("failed to begin")?;
+        let folded = fold.kind.fold(&transaction, &fold.schema, &events).await?;
+        versions::store_checkpoints(
+            &transaction,
+            projection,
+            &fold.version,
+            &fold.topic,
+            &next_offsets,
+        )
+        .await?;
+        transaction
+            .commit()
+            .await
+            .context("failed to commit a batch")?;
+        metrics::events(projection, &fold.version, "folded", folded);
+        metrics::events(projection, &fold.version, "skipped", events.len() - folded);
+        metrics::events(projection, &fold.version, "undecodable", undecodable);
+        metrics::batch(projection, records.len(), started.elapsed());
+        Ok(())
+    }
+}
+
+/// A consumed record, decoded.
+struct Record {
+    partition: i32,
+    offset: i64,
+    event: Result<Event, resi_events::DecodeError>,
+}
+
+impl Record {
+    fn of(message: &rdkafka::message::BorrowedMessage<'_>) -> Self {
+        Self {
+            partition: message.partition(),
+            offset: message.offset(),
+            event: codec::decode(message.payload().unwrap_or_default()),
+        }
+    }
+}

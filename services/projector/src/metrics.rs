@@ -1,0 +1,35 @@
+//! The projector's metrics, each named once here.
+//!
+//! | name | type | labels | meaning |
+//! |---|---|---|---|
+//! | `resi_projector_events_total` | counter | `projection`, `version`, `outcome`: folded, skipped, undecodable | records consumed |
+//! | `resi_projector_batch_events` | histogram | `projection` | records per folded batch |
+//! | `resi_projector_batch_seconds` | histogram | `projection` | one batch's transaction, from begin to commit |
+//! | `resi_projector_failures_total` | counter | `projection`, `kind`: consume, fold | failures that were retried |
+
+use std::time::Duration;
+
+/// Records of one batch, by outcome.
+pub fn events(projection: &'static str, version: &str, outcome: &'static str, count: usize) {
+    metrics::counter!(
+        "resi_projector_events_total",
+        "projection" => projection,
+        "version" => version.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(count as u64);
+}
+
+/// One folded batch.
+pub fn batch(projection: &'static str, size: usize, elapsed: Duration) {
+    metrics::histogram!("resi_projector_batch_events", "projection" => projection)
+        .record(size as f64);
+    metrics::histogram!("resi_projector_batch_seconds", "projection" => projection)
+        .record(elapsed.as_secs_f64());
+}
+
+/// A failure that will be retried.
+pub fn failure(projection: &'static str, kind: &'static str) {
+    metrics::counter!("resi_projector_failures_total", "projection" => projection, "kind" => kind)
+        .increment(1);
+}

@@ -1,0 +1,242 @@
+//! The trust projection: `miner_trust` and `miner_rejections` from the upload summaries.
+//!
+//! It folds `UploadParsed` (trust moves by the rule in [`resi_projections::trust`]) and
+//! `UploadRejected` (counted, trust unchanged) from the uploads topic. Both are keyed by miner,
+//! so a miner's events arrive in log order and the fold is deterministic. An event id is folded
+//! once: a re-delivered summary changes nothing.
+
+use std::collections::{BTreeMap, HashSet};
+
+use anyhow::Context as _;
+use resi_events::{Event, EventPayload, Timestamp};
+use resi_projections::trust::{MinerTrust, Submission};
+use tokio_postgres::Transaction;
+
+/// The tables of one version; `{schema}` is replaced by the version's schema.
+pub const DDL: &str = include_str!("../sql/trust.sql");
+
+fn timestamp(micros: i64) -> chrono::DateTime<chrono::Utc> {
+    Timestamp::from_micros(micros)
+        .to_datetime()
+        .unwrap_or_default()
+}
+
+/// Folds one batch in `transaction`; the number of events that changed the tables.
+pub async fn fold(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    events: &[Event],
+) -> anyhow::Result<usize> {
+    let relevant: Vec<&Event> = events
+        .iter()
+        .filter(|event| {
+            matches!(
+                event.payload,
+                EventPayload::UploadParsed(_) | EventPayload::UploadRejected(_)
+            )
+        })
+        .collect();
+    if relevant.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<&[u8]> = relevant
+        .iter()
+        .map(|event| event.id.as_bytes().as_slice())
+        .collect();
+    let fresh: HashSet<Vec<u8>> = transaction
+        .query(
+            &format!(
+                "INSERT INTO {schema}.folded_events (event_id) SELECT unnest($1::bytea[])
+                 ON CONFLICT DO NOTHING RETURNING event_id"
+            ),
+            &[&ids],
+        )
+        .await
+        .context("failed to record folded events")?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut pending = fresh;
+    // in log order, each id once
+    let new_events: Vec<&Event> = relevant
+        .into_iter()
+        .filter(|event| pending.remove(event.id.as_bytes().as_slice()))
+        .collect();
+
+    let miners: Vec<&str> = new_events
+        .iter()
+        .filter_map(|event| match &event.payload {
+            EventPayload::UploadParsed(parsed) => Some(parsed.miner_hotkey.as_str()),
+            _ => None,
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut states: BTreeMap<String, MinerTrust> = transaction
+        .query(
+            &format!(
+                "SELECT miner_hotkey, trust_score, total_submissions, validated_submissions,
+                        rows_read, duplicate_rows, submissions_today,
+                        (submissions_date - DATE '1970-01-01')::integer,
+                        (extract(epoch FROM last_submission) * 1000000)::bigint, last_quality
+                 FROM {schema}.miner_trust WHERE miner_hotkey = ANY($1)"
+            ),
+            &[&miners],
+        )
+        .await
+        .context("failed to read miner trust")?
+        .iter()
+        .map(|row| {
+            (
+                row.get(0),
+                MinerTrust {
+                    trust_score: row.get(1),
+                    total_submissions: row.get(2),
+                    validated_submissions: row.get(3),
+                    rows_read: row.get(4),
+                    duplicate_rows: row.get(5),
+                    submissions_today: row.get(6),
+                    submissions_day: row.get(7),
+                    last_submission: row.get(8),
+                    last_quality: row.get(9),
+                },
+            )
+        })
+        .collect();
+
+    let mut rejections: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut touched = std::collections::BTreeSet::new();
+    for event in &new_events {
+        match &event.payload {
+            EventPayload::UploadParsed(parsed) => {
+                let submission = Submission {
+                    quality: parsed.quality.score,
+                    rows_read: parsed.rows_read,
+                    duplicate_rows: parsed.duplicate_rows,
+                    admitted: parsed.admission.admitted,
+                    utc_day: parsed.admission.utc_day,
+                    submitted_at: event.event_time.as_micros(),
+                };
+                states
+                    .entry(parsed.miner_hotkey.clone())
+                    .or_default()
+                    .apply(&submission);
+                touched.insert(parsed.miner_hotkey.clone());
+                for count in &parsed.rejections {
+                    *rejections
+                        .entry((
+                            parsed.miner_hotkey.clone(),
+                            count.reason.as_str().to_owned(),
+                        ))
+                        .or_default() += i64::try_from(count.rows).unwrap_or(i64::MAX);
+                }
+            }
+            EventPayload::UploadRejected(rejected) => {
+                *rejections
+                    .entry((
+                        rejected.miner_hotkey.clone(),
+                        format!("upload:{}", rejected.reason.as_str()),
+                    ))
+                    .or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+
+    let rows: Vec<(&String, &MinerTrust)> = states
+        .iter()
+        .filter(|(miner, _)| touched.contains(*miner))
+        .collect();
+    if !rows.is_empty() {
+        let miner: Vec<&str> = rows.iter().map(|(miner, _)| miner.as_str()).collect();
+        let column = |get: fn(&MinerTrust) -> f64| {
+            rows.iter()
+                .map(|(_, state)| get(state))
+                .collect::<Vec<f64>>()
+        };
+        let count = |get: fn(&MinerTrust) -> i64| {
+            rows.iter()
+                .map(|(_, state)| get(state))
+                .collect::<Vec<i64>>()
+        };
+        let trust = column(|state| state.trust_score);
+        let duplicate_rate = column(MinerTrust::duplicate_rate);
+        let last_quality = column(|state| state.last_quality);
+        let total = count(|state| state.total_submissions);
+        let validated = count(|state| state.validated_submissions);
+        let rows_read = count(|state| state.rows_read);
+        let duplicate_rows = count(|state| state.duplicate_rows);
+        let today = count(|state| state.submissions_today);
+        let day: Vec<i32> = rows
+            .iter()
+            .map(|(_, state)| state.submissions_day)
+            .collect();
+        let last: Vec<chrono::DateTime<chrono::Utc>> = rows
+            .iter()
+            .map(|(_, state)| timestamp(state.last_submission))
+            .collect();
+        transaction
+            .execute(
+                &format!(
+                    "INSERT INTO {schema}.miner_trust AS current
+                       (miner_hotkey, trust_score, total_submissions, validated_submissions,
+                        rows_read, duplicate_rows, duplicate_rate, submissions_today,
+                        submissions_date, last_submission, last_quality)
+                     SELECT miner, trust, total, validated, rows_read, duplicate_rows,
+                            duplicate_rate, today, DATE '1970-01-01' + day, last, last_quality
+                     FROM unnest($1::text[], $2::float8[], $3::int8[], $4::int8[], $5::int8[],
+                                 $6::int8[], $7::float8[], $8::int8[], $9::int4[],
+                                 $10::timestamptz[], $11::float8[])
+                          AS batch (miner, trust, total, validated, rows_read, duplicate_rows,
+                                    duplicate_rate, today, day, last, last_quality)
+                     ON CONFLICT (miner_hotkey) DO UPDATE SET
+                       trust_score = EXCLUDED.trust_score,
+                       total_submissions = EXCLUDED.total_submissions,
+                       validated_submissions = EXCLUDED.validated_submissions,
+                       rows_read = EXCLUDED.rows_read,
+                       duplicate_rows = EXCLUDED.duplicate_rows,
+                       duplicate_rate = EXCLUDED.duplicate_rate,
+                       submissions_today = EXCLUDED.submissions_today,
+                       submissions_date = EXCLUDED.submissions_date,
+                       last_submission = EXCLUDED.last_submission,
+                       last_quality = EXCLUDED.last_quality"
+                ),
+                &[
+                    &miner,
+                    &trust,
+                    &total,
+                    &validated,
+                    &rows_read,
+                    &duplicate_rows,
+                    &duplicate_rate,
+                    &today,
+                    &day,
+                    &last,
+                    &last_quality,
+                ],
+            )
+            .await
+            .context("failed to write miner trust")?;
+    }
+    if !rejections.is_empty() {
+        let miner: Vec<&str> = rejections.keys().map(|(miner, _)| miner.as_str()).collect();
+        let reason: Vec<&str> = rejections
+            .keys()
+            .map(|(_, reason)| reason.as_str())
+            .collect();
+        let count: Vec<i64> = rejections.values().copied().collect();
+        transaction
+            .execute(
+                &format!(
+                    "INSERT INTO {schema}.miner_rejections AS current (miner_hotkey, reason, count)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::int8[])
+                     ON CONFLICT (miner_hotkey, reason) DO UPDATE
+                     SET count = current.count + EXCLUDED.count"
+                ),
+                &[&miner, &reason, &count],
+            )
+            .await
+            .context("failed to write miner rejections")?;
+    }
+    Ok(new_events.len())
+}

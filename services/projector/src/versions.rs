@@ -1,0 +1,143 @@
+//! Projection versions: one schema each, `building`, `live` or `retired`, recorded in
+//! `projection_versions`.
+
+use anyhow::Context as _;
+use deadpool_postgres::GenericClient;
+
+/// Whether `name` is safe to splice into SQL as an identifier (schemas and versions are).
+#[must_use]
+pub fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 48
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
+}
+
+/// The schema of a projection version: `{projection}_{version}`.
+pub fn schema_name(projection: &str, version: &str) -> anyhow::Result<String> {
+    let schema = format!("{projection}_{version}");
+    anyhow::ensure!(
+        is_identifier(&schema),
+        "projection version {version:?} does not make a plain schema name ({schema:?}): use lower-case letters, digits and _"
+    );
+    Ok(schema)
+}
+
+/// Makes sure the version exists with its tables (`ddl` with `{schema}` replaced), recorded as
+/// `building`, and makes it live when the projection has no live version yet (the first
+/// version of a projection serves as soon as it exists). Returns the version's schema and
+/// status. Safe to run from several instances at once.
+pub async fn ensure(
+    client: &mut deadpool_postgres::Client,
+    projection: &str,
+    version: &str,
+    ddl: &str,
+) -> anyhow::Result<(String, String)> {
+    let schema = schema_name(projection, version)?;
+    let transaction = client
+        .transaction()
+        .await
+        .context("failed to begin the version transaction")?;
+    // one writer of projection_versions at a time, so two instances cannot both go live
+    transaction
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtext('projection_versions'))",
+            &[],
+        )
+        .await
+        .context("failed to lock projection versions")?;
+    transaction
+        .batch_execute(&ddl.replace("{schema}", &schema))
+        .await
+        .with_context(|| format!("failed to create the tables of {schema}"))?;
+    transaction
+        .execute(
+            "INSERT INTO projection_versions (projection, version, schema_name, status)
+             VALUES ($1, $2, $3, 'building') ON CONFLICT (projection, version) DO NOTHING",
+            &[&projection, &version, &schema],
+        )
+        .await
+        .context("failed to record the projection version")?;
+    transaction
+        .execute(
+            "UPDATE projection_versions SET status = 'live', promoted_at = now()
+             WHERE projection = $1 AND version = $2 AND status = 'building'
+               AND NOT EXISTS (SELECT 1 FROM projection_versions WHERE projection = $1 AND status = 'live')",
+            &[&projection, &version],
+        )
+        .await
+        .context("failed to make the first version live")?;
+    let status: String = transaction
+        .query_one(
+            "SELECT status FROM projection_versions WHERE projection = $1 AND version = $2",
+            &[&projection, &version],
+        )
+        .await
+        .context("failed to read the version's status")?
+        .get(0);
+    transaction
+        .commit()
+        .await
+        .context("failed to commit the projection version")?;
+    Ok((schema, status))
+}
+
+/// The next offset per partition of `topic` for one projection version.
+pub async fn checkpoints(
+    client: &impl GenericClient,
+    projection: &str,
+    version: &str,
+    topic: &str,
+) -> anyhow::Result<std::collections::BTreeMap<i32, i64>> {
+    let rows = client
+        .query(
+            "SELECT partition, next_offset FROM projection_checkpoints
+             WHERE projection = $1 AND version = $2 AND topic = $3",
+            &[&projection, &version, &topic],
+        )
+        .await
+        .context("failed to read projection checkpoints")?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// Records the next offsets of a batch (inside the batch's transaction).
+pub async fn store_checkpoints(
+    client: &impl GenericClient,
+    projection: &str,
+    version: &str,
+    topic: &str,
+    next_offsets: &std::collections::BTreeMap<i32, i64>,
+) -> anyhow::Result<()> {
+    let partitions: Vec<i32> = next_offsets.keys().copied().collect();
+    let offsets: Vec<i64> = next_offsets.values().copied().collect();
+    client
+        .execute(
+            "INSERT INTO projection_checkpoints (projection, version, topic, partition, next_offset)
+             SELECT $1, $2, $3, partition, next_offset
+             FROM unnest($4::integer[], $5::bigint[]) AS batch (partition, next_offset)
+             ON CONFLICT (projection, version, topic, partition) DO UPDATE
+             SET next_offset = GREATEST(projection_checkpoints.next_offset, EXCLUDED.next_offset),
+                 updated_at = now()",
+            &[&projection, &version, &topic, &partitions, &offsets],
+        )
+        .await
+        .context("failed to write projection checkpoints")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert_eq!(schema_name("trust", "v1").ok().as_deref(), Some("trust_v1"));
+        assert!(schema_name("consensus", "v2_decay").is_ok());
+        assert!(schema_name("trust", "v1; DROP TABLE x").is_err());
+        assert!(schema_name("trust", "V1").is_err());
+        assert!(!is_identifier("1abc"));
+        assert!(!is_identifier(""));
+    }
+}

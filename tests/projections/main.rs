@@ -1,0 +1,3 @@
+//! Projections on the real stack: the projector folds events from Tansu into Postgres.
+
+mod trust;

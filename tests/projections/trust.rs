@@ -1,0 +1,318 @@
+//! The trust projection: exactly-once folding, re-delivery, a rebuild beside the live version,
+//! and the parser's admission reading the live version.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use resi_events::{
+    Admission, Event, EventId, EventPayload, QualityAssessment, ReasonCount, RejectReason,
+    Timestamp, UploadFormat, UploadParsed, UploadRejectReason, UploadRejected,
+};
+use resi_projections::trust::{MinerTrust, Submission};
+use resi_projector::engine::{ProjectionKind, ProjectionTarget};
+use resi_projector::{Projector, ProjectorServiceConfig};
+use resi_runtime::config::{KafkaConfig, PostgresConfig};
+use resi_runtime::shutdown::{Shutdown, ShutdownTrigger};
+use resi_tests::{eventually, fresh_database, fresh_kafka};
+
+const DAY: i64 = 86_400_000_000;
+const START: i64 = 1_758_110_400_000_000;
+
+fn parsed(miner: &str, index: u64, quality: f64, rows: u64, duplicates: u64, at: i64) -> Event {
+    let payload = UploadParsed {
+        upload_id: EventId(*blake3::hash(format!("{miner}/{index}").as_bytes()).as_bytes()),
+        bucket: "resi-miner-data".into(),
+        key: format!("data/hotkey={miner}/job_id=j/data_{index}.parquet"),
+        miner_hotkey: miner.to_owned(),
+        job_id: "j".into(),
+        format: UploadFormat::V1,
+        rows_read: rows,
+        rows_valid: rows - duplicates - 1,
+        rows_rejected: duplicates + 1,
+        rejections: vec![
+            ReasonCount {
+                reason: RejectReason::DuplicateInFile,
+                rows: duplicates,
+            },
+            ReasonCount {
+                reason: RejectReason::InvalidZipCode,
+                rows: 1,
+            },
+        ],
+        declared_record_count: Some(rows),
+        duplicate_listing_ids: Vec::new(),
+        duplicate_rows: duplicates,
+        distinct_zip_codes: 3,
+        extra_columns: Vec::new(),
+        quality: QualityAssessment {
+            score: quality,
+            issues: Vec::new(),
+        },
+        admission: Admission {
+            trust_used: 0.5,
+            daily_limit: 1_000,
+            utc_day: i32::try_from(at / DAY).unwrap_or_default(),
+            admitted_before: 0,
+            admitted: rows - duplicates - 1,
+            rate_limited: 0,
+        },
+    };
+    Event::new(
+        EventPayload::UploadParsed(payload),
+        Timestamp::from_micros(at),
+        Timestamp::from_micros(at),
+    )
+}
+
+fn rejected(miner: &str, key: &str) -> Event {
+    let payload = UploadRejected {
+        upload_id: EventId(*blake3::hash(key.as_bytes()).as_bytes()),
+        bucket: "resi-miner-data".into(),
+        key: key.to_owned(),
+        etag: "e".into(),
+        miner_hotkey: miner.to_owned(),
+        reason: UploadRejectReason::UnparseablePath,
+        detail: "not the layout".into(),
+    };
+    Event::new(
+        EventPayload::UploadRejected(payload),
+        Timestamp::from_micros(START),
+        Timestamp::from_micros(START),
+    )
+}
+
+/// The events of three miners of different quality, in log order.
+fn history() -> Vec<Event> {
+    let mut events = Vec::new();
+    for index in 0..6_u64 {
+        let at = START + i64::try_from(index).unwrap_or_default() * DAY / 3;
+        events.push(parsed("5Good", index, 0.95, 200, 2, at));
+        events.push(parsed("5Medium", index, 0.6, 100, 10, at));
+        events.push(parsed("5Poor", index, 0.1, 50, 25, at));
+    }
+    events.push(rejected("5Poor", "data/hotkey=5Poor/garbage.txt"));
+    events
+}
+
+/// What the table must say: the pure rule applied to each miner's summaries in order.
+fn expected(events: &[Event]) -> BTreeMap<String, MinerTrust> {
+    let mut miners: BTreeMap<String, MinerTrust> = BTreeMap::new();
+    for event in events {
+        if let EventPayload::UploadParsed(parsed) = &event.payload {
+            miners
+                .entry(parsed.miner_hotkey.clone())
+                .or_default()
+                .apply(&Submission {
+                    quality: parsed.quality.score,
+                    rows_read: parsed.rows_read,
+                    duplicate_rows: parsed.duplicate_rows,
+                    admitted: parsed.admission.admitted,
+                    utc_day: parsed.admission.utc_day,
+                    submitted_at: event.event_time.as_micros(),
+                });
+        }
+    }
+    miners
+}
+
+struct Stack {
+    postgres: PostgresConfig,
+    kafka: KafkaConfig,
+    pool: deadpool_postgres::Pool,
+}
+
+impl Stack {
+    async fn new() -> anyhow::Result<Self> {
+        let postgres = fresh_database().await?;
+        let pool = resi_runtime::postgres::pool(&postgres)?;
+        resi_runtime::postgres::migrate(&pool).await?;
+        let mut kafka = fresh_kafka();
+        kafka.partitions.uploads = 3;
+        resi_runtime::kafka::ensure_topics(&kafka).await?;
+        Ok(Self {
+            postgres,
+            kafka,
+            pool,
+        })
+    }
+
+    async fn publish(&self, events: &[Event]) -> anyhow::Result<()> {
+        let producer = resi_runtime::kafka::producer(&self.kafka)?;
+        let topic = resi_events::Topics::new(&self.kafka.topic_prefix).uploads();
+        for event in events {
+            resi_runtime::kafka::publish(&producer, &topic, event).await?;
+        }
+        Ok(())
+    }
+
+    async fn spawn(
+        &self,
+        version: &str,
+    ) -> anyhow::Result<(ShutdownTrigger, tokio::task::JoinHandle<anyhow::Result<()>>)> {
+        let mut config = ProjectorServiceConfig {
+            postgres: self.postgres.clone(),
+            kafka: self.kafka.clone(),
+            ..Default::default()
+        };
+        config.projector.projections = vec![ProjectionTarget {
+            projection: ProjectionKind::Trust,
+            version: version.to_owned(),
+        }];
+        let projector = Projector::build(&config).await?;
+        let (trigger, shutdown) = Shutdown::new();
+        Ok((trigger, tokio::spawn(projector.run(shutdown))))
+    }
+
+    /// The end offsets of the uploads topic.
+    fn log_end(&self) -> anyhow::Result<BTreeMap<i32, i64>> {
+        let client: rdkafka::consumer::BaseConsumer =
+            resi_runtime::kafka::client_config(&self.kafka).create()?;
+        let topic = resi_events::Topics::new(&self.kafka.topic_prefix).uploads();
+        (0..self.kafka.partitions.uploads)
+            .map(|partition| {
+                let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(
+                    &client,
+                    &topic,
+                    partition,
+                    Duration::from_secs(10),
+                )?;
+                Ok((partition, high))
+            })
+            .collect()
+    }
+
+    /// Waits until `version` has folded everything on the log.
+    async fn caught_up(&self, version: &str) -> anyhow::Result<()> {
+        let end = self.log_end()?;
+        let end: BTreeMap<i32, i64> = end.into_iter().filter(|(_, high)| *high > 0).collect();
+        eventually(Duration::from_secs(60), "the projection to reach the log's end", || async {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT partition, next_offset FROM projection_checkpoints WHERE projection = 'trust' AND version = $1",
+                    &[&version],
+                )
+                .await?;
+            let at: BTreeMap<i32, i64> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+            Ok(end.iter().all(|(partition, high)| at.get(partition) == Some(high)).then_some(()))
+        })
+        .await
+    }
+
+    /// The version's tables, ordered, as text.
+    async fn dump(&self, schema: &str) -> anyhow::Result<String> {
+        let client = self.pool.get().await?;
+        let mut out = String::new();
+        for query in [
+            format!(
+                "SELECT miner_hotkey, trust_score, total_submissions, validated_submissions, rows_read, duplicate_rows, duplicate_rate, submissions_today, submissions_date::text, last_submission::text, last_quality FROM {schema}.miner_trust ORDER BY 1"
+            ),
+            format!(
+                "SELECT miner_hotkey, reason, count FROM {schema}.miner_rejections ORDER BY 1, 2"
+            ),
+        ] {
+            for row in client.query(&query, &[]).await? {
+                let line: Vec<String> = (0..row.len())
+                    .map(|index| {
+                        row.try_get::<_, String>(index)
+                            .or_else(|_| {
+                                row.try_get::<_, i64>(index).map(|value| value.to_string())
+                            })
+                            .or_else(|_| {
+                                row.try_get::<_, f64>(index)
+                                    .map(|value| format!("{value:.12}"))
+                            })
+                            .unwrap_or_else(|_| "?".to_owned())
+                    })
+                    .collect();
+                out.push_str(&line.join("|"));
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[tokio::test]
+async fn trust_folds_once_rebuilds_identically_and_feeds_admission() -> anyhow::Result<()> {
+    // Arrange: a history on the log
+    let stack = Stack::new().await?;
+    let events = history();
+    stack.publish(&events).await?;
+
+    // Act: the first version folds it
+    let (stop_v1, v1) = stack.spawn("v1").await?;
+    stack.caught_up("v1").await?;
+
+    // Assert: every miner's row is the rule applied to its summaries in order
+    let client = stack.pool.get().await?;
+    let want = expected(&events);
+    for (miner, state) in &want {
+        let row = client
+            .query_one(
+                "SELECT trust_score, total_submissions, submissions_today, duplicate_rate FROM trust_v1.miner_trust WHERE miner_hotkey = $1",
+                &[miner],
+            )
+            .await
+            .with_context(|| format!("no trust row for {miner}"))?;
+        assert!(
+            (row.get::<_, f64>(0) - state.trust_score).abs() < 1e-12,
+            "{miner}"
+        );
+        assert_eq!(row.get::<_, i64>(1), state.total_submissions);
+        assert_eq!(row.get::<_, i64>(2), state.submissions_today);
+        assert!((row.get::<_, f64>(3) - state.duplicate_rate()).abs() < 1e-12);
+    }
+    // good files raise trust, poor ones drop it sharply
+    assert!(want["5Good"].trust_score > want["5Medium"].trust_score);
+    assert!(want["5Medium"].trust_score > 0.5 && want["5Poor"].trust_score < 0.05);
+    let poor_rejections: i64 = client
+        .query_one("SELECT count FROM trust_v1.miner_rejections WHERE miner_hotkey = '5Poor' AND reason = 'upload:unparseable_path'", &[])
+        .await?
+        .get(0);
+    assert_eq!(poor_rejections, 1);
+    let status: String = client
+        .query_one(
+            "SELECT status FROM projection_versions WHERE projection = 'trust' AND version = 'v1'",
+            &[],
+        )
+        .await?
+        .get(0);
+    assert_eq!(status, "live");
+    // the parser admits by what the live version serves
+    let admitted_by = resi_parser::admission::live_trust(&client, "5Good").await?;
+    assert!((admitted_by - want["5Good"].trust_score).abs() < 1e-12);
+    let before = stack.dump("trust_v1").await?;
+
+    // Act: the whole history is delivered again
+    stack.publish(&events).await?;
+    stack.caught_up("v1").await?;
+    // Assert: nothing changed
+    assert_eq!(stack.dump("trust_v1").await?, before);
+
+    // Act: a new version is rebuilt from offset 0 beside the live one
+    let (stop_v2, v2) = stack.spawn("v2").await?;
+    stack.caught_up("v2").await?;
+    // Assert: same tables, and v1 still serves
+    assert_eq!(stack.dump("trust_v2").await?, before);
+    let statuses: Vec<(String, String)> = client
+        .query("SELECT version, status FROM projection_versions WHERE projection = 'trust' ORDER BY version", &[])
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("v1".into(), "live".into()),
+            ("v2".into(), "building".into())
+        ]
+    );
+
+    stop_v1.trigger();
+    stop_v2.trigger();
+    v1.await??;
+    v2.await??;
+    Ok(())
+}
