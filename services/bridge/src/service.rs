@@ -750,10 +750,7 @@ impl Bridge {
         let Some(queue_url) = self.sqs_config.queue_url.clone() else {
             return Ok(());
         };
-        let mut backoff = Backoff::new(RetryPolicy {
-            max_attempts: 0,
-            ..self.config.retry.clone()
-        });
+        let mut backoff = Backoff::endless(&self.config.retry);
         loop {
             let received = tokio::select! {
                 () = shutdown.wait() => return Ok(()),
@@ -772,12 +769,12 @@ impl Bridge {
                 }
                 Err(error) => {
                     metrics::failure("sqs_receive");
-                    let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
+                    let delay = backoff.pause();
                     tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), delay_ms = delay.as_millis() as u64, "failed to receive notifications, retrying");
-                    tokio::select! {
-                        () = shutdown.wait() => return Ok(()),
-                        () = tokio::time::sleep(delay) => continue,
+                    if shutdown.sleep(delay).await {
+                        return Ok(());
                     }
+                    continue;
                 }
             };
             if messages.is_empty() {

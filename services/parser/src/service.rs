@@ -173,10 +173,7 @@ impl Parser {
         senders: BTreeMap<i32, mpsc::Sender<OwnedMessage>>,
         mut shutdown: Shutdown,
     ) -> anyhow::Result<()> {
-        let mut consume_backoff = Backoff::new(RetryPolicy {
-            max_attempts: 0,
-            ..self.config.retry.clone()
-        });
+        let mut consume_backoff = Backoff::endless(&self.config.retry);
         loop {
             let message = tokio::select! {
                 () = shutdown.wait() => return Ok(()),
@@ -187,12 +184,12 @@ impl Parser {
                     }
                     Err(error) => {
                         metrics::failure("consume");
-                        let delay = consume_backoff.next_delay().unwrap_or(Duration::from_secs(30));
+                        let delay = consume_backoff.pause();
                         tracing::warn!(%error, delay_ms = delay.as_millis() as u64, "kafka consumer error");
-                        tokio::select! {
-                            () = shutdown.wait() => return Ok(()),
-                            () = tokio::time::sleep(delay) => continue,
+                        if shutdown.sleep(delay).await {
+                            return Ok(());
                         }
+                        continue;
                     }
                 },
             };
@@ -241,16 +238,13 @@ impl Parser {
                     None => break,
                 },
             };
-            let mut backoff = Backoff::new(RetryPolicy {
-                max_attempts: 0,
-                ..self.config.retry.clone()
-            });
+            let mut backoff = Backoff::endless(&self.config.retry);
             loop {
                 match self.handle(&message, &mut skipped).await {
                     Ok(()) => break,
                     Err(error) => {
                         metrics::failure("infrastructure");
-                        let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
+                        let delay = backoff.pause();
                         tracing::error!(
                             error = format!("{error:#}"),
                             partition,
@@ -258,9 +252,8 @@ impl Parser {
                             delay_ms = delay.as_millis() as u64,
                             "failed to process an upload record, retrying"
                         );
-                        tokio::select! {
-                            () = shutdown.wait() => return Ok(()),
-                            () = tokio::time::sleep(delay) => {}
+                        if shutdown.sleep(delay).await {
+                            return Ok(());
                         }
                     }
                 }

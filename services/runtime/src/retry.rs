@@ -51,6 +51,23 @@ impl Backoff {
         }
     }
 
+    /// A sequence with the policy's delays and no attempt limit, for loops that must keep a
+    /// service alive through an outage (consuming, polling a queue, writing a checkpoint).
+    #[must_use]
+    pub fn endless(policy: &RetryPolicy) -> Self {
+        Self::new(RetryPolicy {
+            max_attempts: 0,
+            ..policy.clone()
+        })
+    }
+
+    /// Records a failure; the delay before the next attempt, the largest delay once a limited
+    /// sequence is spent.
+    pub fn pause(&mut self) -> Duration {
+        self.next_delay()
+            .unwrap_or(Duration::from_millis(self.policy.max_delay_ms))
+    }
+
     /// Records a failure; the delay before the next attempt, or `None` when attempts are spent.
     pub fn next_delay(&mut self) -> Option<Duration> {
         self.failures = self.failures.saturating_add(1);
@@ -168,6 +185,27 @@ mod tests {
                 "max_attempts 0 never gives up"
             );
         }
+    }
+
+    #[test]
+    fn endless_sequences_never_give_up_and_pause_stays_capped() {
+        let policy = RetryPolicy {
+            initial_delay_ms: 10,
+            max_delay_ms: 40,
+            max_attempts: 2,
+        };
+        let mut endless = Backoff::endless(&policy);
+        for _ in 0..100 {
+            assert!(
+                endless
+                    .next_delay()
+                    .is_some_and(|delay| delay <= Duration::from_millis(40))
+            );
+        }
+        let mut limited = Backoff::new(policy);
+        assert!(limited.pause() <= Duration::from_millis(10));
+        // spent: the largest delay, not a hot loop
+        assert_eq!(limited.pause(), Duration::from_millis(40));
     }
 
     #[test]

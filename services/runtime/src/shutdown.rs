@@ -58,6 +58,14 @@ impl Shutdown {
         *self.receiver.borrow()
     }
 
+    /// Sleeps for `delay` unless shutdown is requested first; whether it was.
+    pub async fn sleep(&mut self, delay: std::time::Duration) -> bool {
+        tokio::select! {
+            () = self.wait() => true,
+            () = tokio::time::sleep(delay) => false,
+        }
+    }
+
     /// Resolves once shutdown is requested (immediately if it already was).
     pub async fn wait(&mut self) {
         // an error means the trigger was dropped, which also means stop
