@@ -1,3 +1,5 @@
 //! Projections on the real stack: the projector folds events from Tansu into Postgres.
 
+mod listing;
+mod stack;
 mod trust;

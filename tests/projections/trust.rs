@@ -2,7 +2,6 @@
 //! and the parser's admission reading the live version.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use resi_events::{
@@ -10,11 +9,9 @@ use resi_events::{
     Timestamp, UploadFormat, UploadParsed, UploadRejectReason, UploadRejected,
 };
 use resi_projections::trust::{MinerTrust, Submission};
-use resi_projector::engine::{ProjectionKind, ProjectionTarget};
-use resi_projector::{Projector, ProjectorServiceConfig};
-use resi_runtime::config::{KafkaConfig, PostgresConfig};
-use resi_runtime::shutdown::{Shutdown, ShutdownTrigger};
-use resi_tests::{eventually, fresh_database, fresh_kafka};
+use resi_projector::engine::ProjectionKind;
+
+use crate::stack::Stack;
 
 const DAY: i64 = 86_400_000_000;
 const START: i64 = 1_758_110_400_000_000;
@@ -116,134 +113,27 @@ fn expected(events: &[Event]) -> BTreeMap<String, MinerTrust> {
     miners
 }
 
-struct Stack {
-    postgres: PostgresConfig,
-    kafka: KafkaConfig,
-    pool: deadpool_postgres::Pool,
-}
-
-impl Stack {
-    async fn new() -> anyhow::Result<Self> {
-        let postgres = fresh_database().await?;
-        let pool = resi_runtime::postgres::pool(&postgres)?;
-        resi_runtime::postgres::migrate(&pool).await?;
-        let mut kafka = fresh_kafka();
-        kafka.partitions.uploads = 3;
-        resi_runtime::kafka::ensure_topics(&kafka).await?;
-        Ok(Self {
-            postgres,
-            kafka,
-            pool,
-        })
-    }
-
-    async fn publish(&self, events: &[Event]) -> anyhow::Result<()> {
-        let producer = resi_runtime::kafka::producer(&self.kafka)?;
-        let topic = resi_events::Topics::new(&self.kafka.topic_prefix).uploads();
-        for event in events {
-            resi_runtime::kafka::publish(&producer, &topic, event).await?;
-        }
-        Ok(())
-    }
-
-    async fn spawn(
-        &self,
-        version: &str,
-    ) -> anyhow::Result<(ShutdownTrigger, tokio::task::JoinHandle<anyhow::Result<()>>)> {
-        let mut config = ProjectorServiceConfig {
-            postgres: self.postgres.clone(),
-            kafka: self.kafka.clone(),
-            ..Default::default()
-        };
-        config.projector.projections = vec![ProjectionTarget {
-            projection: ProjectionKind::Trust,
-            version: version.to_owned(),
-        }];
-        let projector = Projector::build(&config).await?;
-        let (trigger, shutdown) = Shutdown::new();
-        Ok((trigger, tokio::spawn(projector.run(shutdown))))
-    }
-
-    /// The end offsets of the uploads topic.
-    fn log_end(&self) -> anyhow::Result<BTreeMap<i32, i64>> {
-        let client: rdkafka::consumer::BaseConsumer =
-            resi_runtime::kafka::client_config(&self.kafka).create()?;
-        let topic = resi_events::Topics::new(&self.kafka.topic_prefix).uploads();
-        (0..self.kafka.partitions.uploads)
-            .map(|partition| {
-                let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(
-                    &client,
-                    &topic,
-                    partition,
-                    Duration::from_secs(10),
-                )?;
-                Ok((partition, high))
-            })
-            .collect()
-    }
-
-    /// Waits until `version` has folded everything on the log.
-    async fn caught_up(&self, version: &str) -> anyhow::Result<()> {
-        let end = self.log_end()?;
-        let end: BTreeMap<i32, i64> = end.into_iter().filter(|(_, high)| *high > 0).collect();
-        eventually(Duration::from_secs(60), "the projection to reach the log's end", || async {
-            let client = self.pool.get().await?;
-            let rows = client
-                .query(
-                    "SELECT partition, next_offset FROM projection_checkpoints WHERE projection = 'trust' AND version = $1",
-                    &[&version],
-                )
-                .await?;
-            let at: BTreeMap<i32, i64> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
-            Ok(end.iter().all(|(partition, high)| at.get(partition) == Some(high)).then_some(()))
-        })
-        .await
-    }
-
-    /// The version's tables, ordered, as text.
-    async fn dump(&self, schema: &str) -> anyhow::Result<String> {
-        let client = self.pool.get().await?;
-        let mut out = String::new();
-        for query in [
-            format!(
-                "SELECT miner_hotkey, trust_score, total_submissions, validated_submissions, rows_read, duplicate_rows, duplicate_rate, submissions_today, submissions_date::text, last_submission::text, last_quality FROM {schema}.miner_trust ORDER BY 1"
-            ),
-            format!(
-                "SELECT miner_hotkey, reason, count FROM {schema}.miner_rejections ORDER BY 1, 2"
-            ),
-        ] {
-            for row in client.query(&query, &[]).await? {
-                let line: Vec<String> = (0..row.len())
-                    .map(|index| {
-                        row.try_get::<_, String>(index)
-                            .or_else(|_| {
-                                row.try_get::<_, i64>(index).map(|value| value.to_string())
-                            })
-                            .or_else(|_| {
-                                row.try_get::<_, f64>(index)
-                                    .map(|value| format!("{value:.12}"))
-                            })
-                            .unwrap_or_else(|_| "?".to_owned())
-                    })
-                    .collect();
-                out.push_str(&line.join("|"));
-                out.push('\n');
-            }
-        }
-        Ok(out)
-    }
+/// The version's tables, ordered.
+fn trust_tables(schema: &str) -> [String; 2] {
+    [
+        format!(
+            "SELECT miner_hotkey, trust_score, total_submissions, validated_submissions, rows_read, duplicate_rows, duplicate_rate, submissions_today, submissions_date::text, last_submission::text, last_quality FROM {schema}.miner_trust ORDER BY 1"
+        ),
+        format!("SELECT miner_hotkey, reason, count FROM {schema}.miner_rejections ORDER BY 1, 2"),
+    ]
 }
 
 #[tokio::test]
 async fn trust_folds_once_rebuilds_identically_and_feeds_admission() -> anyhow::Result<()> {
     // Arrange: a history on the log
     let stack = Stack::new().await?;
+    let uploads = stack.topics().uploads();
     let events = history();
-    stack.publish(&events).await?;
+    stack.publish(&uploads, &events).await?;
 
     // Act: the first version folds it
-    let (stop_v1, v1) = stack.spawn("v1").await?;
-    stack.caught_up("v1").await?;
+    let (stop_v1, v1) = stack.spawn(ProjectionKind::Trust, "v1", None).await?;
+    stack.caught_up("trust", "v1", &uploads).await?;
 
     // Assert: every miner's row is the rule applied to its summaries in order
     let client = stack.pool.get().await?;
@@ -283,19 +173,19 @@ async fn trust_folds_once_rebuilds_identically_and_feeds_admission() -> anyhow::
     // the parser admits by what the live version serves
     let admitted_by = resi_parser::admission::live_trust(&client, "5Good").await?;
     assert!((admitted_by - want["5Good"].trust_score).abs() < 1e-12);
-    let before = stack.dump("trust_v1").await?;
+    let before = stack.dump(&trust_tables("trust_v1")).await?;
 
     // Act: the whole history is delivered again
-    stack.publish(&events).await?;
-    stack.caught_up("v1").await?;
+    stack.publish(&uploads, &events).await?;
+    stack.caught_up("trust", "v1", &uploads).await?;
     // Assert: nothing changed
-    assert_eq!(stack.dump("trust_v1").await?, before);
+    assert_eq!(stack.dump(&trust_tables("trust_v1")).await?, before);
 
     // Act: a new version is rebuilt from offset 0 beside the live one
-    let (stop_v2, v2) = stack.spawn("v2").await?;
-    stack.caught_up("v2").await?;
+    let (stop_v2, v2) = stack.spawn(ProjectionKind::Trust, "v2", None).await?;
+    stack.caught_up("trust", "v2", &uploads).await?;
     // Assert: same tables, and v1 still serves
-    assert_eq!(stack.dump("trust_v2").await?, before);
+    assert_eq!(stack.dump(&trust_tables("trust_v2")).await?, before);
     let statuses: Vec<(String, String)> = client
         .query("SELECT version, status FROM projection_versions WHERE projection = 'trust' ORDER BY version", &[])
         .await?
@@ -310,9 +200,5 @@ async fn trust_folds_once_rebuilds_identically_and_feeds_admission() -> anyhow::
         ]
     );
 
-    stop_v1.trigger();
-    stop_v2.trigger();
-    v1.await??;
-    v2.await??;
-    Ok(())
+    crate::stack::stop(vec![(stop_v1, v1), (stop_v2, v2)]).await
 }

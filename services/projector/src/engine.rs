@@ -16,12 +16,14 @@ use resi_runtime::retry::{Backoff, RetryPolicy};
 use resi_runtime::shutdown::Shutdown;
 use serde::Deserialize;
 
-use crate::{metrics, trust, versions};
+use crate::{listing, metrics, trust, versions};
 
 /// The projections this binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectionKind {
+    /// `listings`, `miner_attestations` from the attestations.
+    Listing,
     /// `miner_trust`, `miner_rejections` from the upload summaries.
     Trust,
 }
@@ -31,18 +33,21 @@ impl ProjectionKind {
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::Listing => "listing",
             Self::Trust => "trust",
         }
     }
 
     fn topic(self, topics: &Topics) -> String {
         match self {
+            Self::Listing => topics.attestations(),
             Self::Trust => topics.uploads(),
         }
     }
 
     const fn ddl(self) -> &'static str {
         match self {
+            Self::Listing => listing::DDL,
             Self::Trust => trust::DDL,
         }
     }
@@ -54,6 +59,7 @@ impl ProjectionKind {
         events: &[Event],
     ) -> anyhow::Result<usize> {
         match self {
+            Self::Listing => listing::fold(transaction, schema, events).await,
             Self::Trust => trust::fold(transaction, schema, events).await,
         }
     }
@@ -73,7 +79,7 @@ pub struct ProjectionTarget {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProjectorConfig {
-    /// The projection versions to fold (default: trust v1).
+    /// The projection versions to fold (default: listing v1 and trust v1).
     pub projections: Vec<ProjectionTarget>,
     /// Which partitions of each projection's topic this instance owns.
     pub assignment: AssignmentConfig,
@@ -88,10 +94,16 @@ pub struct ProjectorConfig {
 impl Default for ProjectorConfig {
     fn default() -> Self {
         Self {
-            projections: vec![ProjectionTarget {
-                projection: ProjectionKind::Trust,
-                version: "v1".to_owned(),
-            }],
+            projections: vec![
+                ProjectionTarget {
+                    projection: ProjectionKind::Listing,
+                    version: "v1".to_owned(),
+                },
+                ProjectionTarget {
+                    projection: ProjectionKind::Trust,
+                    version: "v1".to_owned(),
+                },
+            ],
             assignment: AssignmentConfig::default(),
             batch_max_events: 5_000,
             batch_max_wait_ms: 200,
@@ -179,10 +191,7 @@ impl Projector {
 
     async fn fold_loop(&self, fold: &Fold, mut shutdown: Shutdown) -> anyhow::Result<()> {
         let projection = fold.kind.as_str();
-        let mut backoff = Backoff::new(RetryPolicy {
-            max_attempts: 0,
-            ..self.config.retry.clone()
-        });
+        let mut backoff = Backoff::endless(&self.config.retry);
         loop {
             let batch = tokio::select! {
                 () = shutdown.wait() => return Ok(()),
@@ -192,16 +201,16 @@ impl Projector {
                 Ok(records) => records,
                 Err(error) => {
                     metrics::failure(projection, "consume");
-                    let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
+                    let delay = backoff.pause();
                     tracing::warn!(
                         error = format!("{error:#}"),
                         projection,
                         "kafka consumer error"
                     );
-                    tokio::select! {
-                        () = shutdown.wait() => return Ok(()),
-                        () = tokio::time::sleep(delay) => continue,
+                    if shutdown.sleep(delay).await {
+                        return Ok(());
                     }
+                    continue;
                 }
             };
             // a batch is folded until it commits: the consumer has moved past it
@@ -213,16 +222,15 @@ impl Projector {
                     }
                     Err(error) => {
                         metrics::failure(projection, "fold");
-                        let delay = backoff.next_delay().unwrap_or(Duration::from_secs(30));
+                        let delay = backoff.pause();
                         tracing::error!(
                             error = format!("{error:#}"),
                             projection,
                             delay_ms = delay.as_millis() as u64,
                             "failed to fold a batch, retrying"
                         );
-                        tokio::select! {
-                            () = shutdown.wait() => return Ok(()),
-                            () = tokio::time::sleep(delay) => {}
+                        if shutdown.sleep(delay).await {
+                            return Ok(());
                         }
                     }
                 }

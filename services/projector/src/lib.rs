@@ -5,6 +5,7 @@
 //! seeks to them when it starts. Kafka group offsets are never read or committed.
 
 pub mod engine;
+pub mod listing;
 pub mod metrics;
 pub mod trust;
 pub mod versions;

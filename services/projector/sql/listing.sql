@@ -1,0 +1,67 @@
+-- The listing projection, one schema per version ({schema} is replaced by the version's schema).
+-- Idempotent: run on every start.
+CREATE SCHEMA IF NOT EXISTS {schema};
+
+-- One row per attestation (its event id): who reported what, from which upload, and the
+-- reported values, kept for consensus audits and the validator feed.
+CREATE TABLE IF NOT EXISTS {schema}.miner_attestations (
+    attestation_id    bytea       PRIMARY KEY,
+    listing_id        text        NOT NULL,
+    miner_hotkey      text        NOT NULL,
+    upload_id         bytea       NOT NULL,
+    row_index         bigint      NOT NULL,
+    upload_key        text        NOT NULL,
+    job_id            text        NOT NULL,
+    scraped_at        timestamptz NOT NULL,
+    submitted_at      timestamptz NOT NULL,
+    content_hash      bytea       NOT NULL,
+    miner_trust       double precision NOT NULL,
+    uri               text,
+    url               text,
+    price_usd         bigint,
+    address           text,
+    bedrooms          integer,
+    bathrooms_tenths  integer,
+    living_area_sqft  integer,
+    home_type         text,
+    home_status       text,
+    days_on_market    integer,
+    zip_code          text,
+    city              text,
+    state             text,
+    latitude_e7       integer,
+    longitude_e7      integer,
+    listing_date      date,
+    mls_id            text
+);
+CREATE INDEX IF NOT EXISTS miner_attestations_by_listing ON {schema}.miner_attestations (listing_id, scraped_at DESC, attestation_id DESC);
+CREATE INDEX IF NOT EXISTS miner_attestations_by_miner ON {schema}.miner_attestations (miner_hotkey, submitted_at DESC);
+
+-- One row per listing: identity, counts, and the values of its most recent report (by scrape
+-- time, then attestation id, so the choice never depends on arrival order).
+CREATE TABLE IF NOT EXISTS {schema}.listings (
+    listing_id          text        PRIMARY KEY,
+    uri                 text,
+    url                 text,
+    first_seen_at       timestamptz NOT NULL,
+    last_updated_at     timestamptz NOT NULL,
+    total_attestations  bigint      NOT NULL,
+    unique_miners_count integer     NOT NULL,
+    latest_attestation  bytea       NOT NULL,
+    price_usd           bigint,
+    address             text,
+    bedrooms            integer,
+    bathrooms_tenths    integer,
+    living_area_sqft    integer,
+    home_type           text,
+    home_status         text,
+    days_on_market      integer,
+    zip_code            text,
+    city                text,
+    state               text,
+    latitude_e7         integer,
+    longitude_e7        integer,
+    listing_date        date,
+    mls_id              text
+);
+CREATE INDEX IF NOT EXISTS listings_by_zip ON {schema}.listings (zip_code, listing_id);

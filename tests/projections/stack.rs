@@ -1,0 +1,187 @@
+//! The real stack for projection tests: a fresh database and topic prefix, a producer of
+//! events, projector instances, and waits on checkpoints.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use resi_events::{Event, Topics};
+use resi_projector::engine::{ProjectionKind, ProjectionTarget};
+use resi_projector::{Projector, ProjectorServiceConfig};
+use resi_runtime::assignment::AssignmentConfig;
+use resi_runtime::config::{KafkaConfig, PostgresConfig};
+use resi_runtime::shutdown::{Shutdown, ShutdownTrigger};
+use resi_tests::{eventually, fresh_database, fresh_kafka};
+
+/// A running projector instance.
+pub type Running = (ShutdownTrigger, tokio::task::JoinHandle<anyhow::Result<()>>);
+
+pub struct Stack {
+    pub postgres: PostgresConfig,
+    pub kafka: KafkaConfig,
+    pub pool: deadpool_postgres::Pool,
+}
+
+impl Stack {
+    pub async fn new() -> anyhow::Result<Self> {
+        let postgres = fresh_database().await?;
+        let pool = resi_runtime::postgres::pool(&postgres)?;
+        resi_runtime::postgres::migrate(&pool).await?;
+        let mut kafka = fresh_kafka();
+        kafka.partitions.uploads = 3;
+        kafka.partitions.attestations = 4;
+        resi_runtime::kafka::ensure_topics(&kafka).await?;
+        Ok(Self {
+            postgres,
+            kafka,
+            pool,
+        })
+    }
+
+    pub fn topics(&self) -> Topics {
+        Topics::new(&self.kafka.topic_prefix)
+    }
+
+    /// Publishes `events` to `topic`, keyed as the contract says, each acknowledged.
+    pub async fn publish(&self, topic: &str, events: &[Event]) -> anyhow::Result<()> {
+        let producer = resi_runtime::kafka::producer(&self.kafka)?;
+        let mut deliveries = Vec::with_capacity(events.len());
+        for event in events {
+            deliveries.push(resi_runtime::kafka::enqueue(&producer, topic, event).await?);
+        }
+        for delivery in deliveries {
+            resi_runtime::kafka::delivered(delivery).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts a projector folding one version; `split` = (ordinal, replicas) to own part of
+    /// the partitions.
+    pub async fn spawn(
+        &self,
+        projection: ProjectionKind,
+        version: &str,
+        split: Option<(u32, u32)>,
+    ) -> anyhow::Result<Running> {
+        let mut config = ProjectorServiceConfig {
+            postgres: self.postgres.clone(),
+            kafka: self.kafka.clone(),
+            ..Default::default()
+        };
+        config.projector.projections = vec![ProjectionTarget {
+            projection,
+            version: version.to_owned(),
+        }];
+        if let Some((ordinal, replicas)) = split {
+            config.projector.assignment = AssignmentConfig {
+                ordinal: Some(ordinal),
+                replicas,
+                ..AssignmentConfig::default()
+            };
+        }
+        let projector = Projector::build(&config).await?;
+        let (trigger, shutdown) = Shutdown::new();
+        Ok((trigger, tokio::spawn(projector.run(shutdown))))
+    }
+
+    /// The end offsets of `topic`'s non-empty partitions.
+    fn log_end(&self, topic: &str) -> anyhow::Result<BTreeMap<i32, i64>> {
+        let client: rdkafka::consumer::BaseConsumer =
+            resi_runtime::kafka::client_config(&self.kafka).create()?;
+        let metadata = rdkafka::consumer::Consumer::fetch_metadata(
+            &client,
+            Some(topic),
+            Duration::from_secs(10),
+        )?;
+        let partitions = metadata
+            .topics()
+            .first()
+            .map_or(0, |topic| topic.partitions().len());
+        let mut end = BTreeMap::new();
+        for partition in 0..i32::try_from(partitions)? {
+            let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(
+                &client,
+                topic,
+                partition,
+                Duration::from_secs(10),
+            )?;
+            if high > 0 {
+                end.insert(partition, high);
+            }
+        }
+        Ok(end)
+    }
+
+    /// Waits until the version's checkpoints stand at the end of `topic`.
+    pub async fn caught_up(
+        &self,
+        projection: &str,
+        version: &str,
+        topic: &str,
+    ) -> anyhow::Result<()> {
+        let end = self.log_end(topic)?;
+        eventually(
+            Duration::from_secs(60),
+            "the projection to reach the log's end",
+            || async {
+                let client = self.pool.get().await?;
+                let rows = client
+                    .query(
+                        "SELECT partition, next_offset FROM projection_checkpoints
+                         WHERE projection = $1 AND version = $2 AND topic = $3",
+                        &[&projection, &version, &topic],
+                    )
+                    .await?;
+                let at: BTreeMap<i32, i64> =
+                    rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+                Ok(end
+                    .iter()
+                    .all(|(partition, high)| at.get(partition) == Some(high))
+                    .then_some(()))
+            },
+        )
+        .await
+    }
+
+    /// The rows of `queries`, as text.
+    pub async fn dump(&self, queries: &[String]) -> anyhow::Result<String> {
+        let client = self.pool.get().await?;
+        let mut out = String::new();
+        for query in queries {
+            for row in client.query(query.as_str(), &[]).await? {
+                let line: Vec<String> = (0..row.len())
+                    .map(|index| {
+                        row.try_get::<_, Option<String>>(index)
+                            .map(|value| value.unwrap_or_else(|| "NULL".to_owned()))
+                            .or_else(|_| {
+                                row.try_get::<_, Option<i64>>(index)
+                                    .map(|value| format!("{value:?}"))
+                            })
+                            .or_else(|_| {
+                                row.try_get::<_, Option<i32>>(index)
+                                    .map(|value| format!("{value:?}"))
+                            })
+                            .or_else(|_| {
+                                row.try_get::<_, Option<f64>>(index)
+                                    .map(|value| format!("{value:.12?}"))
+                            })
+                            .unwrap_or_else(|_| "?".to_owned())
+                    })
+                    .collect();
+                out.push_str(&line.join("|"));
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Stops instances and surfaces their errors.
+pub async fn stop(instances: Vec<Running>) -> anyhow::Result<()> {
+    for (trigger, _) in &instances {
+        trigger.trigger();
+    }
+    for (_, task) in instances {
+        task.await??;
+    }
+    Ok(())
+}
