@@ -429,7 +429,13 @@ async fn bench_e2e(files: usize, rows_per_file: usize) -> anyhow::Result<()> {
     println!("e2e: pipeline / raw = {:.0} %", 100.0 * raw / pipeline);
     // 600,000 records a run: leave the broker's storage as it was, so a second run (or the test
     // suite) does not measure a broker slowed by this one's data
-    delete_topics(&kafka, &[&kafka.topic_prefix, &raw_kafka.topic_prefix]).await
+    if let Err(error) = delete_topics(&kafka, &[&kafka.topic_prefix, &raw_kafka.topic_prefix]).await
+    {
+        println!(
+            "e2e: could not delete this run's topics ({error}); `scripts/stack reset-broker` starts the broker afresh"
+        );
+    }
+    Ok(())
 }
 
 /// Deletes the three topics under each prefix.
@@ -451,8 +457,9 @@ async fn delete_topics(
         })
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let options =
-        rdkafka::admin::AdminOptions::new().operation_timeout(Some(Duration::from_secs(60)));
+    let options = rdkafka::admin::AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(300)))
+        .request_timeout(Some(Duration::from_secs(300)));
     for result in admin.delete_topics(&names, &options).await? {
         if let Err((name, code)) = result {
             println!("e2e: could not delete topic {name}: {code}");
