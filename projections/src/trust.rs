@@ -105,6 +105,22 @@ pub struct Submission {
     pub submitted_at: i64,
 }
 
+impl Submission {
+    /// The submission an upload summary describes; `submitted_at` is the summary's event time
+    /// (the upload's).
+    #[must_use]
+    pub const fn of(parsed: &resi_events::UploadParsed, submitted_at: i64) -> Self {
+        Self {
+            quality: parsed.quality.score,
+            rows_read: parsed.rows_read,
+            duplicate_rows: parsed.duplicate_rows,
+            admitted: parsed.admission.admitted,
+            utc_day: parsed.admission.utc_day,
+            submitted_at,
+        }
+    }
+}
+
 /// A miner's row of the trust projection.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MinerTrust {

@@ -100,14 +100,7 @@ fn expected(events: &[Event]) -> BTreeMap<String, MinerTrust> {
             miners
                 .entry(parsed.miner_hotkey.clone())
                 .or_default()
-                .apply(&Submission {
-                    quality: parsed.quality.score,
-                    rows_read: parsed.rows_read,
-                    duplicate_rows: parsed.duplicate_rows,
-                    admitted: parsed.admission.admitted,
-                    utc_day: parsed.admission.utc_day,
-                    submitted_at: event.event_time.as_micros(),
-                });
+                .apply(&Submission::of(parsed, event.event_time.as_micros()));
         }
     }
     miners

@@ -109,14 +109,7 @@ pub async fn fold(
     for event in &new_events {
         match &event.payload {
             EventPayload::UploadParsed(parsed) => {
-                let submission = Submission {
-                    quality: parsed.quality.score,
-                    rows_read: parsed.rows_read,
-                    duplicate_rows: parsed.duplicate_rows,
-                    admitted: parsed.admission.admitted,
-                    utc_day: parsed.admission.utc_day,
-                    submitted_at: event.event_time.as_micros(),
-                };
+                let submission = Submission::of(parsed, event.event_time.as_micros());
                 states
                     .entry(parsed.miner_hotkey.clone())
                     .or_default()
