@@ -369,11 +369,7 @@ impl Bridge {
             })
             .collect();
         keys.extend(listings_of.values().cloned());
-        let client = self
-            .pool
-            .get()
-            .await
-            .context("failed to connect to postgres")?;
+        let client = resi_runtime::postgres::connection(&self.pool).await?;
         let rows = client
             .query(
                 "SELECT key, etag, outcome, reason FROM bridge_published WHERE bucket = $1 AND key = ANY($2)",
@@ -407,11 +403,7 @@ impl Bridge {
 
     #[tracing::instrument(skip_all, fields(key, etag))]
     async fn published(&self, key: &str, etag: &str) -> anyhow::Result<Option<Published>> {
-        let client = self
-            .pool
-            .get()
-            .await
-            .context("failed to connect to postgres")?;
+        let client = resi_runtime::postgres::connection(&self.pool).await?;
         let row = client
             .query_opt(
                 "SELECT outcome, reason FROM bridge_published WHERE bucket = $1 AND key = $2 AND etag = $3",
@@ -715,11 +707,7 @@ impl Bridge {
             UploadDiscovery::Listing => "listing",
             UploadDiscovery::LocalDirectory => "local_directory",
         };
-        let client = self
-            .pool
-            .get()
-            .await
-            .context("failed to connect to postgres")?;
+        let client = resi_runtime::postgres::connection(&self.pool).await?;
         client
             .execute(
                 "INSERT INTO bridge_published (bucket, key, etag, upload_id, outcome, reason, discovery)

@@ -117,7 +117,7 @@ impl Parser {
         let uploads = topics.uploads();
         let count = kafka::partition_count(&config.kafka, &uploads).await?;
         let partitions = config.parser.assignment.resolve(count)?;
-        let client = pool.get().await.context("failed to connect to postgres")?;
+        let client = resi_runtime::postgres::connection(&pool).await?;
         let offsets = checkpoints::load(&client, &config.parser.consumer_name, &uploads).await?;
         let consumer = kafka::assigned_consumer(&config.kafka, &config.parser.consumer_name)?;
         kafka::assign_at(&consumer, &uploads, &partitions, &offsets)?;
@@ -271,11 +271,7 @@ impl Parser {
         let Some(next) = *skipped else {
             return Ok(());
         };
-        let client = self
-            .pool
-            .get()
-            .await
-            .context("failed to connect to postgres")?;
+        let client = resi_runtime::postgres::connection(&self.pool).await?;
         checkpoints::store(&client, &self.config.consumer_name, topic, partition, next).await?;
         *skipped = None;
         Ok(())
@@ -331,11 +327,7 @@ impl Parser {
     ) -> Result<(), Infrastructure> {
         let started = Instant::now();
         let upload_id = upload.event_id();
-        let mut client = self
-            .pool
-            .get()
-            .await
-            .context("failed to connect to postgres")?;
+        let mut client = resi_runtime::postgres::connection(&self.pool).await?;
         let decision = admission::decide(
             &mut client,
             &upload_id,
@@ -353,11 +345,7 @@ impl Parser {
                 self.parse_upload(upload, decision.plan).await?;
             (Some(outcome), admitted, rate_limited)
         };
-        let mut client = self
-            .pool
-            .get()
-            .await
-            .context("failed to connect to postgres")?;
+        let mut client = resi_runtime::postgres::connection(&self.pool).await?;
         let transaction = client.transaction().await.context("failed to begin")?;
         if let Some(outcome) = outcome {
             admission::complete(&transaction, &upload_id, outcome, admitted, rate_limited).await?;

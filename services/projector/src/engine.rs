@@ -153,7 +153,7 @@ impl Projector {
         for target in &config.projector.projections {
             let kind = target.projection;
             let topic = kind.topic(&topics);
-            let mut client = pool.get().await.context("failed to connect to postgres")?;
+            let mut client = resi_runtime::postgres::connection(&pool).await?;
             let (schema, status) =
                 versions::ensure(&mut client, kind.as_str(), &target.version, kind.ddl()).await?;
             let count = kafka::partition_count(&config.kafka, &topic).await?;
@@ -270,11 +270,7 @@ impl Projector {
                 }
             }
         }
-        let mut client = self
-            .pool
-            .get()
-            .await
-            .context("failed to connect to postgres")?;
+        let mut client = resi_runtime::postgres::connection(&self.pool).await?;
         let transaction = client.transaction().await.context("failed to begin")?;
         let folded = fold.kind.fold(&transaction, &fold.schema, &events).await?;
         versions::store_checkpoints(

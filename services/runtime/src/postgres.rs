@@ -61,6 +61,11 @@ pub fn pool(config: &PostgresConfig) -> anyhow::Result<Pool> {
         .context("failed to build the postgres pool")
 }
 
+/// One connection from `pool`, with the error every caller would write.
+pub async fn connection(pool: &Pool) -> anyhow::Result<deadpool_postgres::Client> {
+    pool.get().await.context("failed to connect to postgres")
+}
+
 /// Takes one connection and runs `SELECT 1`.
 #[tracing::instrument(skip_all)]
 pub async fn check(pool: &Pool) -> anyhow::Result<()> {
