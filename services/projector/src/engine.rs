@@ -197,8 +197,8 @@ impl Projector {
                 () = shutdown.wait() => return Ok(()),
                 batch = self.next_batch(fold) => batch,
             };
-            let records = match batch {
-                Ok(records) => records,
+            let consumed = match batch {
+                Ok(consumed) => consumed,
                 Err(error) => {
                     metrics::failure(projection, "consume");
                     let delay = backoff.pause();
@@ -215,7 +215,7 @@ impl Projector {
             };
             // a batch is folded until it commits: the consumer has moved past it
             loop {
-                match self.fold_batch(fold, &records).await {
+                match self.fold_batch(fold, &consumed).await {
                     Ok(()) => {
                         backoff.reset();
                         break;
@@ -238,47 +238,44 @@ impl Projector {
         }
     }
 
-    /// Waits for one record, then takes what arrives within the batch window.
-    async fn next_batch(&self, fold: &Fold) -> anyhow::Result<Vec<Record>> {
-        let first = fold.consumer.recv().await?;
-        let mut records = vec![Record::of(&first)];
+    /// Waits for one record, then takes what arrives within the batch window. A consumer error
+    /// after the first record ends the batch early: the records taken so far are past the
+    /// consumer's position and must be folded, not dropped.
+    async fn next_batch(&self, fold: &Fold) -> anyhow::Result<Batch> {
+        let projection = fold.kind.as_str();
+        let mut batch = Batch::default();
+        batch.push(&fold.consumer.recv().await?, projection);
         let deadline = Instant::now() + Duration::from_millis(self.config.batch_max_wait_ms);
-        while records.len() < self.config.batch_max_events {
+        while batch.records < self.config.batch_max_events {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(remaining, fold.consumer.recv()).await {
-                Ok(received) => records.push(Record::of(&received?)),
+                Ok(Ok(message)) => batch.push(&message, projection),
+                Ok(Err(error)) => {
+                    metrics::failure(projection, "consume");
+                    tracing::warn!(%error, projection, "kafka consumer error; folding the batch so far");
+                    break;
+                }
                 Err(_) => break,
             }
         }
-        Ok(records)
+        Ok(batch)
     }
 
-    async fn fold_batch(&self, fold: &Fold, records: &[Record]) -> anyhow::Result<()> {
+    async fn fold_batch(&self, fold: &Fold, batch: &Batch) -> anyhow::Result<()> {
         let started = Instant::now();
         let projection = fold.kind.as_str();
-        let mut next_offsets: BTreeMap<i32, i64> = BTreeMap::new();
-        let mut events = Vec::with_capacity(records.len());
-        let mut undecodable = 0;
-        for record in records {
-            next_offsets.insert(record.partition, record.offset + 1);
-            match &record.event {
-                Ok(event) => events.push(event.clone()),
-                Err(error) => {
-                    undecodable += 1;
-                    // the parser dead-letters what it cannot decode; here it is only counted
-                    tracing::warn!(%error, projection, partition = record.partition, offset = record.offset, "undecodable record skipped");
-                }
-            }
-        }
         let mut client = resi_runtime::postgres::connection(&self.pool).await?;
         let transaction = client.transaction().await.context("failed to begin")?;
-        let folded = fold.kind.fold(&transaction, &fold.schema, &events).await?;
+        let folded = fold
+            .kind
+            .fold(&transaction, &fold.schema, &batch.events)
+            .await?;
         versions::store_checkpoints(
             &transaction,
             projection,
             &fold.version,
             &fold.topic,
-            &next_offsets,
+            &batch.next_offsets,
         )
         .await?;
         transaction
@@ -286,26 +283,40 @@ impl Projector {
             .await
             .context("failed to commit a batch")?;
         metrics::events(projection, &fold.version, "folded", folded);
-        metrics::events(projection, &fold.version, "skipped", events.len() - folded);
-        metrics::events(projection, &fold.version, "undecodable", undecodable);
-        metrics::batch(projection, records.len(), started.elapsed());
+        metrics::events(
+            projection,
+            &fold.version,
+            "skipped",
+            batch.events.len() - folded,
+        );
+        metrics::events(projection, &fold.version, "undecodable", batch.undecodable);
+        metrics::batch(projection, batch.records, started.elapsed());
         Ok(())
     }
 }
 
-/// A consumed record, decoded.
-struct Record {
-    partition: i32,
-    offset: i64,
-    event: Result<Event, resi_events::DecodeError>,
+/// Consumed records, decoded once: the events, each partition's next offset, and how many
+/// records could not be decoded.
+#[derive(Default)]
+struct Batch {
+    events: Vec<Event>,
+    next_offsets: BTreeMap<i32, i64>,
+    records: usize,
+    undecodable: usize,
 }
 
-impl Record {
-    fn of(message: &rdkafka::message::BorrowedMessage<'_>) -> Self {
-        Self {
-            partition: message.partition(),
-            offset: message.offset(),
-            event: codec::decode(message.payload().unwrap_or_default()),
+impl Batch {
+    fn push(&mut self, message: &rdkafka::message::BorrowedMessage<'_>, projection: &str) {
+        self.records += 1;
+        self.next_offsets
+            .insert(message.partition(), message.offset() + 1);
+        match codec::decode(message.payload().unwrap_or_default()) {
+            Ok(event) => self.events.push(event),
+            Err(error) => {
+                self.undecodable += 1;
+                // the parser dead-letters what it cannot decode; here it is only counted
+                tracing::warn!(%error, projection, partition = message.partition(), offset = message.offset(), "undecodable record skipped");
+            }
         }
     }
 }

@@ -167,7 +167,8 @@ pub async fn fold(
     if inserted.is_empty() {
         return Ok(0);
     }
-    let mut touched = inserted.clone();
+    let new_attestations = inserted.len();
+    let mut touched = inserted;
     touched.sort();
     touched.dedup();
     transaction
@@ -218,5 +219,5 @@ pub async fn fold(
         )
         .await
         .context("failed to update listings")?;
-    Ok(inserted.len())
+    Ok(new_attestations)
 }

@@ -43,7 +43,7 @@ pub async fn fold(
         .iter()
         .map(|event| event.id.as_bytes().as_slice())
         .collect();
-    let fresh: HashSet<Vec<u8>> = transaction
+    let mut fresh: HashSet<Vec<u8>> = transaction
         .query(
             &format!(
                 "INSERT INTO {schema}.folded_events (event_id) SELECT unnest($1::bytea[])
@@ -56,11 +56,10 @@ pub async fn fold(
         .iter()
         .map(|row| row.get(0))
         .collect();
-    let mut pending = fresh;
     // in log order, each id once
     let new_events: Vec<&Event> = relevant
         .into_iter()
-        .filter(|event| pending.remove(event.id.as_bytes().as_slice()))
+        .filter(|event| fresh.remove(event.id.as_bytes().as_slice()))
         .collect();
 
     let miners: Vec<&str> = new_events
