@@ -9,10 +9,10 @@ use resi_projector::engine::ProjectionKind;
 
 use crate::stack::{Stack, stop};
 
-const HOUR: i64 = 3_600_000_000;
-const START: i64 = 1_758_110_400_000_000;
+pub const HOUR: i64 = 3_600_000_000;
+pub const START: i64 = 1_758_110_400_000_000;
 
-fn attested(miner: &str, upload: u64, row: u64, zpid: u64, price: i64, at: i64) -> Event {
+pub fn attested(miner: &str, upload: u64, row: u64, zpid: u64, price: i64, at: i64) -> Event {
     let listing = CanonicalListing {
         listing_id: zpid.to_string(),
         price_usd: Some(price),
@@ -45,7 +45,7 @@ fn attested(miner: &str, upload: u64, row: u64, zpid: u64, price: i64, at: i64) 
 
 /// Five miners report 40 listings over two uploads each, the newer upload published first for
 /// some miners; prices drift with time so the latest report is visible.
-fn history() -> Vec<Event> {
+pub fn history() -> Vec<Event> {
     let mut events = Vec::new();
     for (index, miner) in ["5A", "5B", "5C", "5D", "5E"].iter().enumerate() {
         let miner_index = u64::try_from(index).unwrap_or_default();
@@ -114,7 +114,7 @@ fn expected(events: &[Event]) -> BTreeMap<String, (i64, i64, i64, i64)> {
         .collect()
 }
 
-fn listing_tables(schema: &str) -> [String; 2] {
+pub fn listing_tables(schema: &str) -> [String; 2] {
     [
         format!(
             "SELECT listing_id, uri, url, first_seen_at::text, last_updated_at::text, total_attestations,

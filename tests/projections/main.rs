@@ -1,5 +1,6 @@
 //! Projections on the real stack: the projector folds events from Tansu into Postgres.
 
+mod consensus;
 mod listing;
 mod stack;
 mod trust;

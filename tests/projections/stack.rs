@@ -54,6 +54,23 @@ impl Stack {
         Ok(())
     }
 
+    /// The projector configuration of one instance folding `targets`.
+    pub fn config(&self, targets: &[(ProjectionKind, &str)]) -> ProjectorServiceConfig {
+        let mut config = ProjectorServiceConfig {
+            postgres: self.postgres.clone(),
+            kafka: self.kafka.clone(),
+            ..Default::default()
+        };
+        config.projector.projections = targets
+            .iter()
+            .map(|(projection, version)| ProjectionTarget {
+                projection: *projection,
+                version: (*version).to_owned(),
+            })
+            .collect();
+        config
+    }
+
     /// Starts a projector folding one version; `split` = (ordinal, replicas) to own part of
     /// the partitions.
     pub async fn spawn(
@@ -62,15 +79,7 @@ impl Stack {
         version: &str,
         split: Option<(u32, u32)>,
     ) -> anyhow::Result<Running> {
-        let mut config = ProjectorServiceConfig {
-            postgres: self.postgres.clone(),
-            kafka: self.kafka.clone(),
-            ..Default::default()
-        };
-        config.projector.projections = vec![ProjectionTarget {
-            projection,
-            version: version.to_owned(),
-        }];
+        let mut config = self.config(&[(projection, version)]);
         if let Some((ordinal, replicas)) = split {
             config.projector.assignment = AssignmentConfig {
                 ordinal: Some(ordinal),
@@ -83,34 +92,6 @@ impl Stack {
         Ok((trigger, tokio::spawn(projector.run(shutdown))))
     }
 
-    /// The end offsets of `topic`'s non-empty partitions.
-    fn log_end(&self, topic: &str) -> anyhow::Result<BTreeMap<i32, i64>> {
-        let client: rdkafka::consumer::BaseConsumer =
-            resi_runtime::kafka::client_config(&self.kafka).create()?;
-        let metadata = rdkafka::consumer::Consumer::fetch_metadata(
-            &client,
-            Some(topic),
-            Duration::from_secs(10),
-        )?;
-        let partitions = metadata
-            .topics()
-            .first()
-            .map_or(0, |topic| topic.partitions().len());
-        let mut end = BTreeMap::new();
-        for partition in 0..i32::try_from(partitions)? {
-            let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(
-                &client,
-                topic,
-                partition,
-                Duration::from_secs(10),
-            )?;
-            if high > 0 {
-                end.insert(partition, high);
-            }
-        }
-        Ok(end)
-    }
-
     /// Waits until the version's checkpoints stand at the end of `topic`.
     pub async fn caught_up(
         &self,
@@ -118,7 +99,8 @@ impl Stack {
         version: &str,
         topic: &str,
     ) -> anyhow::Result<()> {
-        let end = self.log_end(topic)?;
+        let mut end = resi_runtime::kafka::end_offsets(&self.kafka, topic).await?;
+        end.retain(|_, high| *high > 0);
         eventually(
             Duration::from_secs(60),
             "the projection to reach the log's end",

@@ -16,7 +16,7 @@ use resi_runtime::retry::{Backoff, RetryPolicy};
 use resi_runtime::shutdown::Shutdown;
 use serde::Deserialize;
 
-use crate::{listing, metrics, trust, versions};
+use crate::{consensus, listing, metrics, trust, versions};
 
 /// The projections this binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -26,6 +26,9 @@ pub enum ProjectionKind {
     Listing,
     /// `miner_trust`, `miner_rejections` from the upload summaries.
     Trust,
+    /// `consensus_listings`, `consensus_reports`, `miner_accuracy` from the attestations; the
+    /// version names the algorithm (`v1`, `v2`, or `v2_<label>` for another build of v2).
+    Consensus,
 }
 
 impl ProjectionKind {
@@ -35,20 +38,45 @@ impl ProjectionKind {
         match self {
             Self::Listing => "listing",
             Self::Trust => "trust",
+            Self::Consensus => "consensus",
         }
     }
 
-    fn topic(self, topics: &Topics) -> String {
+    /// The projection by its name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Listing, Self::Trust, Self::Consensus]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+
+    /// Checks that this projection can be built as `version` (consensus versions name their
+    /// algorithm).
+    pub fn check_version(self, version: &str) -> anyhow::Result<()> {
+        versions::schema_name(self.as_str(), version)?;
+        if self == Self::Consensus {
+            consensus::algorithm(version)?;
+        }
+        Ok(())
+    }
+
+    /// The topic the projection folds.
+    #[must_use]
+    pub fn topic(self, topics: &Topics) -> String {
         match self {
             Self::Listing => topics.attestations(),
             Self::Trust => topics.uploads(),
+            Self::Consensus => topics.attestations(),
         }
     }
 
-    const fn ddl(self) -> &'static str {
+    /// The tables of one version (`{schema}` stands for the version's schema).
+    #[must_use]
+    pub const fn ddl(self) -> &'static str {
         match self {
             Self::Listing => listing::DDL,
             Self::Trust => trust::DDL,
+            Self::Consensus => consensus::DDL,
         }
     }
 
@@ -56,11 +84,15 @@ impl ProjectionKind {
         self,
         transaction: &tokio_postgres::Transaction<'_>,
         schema: &str,
-        events: &[Event],
+        version: &str,
+        events: &[&Event],
     ) -> anyhow::Result<usize> {
         match self {
             Self::Listing => listing::fold(transaction, schema, events).await,
             Self::Trust => trust::fold(transaction, schema, events).await,
+            Self::Consensus => {
+                consensus::fold(transaction, schema, consensus::algorithm(version)?, events).await
+            }
         }
     }
 }
@@ -152,6 +184,7 @@ impl Projector {
         let mut folds = Vec::new();
         for target in &config.projector.projections {
             let kind = target.projection;
+            kind.check_version(&target.version)?;
             let topic = kind.topic(&topics);
             let mut client = resi_runtime::postgres::connection(&pool).await?;
             let (schema, status) =
@@ -266,9 +299,32 @@ impl Projector {
         let projection = fold.kind.as_str();
         let mut client = resi_runtime::postgres::connection(&self.pool).await?;
         let transaction = client.transaction().await.context("failed to begin")?;
+        // Whoever else folds these partitions of this version (a second instance by mistake,
+        // an operator's replay beside the projector) waits here, and then skips what was
+        // folded meanwhile: an offset is folded exactly once per version.
+        let key = versions::lock_key(projection, &fold.version);
+        for partition in batch.next_offsets.keys() {
+            transaction
+                .execute("SELECT pg_advisory_xact_lock($1, $2)", &[&key, partition])
+                .await
+                .context("failed to lock the batch's partitions")?;
+        }
+        let folded_up_to =
+            versions::checkpoints(&transaction, projection, &fold.version, &fold.topic).await?;
+        let events: Vec<&Event> = batch
+            .events
+            .iter()
+            .filter(|(partition, offset, _)| {
+                folded_up_to
+                    .get(partition)
+                    .is_none_or(|next| offset >= next)
+            })
+            .map(|(_, _, event)| event)
+            .collect();
+        let already = batch.events.len() - events.len();
         let folded = fold
             .kind
-            .fold(&transaction, &fold.schema, &batch.events)
+            .fold(&transaction, &fold.schema, &fold.version, &events)
             .await?;
         versions::store_checkpoints(
             &transaction,
@@ -283,12 +339,8 @@ impl Projector {
             .await
             .context("failed to commit a batch")?;
         metrics::events(projection, &fold.version, "folded", folded);
-        metrics::events(
-            projection,
-            &fold.version,
-            "skipped",
-            batch.events.len() - folded,
-        );
+        metrics::events(projection, &fold.version, "already_folded", already);
+        metrics::events(projection, &fold.version, "skipped", events.len() - folded);
         metrics::events(projection, &fold.version, "undecodable", batch.undecodable);
         metrics::batch(projection, batch.records, started.elapsed());
         Ok(())
@@ -299,7 +351,8 @@ impl Projector {
 /// records could not be decoded.
 #[derive(Default)]
 struct Batch {
-    events: Vec<Event>,
+    /// (partition, offset, event) in consumption order.
+    events: Vec<(i32, i64, Event)>,
     next_offsets: BTreeMap<i32, i64>,
     records: usize,
     undecodable: usize,
@@ -311,7 +364,9 @@ impl Batch {
         self.next_offsets
             .insert(message.partition(), message.offset() + 1);
         match codec::decode(message.payload().unwrap_or_default()) {
-            Ok(event) => self.events.push(event),
+            Ok(event) => self
+                .events
+                .push((message.partition(), message.offset(), event)),
             Err(error) => {
                 self.undecodable += 1;
                 // the parser dead-letters what it cannot decode; here it is only counted

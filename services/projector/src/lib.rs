@@ -4,9 +4,11 @@
 //! topic, partition → next offset), written in the same transaction as its rows; a consumer
 //! seeks to them when it starts. Kafka group offsets are never read or committed.
 
+pub mod consensus;
 pub mod engine;
 pub mod listing;
 pub mod metrics;
+pub mod operate;
 pub mod trust;
 pub mod versions;
 

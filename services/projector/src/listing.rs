@@ -98,7 +98,7 @@ impl Columns {
 pub async fn fold(
     transaction: &Transaction<'_>,
     schema: &str,
-    events: &[Event],
+    events: &[&Event],
 ) -> anyhow::Result<usize> {
     let mut columns = Columns::default();
     for event in events {

@@ -25,10 +25,11 @@ fn timestamp(micros: i64) -> chrono::DateTime<chrono::Utc> {
 pub async fn fold(
     transaction: &Transaction<'_>,
     schema: &str,
-    events: &[Event],
+    events: &[&Event],
 ) -> anyhow::Result<usize> {
     let relevant: Vec<&Event> = events
         .iter()
+        .copied()
         .filter(|event| {
             matches!(
                 event.payload,

@@ -25,6 +25,18 @@ pub fn schema_name(projection: &str, version: &str) -> anyhow::Result<String> {
     Ok(schema)
 }
 
+/// Takes the lock every change of `projection_versions` holds until its transaction ends.
+pub async fn lock(transaction: &impl GenericClient) -> anyhow::Result<()> {
+    transaction
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtext('projection_versions'))",
+            &[],
+        )
+        .await
+        .context("failed to lock projection versions")?;
+    Ok(())
+}
+
 /// Makes sure the version exists with its tables (`ddl` with `{schema}` replaced), recorded as
 /// `building`, and makes it live when the projection has no live version yet (the first
 /// version of a projection serves as soon as it exists). Returns the version's schema and
@@ -41,13 +53,7 @@ pub async fn ensure(
         .await
         .context("failed to begin the version transaction")?;
     // one writer of projection_versions at a time, so two instances cannot both go live
-    transaction
-        .execute(
-            "SELECT pg_advisory_xact_lock(hashtext('projection_versions'))",
-            &[],
-        )
-        .await
-        .context("failed to lock projection versions")?;
+    lock(&transaction).await?;
     transaction
         .batch_execute(&ddl.replace("{schema}", &schema))
         .await
@@ -82,6 +88,14 @@ pub async fn ensure(
         .await
         .context("failed to commit the projection version")?;
     Ok((schema, status))
+}
+
+/// The first key of a version's advisory locks (the second is the partition).
+#[must_use]
+pub fn lock_key(projection: &str, version: &str) -> i32 {
+    let hash = blake3::hash(format!("resi-projection/{projection}/{version}").as_bytes());
+    let [a, b, c, d, ..] = *hash.as_bytes();
+    i32::from_le_bytes([a, b, c, d])
 }
 
 /// The next offset per partition of `topic` for one projection version.

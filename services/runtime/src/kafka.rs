@@ -223,6 +223,31 @@ pub async fn partition_count(config: &KafkaConfig, topic: &str) -> anyhow::Resul
     Ok(count)
 }
 
+/// The end offset (high watermark) of every partition of `topic`: the offset the next record
+/// will get, so a consumer whose next offset equals it has read everything.
+#[tracing::instrument(skip_all, fields(topic))]
+pub async fn end_offsets(config: &KafkaConfig, topic: &str) -> anyhow::Result<BTreeMap<i32, i64>> {
+    let count = partition_count(config, topic).await?;
+    let client: BaseConsumer = client_config(config)
+        .create()
+        .context("failed to create a kafka metadata client")?;
+    let topic_name = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        (0..count)
+            .map(|partition| {
+                let (_, high) = client
+                    .fetch_watermarks(&topic_name, partition, Duration::from_secs(30))
+                    .with_context(|| {
+                        format!("failed to read the end offset of {topic_name}/{partition}")
+                    })?;
+                Ok((partition, high))
+            })
+            .collect()
+    })
+    .await
+    .context("watermark task failed")?
+}
+
 /// Assigns `partitions` of `topic`, each at its checkpoint (0 when it has none).
 pub fn assign_at(
     consumer: &StreamConsumer,

@@ -1,0 +1,56 @@
+-- The consensus projection, one schema per version ({schema} is replaced by the version's
+-- schema; the version names the algorithm). Idempotent: run on every start.
+CREATE SCHEMA IF NOT EXISTS {schema};
+
+-- Each miner's latest report of each listing (a newer report supersedes the older ones), with
+-- how many of its fields agree with the listing's chosen values. field_values follow
+-- resi_projections::consensus::Field::ALL: price, bedrooms, bathrooms (tenths), living_area,
+-- address, home_type, home_status, coordinates ("lat_e7,lon_e7"), zip_code, city, state.
+CREATE TABLE IF NOT EXISTS {schema}.consensus_reports (
+    listing_id      text             NOT NULL,
+    miner_hotkey    text             NOT NULL,
+    attestation_id  bytea            NOT NULL,
+    reported_at     timestamptz      NOT NULL,
+    miner_trust     double precision NOT NULL,
+    field_values    text[]           NOT NULL,
+    agreed_fields   integer          NOT NULL,
+    reported_fields integer          NOT NULL,
+    PRIMARY KEY (listing_id, miner_hotkey)
+);
+CREATE INDEX IF NOT EXISTS consensus_reports_by_miner ON {schema}.consensus_reports (miner_hotkey);
+
+-- One row per listing: the chosen value of every field (typed, for queries), the score, and
+-- every distinct value of every field with its support (fields, JSON):
+--   {"price": {"chosen": "450000", "values": [{"value", "miners", "support", "confidence",
+--              "first_reported", "last_reported"}, ...]}, ...}
+-- The supporting miners of a value are the consensus_reports rows carrying it.
+CREATE TABLE IF NOT EXISTS {schema}.consensus_listings (
+    listing_id        text             PRIMARY KEY,
+    consensus_score   double precision NOT NULL CHECK (consensus_score BETWEEN 0 AND 1),
+    unique_miners     integer          NOT NULL,
+    last_reported_at  timestamptz      NOT NULL,
+    price_usd         bigint,
+    bedrooms          integer,
+    bathrooms_tenths  integer,
+    living_area_sqft  integer,
+    address           text,
+    home_type         text,
+    home_status       text,
+    latitude_e7       integer,
+    longitude_e7      integer,
+    zip_code          text,
+    city              text,
+    state             text,
+    fields            jsonb            NOT NULL
+);
+CREATE INDEX IF NOT EXISTS consensus_listings_by_zip ON {schema}.consensus_listings (zip_code, listing_id);
+
+-- Per miner: listings reported, and fields agreeing with the chosen values out of the fields
+-- reported, over every listing's current consensus. accuracy_score = agreed / reported.
+CREATE TABLE IF NOT EXISTS {schema}.miner_accuracy (
+    miner_hotkey    text             PRIMARY KEY,
+    listings        bigint           NOT NULL,
+    agreed_fields   bigint           NOT NULL,
+    reported_fields bigint           NOT NULL,
+    accuracy_score  double precision NOT NULL CHECK (accuracy_score BETWEEN 0 AND 1)
+);

@@ -1,0 +1,486 @@
+//! The consensus projection: per listing and field, the value the miners agree on, under the
+//! algorithm the version names (see [`resi_projections::consensus`]).
+//!
+//! State is each miner's latest report of each listing (`consensus_reports`). A batch keeps the
+//! best report per (listing, miner) it carries, reads the stored reports of those listings in
+//! one query, and decides again only the listings whose reports changed. It then writes the
+//! reports with their agreement counts, the listings' consensus, and the miners' accuracy as
+//! deltas, each as one multi-row statement. Every table is a function of the set of reports,
+//! never of their arrival order, so a replay gives the same rows and a re-delivered
+//! attestation changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use resi_events::{Event, EventPayload, Timestamp};
+use resi_projections::consensus::{Algorithm, Field, ListingConsensus, MinerReport, decide};
+use serde_json::{Map, Value, json};
+use tokio_postgres::Transaction;
+
+/// The tables of one version; `{schema}` is replaced by the version's schema.
+pub const DDL: &str = include_str!("../sql/consensus.sql");
+
+/// The algorithm a consensus version runs: its name up to the first `_` (`v2_rerun` runs v2).
+pub fn algorithm(version: &str) -> anyhow::Result<Algorithm> {
+    let name = version.split('_').next().unwrap_or_default();
+    Algorithm::from_version(name).with_context(|| {
+        format!("consensus version {version:?} names no algorithm: use v1 or v2, optionally followed by _<label>")
+    })
+}
+
+fn datetime(micros: i64) -> DateTime<Utc> {
+    Timestamp::from_micros(micros)
+        .to_datetime()
+        .unwrap_or_default()
+}
+
+fn rfc3339(micros: i64) -> String {
+    datetime(micros).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// One miner's current report of a listing.
+struct Stored {
+    report: MinerReport,
+    attestation: Vec<u8>,
+    /// Agreement counts as stored before this batch (0 for a new report).
+    agreed: i32,
+    reported: i32,
+    /// Whether the (listing, miner) pair existed before this batch.
+    existed: bool,
+    /// Whether this batch replaced or added the report.
+    changed: bool,
+}
+
+/// Whether `candidate` (with its attestation id) should replace `current` as the miner's report:
+/// it supersedes it, or it is the same report under a smaller attestation id.
+fn replaces(candidate: &MinerReport, id: &[u8], current: &MinerReport, current_id: &[u8]) -> bool {
+    candidate.supersedes(current)
+        || (!current.supersedes(candidate) && candidate.values == current.values && id < current_id)
+}
+
+/// Folds one batch in `transaction`; the number of attestations that changed a miner's report.
+pub async fn fold(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    algorithm: Algorithm,
+    events: &[&Event],
+) -> anyhow::Result<usize> {
+    let mut incoming: BTreeMap<(String, String), (MinerReport, Vec<u8>)> = BTreeMap::new();
+    for event in events {
+        let EventPayload::ListingAttested(attested) = &event.payload else {
+            continue;
+        };
+        let report = MinerReport::of(
+            &attested.miner_hotkey,
+            attested.scraped_at.as_micros(),
+            attested.miner_trust,
+            &attested.listing,
+        );
+        let id = event.id.as_bytes().to_vec();
+        let key = (
+            attested.listing.listing_id.clone(),
+            attested.miner_hotkey.clone(),
+        );
+        match incoming.get(&key) {
+            Some((current, current_id)) if !replaces(&report, &id, current, current_id) => {}
+            _ => {
+                incoming.insert(key, (report, id));
+            }
+        }
+    }
+    if incoming.is_empty() {
+        return Ok(0);
+    }
+    let listing_ids: Vec<&str> = incoming
+        .keys()
+        .map(|(listing, _)| listing.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut listings = read_reports(transaction, schema, &listing_ids).await?;
+
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    for ((listing, miner), (report, id)) in incoming {
+        let reports = listings.entry(listing.clone()).or_default();
+        match reports.get_mut(&miner) {
+            Some(current) if !replaces(&report, &id, &current.report, &current.attestation) => {}
+            Some(current) => {
+                current.report = report;
+                current.attestation = id;
+                current.changed = true;
+                changed.insert(listing);
+            }
+            None => {
+                reports.insert(
+                    miner,
+                    Stored {
+                        report,
+                        attestation: id,
+                        agreed: 0,
+                        reported: 0,
+                        existed: false,
+                        changed: true,
+                    },
+                );
+                changed.insert(listing);
+            }
+        }
+    }
+    if changed.is_empty() {
+        return Ok(0);
+    }
+    let mut writes = Writes::default();
+    let mut changed_reports = 0;
+    let mut accuracy: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+    for listing in &changed {
+        let Some(reports) = listings.get(listing) else {
+            continue;
+        };
+        let inputs: Vec<MinerReport> = reports
+            .values()
+            .map(|stored| stored.report.clone())
+            .collect();
+        let consensus = decide(algorithm, &inputs);
+        let agreement: BTreeMap<&str, (u32, u32)> = consensus
+            .agreement
+            .iter()
+            .map(|(miner, agreed, reported)| (miner.as_str(), (*agreed, *reported)))
+            .collect();
+        for (miner, stored) in reports {
+            let (agreed, reported) = agreement.get(miner.as_str()).copied().unwrap_or_default();
+            let agreed = i32::try_from(agreed).unwrap_or(i32::MAX);
+            let reported = i32::try_from(reported).unwrap_or(i32::MAX);
+            let delta = accuracy.entry(miner.clone()).or_default();
+            delta.0 += i64::from(!stored.existed);
+            delta.1 += i64::from(agreed) - i64::from(stored.agreed);
+            delta.2 += i64::from(reported) - i64::from(stored.reported);
+            changed_reports += usize::from(stored.changed);
+            writes.report(listing, miner, stored, agreed, reported);
+        }
+        writes.listing(listing, &consensus, reports);
+    }
+    writes.store(transaction, schema).await?;
+    store_accuracy(transaction, schema, &accuracy).await?;
+    Ok(changed_reports)
+}
+
+/// The stored reports of `listing_ids`, by listing and miner.
+async fn read_reports(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    listing_ids: &[&str],
+) -> anyhow::Result<BTreeMap<String, BTreeMap<String, Stored>>> {
+    let rows = transaction
+        .query(
+            &format!(
+                "SELECT listing_id, miner_hotkey, attestation_id, reported_at, miner_trust,
+                        field_values, agreed_fields, reported_fields
+                 FROM {schema}.consensus_reports WHERE listing_id = ANY($1)"
+            ),
+            &[&listing_ids],
+        )
+        .await
+        .context("failed to read consensus reports")?;
+    let mut listings: BTreeMap<String, BTreeMap<String, Stored>> = BTreeMap::new();
+    for row in rows {
+        let listing: String = row.get(0);
+        let miner: String = row.get(1);
+        let values: Vec<Option<String>> = row.get(5);
+        let values: [Option<String>; Field::ALL.len()] =
+            values.try_into().map_err(|values: Vec<_>| {
+                anyhow::anyhow!(
+                    "consensus report of {listing} by {miner} holds {} field values, not {}",
+                    values.len(),
+                    Field::ALL.len()
+                )
+            })?;
+        let reported_at: DateTime<Utc> = row.get(3);
+        let stored = Stored {
+            report: MinerReport {
+                miner: miner.clone(),
+                reported_at: reported_at.timestamp_micros(),
+                trust: row.get(4),
+                values,
+            },
+            attestation: row.get(2),
+            agreed: row.get(6),
+            reported: row.get(7),
+            existed: true,
+            changed: false,
+        };
+        listings.entry(listing).or_default().insert(miner, stored);
+    }
+    Ok(listings)
+}
+
+/// The rows of one batch, column by column, for multi-row upserts.
+#[derive(Default)]
+struct Writes {
+    // consensus_reports
+    report_listing: Vec<String>,
+    report_miner: Vec<String>,
+    report_attestation: Vec<Vec<u8>>,
+    report_at: Vec<DateTime<Utc>>,
+    report_trust: Vec<f64>,
+    report_values: [Vec<Option<String>>; Field::ALL.len()],
+    report_agreed: Vec<i32>,
+    report_reported: Vec<i32>,
+    // consensus_listings
+    listing_id: Vec<String>,
+    score: Vec<f64>,
+    miners: Vec<i32>,
+    last_reported: Vec<DateTime<Utc>>,
+    price: Vec<Option<i64>>,
+    bedrooms: Vec<Option<i32>>,
+    bathrooms: Vec<Option<i32>>,
+    area: Vec<Option<i32>>,
+    text: [Vec<Option<String>>; 6],
+    latitude: Vec<Option<i32>>,
+    longitude: Vec<Option<i32>>,
+    fields: Vec<Value>,
+}
+
+/// Fields kept as text columns in `consensus_listings`, in column order.
+const TEXT_FIELDS: [Field; 6] = [
+    Field::Address,
+    Field::HomeType,
+    Field::Status,
+    Field::Zip,
+    Field::City,
+    Field::State,
+];
+
+impl Writes {
+    fn report(&mut self, listing: &str, miner: &str, stored: &Stored, agreed: i32, reported: i32) {
+        self.report_listing.push(listing.to_owned());
+        self.report_miner.push(miner.to_owned());
+        self.report_attestation.push(stored.attestation.clone());
+        self.report_at.push(datetime(stored.report.reported_at));
+        self.report_trust.push(stored.report.trust);
+        for (column, value) in self.report_values.iter_mut().zip(&stored.report.values) {
+            column.push(value.clone());
+        }
+        self.report_agreed.push(agreed);
+        self.report_reported.push(reported);
+    }
+
+    fn listing(
+        &mut self,
+        listing: &str,
+        consensus: &ListingConsensus,
+        reports: &BTreeMap<String, Stored>,
+    ) {
+        let chosen = |field: Field| {
+            consensus
+                .fields
+                .iter()
+                .find(|candidate| candidate.field == field)
+                .and_then(|candidate| candidate.chosen())
+                .map(|value| value.value.as_str())
+        };
+        let number = |field: Field| chosen(field).and_then(|value| value.parse::<i64>().ok());
+        let int = |field: Field| number(field).and_then(|value| i32::try_from(value).ok());
+        let coordinates = chosen(Field::Coordinates).and_then(|value| {
+            let (latitude, longitude) = value.split_once(',')?;
+            Some((
+                latitude.parse::<i32>().ok()?,
+                longitude.parse::<i32>().ok()?,
+            ))
+        });
+        self.listing_id.push(listing.to_owned());
+        self.score.push(consensus.score);
+        self.miners
+            .push(i32::try_from(consensus.miners).unwrap_or(i32::MAX));
+        let newest = reports
+            .values()
+            .map(|stored| stored.report.reported_at)
+            .max()
+            .unwrap_or_default();
+        self.last_reported.push(datetime(newest));
+        self.price.push(number(Field::Price));
+        self.bedrooms.push(int(Field::Bedrooms));
+        self.bathrooms.push(int(Field::Bathrooms));
+        self.area.push(int(Field::LivingArea));
+        for (column, field) in self.text.iter_mut().zip(TEXT_FIELDS) {
+            column.push(chosen(field).map(str::to_owned));
+        }
+        self.latitude
+            .push(coordinates.map(|(latitude, _)| latitude));
+        self.longitude
+            .push(coordinates.map(|(_, longitude)| longitude));
+        self.fields.push(fields_json(consensus));
+    }
+
+    async fn store(&self, transaction: &Transaction<'_>, schema: &str) -> anyhow::Result<()> {
+        let v = &self.report_values;
+        transaction
+            .execute(
+                &format!(
+                    "INSERT INTO {schema}.consensus_reports AS current
+                       (listing_id, miner_hotkey, attestation_id, reported_at, miner_trust,
+                        field_values, agreed_fields, reported_fields)
+                     SELECT l, m, a, r, t, ARRAY[v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10],
+                            agreed, reported
+                     FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[],
+                                 $5::float8[], $6::text[], $7::text[], $8::text[], $9::text[],
+                                 $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                                 $15::text[], $16::text[], $17::int4[], $18::int4[])
+                       AS batch (l, m, a, r, t, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10,
+                                 agreed, reported)
+                     ON CONFLICT (listing_id, miner_hotkey) DO UPDATE SET
+                       attestation_id = EXCLUDED.attestation_id,
+                       reported_at = EXCLUDED.reported_at, miner_trust = EXCLUDED.miner_trust,
+                       field_values = EXCLUDED.field_values,
+                       agreed_fields = EXCLUDED.agreed_fields,
+                       reported_fields = EXCLUDED.reported_fields"
+                ),
+                &[
+                    &self.report_listing,
+                    &self.report_miner,
+                    &self.report_attestation,
+                    &self.report_at,
+                    &self.report_trust,
+                    &v[0],
+                    &v[1],
+                    &v[2],
+                    &v[3],
+                    &v[4],
+                    &v[5],
+                    &v[6],
+                    &v[7],
+                    &v[8],
+                    &v[9],
+                    &v[10],
+                    &self.report_agreed,
+                    &self.report_reported,
+                ],
+            )
+            .await
+            .context("failed to write consensus reports")?;
+        let t = &self.text;
+        transaction
+            .execute(
+                &format!(
+                    "INSERT INTO {schema}.consensus_listings AS current
+                       (listing_id, consensus_score, unique_miners, last_reported_at, price_usd,
+                        bedrooms, bathrooms_tenths, living_area_sqft, address, home_type,
+                        home_status, zip_code, city, state, latitude_e7, longitude_e7, fields)
+                     SELECT * FROM unnest($1::text[], $2::float8[], $3::int4[],
+                       $4::timestamptz[], $5::int8[], $6::int4[], $7::int4[], $8::int4[],
+                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+                       $14::text[], $15::int4[], $16::int4[], $17::jsonb[])
+                     ON CONFLICT (listing_id) DO UPDATE SET
+                       consensus_score = EXCLUDED.consensus_score,
+                       unique_miners = EXCLUDED.unique_miners,
+                       last_reported_at = EXCLUDED.last_reported_at,
+                       price_usd = EXCLUDED.price_usd, bedrooms = EXCLUDED.bedrooms,
+                       bathrooms_tenths = EXCLUDED.bathrooms_tenths,
+                       living_area_sqft = EXCLUDED.living_area_sqft,
+                       address = EXCLUDED.address, home_type = EXCLUDED.home_type,
+                       home_status = EXCLUDED.home_status, zip_code = EXCLUDED.zip_code,
+                       city = EXCLUDED.city, state = EXCLUDED.state,
+                       latitude_e7 = EXCLUDED.latitude_e7, longitude_e7 = EXCLUDED.longitude_e7,
+                       fields = EXCLUDED.fields"
+                ),
+                &[
+                    &self.listing_id,
+                    &self.score,
+                    &self.miners,
+                    &self.last_reported,
+                    &self.price,
+                    &self.bedrooms,
+                    &self.bathrooms,
+                    &self.area,
+                    &t[0],
+                    &t[1],
+                    &t[2],
+                    &t[3],
+                    &t[4],
+                    &t[5],
+                    &self.latitude,
+                    &self.longitude,
+                    &self.fields,
+                ],
+            )
+            .await
+            .context("failed to write consensus listings")?;
+        Ok(())
+    }
+}
+
+/// Adds the batch's agreement deltas to `miner_accuracy`, miners in order (so two instances
+/// writing the same miners never deadlock).
+async fn store_accuracy(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    deltas: &BTreeMap<String, (i64, i64, i64)>,
+) -> anyhow::Result<()> {
+    let miners: Vec<&str> = deltas.keys().map(String::as_str).collect();
+    let listings: Vec<i64> = deltas.values().map(|delta| delta.0).collect();
+    let agreed: Vec<i64> = deltas.values().map(|delta| delta.1).collect();
+    let reported: Vec<i64> = deltas.values().map(|delta| delta.2).collect();
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.miner_accuracy AS current
+                   (miner_hotkey, listings, agreed_fields, reported_fields, accuracy_score)
+                 SELECT m, l, a, r, CASE WHEN r > 0 THEN a::float8 / r ELSE 0 END
+                 FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS batch (m, l, a, r)
+                 ON CONFLICT (miner_hotkey) DO UPDATE SET
+                   listings = current.listings + EXCLUDED.listings,
+                   agreed_fields = current.agreed_fields + EXCLUDED.agreed_fields,
+                   reported_fields = current.reported_fields + EXCLUDED.reported_fields,
+                   accuracy_score = CASE
+                     WHEN current.reported_fields + EXCLUDED.reported_fields > 0
+                     THEN (current.agreed_fields + EXCLUDED.agreed_fields)::float8
+                          / (current.reported_fields + EXCLUDED.reported_fields)
+                     ELSE 0 END"
+            ),
+            &[&miners, &listings, &agreed, &reported],
+        )
+        .await
+        .context("failed to update miner accuracy")?;
+    Ok(())
+}
+
+/// `{"price": {"chosen": …, "values": [{value, miners, support, confidence, first_reported,
+/// last_reported}, …]}, …}`, fields in [`Field::ALL`] order, values chosen first.
+fn fields_json(consensus: &ListingConsensus) -> Value {
+    let mut fields = Map::new();
+    for field in &consensus.fields {
+        let values: Vec<Value> = field
+            .values
+            .iter()
+            .map(|value| {
+                json!({
+                    "value": value.value,
+                    "miners": value.miners.len(),
+                    "support": value.support,
+                    "confidence": value.confidence,
+                    "first_reported": rfc3339(value.first_reported),
+                    "last_reported": rfc3339(value.last_reported),
+                })
+            })
+            .collect();
+        fields.insert(
+            field.field.as_str().to_owned(),
+            json!({ "chosen": field.chosen().map(|value| value.value.as_str()), "values": values }),
+        );
+    }
+    Value::Object(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_name_their_algorithm() {
+        assert_eq!(algorithm("v1").ok(), Some(Algorithm::V1));
+        assert_eq!(algorithm("v2").ok(), Some(Algorithm::V2));
+        assert_eq!(algorithm("v2_rerun").ok(), Some(Algorithm::V2));
+        assert!(algorithm("v3").is_err());
+        assert!(algorithm("").is_err());
+    }
+}

@@ -1,0 +1,300 @@
+//! The consensus projection on the real stack: v1 and v2 built side by side decide the crafted
+//! case differently, every listing equals the pure algorithm over the miners' latest reports,
+//! re-delivery changes nothing, and a rebuild gives the same tables.
+
+use std::collections::BTreeMap;
+
+use resi_events::{CanonicalListing, Event, EventId, EventPayload, ListingAttested, Timestamp};
+use resi_projections::consensus::{Algorithm, Field, MinerReport, decide};
+use resi_projector::engine::ProjectionKind;
+
+use crate::listing::{HOUR, history};
+use crate::stack::{Stack, stop};
+
+const DAY: i64 = 24 * HOUR;
+const TODAY: i64 = 1_763_856_000_000_000;
+
+/// An attestation of `listing` by `miner`, scraped at `at`, with the miner's trust.
+pub fn report(miner: &str, upload: &str, at: i64, trust: f64, listing: CanonicalListing) -> Event {
+    let payload = ListingAttested {
+        upload_id: EventId(*blake3::hash(format!("{miner}/{upload}").as_bytes()).as_bytes()),
+        row_index: 0,
+        miner_hotkey: miner.to_owned(),
+        key: format!("data/hotkey={miner}/job_id=j/data_{upload}.parquet"),
+        job_id: "j".into(),
+        scraped_at: Timestamp::from_micros(at),
+        submitted_at: Timestamp::from_micros(at + HOUR),
+        content_hash: listing.content_hash(),
+        listing,
+        miner_trust: trust,
+    };
+    Event::new(
+        EventPayload::ListingAttested(Box::new(payload)),
+        Timestamp::from_micros(at),
+        Timestamp::from_micros(at + HOUR),
+    )
+}
+
+fn house(price: i64, status: &str) -> CanonicalListing {
+    CanonicalListing {
+        listing_id: "2077".into(),
+        price_usd: Some(price),
+        home_status: Some(status.into()),
+        bedrooms: Some(3),
+        zip_code: Some("78702".into()),
+        city: Some("AUSTIN".into()),
+        state: Some("TX".into()),
+        ..CanonicalListing::default()
+    }
+}
+
+/// Four miners reported last month's price and status; two report today's. Miner "e" also
+/// has an older report, which its newer one supersedes.
+pub fn crafted() -> Vec<Event> {
+    let old = house(450_000, "FOR_SALE");
+    let new = house(425_000, "PENDING");
+    vec![
+        report("a", "a1", TODAY - 30 * DAY, 0.6, old.clone()),
+        report("b", "b1", TODAY - 31 * DAY, 0.6, old.clone()),
+        report("c", "c1", TODAY - 29 * DAY, 0.6, old.clone()),
+        report("d", "d1", TODAY - 30 * DAY, 0.6, old.clone()),
+        report("e", "e0", TODAY - 30 * DAY, 0.6, old),
+        report("e", "e1", TODAY, 0.6, new.clone()),
+        report("f", "f1", TODAY - DAY / 2, 0.6, new),
+    ]
+}
+
+/// The consensus tables of `schema`, ordered, every column but none that names the schema.
+pub fn consensus_tables(schema: &str) -> [String; 3] {
+    [
+        format!(
+            "SELECT listing_id, consensus_score, unique_miners, last_reported_at::text, price_usd,
+                    bedrooms, bathrooms_tenths, living_area_sqft, address, home_type, home_status,
+                    latitude_e7, longitude_e7, zip_code, city, state, fields::text
+             FROM {schema}.consensus_listings ORDER BY listing_id"
+        ),
+        format!(
+            "SELECT listing_id, miner_hotkey, encode(attestation_id, 'hex'), reported_at::text,
+                    miner_trust, field_values::text, agreed_fields, reported_fields
+             FROM {schema}.consensus_reports ORDER BY listing_id, miner_hotkey"
+        ),
+        format!(
+            "SELECT miner_hotkey, listings, agreed_fields, reported_fields, accuracy_score
+             FROM {schema}.miner_accuracy ORDER BY miner_hotkey"
+        ),
+    ]
+}
+
+/// The pure algorithm over each miner's latest report: per listing (score, miners, chosen
+/// price, chosen status), and per miner (listings, agreed, reported).
+type Oracle = (
+    BTreeMap<String, (f64, i32, Option<i64>, Option<String>)>,
+    BTreeMap<String, (i64, i64, i64)>,
+);
+
+fn oracle(algorithm: Algorithm, events: &[Event]) -> Oracle {
+    let mut latest: BTreeMap<(String, String), (MinerReport, [u8; 32])> = BTreeMap::new();
+    for event in events {
+        let EventPayload::ListingAttested(attested) = &event.payload else {
+            continue;
+        };
+        let candidate = MinerReport::of(
+            &attested.miner_hotkey,
+            attested.scraped_at.as_micros(),
+            attested.miner_trust,
+            &attested.listing,
+        );
+        let key = (
+            attested.listing.listing_id.clone(),
+            attested.miner_hotkey.clone(),
+        );
+        let replace = latest.get(&key).is_none_or(|(current, id)| {
+            candidate.supersedes(current)
+                || (!current.supersedes(&candidate)
+                    && candidate.values == current.values
+                    && event.id.0 < *id)
+        });
+        if replace {
+            latest.insert(key, (candidate, event.id.0));
+        }
+    }
+    let mut by_listing: BTreeMap<String, Vec<MinerReport>> = BTreeMap::new();
+    for ((listing, _), (report, _)) in latest {
+        by_listing.entry(listing).or_default().push(report);
+    }
+    let mut listings = BTreeMap::new();
+    let mut miners: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+    for (listing, reports) in by_listing {
+        let consensus = decide(algorithm, &reports);
+        let chosen = |field: Field| {
+            consensus
+                .fields
+                .iter()
+                .find(|candidate| candidate.field == field)
+                .and_then(|candidate| candidate.chosen())
+                .map(|value| value.value.clone())
+        };
+        listings.insert(
+            listing,
+            (
+                consensus.score,
+                i32::try_from(consensus.miners).unwrap_or_default(),
+                chosen(Field::Price).and_then(|price| price.parse().ok()),
+                chosen(Field::Status),
+            ),
+        );
+        for (miner, agreed, reported) in consensus.agreement {
+            let entry = miners.entry(miner).or_default();
+            entry.0 += 1;
+            entry.1 += i64::from(agreed);
+            entry.2 += i64::from(reported);
+        }
+    }
+    (listings, miners)
+}
+
+async fn stored(stack: &Stack, schema: &str) -> anyhow::Result<Oracle> {
+    let client = stack.pool.get().await?;
+    let listings = client
+        .query(
+            &format!(
+                "SELECT listing_id, consensus_score, unique_miners, price_usd, home_status
+                 FROM {schema}.consensus_listings"
+            ),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2), row.get(3), row.get(4))))
+        .collect();
+    let miners = client
+        .query(
+            &format!(
+                "SELECT miner_hotkey, listings, agreed_fields, reported_fields
+                 FROM {schema}.miner_accuracy"
+            ),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2), row.get(3))))
+        .collect();
+    Ok((listings, miners))
+}
+
+fn assert_matches(got: &Oracle, want: &Oracle) {
+    assert_eq!(got.0.len(), want.0.len(), "listings");
+    for (listing, (score, miners, price, status)) in &want.0 {
+        let Some(row) = got.0.get(listing) else {
+            panic!("listing {listing} is missing");
+        };
+        assert!(
+            (row.0 - score).abs() < 1e-9,
+            "{listing}: score {} != {score}",
+            row.0
+        );
+        assert_eq!(
+            (row.1, &row.2, &row.3),
+            (*miners, price, status),
+            "{listing}"
+        );
+    }
+    assert_eq!(got.1, want.1, "miner agreement");
+}
+
+#[tokio::test]
+async fn v1_and_v2_side_by_side_decide_by_their_algorithms_and_rebuild_identically()
+-> anyhow::Result<()> {
+    // Arrange
+    let stack = Stack::new().await?;
+    let attestations = stack.topics().attestations();
+    let mut events = history();
+    events.extend(crafted());
+    stack.publish(&attestations, &events).await?;
+
+    // Act: v1 split over two instances, v2 built beside it by a third
+    let instances = vec![
+        stack
+            .spawn(ProjectionKind::Consensus, "v1", Some((0, 2)))
+            .await?,
+        stack
+            .spawn(ProjectionKind::Consensus, "v1", Some((1, 2)))
+            .await?,
+        stack.spawn(ProjectionKind::Consensus, "v2", None).await?,
+    ];
+    stack.caught_up("consensus", "v1", &attestations).await?;
+    stack.caught_up("consensus", "v2", &attestations).await?;
+
+    // Assert: the crafted case, v1 keeps the stale majority, v2 follows the fresh reports
+    let client = stack.pool.get().await?;
+    let chosen = |schema: &str| {
+        format!(
+            "SELECT price_usd, home_status, unique_miners, fields -> 'price' -> 'values'
+             FROM {schema}.consensus_listings WHERE listing_id = '2077'"
+        )
+    };
+    let v1 = client.query_one(&chosen("consensus_v1"), &[]).await?;
+    let v2 = client.query_one(&chosen("consensus_v2"), &[]).await?;
+    assert_eq!(
+        (v1.get::<_, Option<i64>>(0), v1.get::<_, Option<String>>(1)),
+        (Some(450_000), Some("FOR_SALE".to_owned()))
+    );
+    assert_eq!(
+        (v2.get::<_, Option<i64>>(0), v2.get::<_, Option<String>>(1)),
+        (Some(425_000), Some("PENDING".to_owned()))
+    );
+    assert_eq!(v1.get::<_, i32>(2), 6, "miner e counts once");
+    // every distinct value with its miners and confidence, the chosen one first
+    let prices: serde_json::Value = v2.get(3);
+    assert_eq!(prices[0]["value"], "425000");
+    assert_eq!(prices[0]["miners"], 2);
+    assert_eq!(prices[1]["value"], "450000");
+    assert_eq!(prices[1]["miners"], 4);
+    let confidence = prices[1]["confidence"].as_f64().unwrap_or_default();
+    assert!((confidence - 4.0 / 6.0).abs() < 1e-12, "{confidence}");
+
+    // Assert: every listing and every miner's agreement as the pure algorithms decide
+    assert_matches(
+        &stored(&stack, "consensus_v1").await?,
+        &oracle(Algorithm::V1, &events),
+    );
+    assert_matches(
+        &stored(&stack, "consensus_v2").await?,
+        &oracle(Algorithm::V2, &events),
+    );
+    let status: String = client
+        .query_one(
+            "SELECT status FROM projection_versions WHERE projection = 'consensus' AND version = 'v2'",
+            &[],
+        )
+        .await?
+        .get(0);
+    assert_eq!(status, "building", "v2 builds beside the live v1");
+
+    // Act: everything is delivered again
+    let before = stack.dump(&consensus_tables("consensus_v1")).await?;
+    stack.publish(&attestations, &events).await?;
+    stack.caught_up("consensus", "v1", &attestations).await?;
+    // Assert: nothing changed
+    assert_eq!(stack.dump(&consensus_tables("consensus_v1")).await?, before);
+
+    // Act: v1 rebuilt from offset 0 under another name
+    let rebuild = stack
+        .spawn(ProjectionKind::Consensus, "v1_rebuild", None)
+        .await?;
+    stack
+        .caught_up("consensus", "v1_rebuild", &attestations)
+        .await?;
+    // Assert: identical tables
+    assert_eq!(
+        stack
+            .dump(&consensus_tables("consensus_v1_rebuild"))
+            .await?,
+        before,
+        "a rebuild from the log gives the same tables"
+    );
+
+    let mut all = instances;
+    all.push(rebuild);
+    stop(all).await
+}
