@@ -9,6 +9,7 @@ use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfi
 use serde::Deserialize;
 
 mod status;
+mod versions;
 
 /// Configuration of the operator command line. Every section is optional; see the README for
 /// each key. Environment: `RESI__POSTGRES__URL`, `RESI__KAFKA__BROKERS`, `RESI__S3__BUCKET`, ...
@@ -24,6 +25,8 @@ pub struct CtlConfig {
     pub s3: S3Config,
     /// Logs and traces.
     pub telemetry: TelemetryConfig,
+    /// Batching and retries of `replay` (its projections and assignment come from the flags).
+    pub projector: resi_projector::ProjectorConfig,
 }
 
 /// RESI operator tool.
@@ -54,10 +57,20 @@ pub enum Command {
         action: TopicsAction,
     },
     /// Write deterministic sample miner uploads to a directory or the configured bucket.
-    Generate(GenerateArgs),
+    Generate(Box<GenerateArgs>),
     /// Report what the system's stores hold: migrations, topics with their offsets, the bucket.
     /// Exits non-zero when a store is unreachable or behind.
     Status,
+    /// Build a projection version from offset 0 into its own schema, beside the live one,
+    /// printing progress; after catching up it keeps following the log.
+    Replay(versions::ReplayArgs),
+    /// Make a version live, retiring the live one, in one transaction. Refused until the
+    /// version has caught up, unless forced. Rolling back is promoting the previous version.
+    Promote(versions::PromoteArgs),
+    /// List every projection version with its status and lag.
+    Versions,
+    /// Remove a retired version (or, forced, one still building): its schema and checkpoints.
+    Drop(versions::DropArgs),
 }
 
 /// Topic actions.
@@ -201,6 +214,10 @@ pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
             );
         }
         Command::Status => status::print(config).await?,
+        Command::Replay(args) => versions::replay(&args, config).await?,
+        Command::Promote(args) => versions::promote(&args, config).await?,
+        Command::Versions => versions::list(config).await?,
+        Command::Drop(args) => versions::drop(&args, config).await?,
         Command::Generate(args) => {
             let generator = args.generator_config()?;
             let mut sink = match &args.out {
