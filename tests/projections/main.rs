@@ -4,3 +4,4 @@ mod consensus;
 mod listing;
 mod stack;
 mod trust;
+mod versions;

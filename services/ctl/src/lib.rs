@@ -11,6 +11,8 @@ use serde::Deserialize;
 mod status;
 mod versions;
 
+pub use versions::{DropArgs, PromoteArgs, ReplayArgs};
+
 /// Configuration of the operator command line. Every section is optional; see the README for
 /// each key. Environment: `RESI__POSTGRES__URL`, `RESI__KAFKA__BROKERS`, `RESI__S3__BUCKET`, ...
 /// Sections of other binaries are accepted and ignored (see `resi_runtime::config`).
