@@ -14,11 +14,18 @@ use crate::stack::{Stack, stop};
 const DAY: i64 = 24 * HOUR;
 const TODAY: i64 = 1_763_856_000_000_000;
 
-/// An attestation of `listing` by `miner`, scraped at `at`, with the miner's trust.
-pub fn report(miner: &str, upload: &str, at: i64, trust: f64, listing: CanonicalListing) -> Event {
+/// An attestation of `listing` by `miner` in row `row` of `upload`, scraped at `at`, with the
+/// miner's trust.
+pub fn report(
+    miner: &str,
+    (upload, row): (&str, u64),
+    at: i64,
+    trust: f64,
+    listing: CanonicalListing,
+) -> Event {
     let payload = ListingAttested {
         upload_id: EventId(*blake3::hash(format!("{miner}/{upload}").as_bytes()).as_bytes()),
-        row_index: 0,
+        row_index: row,
         miner_hotkey: miner.to_owned(),
         key: format!("data/hotkey={miner}/job_id=j/data_{upload}.parquet"),
         job_id: "j".into(),
@@ -54,13 +61,13 @@ pub fn crafted() -> Vec<Event> {
     let old = house(450_000, "FOR_SALE");
     let new = house(425_000, "PENDING");
     vec![
-        report("a", "a1", TODAY - 30 * DAY, 0.6, old.clone()),
-        report("b", "b1", TODAY - 31 * DAY, 0.6, old.clone()),
-        report("c", "c1", TODAY - 29 * DAY, 0.6, old.clone()),
-        report("d", "d1", TODAY - 30 * DAY, 0.6, old.clone()),
-        report("e", "e0", TODAY - 30 * DAY, 0.6, old),
-        report("e", "e1", TODAY, 0.6, new.clone()),
-        report("f", "f1", TODAY - DAY / 2, 0.6, new),
+        report("a", ("a1", 0), TODAY - 30 * DAY, 0.6, old.clone()),
+        report("b", ("b1", 0), TODAY - 31 * DAY, 0.6, old.clone()),
+        report("c", ("c1", 0), TODAY - 29 * DAY, 0.6, old.clone()),
+        report("d", ("d1", 0), TODAY - 30 * DAY, 0.6, old.clone()),
+        report("e", ("e0", 0), TODAY - 30 * DAY, 0.6, old),
+        report("e", ("e1", 0), TODAY, 0.6, new.clone()),
+        report("f", ("f1", 0), TODAY - DAY / 2, 0.6, new),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! Projections on the real stack: the projector folds events from Tansu into Postgres.
 
 mod consensus;
+mod crash;
 mod listing;
 mod stack;
 mod trust;

@@ -425,7 +425,10 @@ async fn store_accuracy(
             &format!(
                 "INSERT INTO {schema}.miner_accuracy AS current
                    (miner_hotkey, listings, agreed_fields, reported_fields, accuracy_score)
-                 SELECT m, l, a, r, CASE WHEN r > 0 THEN a::float8 / r ELSE 0 END
+                 SELECT m, l, a, r,
+                        -- a delta row can agree on more than it adds (agreement also changes on
+                        -- fields reported before), and CHECK applies before ON CONFLICT
+                        CASE WHEN r > 0 THEN least(1, greatest(0, a::float8 / r)) ELSE 0 END
                  FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) AS batch (m, l, a, r)
                  ON CONFLICT (miner_hotkey) DO UPDATE SET
                    listings = current.listings + EXCLUDED.listings,
