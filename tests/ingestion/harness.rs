@@ -15,6 +15,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use resi_bridge::{Bridge, BridgeServiceConfig};
 use resi_events::{Event, EventPayload, Topics, codec};
 use resi_parser::{Parser, ParserServiceConfig};
+use resi_projector::engine::{ProjectionKind, ProjectionTarget};
+use resi_projector::{Projector, ProjectorServiceConfig};
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config};
 use resi_runtime::retry::RetryPolicy;
 use resi_runtime::shutdown::{Shutdown, ShutdownTrigger};
@@ -212,6 +214,48 @@ impl Harness {
             trigger,
             task: tokio::spawn(parser.run(shutdown)),
         })
+    }
+
+    /// Starts a projector folding `targets` (projection, version) over every partition.
+    pub async fn spawn_projector(
+        &self,
+        targets: &[(ProjectionKind, &str)],
+    ) -> anyhow::Result<Running> {
+        let mut config = ProjectorServiceConfig {
+            postgres: self.postgres.clone(),
+            kafka: self.kafka.clone(),
+            ..ProjectorServiceConfig::default()
+        };
+        config.projector.projections = targets
+            .iter()
+            .map(|(projection, version)| ProjectionTarget {
+                projection: *projection,
+                version: (*version).to_owned(),
+            })
+            .collect();
+        let projector = Projector::build(&config).await?;
+        let (trigger, shutdown) = Shutdown::new();
+        Ok(Running {
+            trigger,
+            task: tokio::spawn(projector.run(shutdown)),
+        })
+    }
+
+    /// Waits until a projection version has folded its topic up to the log's end.
+    pub async fn projected(&self, projection: ProjectionKind, version: &str) -> anyhow::Result<()> {
+        let pool = resi_runtime::postgres::pool(&self.postgres)?;
+        eventually(
+            PIPELINE_DEADLINE,
+            &format!("{} {version} to catch up", projection.as_str()),
+            || async {
+                let client = resi_runtime::postgres::connection(&pool).await?;
+                let progress =
+                    resi_projector::operate::progress(&client, &self.kafka, projection, version)
+                        .await?;
+                Ok((progress.lag() == 0).then_some(()))
+            },
+        )
+        .await
     }
 
     /// Every event on `topic` so far, in partition order (records that do not decode skipped).

@@ -6,3 +6,4 @@ mod bridge;
 mod dataset;
 mod harness;
 mod parser;
+mod replay;
