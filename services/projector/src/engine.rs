@@ -111,7 +111,7 @@ pub struct ProjectionTarget {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProjectorConfig {
-    /// The projection versions to fold (default: listing v1 and trust v1).
+    /// The projection versions to fold (default: listing, trust and consensus, each v1).
     pub projections: Vec<ProjectionTarget>,
     /// Which partitions of each projection's topic this instance owns.
     pub assignment: AssignmentConfig,
@@ -133,6 +133,10 @@ impl Default for ProjectorConfig {
                 },
                 ProjectionTarget {
                     projection: ProjectionKind::Trust,
+                    version: "v1".to_owned(),
+                },
+                ProjectionTarget {
+                    projection: ProjectionKind::Consensus,
                     version: "v1".to_owned(),
                 },
             ],
