@@ -8,6 +8,9 @@
 //! * `e2e` — files in S3 to attestation events acknowledged by the broker, beside the broker's
 //!   raw produce rate for the same number of messages of the same size, in the same run. Needs
 //!   the local stack (`scripts/stack up`, then `source .stack/env`).
+//! * `replay` — a projection rebuilt from offset 0 until caught up, beside the broker's raw
+//!   consume rate of the same topic in the same run, and the peak RSS of the rebuild. Needs the
+//!   local stack.
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +23,8 @@ use resi_datagen::parquet_files::{BATCH_ROWS, v1_batch, write};
 use resi_datagen::report::Report;
 use resi_events::{Timestamp, UploadDiscovery, UploadFormat, UploadObserved};
 use resi_parser::file::{AdmissionPlan, parse_file};
+
+mod replay;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -62,6 +67,21 @@ enum Command {
         /// Rows per file (at most 10,000: the daily limit of a trusted miner).
         #[arg(long, default_value_t = 10_000)]
         rows_per_file: usize,
+    },
+    /// A projection rebuilt from offset 0, beside the raw consume rate of its topic.
+    Replay {
+        /// listing or consensus (both fold the attestations).
+        #[arg(long, default_value = "consensus")]
+        projection: String,
+        /// Attestations in the log.
+        #[arg(long, default_value_t = 500_000)]
+        events: usize,
+        /// Distinct listings they report.
+        #[arg(long, default_value_t = 100_000)]
+        listings: usize,
+        /// Miners reporting them.
+        #[arg(long, default_value_t = 50)]
+        miners: usize,
     },
 }
 
@@ -481,5 +501,15 @@ async fn main() -> anyhow::Result<()> {
             files,
             rows_per_file,
         } => bench_e2e(files, rows_per_file).await,
+        Command::Replay {
+            projection,
+            events,
+            listings,
+            miners,
+        } => {
+            let kind = resi_projector::engine::ProjectionKind::from_name(&projection)
+                .context("--projection is listing or consensus")?;
+            replay::bench_replay(kind, events, listings, miners).await
+        }
     }
 }

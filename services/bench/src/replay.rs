@@ -1,0 +1,218 @@
+//! `resi-bench replay`: a projection rebuilt from offset 0, beside the broker's raw consume
+//! rate of the same topic in the same run, and the peak memory of the rebuild.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::Message as _;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::{Offset, TopicPartitionList};
+use resi_events::{CanonicalListing, Event, EventId, EventPayload, ListingAttested, Timestamp};
+use resi_projector::engine::{ProjectionKind, ProjectionTarget};
+use resi_runtime::config::KafkaConfig;
+
+const HOUR: i64 = 3_600_000_000;
+const START: i64 = 1_758_110_400_000_000;
+
+/// The `index`th attestation: listings are reported by `reports` miners each, in `miners`
+/// miners' uploads of 1,000 rows; one miner in ten disagrees on the price.
+fn attestation(index: usize, listings: usize, miners: usize, reports: usize) -> Event {
+    let listing = index % listings;
+    let round = index / listings;
+    let miner = (listing + round * (miners / reports).max(1)) % miners;
+    let hotkey = format!("5BenchMiner{miner:03}");
+    let upload = index / 1_000;
+    let price =
+        250_000 + (listing as i64 % 500) * 1_000 + i64::from(miner.is_multiple_of(10)) * 5_000;
+    let canonical = CanonicalListing {
+        listing_id: (20_000_000 + listing).to_string(),
+        price_usd: Some(price),
+        bedrooms: Some(u16::try_from(listing % 5 + 1).unwrap_or(3)),
+        bathrooms_tenths: Some(20),
+        living_area_sqft: Some(1_200 + u32::try_from(listing % 900).unwrap_or(0)),
+        address: Some(format!("{} MAIN ST", listing % 9_000 + 1)),
+        home_type: Some("SINGLE_FAMILY".into()),
+        home_status: Some("FOR_SALE".into()),
+        zip_code: Some(format!("{:05}", 78_700 + listing % 40)),
+        city: Some("AUSTIN".into()),
+        state: Some("TX".into()),
+        latitude_e7: Some(302_000_000 + i32::try_from(listing % 100_000).unwrap_or(0)),
+        longitude_e7: Some(-977_000_000 - i32::try_from(listing % 100_000).unwrap_or(0)),
+        ..CanonicalListing::default()
+    };
+    let at = START + i64::try_from(round).unwrap_or(0) * 24 * HOUR + (miner as i64) * 60_000_000;
+    let payload = ListingAttested {
+        upload_id: EventId(*blake3::hash(format!("{hotkey}/{upload}").as_bytes()).as_bytes()),
+        row_index: (index % 1_000) as u64,
+        miner_hotkey: hotkey.clone(),
+        key: format!("data/hotkey={hotkey}/job_id=bench/data_{upload}.parquet"),
+        job_id: "bench".into(),
+        scraped_at: Timestamp::from_micros(at),
+        submitted_at: Timestamp::from_micros(at + HOUR),
+        content_hash: canonical.content_hash(),
+        listing: canonical,
+        miner_trust: 0.5 + (miner % 5) as f64 / 10.0,
+    };
+    Event::new(
+        EventPayload::ListingAttested(Box::new(payload)),
+        Timestamp::from_micros(at),
+        Timestamp::from_micros(at + HOUR),
+    )
+}
+
+/// Reads every record of `topic` from offset 0 without decoding; seconds.
+fn raw_consume(kafka: &KafkaConfig, topic: &str, ends: &BTreeMap<i32, i64>) -> anyhow::Result<f64> {
+    let mut config = resi_runtime::kafka::client_config(kafka);
+    config
+        .set("group.id", resi_tests::unique_name("bench-raw"))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "100")
+        .set("queued.max.messages.kbytes", "262144");
+    let consumer: BaseConsumer = config.create()?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in ends.keys() {
+        assignment.add_partition_offset(topic, *partition, Offset::Offset(0))?;
+    }
+    consumer.assign(&assignment)?;
+    let total: i64 = ends.values().sum();
+    let started = Instant::now();
+    let mut read = 0_i64;
+    let mut bytes = 0_usize;
+    let deadline = started + Duration::from_secs(1_800);
+    while read < total {
+        anyhow::ensure!(Instant::now() < deadline, "raw consume stalled at {read}");
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            bytes += message?.payload().map_or(0, <[u8]>::len);
+            read += 1;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(bytes > 0, "read no payload");
+    Ok(seconds)
+}
+
+fn reset_peak_rss() {
+    // writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0); without it the peak includes setup
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Runs the benchmark.
+pub async fn bench_replay(
+    projection: ProjectionKind,
+    events: usize,
+    listings: usize,
+    miners: usize,
+) -> anyhow::Result<()> {
+    let postgres = resi_tests::fresh_database().await?;
+    let pool = resi_runtime::postgres::pool(&postgres)?;
+    resi_runtime::postgres::migrate(&pool).await?;
+    let mut kafka = resi_tests::fresh_kafka();
+    kafka.partitions.attestations = 12;
+    resi_runtime::kafka::ensure_topics(&kafka).await?;
+    let topic = projection.topic(&resi_events::Topics::new(&kafka.topic_prefix));
+    let reports = events.div_ceil(listings.max(1));
+    println!(
+        "replay: {} from {events} attestations ({listings} listings, {miners} miners, ~{reports} reports per listing), 12 partitions",
+        projection.as_str()
+    );
+    let producer = resi_runtime::kafka::producer(&kafka)?;
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut bytes = 0_usize;
+    for index in 0..events {
+        let event = attestation(index, listings, miners, reports);
+        bytes += resi_events::codec::encode(&event).len();
+        in_flight.push_back(resi_runtime::kafka::enqueue(&producer, &topic, &event).await?);
+        if in_flight.len() >= 200_000
+            && let Some(oldest) = in_flight.pop_front()
+        {
+            resi_runtime::kafka::delivered(oldest).await?;
+        }
+    }
+    for delivery in in_flight {
+        resi_runtime::kafka::delivered(delivery).await?;
+    }
+    let ends = resi_runtime::kafka::end_offsets(&kafka, &topic).await?;
+    println!(
+        "replay: {events} events, {:.1} MiB encoded, in the log",
+        bytes as f64 / 1_048_576.0
+    );
+
+    let kafka_raw = kafka.clone();
+    let topic_raw = topic.clone();
+    let ends_raw = ends.clone();
+    let raw_before =
+        tokio::task::spawn_blocking(move || raw_consume(&kafka_raw, &topic_raw, &ends_raw))
+            .await??;
+
+    let mut config = resi_projector::ProjectorServiceConfig {
+        postgres: postgres.clone(),
+        kafka: kafka.clone(),
+        ..Default::default()
+    };
+    config.projector.projections = vec![ProjectionTarget {
+        projection,
+        version: "v1".to_owned(),
+    }];
+    reset_peak_rss();
+    let rss_before = crate::peak_rss_kib()?;
+    let started = Instant::now();
+    let projector = resi_projector::Projector::build(&config).await?;
+    let (trigger, shutdown) = resi_runtime::shutdown::Shutdown::new();
+    let task = tokio::spawn(projector.run(shutdown));
+    let client = pool.get().await?;
+    let deadline = Instant::now() + Duration::from_secs(3_600);
+    loop {
+        let progress = resi_projector::operate::progress(&client, &kafka, projection, "v1").await?;
+        if progress.lag() == 0 {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "replay stalled: {progress:?}");
+        // one checkpoint query and one watermark request per check
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let replay = started.elapsed().as_secs_f64();
+    let rss_peak = crate::peak_rss_kib()?;
+    trigger.trigger();
+    task.await??;
+
+    let kafka_raw = kafka.clone();
+    let topic_raw = topic.clone();
+    let raw_after =
+        tokio::task::spawn_blocking(move || raw_consume(&kafka_raw, &topic_raw, &ends)).await??;
+    let raw = (raw_before + raw_after) / 2.0;
+    let total = events as f64;
+    println!(
+        "replay: {} v1 from offset 0 to caught up: {replay:.2} s = {:.0} events/s (consume, decode, fold, commit with checkpoints)",
+        projection.as_str(),
+        total / replay
+    );
+    println!(
+        "replay: raw consume of the same topic: {raw:.2} s = {:.0} records/s (mean of {:.0} before and {:.0} after)",
+        total / raw,
+        total / raw_before,
+        total / raw_after
+    );
+    println!("replay: replay / raw = {:.0} %", 100.0 * raw / replay);
+    println!(
+        "replay: peak RSS during the replay {:.1} MiB (at its start {:.1} MiB)",
+        rss_peak as f64 / 1024.0,
+        rss_before as f64 / 1024.0
+    );
+    let sizes = client
+        .query_one(
+            &format!(
+                "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = '{}_v1' AND c.relkind = 'r'",
+                projection.as_str()
+            ),
+            &[],
+        )
+        .await?;
+    println!(
+        "replay: tables of {}_v1: {}",
+        projection.as_str(),
+        sizes.get::<_, Option<String>>(0).unwrap_or_default()
+    );
+    Ok(())
+}
