@@ -143,6 +143,15 @@ impl MinerReport {
     pub fn supersedes(&self, other: &Self) -> bool {
         (self.reported_at, &self.values) > (other.reported_at, &other.values)
     }
+
+    /// Whether `self`, reported in attestation `id`, takes the place of `current` (reported in
+    /// `current_id`) as the miner's latest report: it supersedes it, or it is the same report
+    /// under a smaller attestation id. A total order, so the outcome never depends on arrival.
+    #[must_use]
+    pub fn replaces(&self, id: &[u8], current: &Self, current_id: &[u8]) -> bool {
+        self.supersedes(current)
+            || (!current.supersedes(self) && self.values == current.values && id < current_id)
+    }
 }
 
 /// The consensus algorithms.
@@ -448,6 +457,11 @@ mod tests {
         assert!(late.supersedes(&early));
         assert!(!early.supersedes(&late));
         assert!(!late.supersedes(&late));
+        // the same report twice: the smaller attestation id keeps it, whatever arrives first
+        assert!(late.replaces(&[1], &late, &[2]));
+        assert!(!late.replaces(&[2], &late, &[1]));
+        assert!(late.replaces(&[9], &early, &[1]));
+        assert!(!early.replaces(&[0], &late, &[9]));
 
         let without_city = CanonicalListing {
             city: None,

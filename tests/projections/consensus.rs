@@ -115,12 +115,9 @@ fn oracle(algorithm: Algorithm, events: &[Event]) -> Oracle {
             attested.listing.listing_id.clone(),
             attested.miner_hotkey.clone(),
         );
-        let replace = latest.get(&key).is_none_or(|(current, id)| {
-            candidate.supersedes(current)
-                || (!current.supersedes(&candidate)
-                    && candidate.values == current.values
-                    && event.id.0 < *id)
-        });
+        let replace = latest
+            .get(&key)
+            .is_none_or(|(current, id)| candidate.replaces(&event.id.0, current, id));
         if replace {
             latest.insert(key, (candidate, event.id.0));
         }

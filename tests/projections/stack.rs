@@ -102,7 +102,8 @@ impl Stack {
         let mut end = resi_runtime::kafka::end_offsets(&self.kafka, topic).await?;
         end.retain(|_, high| *high > 0);
         eventually(
-            Duration::from_secs(60),
+            // generous: the suite runs its tests (and a projector process) side by side
+            Duration::from_secs(180),
             "the projection to reach the log's end",
             || async {
                 let client = self.pool.get().await?;

@@ -52,13 +52,6 @@ struct Stored {
     changed: bool,
 }
 
-/// Whether `candidate` (with its attestation id) should replace `current` as the miner's report:
-/// it supersedes it, or it is the same report under a smaller attestation id.
-fn replaces(candidate: &MinerReport, id: &[u8], current: &MinerReport, current_id: &[u8]) -> bool {
-    candidate.supersedes(current)
-        || (!current.supersedes(candidate) && candidate.values == current.values && id < current_id)
-}
-
 /// Folds one batch in `transaction`; the number of attestations that changed a miner's report.
 pub async fn fold(
     transaction: &Transaction<'_>,
@@ -83,7 +76,7 @@ pub async fn fold(
             attested.miner_hotkey.clone(),
         );
         match incoming.get(&key) {
-            Some((current, current_id)) if !replaces(&report, &id, current, current_id) => {}
+            Some((current, current_id)) if !report.replaces(&id, current, current_id) => {}
             _ => {
                 incoming.insert(key, (report, id));
             }
@@ -104,7 +97,7 @@ pub async fn fold(
     for ((listing, miner), (report, id)) in incoming {
         let reports = listings.entry(listing.clone()).or_default();
         match reports.get_mut(&miner) {
-            Some(current) if !replaces(&report, &id, &current.report, &current.attestation) => {}
+            Some(current) if !report.replaces(&id, &current.report, &current.attestation) => {}
             Some(current) => {
                 current.report = report;
                 current.attestation = id;
