@@ -15,8 +15,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use resi_bridge::{Bridge, BridgeServiceConfig};
 use resi_events::{Event, EventPayload, Topics, codec};
 use resi_parser::{Parser, ParserServiceConfig};
-use resi_projector::engine::{ProjectionKind, ProjectionTarget};
-use resi_projector::{Projector, ProjectorServiceConfig};
+use resi_projector::Projector;
+use resi_projector::engine::ProjectionKind;
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config};
 use resi_runtime::retry::RetryPolicy;
 use resi_runtime::shutdown::{Shutdown, ShutdownTrigger};
@@ -221,18 +221,7 @@ impl Harness {
         &self,
         targets: &[(ProjectionKind, &str)],
     ) -> anyhow::Result<Running> {
-        let mut config = ProjectorServiceConfig {
-            postgres: self.postgres.clone(),
-            kafka: self.kafka.clone(),
-            ..ProjectorServiceConfig::default()
-        };
-        config.projector.projections = targets
-            .iter()
-            .map(|(projection, version)| ProjectionTarget {
-                projection: *projection,
-                version: (*version).to_owned(),
-            })
-            .collect();
+        let config = resi_tests::projector_config(&self.postgres, &self.kafka, targets);
         let projector = Projector::build(&config).await?;
         let (trigger, shutdown) = Shutdown::new();
         Ok(Running {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use resi_events::{Event, Topics};
-use resi_projector::engine::{ProjectionKind, ProjectionTarget};
-use resi_projector::{Projector, ProjectorServiceConfig};
+use resi_projector::Projector;
+use resi_projector::engine::ProjectionKind;
 use resi_runtime::assignment::AssignmentConfig;
 use resi_runtime::config::{KafkaConfig, PostgresConfig};
 use resi_runtime::shutdown::{Shutdown, ShutdownTrigger};
@@ -54,23 +54,6 @@ impl Stack {
         Ok(())
     }
 
-    /// The projector configuration of one instance folding `targets`.
-    pub fn config(&self, targets: &[(ProjectionKind, &str)]) -> ProjectorServiceConfig {
-        let mut config = ProjectorServiceConfig {
-            postgres: self.postgres.clone(),
-            kafka: self.kafka.clone(),
-            ..Default::default()
-        };
-        config.projector.projections = targets
-            .iter()
-            .map(|(projection, version)| ProjectionTarget {
-                projection: *projection,
-                version: (*version).to_owned(),
-            })
-            .collect();
-        config
-    }
-
     /// Starts a projector folding one version; `split` = (ordinal, replicas) to own part of
     /// the partitions.
     pub async fn spawn(
@@ -79,7 +62,8 @@ impl Stack {
         version: &str,
         split: Option<(u32, u32)>,
     ) -> anyhow::Result<Running> {
-        let mut config = self.config(&[(projection, version)]);
+        let mut config =
+            resi_tests::projector_config(&self.postgres, &self.kafka, &[(projection, version)]);
         if let Some((ordinal, replicas)) = split {
             config.projector.assignment = AssignmentConfig {
                 ordinal: Some(ordinal),

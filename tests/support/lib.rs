@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
+use resi_projector::ProjectorServiceConfig;
+use resi_projector::engine::{ProjectionKind, ProjectionTarget};
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config};
 use secrecy::SecretString;
 
@@ -68,6 +70,29 @@ pub fn fresh_kafka() -> KafkaConfig {
     config.partitions.uploads = 2;
     config.partitions.attestations = 3;
     config.partitions.dead_letters = 1;
+    config
+}
+
+/// Settings of a projector that folds `targets` (projection, version) from `kafka` into
+/// `postgres`, over every partition.
+#[must_use]
+pub fn projector_config(
+    postgres: &PostgresConfig,
+    kafka: &KafkaConfig,
+    targets: &[(ProjectionKind, &str)],
+) -> ProjectorServiceConfig {
+    let mut config = ProjectorServiceConfig {
+        postgres: postgres.clone(),
+        kafka: kafka.clone(),
+        ..ProjectorServiceConfig::default()
+    };
+    config.projector.projections = targets
+        .iter()
+        .map(|(projection, version)| ProjectionTarget {
+            projection: *projection,
+            version: (*version).to_owned(),
+        })
+        .collect();
     config
 }
 

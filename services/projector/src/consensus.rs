@@ -13,10 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use resi_events::{Event, EventPayload, Timestamp};
+use resi_events::{Event, EventPayload};
 use resi_projections::consensus::{Algorithm, Field, ListingConsensus, MinerReport, decide};
 use serde_json::{Map, Value, json};
 use tokio_postgres::Transaction;
+
+use crate::datetime;
 
 /// The tables of one version; `{schema}` is replaced by the version's schema.
 pub const DDL: &str = include_str!("../sql/consensus.sql");
@@ -27,12 +29,6 @@ pub fn algorithm(version: &str) -> anyhow::Result<Algorithm> {
     Algorithm::from_version(name).with_context(|| {
         format!("consensus version {version:?} names no algorithm: use v1 or v2, optionally followed by _<label>")
     })
-}
-
-fn datetime(micros: i64) -> DateTime<Utc> {
-    Timestamp::from_micros(micros)
-        .to_datetime()
-        .unwrap_or_default()
 }
 
 fn rfc3339(micros: i64) -> String {

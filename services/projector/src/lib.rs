@@ -14,6 +14,13 @@ pub mod versions;
 
 pub use engine::{Projector, ProjectorConfig, ProjectorServiceConfig};
 
+/// Microseconds since the Unix epoch as a Postgres `timestamptz` (the epoch when out of range).
+pub(crate) fn datetime(micros: i64) -> chrono::DateTime<chrono::Utc> {
+    resi_events::Timestamp::from_micros(micros)
+        .to_datetime()
+        .unwrap_or_default()
+}
+
 const USAGE: &str = "usage: resi-projector [--config FILE]\n\nFolds the log into the projections' Postgres tables, one checkpoint per projection version\nand partition, written in the same transaction as the rows.\nConfiguration: RESI__SECTION__KEY environment variables or a TOML file (see the README).";
 
 /// The `resi-projector` process: configuration, telemetry, then folding until a signal.

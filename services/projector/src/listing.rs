@@ -7,15 +7,11 @@
 //! attestations, never of their arrival order.
 
 use anyhow::Context as _;
-use resi_events::{Event, EventPayload, ListingAttested, Timestamp};
+use resi_events::{Event, EventPayload, ListingAttested};
 use tokio_postgres::Transaction;
 
 /// The tables of one version; `{schema}` is replaced by the version's schema.
 pub const DDL: &str = include_str!("../sql/listing.sql");
-
-fn timestamp(at: Timestamp) -> chrono::DateTime<chrono::Utc> {
-    at.to_datetime().unwrap_or_default()
-}
 
 fn date(day: Option<i32>) -> Option<chrono::NaiveDate> {
     day.and_then(|day| {
@@ -69,8 +65,10 @@ impl Columns {
             .push(i64::try_from(attested.row_index).unwrap_or(i64::MAX));
         self.key.push(attested.key.clone());
         self.job_id.push(attested.job_id.clone());
-        self.scraped_at.push(timestamp(attested.scraped_at));
-        self.submitted_at.push(timestamp(attested.submitted_at));
+        self.scraped_at
+            .push(crate::datetime(attested.scraped_at.as_micros()));
+        self.submitted_at
+            .push(crate::datetime(attested.submitted_at.as_micros()));
         self.content_hash
             .push(attested.content_hash.as_bytes().to_vec());
         self.trust.push(attested.miner_trust);

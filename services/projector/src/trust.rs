@@ -8,18 +8,12 @@
 use std::collections::{BTreeMap, HashSet};
 
 use anyhow::Context as _;
-use resi_events::{Event, EventPayload, Timestamp};
+use resi_events::{Event, EventPayload};
 use resi_projections::trust::{MinerTrust, Submission};
 use tokio_postgres::Transaction;
 
 /// The tables of one version; `{schema}` is replaced by the version's schema.
 pub const DDL: &str = include_str!("../sql/trust.sql");
-
-fn timestamp(micros: i64) -> chrono::DateTime<chrono::Utc> {
-    Timestamp::from_micros(micros)
-        .to_datetime()
-        .unwrap_or_default()
-}
 
 /// Folds one batch in `transaction`; the number of events that changed the tables.
 pub async fn fold(
@@ -166,7 +160,7 @@ pub async fn fold(
             .collect();
         let last: Vec<chrono::DateTime<chrono::Utc>> = rows
             .iter()
-            .map(|(_, state)| timestamp(state.last_submission))
+            .map(|(_, state)| crate::datetime(state.last_submission))
             .collect();
         transaction
             .execute(
