@@ -25,3 +25,30 @@ pub fn serve(listen: SocketAddr) -> anyhow::Result<()> {
     tracing::info!(%listen, "serving prometheus metrics");
     Ok(())
 }
+
+/// The process's Prometheus recorder, installed on first use, for a service that serves
+/// `/metrics` on its own HTTP router (the API) instead of the exporter's listener. Every caller
+/// gets the same handle, so several in-process instances (tests) share one recorder.
+pub fn handle() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets(&LATENCY_BUCKETS)
+        .context("invalid histogram buckets")?
+        .build_recorder();
+    let handle = recorder.handle();
+    if HANDLE.set(handle.clone()).is_ok() {
+        // first caller: this recorder becomes the global one (unless another recorder was
+        // installed by other means, in which case its metrics are not served here)
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!(
+                "a metrics recorder was already installed; /metrics serves only its own"
+            );
+        }
+        return Ok(handle);
+    }
+    HANDLE.get().cloned().context("metrics recorder vanished")
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::ExposeSecret as _;
 use tokio_postgres::NoTls;
 
@@ -43,6 +43,12 @@ pub fn connection_config(config: &PostgresConfig) -> anyhow::Result<tokio_postgr
 
 /// A connection pool. Connections are made lazily; call [`check`] to fail fast at start.
 pub fn pool(config: &PostgresConfig) -> anyhow::Result<Pool> {
+    pool_with_session(config, None)
+}
+
+/// A connection pool whose every new connection first runs `session` (e.g. `SET ROLE …`), so
+/// that no connection of the pool is ever used without it.
+pub fn pool_with_session(config: &PostgresConfig, session: Option<String>) -> anyhow::Result<Pool> {
     let manager = Manager::from_config(
         connection_config(config)?,
         NoTls,
@@ -51,14 +57,25 @@ pub fn pool(config: &PostgresConfig) -> anyhow::Result<Pool> {
         },
     );
     let timeout = Duration::from_secs(config.connect_timeout_secs);
-    Pool::builder(manager)
+    let mut builder = Pool::builder(manager)
         .max_size(config.pool_size)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(timeout))
         .create_timeout(Some(timeout))
-        .recycle_timeout(Some(timeout))
-        .build()
-        .context("failed to build the postgres pool")
+        .recycle_timeout(Some(timeout));
+    if let Some(session) = session {
+        let session = std::sync::Arc::new(session);
+        builder = builder.post_create(Hook::async_fn(move |client, _| {
+            let session = std::sync::Arc::clone(&session);
+            Box::pin(async move {
+                client
+                    .batch_execute(&session)
+                    .await
+                    .map_err(HookError::Backend)
+            })
+        }));
+    }
+    builder.build().context("failed to build the postgres pool")
 }
 
 /// One connection from `pool`, with the error every caller would write.
