@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS {schema}.consensus_listings (
     fields            jsonb            NOT NULL
 );
 CREATE INDEX IF NOT EXISTS consensus_listings_by_zip ON {schema}.consensus_listings (zip_code, listing_id);
+-- the API's bounding-box search: a GiST index over (longitude, latitude) as a point, searched
+-- with `point(...) <@ box(...)` written exactly like this expression
+CREATE INDEX IF NOT EXISTS consensus_listings_by_point ON {schema}.consensus_listings
+    USING gist (point(longitude_e7::float8, latitude_e7::float8));
 
 -- Per miner: listings reported, and fields agreeing with the chosen values out of the fields
 -- reported, over every listing's current consensus. accuracy_score = agreed / reported.

@@ -65,3 +65,5 @@ CREATE TABLE IF NOT EXISTS {schema}.listings (
     mls_id              text
 );
 CREATE INDEX IF NOT EXISTS listings_by_zip ON {schema}.listings (zip_code, listing_id);
+-- the API's "updated in the last 24 hours"
+CREATE INDEX IF NOT EXISTS listings_by_update ON {schema}.listings (last_updated_at);

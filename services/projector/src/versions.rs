@@ -4,6 +4,9 @@
 use anyhow::Context as _;
 use deadpool_postgres::GenericClient;
 
+/// The role the API reads as: SELECT only, created by the migrations.
+pub const READER_ROLE: &str = "resi_api";
+
 /// Whether `name` is safe to splice into SQL as an identifier (schemas and versions are).
 #[must_use]
 pub fn is_identifier(name: &str) -> bool {
@@ -58,6 +61,14 @@ pub async fn ensure(
         .batch_execute(&ddl.replace("{schema}", &schema))
         .await
         .with_context(|| format!("failed to create the tables of {schema}"))?;
+    // the API reads every version (live or not) through its SELECT-only role (migration 0003)
+    transaction
+        .batch_execute(&format!(
+            "GRANT USAGE ON SCHEMA {schema} TO {READER_ROLE};
+             GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {READER_ROLE};"
+        ))
+        .await
+        .with_context(|| format!("failed to grant {READER_ROLE} read access to {schema}"))?;
     transaction
         .execute(
             "INSERT INTO projection_versions (projection, version, schema_name, status)
