@@ -1,0 +1,133 @@
+//! The API's configuration: the `api` section, beside the shared `postgres`, `kafka` and
+//! `telemetry` sections.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use resi_runtime::config::{KafkaConfig, PostgresConfig, TelemetryConfig};
+use serde::Deserialize;
+
+/// Everything the `resi-api` binary reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ApiServiceConfig {
+    /// The projections' database. The API switches every connection to `api.database_role`
+    /// (SELECT only) and read-only transactions, whatever user this URL logs in as.
+    pub postgres: PostgresConfig,
+    /// The broker, read only for the projections' lag in `/ready`.
+    pub kafka: KafkaConfig,
+    /// Logs and traces (`/metrics` is served on `api.listen`, so `metrics_listen` stays unset).
+    pub telemetry: TelemetryConfig,
+    /// The API itself.
+    pub api: ApiConfig,
+}
+
+/// A request quota: `requests` per `per_secs` seconds, refilled continuously (GCRA), so a
+/// client may burst up to `requests` and then gets one more every `per_secs / requests` s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    /// Requests allowed in one window.
+    pub requests: u32,
+    /// The window in seconds.
+    pub per_secs: u64,
+}
+
+/// The `api` section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Address to listen on (`0.0.0.0:8080` in a container; port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The Postgres role every connection switches to (`SET ROLE`): created by the migrations
+    /// with SELECT only. The login user must be a member of it (or be it).
+    pub database_role: String,
+    /// `/ready` answers 503 when a live projection is more than this many events behind its
+    /// topic.
+    pub ready_max_lag: i64,
+    /// How long the projections' lag is reused by `/ready`, in milliseconds (probes from many
+    /// kubelets then cost one broker round trip).
+    pub lag_cache_ms: u64,
+    /// How long `/api/stats` is reused, in milliseconds (its totals scan whole tables).
+    pub stats_cache_ms: u64,
+    /// Longest time a request may take, in milliseconds; then 503 `timeout`.
+    pub request_timeout_ms: u64,
+    /// Longest accepted request URI (path and query), in bytes; longer is 414.
+    pub max_uri_bytes: usize,
+    /// Quota of a client without an API key, per client IP (the seed's 100 per 15 minutes).
+    pub rate_limit: Quota,
+    /// Quotas of API keys, by tier name (a key's tier is stored with its hash).
+    pub tiers: BTreeMap<String, Quota>,
+    /// Header holding the client's address when the API is behind a proxy or an ingress, e.g.
+    /// `x-forwarded-for`; the rightmost address in it (the one the trusted proxy appended) is
+    /// the client. Unset uses the TCP peer address: never set it without a proxy in front, or
+    /// clients choose their own rate-limit key.
+    pub client_ip_header: Option<String>,
+    /// Origins allowed by CORS; empty allows any origin (the API is read-only and public).
+    pub cors_origins: Vec<String>,
+    /// How long an API key lookup is reused, in milliseconds (a revoked key stops working
+    /// within this time).
+    pub api_key_cache_ms: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            database_role: "resi_api".to_owned(),
+            ready_max_lag: 10_000,
+            lag_cache_ms: 2_000,
+            stats_cache_ms: 10_000,
+            request_timeout_ms: 5_000,
+            max_uri_bytes: 2_048,
+            rate_limit: Quota {
+                requests: 100,
+                per_secs: 15 * 60,
+            },
+            tiers: BTreeMap::from([
+                (
+                    "developer".to_owned(),
+                    Quota {
+                        requests: 5_000,
+                        per_secs: 15 * 60,
+                    },
+                ),
+                (
+                    "enterprise".to_owned(),
+                    Quota {
+                        requests: 100_000,
+                        per_secs: 15 * 60,
+                    },
+                ),
+            ]),
+            client_ip_header: None,
+            cors_origins: Vec::new(),
+            api_key_cache_ms: 30_000,
+        }
+    }
+}
+
+impl ApiConfig {
+    /// Checks what serde cannot: non-zero quotas, a plain role name.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (name, quota) in std::iter::once(("rate_limit", &self.rate_limit)).chain(
+            self.tiers
+                .iter()
+                .map(|(name, quota)| (name.as_str(), quota)),
+        ) {
+            anyhow::ensure!(
+                quota.requests > 0 && quota.per_secs > 0,
+                "api quota {name} must allow at least one request in a window of at least one second"
+            );
+        }
+        anyhow::ensure!(
+            resi_projector::versions::is_identifier(&self.database_role),
+            "api.database_role must be a plain role name (lower-case letters, digits, _)"
+        );
+        anyhow::ensure!(
+            self.request_timeout_ms > 0,
+            "api.request_timeout_ms must be positive"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,384 @@
+//! `GET /api/listing/{zpid}/consensus` (every field's values and their support) and
+//! `GET /api/listing/{zpid}/history` (reported price and status over time).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use chrono::{DateTime, Utc};
+use resi_projections::consensus::Field;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::db::{self, Schemas};
+use crate::error::{ApiError, ApiResult};
+use crate::listings::consensus_version;
+use crate::params::{self, Params};
+use crate::state::AppState;
+
+/// One distinct value of a field, with who supports it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValueSupport {
+    /// The value, typed: integers for price, bedrooms and living area; a number for
+    /// bathrooms; `{latitude, longitude}` for coordinates; text otherwise.
+    #[schema(value_type = Object)]
+    pub value: Value,
+    /// Distinct miners whose latest report carries it.
+    pub miners: i64,
+    /// Their hotkeys.
+    pub supporters: Vec<String>,
+    /// Trust-weighted support (the version's algorithm decides the weights).
+    pub support: f64,
+    /// Supporting miners / miners that reported the field.
+    pub confidence: f64,
+    /// Its first report.
+    pub first_reported: Option<DateTime<Utc>>,
+    /// Its latest report.
+    pub last_reported: Option<DateTime<Utc>>,
+}
+
+/// One field's consensus.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldConsensus {
+    /// The chosen value (null when no miner reported the field).
+    pub chosen: Option<ValueSupport>,
+    /// The other values reported, by support.
+    pub alternatives: Vec<ValueSupport>,
+}
+
+/// `GET /api/listing/{zpid}/consensus`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListingConsensus {
+    /// The listing's id.
+    pub zpid: String,
+    /// The consensus version read.
+    pub consensus_version: String,
+    /// Mean confidence of the chosen values.
+    pub consensus_score: f64,
+    /// `high`, `medium` or `low`.
+    pub confidence_level: &'static str,
+    /// Distinct miners in the consensus.
+    pub unique_miners: i32,
+    /// The latest report counted.
+    pub last_reported_at: DateTime<Utc>,
+    /// Per field (price, bedrooms, bathrooms, living_area, address, home_type, home_status,
+    /// coordinates, zip_code, city, state).
+    pub fields: BTreeMap<String, FieldConsensus>,
+}
+
+/// A value of `field` as the consensus stores it (text), typed for JSON.
+fn typed(field: Field, text: &str) -> Value {
+    let integer = || {
+        text.parse::<i64>()
+            .map_or_else(|_| Value::from(text), Value::from)
+    };
+    match field {
+        Field::Price | Field::Bedrooms | Field::LivingArea => integer(),
+        Field::Bathrooms => text.parse::<i64>().map_or_else(
+            |_| Value::from(text),
+            |tenths| Value::from(tenths as f64 / 10.0),
+        ),
+        Field::Coordinates => {
+            let parsed = text.split_once(',').and_then(|(latitude, longitude)| {
+                Some((
+                    latitude.parse::<i32>().ok()?,
+                    longitude.parse::<i32>().ok()?,
+                ))
+            });
+            match parsed {
+                Some((latitude, longitude)) => serde_json::json!({
+                    "latitude": f64::from(latitude) / 1e7,
+                    "longitude": f64::from(longitude) / 1e7,
+                }),
+                None => Value::from(text),
+            }
+        }
+        _ => Value::from(text),
+    }
+}
+
+fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
+    value
+        .as_str()
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map(|time| time.with_timezone(&Utc))
+}
+
+/// Reads one field's `{chosen, values}` object; `supporters[value]` are the miners carrying it.
+fn field_consensus(
+    field: Field,
+    stored: &Value,
+    supporters: &BTreeMap<&str, Vec<String>>,
+) -> FieldConsensus {
+    let chosen = stored.get("chosen").and_then(Value::as_str);
+    let mut result = FieldConsensus {
+        chosen: None,
+        alternatives: Vec::new(),
+    };
+    for value in stored
+        .get("values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(text) = value.get("value").and_then(Value::as_str) else {
+            continue;
+        };
+        let support = ValueSupport {
+            value: typed(field, text),
+            miners: value.get("miners").and_then(Value::as_i64).unwrap_or(0),
+            supporters: supporters.get(text).cloned().unwrap_or_default(),
+            support: value.get("support").and_then(Value::as_f64).unwrap_or(0.0),
+            confidence: value
+                .get("confidence")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
+            first_reported: value.get("first_reported").and_then(timestamp),
+            last_reported: value.get("last_reported").and_then(timestamp),
+        };
+        if Some(text) == chosen && result.chosen.is_none() {
+            result.chosen = Some(support);
+        } else {
+            result.alternatives.push(support);
+        }
+    }
+    result
+}
+
+/// The statements of `GET /api/listing/{zpid}/consensus`: the listing's consensus and its
+/// miners' latest reports (`$1` the id).
+#[must_use]
+pub fn consensus_sql(consensus: &str) -> [String; 2] {
+    [
+        format!(
+            "SELECT consensus_score, unique_miners, last_reported_at, fields
+             FROM {consensus}.consensus_listings WHERE listing_id = $1"
+        ),
+        format!(
+            "SELECT miner_hotkey, field_values FROM {consensus}.consensus_reports
+             WHERE listing_id = $1 ORDER BY miner_hotkey"
+        ),
+    ]
+}
+
+/// `GET /api/listing/{zpid}/consensus`: per field, every value with its support.
+#[utoipa::path(
+    get,
+    path = "/api/listing/{zpid}/consensus",
+    tag = "listings",
+    params(
+        ("zpid" = String, Path, description = "The listing's id"),
+        ("consensus_version" = Option<String>, Query, description = "Read this consensus version instead of the live one"),
+    ),
+    responses(
+        (status = 200, description = "The listing's consensus", body = ListingConsensus),
+        (status = 400, description = "A bad parameter", body = crate::error::ErrorBody),
+        (status = 404, description = "No consensus for this listing, or no such version", body = crate::error::ErrorBody),
+        (status = 503, description = "Database unavailable or timed out", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn consensus(
+    State(state): State<Arc<AppState>>,
+    Path(zpid): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<ListingConsensus>> {
+    let zpid = params::listing_id(&zpid)?;
+    let mut params = Params::parse(query.as_deref())?;
+    let version = consensus_version(&mut params)?;
+    params.finish()?;
+
+    let mut client = db::connection(&state.pool).await?;
+    let transaction = db::snapshot(&mut client).await?;
+    let schemas = Schemas::resolve(&transaction, version.as_deref()).await?;
+    let schema = schemas.consensus()?;
+    let [listing_sql, reports_sql] = consensus_sql(schema);
+    let rows = db::query(&transaction, "consensus.listing", &listing_sql, &[&zpid]).await?;
+    let Some(row) = rows.first() else {
+        return Err(ApiError::NotFound(format!(
+            "no consensus for listing {zpid:?}"
+        )));
+    };
+    let reports = db::query(&transaction, "consensus.reports", &reports_sql, &[&zpid]).await?;
+    db::finish(transaction).await?;
+
+    let reports: Vec<(String, Vec<Option<String>>)> = reports
+        .iter()
+        .map(|report| (report.get(0), report.get(1)))
+        .collect();
+    let stored: Value = row.get(3);
+    let mut fields = BTreeMap::new();
+    for (index, field) in Field::ALL.into_iter().enumerate() {
+        let mut supporters: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (miner, values) in &reports {
+            if let Some(Some(value)) = values.get(index) {
+                supporters
+                    .entry(value.as_str())
+                    .or_default()
+                    .push(miner.clone());
+            }
+        }
+        let stored_field = stored.get(field.as_str()).unwrap_or(&Value::Null);
+        fields.insert(
+            field.as_str().to_owned(),
+            field_consensus(field, stored_field, &supporters),
+        );
+    }
+    let score: f64 = row.get(0);
+    Ok(Json(ListingConsensus {
+        zpid,
+        consensus_version: schemas.consensus_version.clone().unwrap_or_default(),
+        consensus_score: score,
+        confidence_level: crate::model::confidence_level(score),
+        unique_miners: row.get(1),
+        last_reported_at: row.get(2),
+        fields,
+    }))
+}
+
+/// One report of a listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryReport {
+    /// When the miner scraped it.
+    pub scraped_at: DateTime<Utc>,
+    /// The miner.
+    pub miner_hotkey: String,
+    /// The reported price.
+    pub price: Option<i64>,
+    /// The reported status.
+    pub home_status: Option<String>,
+}
+
+/// One value a field had, over the time it was reported.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValuePeriod {
+    /// The value (an integer for the price, text for the status).
+    #[schema(value_type = Object)]
+    pub value: Value,
+    /// Its first report.
+    pub first_reported: DateTime<Utc>,
+    /// Its latest report.
+    pub last_reported: DateTime<Utc>,
+    /// Reports carrying it.
+    pub reports: i64,
+    /// Distinct miners reporting it.
+    pub miners: i64,
+}
+
+/// `GET /api/listing/{zpid}/history`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListingHistory {
+    /// The listing's id.
+    pub zpid: String,
+    /// Every price reported, by first report.
+    pub price: Vec<ValuePeriod>,
+    /// Every status reported, by first report.
+    pub home_status: Vec<ValuePeriod>,
+    /// The reports, oldest first (a page of them: `limit`, `offset`).
+    pub reports: Vec<HistoryReport>,
+    /// Reports of the listing in all.
+    pub total_reports: i64,
+}
+
+/// The statements of `GET /api/listing/{zpid}/history`: price periods, status periods, the
+/// number of reports, a page of reports (`$1` the id, `$2` limit, `$3` offset).
+#[must_use]
+pub fn history_sql(listing: &str) -> [String; 4] {
+    let periods = |column: &str| {
+        format!(
+            "SELECT {column}::text, min(scraped_at), max(scraped_at), count(*),
+                    count(DISTINCT miner_hotkey)
+             FROM {listing}.miner_attestations
+             WHERE listing_id = $1 AND {column} IS NOT NULL
+             GROUP BY {column} ORDER BY min(scraped_at), {column}"
+        )
+    };
+    [
+        periods("price_usd"),
+        periods("home_status"),
+        format!("SELECT count(*) FROM {listing}.miner_attestations WHERE listing_id = $1"),
+        format!(
+            "SELECT scraped_at, miner_hotkey, price_usd, home_status
+             FROM {listing}.miner_attestations WHERE listing_id = $1
+             ORDER BY scraped_at, attestation_id LIMIT $2 OFFSET $3"
+        ),
+    ]
+}
+
+/// `GET /api/listing/{zpid}/history`: the price and status reported over time.
+#[utoipa::path(
+    get,
+    path = "/api/listing/{zpid}/history",
+    tag = "listings",
+    params(
+        ("zpid" = String, Path, description = "The listing's id"),
+        ("limit" = Option<i64>, Query, description = "Reports per page, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, description = "Reports to skip"),
+    ),
+    responses(
+        (status = 200, description = "The listing's history", body = ListingHistory),
+        (status = 400, description = "A bad parameter", body = crate::error::ErrorBody),
+        (status = 404, description = "No such listing", body = crate::error::ErrorBody),
+        (status = 503, description = "Database unavailable or timed out", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn history(
+    State(state): State<Arc<AppState>>,
+    Path(zpid): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<ListingHistory>> {
+    let zpid = params::listing_id(&zpid)?;
+    let mut params = Params::parse(query.as_deref())?;
+    let limit = params.integer("limit", 1, 1_000)?.unwrap_or(100);
+    let offset = params.integer("offset", 0, 1_000_000)?.unwrap_or(0);
+    params.finish()?;
+
+    let mut client = db::connection(&state.pool).await?;
+    let transaction = db::snapshot(&mut client).await?;
+    let schemas = Schemas::resolve(&transaction, None).await?;
+    let listing = schemas.listing()?;
+    let [prices_sql, statuses_sql, count_sql, reports_sql] = history_sql(listing);
+    let prices = db::query(&transaction, "history.prices", &prices_sql, &[&zpid]).await?;
+    let statuses = db::query(&transaction, "history.statuses", &statuses_sql, &[&zpid]).await?;
+    let total_reports: i64 = db::query_one(&transaction, "history.count", &count_sql, &[&zpid])
+        .await?
+        .get(0);
+    if total_reports == 0 {
+        return Err(ApiError::NotFound(format!("no listing {zpid:?}")));
+    }
+    let reports = db::query(
+        &transaction,
+        "history.reports",
+        &reports_sql,
+        &[&zpid, &limit, &offset],
+    )
+    .await?;
+    db::finish(transaction).await?;
+
+    let period = |field: Field, row: &tokio_postgres::Row| ValuePeriod {
+        value: typed(field, row.get::<_, &str>(0)),
+        first_reported: row.get(1),
+        last_reported: row.get(2),
+        reports: row.get(3),
+        miners: row.get(4),
+    };
+    Ok(Json(ListingHistory {
+        price: prices.iter().map(|row| period(Field::Price, row)).collect(),
+        home_status: statuses
+            .iter()
+            .map(|row| period(Field::Status, row))
+            .collect(),
+        reports: reports
+            .iter()
+            .map(|row| HistoryReport {
+                scraped_at: row.get(0),
+                miner_hotkey: row.get(1),
+                price: row.get(2),
+                home_status: row.get(3),
+            })
+            .collect(),
+        total_reports,
+        zpid,
+    }))
+}

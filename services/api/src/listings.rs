@@ -1,0 +1,456 @@
+//! Listings: search by zip code or bounding box, one listing, its consensus and its history.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use tokio_postgres::types::ToSql;
+
+use crate::db::{self, Schemas};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{
+    AttestationView, ConsensusInfo, ListingDetail, ListingPage, ListingSummary, ListingValues,
+    Pagination, confidence_level, value_columns,
+};
+use crate::params::{self, Page, Params};
+use crate::state::AppState;
+
+/// Default and largest page of a search.
+const SEARCH_LIMIT: (i64, i64) = (100, 500);
+/// Latest attestations shown with a listing.
+const DETAIL_ATTESTATIONS: i64 = 10;
+
+/// The `consensus_version` parameter, if given: a plain version name.
+pub fn consensus_version(params: &mut Params) -> ApiResult<Option<String>> {
+    let Some(version) = params.text("consensus_version") else {
+        return Ok(None);
+    };
+    if resi_projector::versions::is_identifier(&version) {
+        Ok(Some(version))
+    } else {
+        Err(ApiError::bad(
+            "consensus_version",
+            "not a version name (lower-case letters, digits and _, e.g. v2)",
+        ))
+    }
+}
+
+/// The search filters shared by the zip-code and bounding-box searches.
+#[derive(Debug, Default)]
+struct Filters {
+    min_price: Option<i64>,
+    max_price: Option<i64>,
+    status: Option<String>,
+    home_type: Option<String>,
+    min_beds: Option<i32>,
+}
+
+impl Filters {
+    fn take(params: &mut Params) -> ApiResult<Self> {
+        let min_price = params.integer("minPrice", 0, i64::MAX)?;
+        let max_price = params.integer("maxPrice", 0, i64::MAX)?;
+        if let (Some(min), Some(max)) = (min_price, max_price)
+            && min > max
+        {
+            return Err(ApiError::bad(
+                "maxPrice",
+                format!("{max} is below minPrice {min}"),
+            ));
+        }
+        let status = params
+            .text("status")
+            .map(|raw| {
+                resi_events::normalize::home_status(&raw)
+                    .ok_or_else(|| ApiError::bad("status", "not a listing status, e.g. FOR_SALE"))
+            })
+            .transpose()?;
+        let home_type = params
+            .text("type")
+            .map(|raw| {
+                resi_events::normalize::home_type(&raw)
+                    .ok_or_else(|| ApiError::bad("type", "not a home type, e.g. SINGLE_FAMILY"))
+            })
+            .transpose()?;
+        let min_beds = params
+            .integer("minBeds", 0, 100)?
+            .map(|beds| i32::try_from(beds).unwrap_or(i32::MAX));
+        Ok(Self {
+            min_price,
+            max_price,
+            status,
+            home_type,
+            min_beds,
+        })
+    }
+}
+
+/// Where a search looks.
+enum Area {
+    Zip(String),
+    /// min lon, min lat, max lon, max lat, in units of 1e-7 degrees.
+    Bbox([f64; 4]),
+}
+
+impl Area {
+    fn bbox(raw: &str) -> ApiResult<Self> {
+        let parts: Vec<&str> = raw.split(',').collect();
+        let [min_lon, min_lat, max_lon, max_lat] = parts.as_slice() else {
+            return Err(ApiError::bad(
+                "bbox",
+                "expected minLon,minLat,maxLon,maxLat",
+            ));
+        };
+        let mut corners = [0.0; 4];
+        for (slot, (text, limit)) in corners.iter_mut().zip([
+            (min_lon, 180.0),
+            (min_lat, 90.0),
+            (max_lon, 180.0),
+            (max_lat, 90.0),
+        ]) {
+            let degrees: f64 = text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|value: &f64| value.is_finite() && value.abs() <= limit)
+                .ok_or_else(|| {
+                    ApiError::bad(
+                        "bbox",
+                        format!("{text:?} is not a coordinate within ±{limit}"),
+                    )
+                })?;
+            *slot = (degrees * 1e7).round();
+        }
+        if corners[0] > corners[2] || corners[1] > corners[3] {
+            return Err(ApiError::bad(
+                "bbox",
+                "the minimum corner is above or east of the maximum",
+            ));
+        }
+        Ok(Self::Bbox(corners))
+    }
+}
+
+/// `GET /api/listings/{zip}`: listings of a zip code.
+#[utoipa::path(
+    get,
+    path = "/api/listings/{zip}",
+    tag = "listings",
+    params(
+        ("zip" = String, Path, description = "Five-digit zip code"),
+        SearchParams,
+    ),
+    responses(
+        (status = 200, description = "A page of listings, by id", body = ListingPage),
+        (status = 400, description = "A bad parameter, named in the message", body = crate::error::ErrorBody),
+        (status = 404, description = "No such consensus version", body = crate::error::ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = crate::error::ErrorBody),
+        (status = 503, description = "Database unavailable or timed out", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn by_zip(
+    State(state): State<Arc<AppState>>,
+    Path(zip): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<ListingPage>> {
+    let area = Area::Zip(params::zip_code(&zip)?);
+    search(&state, area, query.as_deref()).await.map(Json)
+}
+
+/// `GET /api/listings?bbox=…`: listings inside a bounding box.
+#[utoipa::path(
+    get,
+    path = "/api/listings",
+    tag = "listings",
+    params(
+        ("bbox" = String, Query, description = "minLon,minLat,maxLon,maxLat in degrees"),
+        SearchParams,
+    ),
+    responses(
+        (status = 200, description = "A page of listings, by id", body = ListingPage),
+        (status = 400, description = "A bad parameter, named in the message", body = crate::error::ErrorBody),
+        (status = 404, description = "No such consensus version", body = crate::error::ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = crate::error::ErrorBody),
+        (status = 503, description = "Database unavailable or timed out", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn by_bbox(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<ListingPage>> {
+    let mut params = Params::parse(query.as_deref())?;
+    let bbox = params.text("bbox").ok_or_else(|| {
+        ApiError::bad(
+            "bbox",
+            "required (or search by zip code: /api/listings/{zip})",
+        )
+    })?;
+    let area = Area::bbox(&bbox)?;
+    search_with(&state, area, params).await.map(Json)
+}
+
+/// The search parameters, for the OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case, dead_code)]
+pub struct SearchParams {
+    /// Lowest price in dollars.
+    minPrice: Option<i64>,
+    /// Highest price in dollars.
+    maxPrice: Option<i64>,
+    /// Listing status, e.g. `FOR_SALE` (other spellings are normalised: `sold`, `active`).
+    status: Option<String>,
+    /// Home type, e.g. `SINGLE_FAMILY`, `CONDO`.
+    r#type: Option<String>,
+    /// Fewest bedrooms.
+    minBeds: Option<i32>,
+    /// Rows per page, 1 to 500 (default 100).
+    limit: Option<i64>,
+    /// Opaque cursor from `pagination.next_cursor`: stable while listings are added.
+    cursor: Option<String>,
+    /// Rows to skip (the seed's paging; prefer `cursor`).
+    offset: Option<i64>,
+    /// Read this consensus version instead of the live one.
+    consensus_version: Option<String>,
+}
+
+async fn search(state: &AppState, area: Area, query: Option<&str>) -> ApiResult<ListingPage> {
+    search_with(state, area, Params::parse(query)?).await
+}
+
+async fn search_with(state: &AppState, area: Area, mut params: Params) -> ApiResult<ListingPage> {
+    let filters = Filters::take(&mut params)?;
+    let page = Page::take(&mut params, SEARCH_LIMIT.0, SEARCH_LIMIT.1)?;
+    let version = consensus_version(&mut params)?;
+    params.finish()?;
+
+    let mut client = db::connection(&state.pool).await?;
+    let transaction = db::snapshot(&mut client).await?;
+    let schemas = Schemas::resolve(&transaction, version.as_deref()).await?;
+    let (consensus, listing) = (schemas.consensus()?, schemas.listing()?);
+
+    let mut area_params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let kind = match area {
+        Area::Zip(zip) => {
+            area_params.push(Box::new(zip));
+            AreaKind::Zip
+        }
+        Area::Bbox(corners) => {
+            area_params
+                .extend(corners.map(|corner| Box::new(corner) as Box<dyn ToSql + Sync + Send>));
+            AreaKind::Bbox
+        }
+    };
+    let (count_sql, page_sql) = search_sql(consensus, listing, kind);
+    let mut params: Vec<&(dyn ToSql + Sync)> = area_params
+        .iter()
+        .map(|param| param.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    params.extend([
+        &filters.min_price as &(dyn ToSql + Sync),
+        &filters.max_price,
+        &filters.status,
+        &filters.home_type,
+        &filters.min_beds,
+    ]);
+    let total: i64 = db::query_one(&transaction, "listings.count", &count_sql, &params)
+        .await?
+        .get(0);
+    params.extend([
+        &page.after as &(dyn ToSql + Sync),
+        &page.limit,
+        &page.offset,
+    ]);
+    let rows = db::query(&transaction, "listings.page", &page_sql, &params).await?;
+    db::finish(transaction).await?;
+
+    let listings: Vec<ListingSummary> = rows
+        .iter()
+        .map(|row| {
+            let score: f64 = row.get(18);
+            ListingSummary {
+                zpid: row.get(0),
+                values: ListingValues::from_row(row, 1),
+                url: row.get(13),
+                first_seen_at: row.get(14),
+                last_updated_at: row.get(15),
+                total_attestations: row.get(16),
+                unique_miners: row.get(17),
+                consensus_score: score,
+                confidence_level: confidence_level(score),
+            }
+        })
+        .collect();
+    let full_page = i64::try_from(listings.len()).unwrap_or(i64::MAX) == page.limit;
+    let next_cursor = listings
+        .last()
+        .filter(|_| full_page)
+        .map(|last| params::encode_cursor(&last.zpid));
+    Ok(ListingPage {
+        listings,
+        pagination: Pagination {
+            limit: page.limit,
+            offset: page.offset,
+            total,
+            next_cursor,
+        },
+        consensus_version: schemas.consensus_version.clone().unwrap_or_default(),
+    })
+}
+
+/// The two kinds of search area.
+#[derive(Clone, Copy, Debug)]
+pub enum AreaKind {
+    /// `$1` is the zip code.
+    Zip,
+    /// `$1..$4` are min lon, min lat, max lon, max lat in 1e-7 degrees.
+    Bbox,
+}
+
+/// The count and page statements of a search: the area's parameters, then minPrice,
+/// maxPrice, status, type, minBeds; the page's also the cursor, limit and offset.
+#[must_use]
+pub fn search_sql(consensus: &str, listing: &str, kind: AreaKind) -> (String, String) {
+    let (area_sql, next) = match kind {
+        AreaKind::Zip => ("c.zip_code = $1", 1),
+        AreaKind::Bbox => (
+            "point(c.longitude_e7::float8, c.latitude_e7::float8) <@ box(point($1, $2), point($3, $4))",
+            4,
+        ),
+    };
+    let filter_sql = format!(
+        "{area_sql}
+           AND (${a}::bigint IS NULL OR c.price_usd >= ${a})
+           AND (${b}::bigint IS NULL OR c.price_usd <= ${b})
+           AND (${c}::text IS NULL OR c.home_status = ${c})
+           AND (${d}::text IS NULL OR c.home_type = ${d})
+           AND (${e}::int IS NULL OR c.bedrooms >= ${e})",
+        a = next + 1,
+        b = next + 2,
+        c = next + 3,
+        d = next + 4,
+        e = next + 5,
+    );
+    let count_sql =
+        format!("SELECT count(*) FROM {consensus}.consensus_listings c WHERE {filter_sql}");
+    let page_sql = format!(
+        "SELECT c.listing_id, {values}, l.url, l.first_seen_at, l.last_updated_at,
+                l.total_attestations, c.unique_miners, c.consensus_score
+         FROM {consensus}.consensus_listings c
+         LEFT JOIN {listing}.listings l ON l.listing_id = c.listing_id
+         WHERE {filter_sql} AND (${f}::text IS NULL OR c.listing_id > ${f})
+         ORDER BY c.listing_id
+         LIMIT ${g} OFFSET ${h}",
+        values = value_columns("c"),
+        f = next + 6,
+        g = next + 7,
+        h = next + 8,
+    );
+    (count_sql, page_sql)
+}
+
+/// The statements of `GET /api/listing/{zpid}`: the listing, its consensus, its latest
+/// attestations with their miners' trust (`$1` the id, `$2` how many).
+#[must_use]
+pub fn detail_sql(listing: &str, consensus: &str, trust: &str) -> [String; 3] {
+    [
+        format!(
+            "SELECT l.uri, l.url, l.first_seen_at, l.last_updated_at, l.total_attestations,
+                    l.unique_miners_count, {values}
+             FROM {listing}.listings l WHERE l.listing_id = $1",
+            values = value_columns("l"),
+        ),
+        format!(
+            "SELECT c.consensus_score, c.unique_miners, {values}
+             FROM {consensus}.consensus_listings c WHERE c.listing_id = $1",
+            values = value_columns("c"),
+        ),
+        format!(
+            "SELECT a.attestation_id, a.miner_hotkey, a.scraped_at, a.submitted_at, a.price_usd,
+                    a.home_status, a.miner_trust, t.trust_score
+             FROM {listing}.miner_attestations a
+             LEFT JOIN {trust}.miner_trust t ON t.miner_hotkey = a.miner_hotkey
+             WHERE a.listing_id = $1
+             ORDER BY a.scraped_at DESC, a.attestation_id DESC
+             LIMIT $2"
+        ),
+    ]
+}
+
+/// `GET /api/listing/{zpid}`: one listing, its consensus and its latest attestations.
+#[utoipa::path(
+    get,
+    path = "/api/listing/{zpid}",
+    tag = "listings",
+    params(
+        ("zpid" = String, Path, description = "The listing's id"),
+        ("consensus_version" = Option<String>, Query, description = "Read this consensus version instead of the live one"),
+    ),
+    responses(
+        (status = 200, description = "The listing", body = ListingDetail),
+        (status = 400, description = "A bad parameter", body = crate::error::ErrorBody),
+        (status = 404, description = "No such listing or consensus version", body = crate::error::ErrorBody),
+        (status = 503, description = "Database unavailable or timed out", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn detail(
+    State(state): State<Arc<AppState>>,
+    Path(zpid): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<ListingDetail>> {
+    let zpid = params::listing_id(&zpid)?;
+    let mut params = Params::parse(query.as_deref())?;
+    let version = consensus_version(&mut params)?;
+    params.finish()?;
+
+    let mut client = db::connection(&state.pool).await?;
+    let transaction = db::snapshot(&mut client).await?;
+    let schemas = Schemas::resolve(&transaction, version.as_deref()).await?;
+    let (listing, trust) = (schemas.listing()?, schemas.trust()?);
+    let [listing_sql, consensus_sql, attestations_sql] =
+        detail_sql(listing, schemas.consensus()?, trust);
+    let listing_row = db::query(&transaction, "listing.row", &listing_sql, &[&zpid]).await?;
+    let consensus_row =
+        db::query(&transaction, "listing.consensus", &consensus_sql, &[&zpid]).await?;
+    let (Some(listing_row), consensus_row) = (listing_row.first(), consensus_row.first()) else {
+        return Err(ApiError::NotFound(format!("no listing {zpid:?}")));
+    };
+    let attestations = db::query(
+        &transaction,
+        "listing.attestations",
+        &attestations_sql,
+        &[&zpid, &DETAIL_ATTESTATIONS],
+    )
+    .await?;
+    db::finish(transaction).await?;
+
+    let score: Option<f64> = consensus_row.map(|row| row.get(0));
+    Ok(Json(ListingDetail {
+        consensus: consensus_row.map(|row| ListingValues::from_row(row, 2)),
+        latest_reported: Some(ListingValues::from_row(listing_row, 6)),
+        uri: listing_row.get(0),
+        url: listing_row.get(1),
+        first_seen_at: listing_row.get(2),
+        last_updated_at: listing_row.get(3),
+        consensus_info: ConsensusInfo {
+            total_attestations: listing_row.get(4),
+            unique_miners: consensus_row.map_or_else(|| listing_row.get(5), |row| row.get(1)),
+            consensus_score: score,
+            confidence_level: score.map(confidence_level),
+            consensus_version: schemas.consensus_version.clone(),
+        },
+        attestations: attestations
+            .iter()
+            .map(|row| AttestationView {
+                attestation_id: hex::encode(row.get::<_, Vec<u8>>(0)),
+                miner_hotkey: row.get(1),
+                scraped_at: row.get(2),
+                submitted_at: row.get(3),
+                price: row.get(4),
+                home_status: row.get(5),
+                miner_trust_at_report: row.get(6),
+                miner_trust: row.get(7),
+            })
+            .collect(),
+        zpid,
+    }))
+}

@@ -1,0 +1,25 @@
+//! The API's metrics (served at `GET /metrics`):
+//!
+//! - `resi_api_requests_total{route, method, status}`: requests answered.
+//! - `resi_api_request_duration_seconds{route, method, status}`: time to answer (histogram).
+//! - `resi_api_rejected_total{reason}`: requests refused before a handler ran
+//!   (`rate_limited`, `invalid_api_key`, `uri_too_long`, `timeout`).
+
+use std::time::Duration;
+
+/// One answered request. `route` is the matched route template (`/api/listing/{zpid}`), never
+/// the raw path, so the label set stays small.
+pub fn request(route: &str, method: &str, status: u16, elapsed: Duration) {
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method.to_owned()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("resi_api_requests_total", &labels).increment(1);
+    metrics::histogram!("resi_api_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+}
+
+/// A request refused before its handler.
+pub fn rejected(reason: &'static str) {
+    metrics::counter!("resi_api_rejected_total", "reason" => reason).increment(1);
+}

@@ -1,0 +1,306 @@
+//! Operations: liveness, readiness (database and projection lag), database statistics.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use resi_projector::engine::ProjectionKind;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::{self, Schemas};
+use crate::error::ApiResult;
+use crate::listings::consensus_version;
+use crate::params::Params;
+use crate::state::AppState;
+
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `healthy`: the process answers.
+    pub status: &'static str,
+    /// Now.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// `GET /health`: liveness (the process answers; nothing else is checked).
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "The process answers", body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "healthy",
+        timestamp: Utc::now(),
+    })
+}
+
+/// One live projection's lag.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ProjectionLag {
+    /// The live version.
+    pub version: String,
+    /// Events of its topic not folded yet (null when the broker could not be asked).
+    pub lag: Option<i64>,
+}
+
+/// `GET /ready`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    /// `ok`, or why the database cannot be used.
+    pub database: String,
+    /// `ok`, or why the lag is unknown (an unreachable broker does not make the API unready:
+    /// it still serves what is folded).
+    pub broker: String,
+    /// The live version and lag of each projection.
+    pub projections: BTreeMap<String, ProjectionLag>,
+    /// The largest lag that is still ready.
+    pub max_lag: i64,
+}
+
+/// `GET /ready`: 200 when the database answers, every projection has a live version and none
+/// lags its topic by more than `api.ready_max_lag` events; 503 otherwise. The lag is reused
+/// for `api.lag_cache_ms`.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready; the body says why", body = Readiness),
+    ))]
+pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let readiness = {
+        let cached = state.readiness.lock().await;
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < Duration::from_millis(state.config.lag_cache_ms))
+            .map(|(_, readiness)| readiness.clone())
+    };
+    let readiness = match readiness {
+        Some(readiness) => readiness,
+        None => {
+            let fresh = check_readiness(&state).await;
+            *state.readiness.lock().await = Some((Instant::now(), fresh.clone()));
+            fresh
+        }
+    };
+    let status = if readiness.status == "ready" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(readiness)).into_response()
+}
+
+#[tracing::instrument(skip_all)]
+async fn check_readiness(state: &AppState) -> Readiness {
+    let mut readiness = Readiness {
+        status: "not_ready",
+        database: "ok".to_owned(),
+        broker: "ok".to_owned(),
+        projections: BTreeMap::new(),
+        max_lag: state.config.ready_max_lag,
+    };
+    let live = match live_versions(state).await {
+        Ok(live) => live,
+        Err(error) => {
+            readiness.database = format!("{error:#}");
+            return readiness;
+        }
+    };
+    let client = match state.pool.get().await {
+        Ok(client) => client,
+        Err(error) => {
+            readiness.database = error.to_string();
+            return readiness;
+        }
+    };
+    let mut all_ready = true;
+    for kind in [
+        ProjectionKind::Listing,
+        ProjectionKind::Trust,
+        ProjectionKind::Consensus,
+    ] {
+        let Some(version) = live.get(kind.as_str()) else {
+            all_ready = false;
+            continue;
+        };
+        let lag =
+            match resi_projector::operate::progress(&client, &state.kafka, kind, version).await {
+                Ok(progress) => Some(progress.lag()),
+                Err(error) => {
+                    readiness.broker = format!("{error:#}");
+                    None
+                }
+            };
+        if lag.is_some_and(|lag| lag > state.config.ready_max_lag) {
+            all_ready = false;
+        }
+        readiness.projections.insert(
+            kind.as_str().to_owned(),
+            ProjectionLag {
+                version: version.clone(),
+                lag,
+            },
+        );
+    }
+    if all_ready {
+        readiness.status = "ready";
+    }
+    readiness
+}
+
+async fn live_versions(state: &AppState) -> anyhow::Result<BTreeMap<String, String>> {
+    use anyhow::Context as _;
+    let client = state.pool.get().await.context("no postgres connection")?;
+    let rows = client
+        .query(
+            "SELECT projection, version FROM projection_versions WHERE status = 'live'",
+            &[],
+        )
+        .await
+        .context("failed to read the live versions")?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// A projection version, as `/api/stats` lists it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct VersionView {
+    /// `listing`, `trust` or `consensus`.
+    pub projection: String,
+    /// The version.
+    pub version: String,
+    /// `building`, `live` or `retired`.
+    pub status: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last went live.
+    pub promoted_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/stats`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DatabaseStats {
+    /// Listings.
+    pub total_listings: i64,
+    /// Attestations of all listings.
+    pub total_attestations: i64,
+    /// Miners with a trust record.
+    pub total_miners: i64,
+    /// Listings reported in the last 24 hours.
+    pub recent_listings_24h: i64,
+    /// Miners that uploaded in the last 24 hours.
+    pub active_miners_24h: i64,
+    /// Mean consensus score over the listings of the consensus version read.
+    pub average_consensus_score: Option<f64>,
+    /// The consensus version read (the live one unless `consensus_version` was given).
+    pub consensus_version: Option<String>,
+    /// The live consensus version.
+    pub live_consensus_version: Option<String>,
+    /// Consensus versions being built beside the live one.
+    pub building_consensus_versions: Vec<String>,
+    /// Every projection version.
+    pub versions: Vec<VersionView>,
+    /// When these figures were computed (they are reused for `api.stats_cache_ms`).
+    pub last_updated: DateTime<Utc>,
+}
+
+/// `GET /api/stats`: totals, the last 24 hours, the consensus score and the versions.
+#[utoipa::path(get, path = "/api/stats", tag = "operations",
+    params(("consensus_version" = Option<String>, Query, description = "Average this consensus version's scores")),
+    responses(
+        (status = 200, description = "Database statistics", body = DatabaseStats),
+        (status = 400, description = "A bad parameter", body = crate::error::ErrorBody),
+        (status = 404, description = "No such consensus version", body = crate::error::ErrorBody),
+        (status = 503, description = "Database unavailable or timed out", body = crate::error::ErrorBody),
+    ))]
+pub async fn stats(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<DatabaseStats>> {
+    let mut params = Params::parse(query.as_deref())?;
+    let version = consensus_version(&mut params)?;
+    params.finish()?;
+    let cache_key = version.clone().unwrap_or_default();
+    {
+        let cache = state.stats.lock().await;
+        if let Some((at, stats)) = cache.get(&cache_key)
+            && at.elapsed() < Duration::from_millis(state.config.stats_cache_ms)
+        {
+            return Ok(Json(stats.clone()));
+        }
+    }
+    let stats = compute_stats(&state, version.as_deref()).await?;
+    let mut cache = state.stats.lock().await;
+    // bounded: one entry per version name ever asked for, and versions are few
+    if cache.len() > 64 {
+        cache.clear();
+    }
+    cache.insert(cache_key, (Instant::now(), stats.clone()));
+    Ok(Json(stats))
+}
+
+async fn compute_stats(state: &AppState, version: Option<&str>) -> ApiResult<DatabaseStats> {
+    let mut client = db::connection(&state.pool).await?;
+    let transaction = db::snapshot(&mut client).await?;
+    let schemas = Schemas::resolve(&transaction, version).await?;
+    let (listing, trust, consensus) = (schemas.listing()?, schemas.trust()?, schemas.consensus()?);
+    let totals = db::query_one(
+        &transaction,
+        "stats.totals",
+        &format!(
+            "SELECT (SELECT count(*) FROM {listing}.listings),
+                    (SELECT coalesce(sum(total_attestations), 0)::bigint FROM {listing}.listings),
+                    (SELECT count(*) FROM {trust}.miner_trust),
+                    (SELECT count(*) FROM {listing}.listings
+                      WHERE last_updated_at > now() - interval '24 hours'),
+                    (SELECT count(*) FROM {trust}.miner_trust
+                      WHERE last_submission > now() - interval '24 hours'),
+                    (SELECT avg(consensus_score) FROM {consensus}.consensus_listings)"
+        ),
+        &[],
+    )
+    .await?;
+    let versions = db::query(
+        &transaction,
+        "stats.versions",
+        "SELECT projection, version, status, created_at, promoted_at FROM projection_versions
+         ORDER BY projection, created_at, version",
+        &[],
+    )
+    .await?;
+    db::finish(transaction).await?;
+    let versions: Vec<VersionView> = versions
+        .iter()
+        .map(|row| VersionView {
+            projection: row.get(0),
+            version: row.get(1),
+            status: row.get(2),
+            created_at: row.get(3),
+            promoted_at: row.get(4),
+        })
+        .collect();
+    let consensus_versions = |status: &str| {
+        versions
+            .iter()
+            .filter(|view| view.projection == "consensus" && view.status == status)
+            .map(|view| view.version.clone())
+            .collect::<Vec<_>>()
+    };
+    Ok(DatabaseStats {
+        total_listings: totals.get(0),
+        total_attestations: totals.get(1),
+        total_miners: totals.get(2),
+        recent_listings_24h: totals.get(3),
+        active_miners_24h: totals.get(4),
+        average_consensus_score: totals.get(5),
+        consensus_version: schemas.consensus_version.clone(),
+        live_consensus_version: consensus_versions("live").into_iter().next(),
+        building_consensus_versions: consensus_versions("building"),
+        last_updated: Utc::now(),
+        versions,
+    })
+}

@@ -1,0 +1,121 @@
+//! Every statement a request can run, by name, for the index check: the tests (and the
+//! benchmark) EXPLAIN each one as a generic plan and require an index for every table it
+//! reads. `/api/stats` is the one exception: its totals aggregate whole tables, which is why
+//! it is cached (`api.stats_cache_ms`) instead.
+
+use crate::{consensus, listings, miners};
+
+/// (name, SQL) of every per-request statement over the given schemas.
+#[must_use]
+pub fn statements(listing: &str, trust: &str, consensus: &str) -> Vec<(String, String)> {
+    let mut all = Vec::new();
+    for (kind, name) in [
+        (listings::AreaKind::Zip, "zip"),
+        (listings::AreaKind::Bbox, "bbox"),
+    ] {
+        let (count, page) = listings::search_sql(consensus, listing, kind);
+        all.push((format!("listings.{name}.count"), count));
+        all.push((format!("listings.{name}.page"), page));
+    }
+    let named = |prefix: &str, parts: &[&str], statements: Vec<String>| {
+        parts
+            .iter()
+            .zip(statements)
+            .map(|(part, sql)| (format!("{prefix}.{part}"), sql))
+            .collect::<Vec<_>>()
+    };
+    all.extend(named(
+        "listing",
+        &["row", "consensus", "attestations"],
+        listings::detail_sql(listing, consensus, trust).to_vec(),
+    ));
+    all.extend(named(
+        "consensus",
+        &["listing", "reports"],
+        consensus::consensus_sql(consensus).to_vec(),
+    ));
+    all.extend(named(
+        "history",
+        &["prices", "statuses", "count", "reports"],
+        consensus::history_sql(listing).to_vec(),
+    ));
+    all.extend(named(
+        "miner",
+        &["trust", "accuracy", "recent", "rejections"],
+        miners::miner_sql(trust, consensus, listing).to_vec(),
+    ));
+    for sort in miners::SORTS {
+        for order in ["asc", "desc"] {
+            all.extend(named(
+                &format!("miners.{sort}.{order}"),
+                &["page", "count"],
+                miners::leaderboard_sql(trust, consensus, sort, order).to_vec(),
+            ));
+        }
+    }
+    all
+}
+
+/// How many `$n` parameters `sql` takes.
+#[must_use]
+pub fn parameter_count(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let mut highest = 0;
+    for (index, byte) in bytes.iter().enumerate() {
+        if *byte != b'$' {
+            continue;
+        }
+        let digits: String = bytes[index + 1..]
+            .iter()
+            .take_while(|digit| digit.is_ascii_digit())
+            .map(|digit| char::from(*digit))
+            .collect();
+        if let Ok(number) = digits.parse::<usize>() {
+            highest = highest.max(number);
+        }
+    }
+    highest
+}
+
+/// The generic plan of `sql` (the one a prepared statement settles on, independent of the
+/// parameters), as EXPLAIN prints it, taken on `client` with sequential scans disabled so
+/// that the plan shows a sequential scan only where no index can serve.
+pub async fn generic_plan(
+    client: &tokio_postgres::Client,
+    name: &str,
+    sql: &str,
+) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let statement = format!("plan_{}", name.replace('.', "_"));
+    let nulls = vec!["NULL"; parameter_count(sql)].join(", ");
+    let execute = if nulls.is_empty() {
+        format!("EXPLAIN EXECUTE {statement}")
+    } else {
+        format!("EXPLAIN EXECUTE {statement}({nulls})")
+    };
+    client
+        .batch_execute(&format!(
+            "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off;
+             PREPARE {statement} AS {sql}"
+        ))
+        .await
+        .with_context(|| format!("failed to prepare {name}"))?;
+    let rows = client
+        .simple_query(&execute)
+        .await
+        .with_context(|| format!("failed to explain {name}"))?;
+    client
+        .batch_execute(&format!(
+            "DEALLOCATE {statement}; RESET plan_cache_mode; RESET enable_seqscan"
+        ))
+        .await
+        .context("failed to reset the planner settings")?;
+    Ok(rows
+        .iter()
+        .filter_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
