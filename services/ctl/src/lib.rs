@@ -8,9 +8,11 @@ use resi_datagen::{GeneratorConfig, Sink};
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfig};
 use serde::Deserialize;
 
+mod api_keys;
 mod status;
 mod versions;
 
+pub use api_keys::{ApiKeyAction, new_key};
 pub use versions::{DropArgs, PromoteArgs, ReplayArgs};
 
 /// Configuration of the operator command line. Every section is optional; see the README for
@@ -29,6 +31,8 @@ pub struct CtlConfig {
     pub telemetry: TelemetryConfig,
     /// Batching and retries of `replay` (its projections and assignment come from the flags).
     pub projector: resi_projector::ProjectorConfig,
+    /// The API's tiers (`api-key create` accepts only a configured tier).
+    pub api: resi_api::ApiConfig,
 }
 
 /// RESI operator tool.
@@ -73,6 +77,12 @@ pub enum Command {
     Versions,
     /// Remove a retired version (or, forced, one still building): its schema and checkpoints.
     Drop(versions::DropArgs),
+    /// Manage the API's keys.
+    ApiKey {
+        /// Action.
+        #[command(subcommand)]
+        action: ApiKeyAction,
+    },
 }
 
 /// Topic actions.
@@ -220,6 +230,7 @@ pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
         Command::Promote(args) => versions::promote(&args, config).await?,
         Command::Versions => versions::list(config).await?,
         Command::Drop(args) => versions::drop(&args, config).await?,
+        Command::ApiKey { action } => api_keys::run(action, config).await?,
         Command::Generate(args) => {
             let generator = args.generator_config()?;
             let mut sink = match &args.out {
