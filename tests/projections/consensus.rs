@@ -4,43 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use resi_events::{CanonicalListing, Event, EventId, EventPayload, ListingAttested, Timestamp};
+use resi_events::{CanonicalListing, Event, EventPayload};
 use resi_projections::consensus::{Algorithm, Field, MinerReport, decide};
 use resi_projector::engine::ProjectionKind;
 
 use crate::listing::{HOUR, history};
-use crate::stack::{Stack, stop};
+use resi_tests::events::report;
+use resi_tests::stack::{Stack, stop};
 
 const DAY: i64 = 24 * HOUR;
 const TODAY: i64 = 1_763_856_000_000_000;
-
-/// An attestation of `listing` by `miner` in row `row` of `upload`, scraped at `at`, with the
-/// miner's trust.
-pub fn report(
-    miner: &str,
-    (upload, row): (&str, u64),
-    at: i64,
-    trust: f64,
-    listing: CanonicalListing,
-) -> Event {
-    let payload = ListingAttested {
-        upload_id: EventId(*blake3::hash(format!("{miner}/{upload}").as_bytes()).as_bytes()),
-        row_index: row,
-        miner_hotkey: miner.to_owned(),
-        key: format!("data/hotkey={miner}/job_id=j/data_{upload}.parquet"),
-        job_id: "j".into(),
-        scraped_at: Timestamp::from_micros(at),
-        submitted_at: Timestamp::from_micros(at + HOUR),
-        content_hash: listing.content_hash(),
-        listing,
-        miner_trust: trust,
-    };
-    Event::new(
-        EventPayload::ListingAttested(Box::new(payload)),
-        Timestamp::from_micros(at),
-        Timestamp::from_micros(at + HOUR),
-    )
-}
 
 fn house(price: i64, status: &str) -> CanonicalListing {
     CanonicalListing {

@@ -9,9 +9,10 @@ use resi_projector::engine::ProjectionKind;
 use resi_tests::eventually;
 use secrecy::ExposeSecret as _;
 
-use crate::consensus::{consensus_tables, report};
+use crate::consensus::consensus_tables;
 use crate::listing::{HOUR, START, listing_tables};
-use crate::stack::{Stack, stop};
+use resi_tests::events::report;
+use resi_tests::stack::{Stack, stop};
 
 /// Twelve miners, two uploads each, over 400 listings: several thousand attestations.
 fn many() -> Vec<Event> {

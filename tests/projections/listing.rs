@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use resi_events::{CanonicalListing, Event, EventId, EventPayload, ListingAttested, Timestamp};
 use resi_projector::engine::ProjectionKind;
 
-use crate::stack::{Stack, stop};
+use resi_tests::stack::{Stack, stop};
 
 pub const HOUR: i64 = 3_600_000_000;
 pub const START: i64 = 1_758_110_400_000_000;

@@ -3,6 +3,5 @@
 mod consensus;
 mod crash;
 mod listing;
-mod stack;
 mod trust;
 mod versions;

@@ -4,63 +4,15 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
-use resi_events::{
-    Admission, Event, EventId, EventPayload, QualityAssessment, ReasonCount, RejectReason,
-    Timestamp, UploadFormat, UploadParsed, UploadRejectReason, UploadRejected,
-};
+use resi_events::{Event, EventId, EventPayload, Timestamp, UploadRejectReason, UploadRejected};
 use resi_projections::trust::{MinerTrust, Submission};
 use resi_projector::engine::ProjectionKind;
 
-use crate::stack::Stack;
+use resi_tests::events::parsed;
+use resi_tests::stack::Stack;
 
 const DAY: i64 = 86_400_000_000;
 const START: i64 = 1_758_110_400_000_000;
-
-fn parsed(miner: &str, index: u64, quality: f64, rows: u64, duplicates: u64, at: i64) -> Event {
-    let payload = UploadParsed {
-        upload_id: EventId(*blake3::hash(format!("{miner}/{index}").as_bytes()).as_bytes()),
-        bucket: "resi-miner-data".into(),
-        key: format!("data/hotkey={miner}/job_id=j/data_{index}.parquet"),
-        miner_hotkey: miner.to_owned(),
-        job_id: "j".into(),
-        format: UploadFormat::V1,
-        rows_read: rows,
-        rows_valid: rows - duplicates - 1,
-        rows_rejected: duplicates + 1,
-        rejections: vec![
-            ReasonCount {
-                reason: RejectReason::DuplicateInFile,
-                rows: duplicates,
-            },
-            ReasonCount {
-                reason: RejectReason::InvalidZipCode,
-                rows: 1,
-            },
-        ],
-        declared_record_count: Some(rows),
-        duplicate_listing_ids: Vec::new(),
-        duplicate_rows: duplicates,
-        distinct_zip_codes: 3,
-        extra_columns: Vec::new(),
-        quality: QualityAssessment {
-            score: quality,
-            issues: Vec::new(),
-        },
-        admission: Admission {
-            trust_used: 0.5,
-            daily_limit: 1_000,
-            utc_day: i32::try_from(at / DAY).unwrap_or_default(),
-            admitted_before: 0,
-            admitted: rows - duplicates - 1,
-            rate_limited: 0,
-        },
-    };
-    Event::new(
-        EventPayload::UploadParsed(payload),
-        Timestamp::from_micros(at),
-        Timestamp::from_micros(at),
-    )
-}
 
 fn rejected(miner: &str, key: &str) -> Event {
     let payload = UploadRejected {
@@ -193,5 +145,5 @@ async fn trust_folds_once_rebuilds_identically_and_feeds_admission() -> anyhow::
         ]
     );
 
-    crate::stack::stop(vec![(stop_v1, v1), (stop_v2, v2)]).await
+    resi_tests::stack::stop(vec![(stop_v1, v1), (stop_v2, v2)]).await
 }

@@ -14,7 +14,7 @@ use resi_tests::eventually;
 
 use crate::consensus::crafted;
 use crate::listing::history;
-use crate::stack::{Stack, stop};
+use resi_tests::stack::{Stack, stop};
 
 /// What one read of the live consensus saw: its schema, listing count and checksum.
 type Seen = (String, i64, String);

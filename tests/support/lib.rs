@@ -13,6 +13,9 @@ use resi_projector::engine::{ProjectionKind, ProjectionTarget};
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config};
 use secrecy::SecretString;
 
+pub mod events;
+pub mod stack;
+
 /// The workspace root.
 #[must_use]
 pub fn workspace_root() -> PathBuf {

@@ -4,24 +4,29 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::{eventually, fresh_database, fresh_kafka};
 use resi_events::{Event, Topics};
 use resi_projector::Projector;
 use resi_projector::engine::ProjectionKind;
 use resi_runtime::assignment::AssignmentConfig;
 use resi_runtime::config::{KafkaConfig, PostgresConfig};
 use resi_runtime::shutdown::{Shutdown, ShutdownTrigger};
-use resi_tests::{eventually, fresh_database, fresh_kafka};
 
 /// A running projector instance.
 pub type Running = (ShutdownTrigger, tokio::task::JoinHandle<anyhow::Result<()>>);
 
+/// A fresh, migrated database and a fresh topic prefix with its topics.
 pub struct Stack {
+    /// The database.
     pub postgres: PostgresConfig,
+    /// The broker, with this stack's topic prefix.
     pub kafka: KafkaConfig,
+    /// A pool on the database (its owner, not the API's role).
     pub pool: deadpool_postgres::Pool,
 }
 
 impl Stack {
+    /// Creates the database (migrated) and the topics (3 upload, 4 attestation partitions).
     pub async fn new() -> anyhow::Result<Self> {
         let postgres = fresh_database().await?;
         let pool = resi_runtime::postgres::pool(&postgres)?;
@@ -37,6 +42,7 @@ impl Stack {
         })
     }
 
+    /// The stack's topic names.
     pub fn topics(&self) -> Topics {
         Topics::new(&self.kafka.topic_prefix)
     }
@@ -63,7 +69,7 @@ impl Stack {
         split: Option<(u32, u32)>,
     ) -> anyhow::Result<Running> {
         let mut config =
-            resi_tests::projector_config(&self.postgres, &self.kafka, &[(projection, version)]);
+            crate::projector_config(&self.postgres, &self.kafka, &[(projection, version)]);
         if let Some((ordinal, replicas)) = split {
             config.projector.assignment = AssignmentConfig {
                 ordinal: Some(ordinal),

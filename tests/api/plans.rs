@@ -1,0 +1,34 @@
+//! Every statement a request runs is served by an index: its generic plan (the one a
+//! prepared statement uses), with sequential scans disabled, has no sequential scan left,
+//! which the planner keeps only where no index can serve.
+
+use crate::helpers::Built;
+
+#[tokio::test]
+async fn every_request_statement_uses_an_index() -> anyhow::Result<()> {
+    // Arrange
+    let built = Built::new(6).await?;
+    let statements = resi_api::plans::statements("listing_v1", "trust_v1", "consensus_v1");
+    let owner = built.stack.pool.get().await?;
+
+    // Act
+    let mut unindexed = Vec::new();
+    for (name, sql) in &statements {
+        let plan = resi_api::plans::generic_plan(&owner, name, sql).await?;
+        if plan.contains("Seq Scan") {
+            unindexed.push(format!("{name}:\n{plan}"));
+        }
+    }
+
+    // Assert
+    assert!(
+        statements.len() >= 30,
+        "every endpoint's statements are listed"
+    );
+    assert!(
+        unindexed.is_empty(),
+        "statements without an index:\n{}",
+        unindexed.join("\n\n")
+    );
+    resi_tests::stack::stop(vec![built.projector]).await
+}
