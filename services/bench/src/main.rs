@@ -11,6 +11,8 @@
 //! * `replay` — a projection rebuilt from offset 0 until caught up, beside the broker's raw
 //!   consume rate of the same topic in the same run, and the peak RSS of the rebuild. Needs the
 //!   local stack.
+//! * `api` — the API under wrk over 1 M listings: by zpid, zip code and bounding box, at fixed
+//!   rates and at the maximum, p50/p99 and requests/s. Needs Postgres and wrk.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,7 @@ use resi_datagen::report::Report;
 use resi_events::{Timestamp, UploadDiscovery, UploadFormat, UploadObserved};
 use resi_parser::file::{AdmissionPlan, parse_file};
 
+mod api;
 mod replay;
 
 #[global_allocator]
@@ -38,6 +41,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The API under wrk (loopback) over a database of many listings.
+    Api {
+        /// Listings in the database (loaded once into `resi_bench_api`, reused after).
+        #[arg(long, default_value_t = 1_000_000)]
+        listings: u64,
+        /// Seconds per wrk run.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Fixed rates to offer, requests/s (the maximum is always run too).
+        #[arg(long, value_delimiter = ',', default_value = "500,2000")]
+        rates: Vec<u32>,
+    },
     /// Parser throughput in-process (no broker).
     Parse {
         /// Rows in the file.
@@ -491,6 +506,11 @@ async fn delete_topics(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Api {
+            listings,
+            seconds,
+            rates,
+        } => api::bench_api(listings, seconds, &rates).await,
         Command::Parse {
             rows,
             row_group_rows,
