@@ -185,3 +185,88 @@ async fn a_slow_or_missing_database_is_503_not_500() -> anyhow::Result<()> {
     statement_api.stop().await?;
     request_api.stop().await
 }
+
+#[tokio::test]
+async fn before_any_projection_is_built_the_api_is_unready_and_says_so() -> anyhow::Result<()> {
+    // Arrange: a migrated database with no projection version yet
+    let stack = resi_tests::stack::Stack::new().await?;
+    let mut config = resi_api::ApiServiceConfig {
+        postgres: stack.postgres.clone(),
+        kafka: stack.kafka.clone(),
+        ..resi_api::ApiServiceConfig::default()
+    };
+    config.api.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let api = spawn_api(&config).await?;
+
+    // Act
+    let stats = api.get("/api/stats").await?;
+    let listing = api.get("/api/listing/1").await?;
+    let ready = api.get("/ready").await?;
+
+    // Assert
+    assert_eq!(stats.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(stats.code(), "not_built");
+    assert_eq!(listing.code(), "not_built");
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.body["status"], "not_ready");
+    assert_eq!(ready.body["database"], "ok");
+    api.stop().await
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_requests_in_flight() -> anyhow::Result<()> {
+    // Arrange: a request held up by a lock on the table it reads
+    let built = Built::new(6).await?;
+    let api = spawn_api(&built.api_config()).await?;
+    let mut owner = built.stack.pool.get().await?;
+    let lock = owner.transaction().await?;
+    lock.batch_execute("LOCK TABLE listing_v1.listings IN ACCESS EXCLUSIVE MODE")
+        .await?;
+    let url = format!("http://{}/api/listing/300001", api.address);
+    let client = api.client.clone();
+    let in_flight = tokio::spawn(async move { client.get(url).send().await });
+    // the request is waiting on the lock once Postgres shows its backend waiting
+    resi_tests::eventually(
+        std::time::Duration::from_secs(30),
+        "the request to wait on the lock",
+        || async {
+            let waiting: i64 = built
+                .stack
+                .pool
+                .get()
+                .await?
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await?
+                .get(0);
+            Ok((waiting > 0).then_some(()))
+        },
+    )
+    .await?;
+
+    // Act: stop the API; once it refuses new connections, release the lock
+    api.begin_stop();
+    let address = api.address;
+    resi_tests::eventually(
+        std::time::Duration::from_secs(30),
+        "the API to stop accepting connections",
+        || async {
+            Ok(tokio::net::TcpStream::connect(address)
+                .await
+                .is_err()
+                .then_some(()))
+        },
+    )
+    .await?;
+    let stopping = tokio::spawn(api.stop());
+    lock.rollback().await?;
+
+    // Assert: the request in flight was answered, and the server stopped
+    let answer = in_flight.await??;
+    assert_eq!(answer.status(), StatusCode::OK);
+    stopping.await??;
+    resi_tests::stack::stop(vec![built.projector]).await
+}

@@ -365,6 +365,11 @@ impl TestApi {
         Ok(answer.body)
     }
 
+    /// Tells the API to stop (it stops accepting, then finishes what is in flight).
+    pub fn begin_stop(&self) {
+        self.stop.trigger();
+    }
+
     /// Stops the API gracefully and surfaces its error.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.stop.trigger();
