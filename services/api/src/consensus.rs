@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::db::{self, Schemas};
+use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::listings::consensus_version;
 use crate::params::{self, Params};
@@ -189,52 +189,57 @@ pub async fn consensus(
     let version = consensus_version(&mut params)?;
     params.finish()?;
 
-    let mut client = db::connection(&state.pool).await?;
-    let transaction = db::snapshot(&mut client).await?;
-    let schemas = Schemas::resolve(&transaction, version.as_deref()).await?;
-    let schema = schemas.consensus()?;
-    let [listing_sql, reports_sql] = consensus_sql(schema);
-    let rows = db::query(&transaction, "consensus.listing", &listing_sql, &[&zpid]).await?;
-    let Some(row) = rows.first() else {
-        return Err(ApiError::NotFound(format!(
-            "no consensus for listing {zpid:?}"
-        )));
-    };
-    let reports = db::query(&transaction, "consensus.reports", &reports_sql, &[&zpid]).await?;
-    db::finish(transaction).await?;
+    let answer = db::read(
+        &state.pool,
+        version.as_deref(),
+        async |transaction, schemas| {
+            let schema = schemas.consensus()?;
+            let [listing_sql, reports_sql] = consensus_sql(schema);
+            let rows = db::query(transaction, "consensus.listing", &listing_sql, &[&zpid]).await?;
+            let Some(row) = rows.first() else {
+                return Err(ApiError::NotFound(format!(
+                    "no consensus for listing {zpid:?}"
+                )));
+            };
+            let reports =
+                db::query(transaction, "consensus.reports", &reports_sql, &[&zpid]).await?;
 
-    let reports: Vec<(String, Vec<Option<String>>)> = reports
-        .iter()
-        .map(|report| (report.get(0), report.get(1)))
-        .collect();
-    let stored: Value = row.get(3);
-    let mut fields = BTreeMap::new();
-    for (index, field) in Field::ALL.into_iter().enumerate() {
-        let mut supporters: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for (miner, values) in &reports {
-            if let Some(Some(value)) = values.get(index) {
-                supporters
-                    .entry(value.as_str())
-                    .or_default()
-                    .push(miner.clone());
+            let reports: Vec<(String, Vec<Option<String>>)> = reports
+                .iter()
+                .map(|report| (report.get(0), report.get(1)))
+                .collect();
+            let stored: Value = row.get(3);
+            let mut fields = BTreeMap::new();
+            for (index, field) in Field::ALL.into_iter().enumerate() {
+                let mut supporters: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+                for (miner, values) in &reports {
+                    if let Some(Some(value)) = values.get(index) {
+                        supporters
+                            .entry(value.as_str())
+                            .or_default()
+                            .push(miner.clone());
+                    }
+                }
+                let stored_field = stored.get(field.as_str()).unwrap_or(&Value::Null);
+                fields.insert(
+                    field.as_str().to_owned(),
+                    field_consensus(field, stored_field, &supporters),
+                );
             }
-        }
-        let stored_field = stored.get(field.as_str()).unwrap_or(&Value::Null);
-        fields.insert(
-            field.as_str().to_owned(),
-            field_consensus(field, stored_field, &supporters),
-        );
-    }
-    let score: f64 = row.get(0);
-    Ok(Json(ListingConsensus {
-        zpid,
-        consensus_version: schemas.consensus_version.clone().unwrap_or_default(),
-        consensus_score: score,
-        confidence_level: crate::model::confidence_level(score),
-        unique_miners: row.get(1),
-        last_reported_at: row.get(2),
-        fields,
-    }))
+            let score: f64 = row.get(0);
+            Ok(ListingConsensus {
+                zpid,
+                consensus_version: schemas.consensus_version.clone().unwrap_or_default(),
+                consensus_score: score,
+                confidence_level: crate::model::confidence_level(score),
+                unique_miners: row.get(1),
+                last_reported_at: row.get(2),
+                fields,
+            })
+        },
+    )
+    .await?;
+    Ok(Json(answer))
 }
 
 /// One report of a listing.
@@ -334,51 +339,51 @@ pub async fn history(
     let offset = params.integer("offset", 0, 1_000_000)?.unwrap_or(0);
     params.finish()?;
 
-    let mut client = db::connection(&state.pool).await?;
-    let transaction = db::snapshot(&mut client).await?;
-    let schemas = Schemas::resolve(&transaction, None).await?;
-    let listing = schemas.listing()?;
-    let [prices_sql, statuses_sql, count_sql, reports_sql] = history_sql(listing);
-    let prices = db::query(&transaction, "history.prices", &prices_sql, &[&zpid]).await?;
-    let statuses = db::query(&transaction, "history.statuses", &statuses_sql, &[&zpid]).await?;
-    let total_reports: i64 = db::query_one(&transaction, "history.count", &count_sql, &[&zpid])
-        .await?
-        .get(0);
-    if total_reports == 0 {
-        return Err(ApiError::NotFound(format!("no listing {zpid:?}")));
-    }
-    let reports = db::query(
-        &transaction,
-        "history.reports",
-        &reports_sql,
-        &[&zpid, &limit, &offset],
-    )
-    .await?;
-    db::finish(transaction).await?;
+    let answer = db::read(&state.pool, None, async |transaction, schemas| {
+        let listing = schemas.listing()?;
+        let [prices_sql, statuses_sql, count_sql, reports_sql] = history_sql(listing);
+        let prices = db::query(transaction, "history.prices", &prices_sql, &[&zpid]).await?;
+        let statuses = db::query(transaction, "history.statuses", &statuses_sql, &[&zpid]).await?;
+        let total_reports: i64 = db::query_one(transaction, "history.count", &count_sql, &[&zpid])
+            .await?
+            .get(0);
+        if total_reports == 0 {
+            return Err(ApiError::NotFound(format!("no listing {zpid:?}")));
+        }
+        let reports = db::query(
+            transaction,
+            "history.reports",
+            &reports_sql,
+            &[&zpid, &limit, &offset],
+        )
+        .await?;
 
-    let period = |field: Field, row: &tokio_postgres::Row| ValuePeriod {
-        value: typed(field, row.get::<_, &str>(0)),
-        first_reported: row.get(1),
-        last_reported: row.get(2),
-        reports: row.get(3),
-        miners: row.get(4),
-    };
-    Ok(Json(ListingHistory {
-        price: prices.iter().map(|row| period(Field::Price, row)).collect(),
-        home_status: statuses
-            .iter()
-            .map(|row| period(Field::Status, row))
-            .collect(),
-        reports: reports
-            .iter()
-            .map(|row| HistoryReport {
-                scraped_at: row.get(0),
-                miner_hotkey: row.get(1),
-                price: row.get(2),
-                home_status: row.get(3),
-            })
-            .collect(),
-        total_reports,
-        zpid,
-    }))
+        let period = |field: Field, row: &tokio_postgres::Row| ValuePeriod {
+            value: typed(field, row.get::<_, &str>(0)),
+            first_reported: row.get(1),
+            last_reported: row.get(2),
+            reports: row.get(3),
+            miners: row.get(4),
+        };
+        Ok(ListingHistory {
+            price: prices.iter().map(|row| period(Field::Price, row)).collect(),
+            home_status: statuses
+                .iter()
+                .map(|row| period(Field::Status, row))
+                .collect(),
+            reports: reports
+                .iter()
+                .map(|row| HistoryReport {
+                    scraped_at: row.get(0),
+                    miner_hotkey: row.get(1),
+                    price: row.get(2),
+                    home_status: row.get(3),
+                })
+                .collect(),
+            total_reports,
+            zpid,
+        })
+    })
+    .await?;
+    Ok(Json(answer))
 }

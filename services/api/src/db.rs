@@ -95,7 +95,7 @@ pub async fn connection(pool: &Pool) -> ApiResult<deadpool_postgres::Client> {
 }
 
 /// Starts the request's snapshot: read only, repeatable read.
-pub async fn snapshot(client: &mut deadpool_postgres::Client) -> ApiResult<Transaction<'_>> {
+async fn snapshot(client: &mut deadpool_postgres::Client) -> ApiResult<Transaction<'_>> {
     client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
@@ -141,10 +141,26 @@ pub async fn query_one(
 }
 
 /// Ends the snapshot (read-only: nothing to write, but the connection goes back clean).
-pub async fn finish(transaction: Transaction<'_>) -> ApiResult<()> {
+async fn finish(transaction: Transaction<'_>) -> ApiResult<()> {
     transaction
         .commit()
         .await
         .context("failed to end the read-only transaction")
         .map_err(ApiError::from_postgres)
+}
+
+/// Runs `work` in a request's snapshot: a pooled connection, a read-only repeatable-read
+/// transaction, the schemas of the live versions (or of `consensus_version`) resolved inside
+/// it, then the end of the transaction.
+pub async fn read<T>(
+    pool: &Pool,
+    consensus_version: Option<&str>,
+    work: impl AsyncFnOnce(&Transaction<'_>, &Schemas) -> ApiResult<T>,
+) -> ApiResult<T> {
+    let mut client = connection(pool).await?;
+    let transaction = snapshot(&mut client).await?;
+    let schemas = Schemas::resolve(&transaction, consensus_version).await?;
+    let result = work(&transaction, &schemas).await?;
+    finish(transaction).await?;
+    Ok(result)
 }

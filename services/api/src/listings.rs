@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use tokio_postgres::types::ToSql;
 
-use crate::db::{self, Schemas};
+use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
     AttestationView, ConsensusInfo, ListingDetail, ListingPage, ListingSummary, ListingValues,
@@ -223,45 +223,50 @@ async fn search_with(state: &AppState, area: Area, mut params: Params) -> ApiRes
     let version = consensus_version(&mut params)?;
     params.finish()?;
 
-    let mut client = db::connection(&state.pool).await?;
-    let transaction = db::snapshot(&mut client).await?;
-    let schemas = Schemas::resolve(&transaction, version.as_deref()).await?;
-    let (consensus, listing) = (schemas.consensus()?, schemas.listing()?);
+    let (total, rows, read_version) = db::read(
+        &state.pool,
+        version.as_deref(),
+        async |transaction, schemas| {
+            let (consensus, listing) = (schemas.consensus()?, schemas.listing()?);
 
-    let mut area_params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let kind = match area {
-        Area::Zip(zip) => {
-            area_params.push(Box::new(zip));
-            AreaKind::Zip
-        }
-        Area::Bbox(corners) => {
-            area_params
-                .extend(corners.map(|corner| Box::new(corner) as Box<dyn ToSql + Sync + Send>));
-            AreaKind::Bbox
-        }
-    };
-    let (count_sql, page_sql) = search_sql(consensus, listing, kind);
-    let mut params: Vec<&(dyn ToSql + Sync)> = area_params
-        .iter()
-        .map(|param| param.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    params.extend([
-        &filters.min_price as &(dyn ToSql + Sync),
-        &filters.max_price,
-        &filters.status,
-        &filters.home_type,
-        &filters.min_beds,
-    ]);
-    let total: i64 = db::query_one(&transaction, "listings.count", &count_sql, &params)
-        .await?
-        .get(0);
-    params.extend([
-        &page.after as &(dyn ToSql + Sync),
-        &page.limit,
-        &page.offset,
-    ]);
-    let rows = db::query(&transaction, "listings.page", &page_sql, &params).await?;
-    db::finish(transaction).await?;
+            let mut area_params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+            let kind = match area {
+                Area::Zip(zip) => {
+                    area_params.push(Box::new(zip));
+                    AreaKind::Zip
+                }
+                Area::Bbox(corners) => {
+                    area_params.extend(
+                        corners.map(|corner| Box::new(corner) as Box<dyn ToSql + Sync + Send>),
+                    );
+                    AreaKind::Bbox
+                }
+            };
+            let (count_sql, page_sql) = search_sql(consensus, listing, kind);
+            let mut params: Vec<&(dyn ToSql + Sync)> = area_params
+                .iter()
+                .map(|param| param.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            params.extend([
+                &filters.min_price as &(dyn ToSql + Sync),
+                &filters.max_price,
+                &filters.status,
+                &filters.home_type,
+                &filters.min_beds,
+            ]);
+            let total: i64 = db::query_one(transaction, "listings.count", &count_sql, &params)
+                .await?
+                .get(0);
+            params.extend([
+                &page.after as &(dyn ToSql + Sync),
+                &page.limit,
+                &page.offset,
+            ]);
+            let rows = db::query(transaction, "listings.page", &page_sql, &params).await?;
+            Ok((total, rows, schemas.consensus_version.clone()))
+        },
+    )
+    .await?;
 
     let listings: Vec<ListingSummary> = rows
         .iter()
@@ -293,7 +298,7 @@ async fn search_with(state: &AppState, area: Area, mut params: Params) -> ApiRes
             total,
             next_cursor,
         },
-        consensus_version: schemas.consensus_version.clone().unwrap_or_default(),
+        consensus_version: read_version.unwrap_or_default(),
     })
 }
 
@@ -402,55 +407,61 @@ pub async fn detail(
     let version = consensus_version(&mut params)?;
     params.finish()?;
 
-    let mut client = db::connection(&state.pool).await?;
-    let transaction = db::snapshot(&mut client).await?;
-    let schemas = Schemas::resolve(&transaction, version.as_deref()).await?;
-    let (listing, trust) = (schemas.listing()?, schemas.trust()?);
-    let [listing_sql, consensus_sql, attestations_sql] =
-        detail_sql(listing, schemas.consensus()?, trust);
-    let listing_row = db::query(&transaction, "listing.row", &listing_sql, &[&zpid]).await?;
-    let consensus_row =
-        db::query(&transaction, "listing.consensus", &consensus_sql, &[&zpid]).await?;
-    let (Some(listing_row), consensus_row) = (listing_row.first(), consensus_row.first()) else {
-        return Err(ApiError::NotFound(format!("no listing {zpid:?}")));
-    };
-    let attestations = db::query(
-        &transaction,
-        "listing.attestations",
-        &attestations_sql,
-        &[&zpid, &DETAIL_ATTESTATIONS],
+    let detail = db::read(
+        &state.pool,
+        version.as_deref(),
+        async |transaction, schemas| {
+            let (listing, trust) = (schemas.listing()?, schemas.trust()?);
+            let [listing_sql, consensus_sql, attestations_sql] =
+                detail_sql(listing, schemas.consensus()?, trust);
+            let listing_row = db::query(transaction, "listing.row", &listing_sql, &[&zpid]).await?;
+            let consensus_row =
+                db::query(transaction, "listing.consensus", &consensus_sql, &[&zpid]).await?;
+            let (Some(listing_row), consensus_row) = (listing_row.first(), consensus_row.first())
+            else {
+                return Err(ApiError::NotFound(format!("no listing {zpid:?}")));
+            };
+            let attestations = db::query(
+                transaction,
+                "listing.attestations",
+                &attestations_sql,
+                &[&zpid, &DETAIL_ATTESTATIONS],
+            )
+            .await?;
+
+            let score: Option<f64> = consensus_row.map(|row| row.get(0));
+            Ok(ListingDetail {
+                consensus: consensus_row.map(|row| ListingValues::from_row(row, 2)),
+                latest_reported: Some(ListingValues::from_row(listing_row, 6)),
+                uri: listing_row.get(0),
+                url: listing_row.get(1),
+                first_seen_at: listing_row.get(2),
+                last_updated_at: listing_row.get(3),
+                consensus_info: ConsensusInfo {
+                    total_attestations: listing_row.get(4),
+                    unique_miners: consensus_row
+                        .map_or_else(|| listing_row.get(5), |row| row.get(1)),
+                    consensus_score: score,
+                    confidence_level: score.map(confidence_level),
+                    consensus_version: schemas.consensus_version.clone(),
+                },
+                attestations: attestations
+                    .iter()
+                    .map(|row| AttestationView {
+                        attestation_id: hex::encode(row.get::<_, Vec<u8>>(0)),
+                        miner_hotkey: row.get(1),
+                        scraped_at: row.get(2),
+                        submitted_at: row.get(3),
+                        price: row.get(4),
+                        home_status: row.get(5),
+                        miner_trust_at_report: row.get(6),
+                        miner_trust: row.get(7),
+                    })
+                    .collect(),
+                zpid,
+            })
+        },
     )
     .await?;
-    db::finish(transaction).await?;
-
-    let score: Option<f64> = consensus_row.map(|row| row.get(0));
-    Ok(Json(ListingDetail {
-        consensus: consensus_row.map(|row| ListingValues::from_row(row, 2)),
-        latest_reported: Some(ListingValues::from_row(listing_row, 6)),
-        uri: listing_row.get(0),
-        url: listing_row.get(1),
-        first_seen_at: listing_row.get(2),
-        last_updated_at: listing_row.get(3),
-        consensus_info: ConsensusInfo {
-            total_attestations: listing_row.get(4),
-            unique_miners: consensus_row.map_or_else(|| listing_row.get(5), |row| row.get(1)),
-            consensus_score: score,
-            confidence_level: score.map(confidence_level),
-            consensus_version: schemas.consensus_version.clone(),
-        },
-        attestations: attestations
-            .iter()
-            .map(|row| AttestationView {
-                attestation_id: hex::encode(row.get::<_, Vec<u8>>(0)),
-                miner_hotkey: row.get(1),
-                scraped_at: row.get(2),
-                submitted_at: row.get(3),
-                price: row.get(4),
-                home_status: row.get(5),
-                miner_trust_at_report: row.get(6),
-                miner_trust: row.get(7),
-            })
-            .collect(),
-        zpid,
-    }))
+    Ok(Json(detail))
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::{self, Schemas};
+use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::listings::consensus_version;
 use crate::model::performance_tier;
@@ -97,52 +97,51 @@ pub async fn stats(
     let version = consensus_version(&mut params)?;
     params.finish()?;
 
-    let mut client = db::connection(&state.pool).await?;
-    let transaction = db::snapshot(&mut client).await?;
-    let schemas = Schemas::resolve(&transaction, version.as_deref()).await?;
-    let (trust, listing) = (schemas.trust()?, schemas.listing()?);
-    let [trust_sql, accuracy_sql, recent_sql, rejections_sql] =
-        miner_sql(trust, schemas.consensus()?, listing);
-    let rows = db::query(&transaction, "miner.trust", &trust_sql, &[&hotkey]).await?;
-    let Some(row) = rows.first() else {
-        return Err(ApiError::NotFound(format!("no miner {hotkey:?}")));
-    };
-    let accuracy = db::query(&transaction, "miner.accuracy", &accuracy_sql, &[&hotkey])
-        .await?
-        .first()
-        .map(|row| (row.get::<_, f64>(0), row.get::<_, i64>(1)));
-    let recent: i64 = db::query_one(&transaction, "miner.recent", &recent_sql, &[&hotkey])
-        .await?
-        .get(0);
-    let rejections = db::query(
-        &transaction,
-        "miner.rejections",
-        &rejections_sql,
-        &[&hotkey],
+    let answer = db::read(
+        &state.pool,
+        version.as_deref(),
+        async |transaction, schemas| {
+            let (trust, listing) = (schemas.trust()?, schemas.listing()?);
+            let [trust_sql, accuracy_sql, recent_sql, rejections_sql] =
+                miner_sql(trust, schemas.consensus()?, listing);
+            let rows = db::query(transaction, "miner.trust", &trust_sql, &[&hotkey]).await?;
+            let Some(row) = rows.first() else {
+                return Err(ApiError::NotFound(format!("no miner {hotkey:?}")));
+            };
+            let accuracy = db::query(transaction, "miner.accuracy", &accuracy_sql, &[&hotkey])
+                .await?
+                .first()
+                .map(|row| (row.get::<_, f64>(0), row.get::<_, i64>(1)));
+            let recent: i64 = db::query_one(transaction, "miner.recent", &recent_sql, &[&hotkey])
+                .await?
+                .get(0);
+            let rejections =
+                db::query(transaction, "miner.rejections", &rejections_sql, &[&hotkey]).await?;
+
+            let trust_score: f64 = row.get(0);
+            Ok(MinerStats {
+                trust_score,
+                performance_tier: performance_tier(trust_score),
+                total_submissions: row.get(1),
+                validated_submissions: row.get(2),
+                submissions_today: row.get(3),
+                submissions_date: row.get(4),
+                recent_submissions_24h: recent,
+                last_submission: row.get(5),
+                accuracy_score: accuracy.map(|(score, _)| score),
+                listings_reported: accuracy.map(|(_, listings)| listings),
+                duplicate_rate: row.get(6),
+                rejections: rejections
+                    .iter()
+                    .map(|row| (row.get(0), row.get(1)))
+                    .collect(),
+                consensus_version: schemas.consensus_version.clone(),
+                miner_hotkey: hotkey,
+            })
+        },
     )
     .await?;
-    db::finish(transaction).await?;
-
-    let trust_score: f64 = row.get(0);
-    Ok(Json(MinerStats {
-        trust_score,
-        performance_tier: performance_tier(trust_score),
-        total_submissions: row.get(1),
-        validated_submissions: row.get(2),
-        submissions_today: row.get(3),
-        submissions_date: row.get(4),
-        recent_submissions_24h: recent,
-        last_submission: row.get(5),
-        accuracy_score: accuracy.map(|(score, _)| score),
-        listings_reported: accuracy.map(|(_, listings)| listings),
-        duplicate_rate: row.get(6),
-        rejections: rejections
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect(),
-        consensus_version: schemas.consensus_version.clone(),
-        miner_hotkey: hotkey,
-    }))
+    Ok(Json(answer))
 }
 
 /// One row of the leaderboard.
@@ -247,36 +246,40 @@ pub async fn leaderboard(
     let version = consensus_version(&mut params)?;
     params.finish()?;
 
-    let mut client = db::connection(&state.pool).await?;
-    let transaction = db::snapshot(&mut client).await?;
-    let schemas = Schemas::resolve(&transaction, version.as_deref()).await?;
-    let (trust, consensus) = (schemas.trust()?, schemas.consensus()?);
-    let [page_sql, count_sql] = leaderboard_sql(trust, consensus, sort, order);
-    let rows = db::query(&transaction, "miners.page", &page_sql, &[&limit, &offset]).await?;
-    let total: i64 = db::query_one(&transaction, "miners.count", &count_sql, &[])
-        .await?
-        .get(0);
-    db::finish(transaction).await?;
-    Ok(Json(Leaderboard {
-        miners: rows
-            .iter()
-            .map(|row| {
-                let trust_score: f64 = row.get(1);
-                MinerRank {
-                    miner_hotkey: row.get(0),
-                    trust_score,
-                    performance_tier: performance_tier(trust_score),
-                    accuracy_score: row.get(2),
-                    total_submissions: row.get(3),
-                    duplicate_rate: row.get(4),
-                    last_submission: row.get(5),
-                }
+    let answer = db::read(
+        &state.pool,
+        version.as_deref(),
+        async |transaction, schemas| {
+            let (trust, consensus) = (schemas.trust()?, schemas.consensus()?);
+            let [page_sql, count_sql] = leaderboard_sql(trust, consensus, sort, order);
+            let rows = db::query(transaction, "miners.page", &page_sql, &[&limit, &offset]).await?;
+            let total: i64 = db::query_one(transaction, "miners.count", &count_sql, &[])
+                .await?
+                .get(0);
+            Ok(Leaderboard {
+                miners: rows
+                    .iter()
+                    .map(|row| {
+                        let trust_score: f64 = row.get(1);
+                        MinerRank {
+                            miner_hotkey: row.get(0),
+                            trust_score,
+                            performance_tier: performance_tier(trust_score),
+                            accuracy_score: row.get(2),
+                            total_submissions: row.get(3),
+                            duplicate_rate: row.get(4),
+                            last_submission: row.get(5),
+                        }
+                    })
+                    .collect(),
+                total,
+                limit,
+                offset,
+                sort,
+                order,
             })
-            .collect(),
-        total,
-        limit,
-        offset,
-        sort,
-        order,
-    }))
+        },
+    )
+    .await?;
+    Ok(Json(answer))
 }

@@ -13,7 +13,7 @@ use resi_projector::engine::ProjectionKind;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::{self, Schemas};
+use crate::db;
 use crate::error::ApiResult;
 use crate::listings::consensus_version;
 use crate::params::Params;
@@ -244,63 +244,63 @@ pub async fn stats(
 }
 
 async fn compute_stats(state: &AppState, version: Option<&str>) -> ApiResult<DatabaseStats> {
-    let mut client = db::connection(&state.pool).await?;
-    let transaction = db::snapshot(&mut client).await?;
-    let schemas = Schemas::resolve(&transaction, version).await?;
-    let (listing, trust, consensus) = (schemas.listing()?, schemas.trust()?, schemas.consensus()?);
-    let totals = db::query_one(
-        &transaction,
-        "stats.totals",
-        &format!(
-            "SELECT (SELECT count(*) FROM {listing}.listings),
-                    (SELECT coalesce(sum(total_attestations), 0)::bigint FROM {listing}.listings),
-                    (SELECT count(*) FROM {trust}.miner_trust),
-                    (SELECT count(*) FROM {listing}.listings
-                      WHERE last_updated_at > now() - interval '24 hours'),
-                    (SELECT count(*) FROM {trust}.miner_trust
-                      WHERE last_submission > now() - interval '24 hours'),
-                    (SELECT avg(consensus_score) FROM {consensus}.consensus_listings)"
-        ),
-        &[],
-    )
-    .await?;
-    let versions = db::query(
-        &transaction,
-        "stats.versions",
-        "SELECT projection, version, status, created_at, promoted_at FROM projection_versions
-         ORDER BY projection, created_at, version",
-        &[],
-    )
-    .await?;
-    db::finish(transaction).await?;
-    let versions: Vec<VersionView> = versions
-        .iter()
-        .map(|row| VersionView {
-            projection: row.get(0),
-            version: row.get(1),
-            status: row.get(2),
-            created_at: row.get(3),
-            promoted_at: row.get(4),
-        })
-        .collect();
-    let consensus_versions = |status: &str| {
-        versions
+    let answer = db::read(&state.pool, version, async |transaction, schemas| {
+        let (listing, trust, consensus) = (schemas.listing()?, schemas.trust()?, schemas.consensus()?);
+        let totals = db::query_one(
+            transaction,
+            "stats.totals",
+            &format!(
+                "SELECT (SELECT count(*) FROM {listing}.listings),
+                        (SELECT coalesce(sum(total_attestations), 0)::bigint FROM {listing}.listings),
+                        (SELECT count(*) FROM {trust}.miner_trust),
+                        (SELECT count(*) FROM {listing}.listings
+                          WHERE last_updated_at > now() - interval '24 hours'),
+                        (SELECT count(*) FROM {trust}.miner_trust
+                          WHERE last_submission > now() - interval '24 hours'),
+                        (SELECT avg(consensus_score) FROM {consensus}.consensus_listings)"
+            ),
+            &[],
+        )
+        .await?;
+        let versions = db::query(
+            transaction,
+            "stats.versions",
+            "SELECT projection, version, status, created_at, promoted_at FROM projection_versions
+             ORDER BY projection, created_at, version",
+            &[],
+        )
+        .await?;
+        let versions: Vec<VersionView> = versions
             .iter()
-            .filter(|view| view.projection == "consensus" && view.status == status)
-            .map(|view| view.version.clone())
-            .collect::<Vec<_>>()
-    };
-    Ok(DatabaseStats {
-        total_listings: totals.get(0),
-        total_attestations: totals.get(1),
-        total_miners: totals.get(2),
-        recent_listings_24h: totals.get(3),
-        active_miners_24h: totals.get(4),
-        average_consensus_score: totals.get(5),
-        consensus_version: schemas.consensus_version.clone(),
-        live_consensus_version: consensus_versions("live").into_iter().next(),
-        building_consensus_versions: consensus_versions("building"),
-        last_updated: Utc::now(),
-        versions,
+            .map(|row| VersionView {
+                projection: row.get(0),
+                version: row.get(1),
+                status: row.get(2),
+                created_at: row.get(3),
+                promoted_at: row.get(4),
+            })
+            .collect();
+        let consensus_versions = |status: &str| {
+            versions
+                .iter()
+                .filter(|view| view.projection == "consensus" && view.status == status)
+                .map(|view| view.version.clone())
+                .collect::<Vec<_>>()
+        };
+        Ok(DatabaseStats {
+            total_listings: totals.get(0),
+            total_attestations: totals.get(1),
+            total_miners: totals.get(2),
+            recent_listings_24h: totals.get(3),
+            active_miners_24h: totals.get(4),
+            average_consensus_score: totals.get(5),
+            consensus_version: schemas.consensus_version.clone(),
+            live_consensus_version: consensus_versions("live").into_iter().next(),
+            building_consensus_versions: consensus_versions("building"),
+            last_updated: Utc::now(),
+            versions,
+        })
     })
+    .await?;
+    Ok(answer)
 }
