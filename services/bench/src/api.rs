@@ -33,7 +33,9 @@ struct Figures {
 fn database_config(name: &str) -> PostgresConfig {
     let server = std::env::var("RESI_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+    let base = server
+        .rsplit_once('/')
+        .map_or(server.as_str(), |(base, _)| base);
     PostgresConfig {
         url: SecretString::from(format!("{base}/{name}")),
         pool_size: 16,
@@ -49,7 +51,11 @@ async fn load(postgres: &PostgresConfig, listings: u64) -> anyhow::Result<()> {
     let pool = resi_runtime::postgres::pool(postgres)?;
     resi_runtime::postgres::migrate(&pool).await?;
     let mut client = resi_runtime::postgres::connection(&pool).await?;
-    for kind in [ProjectionKind::Listing, ProjectionKind::Trust, ProjectionKind::Consensus] {
+    for kind in [
+        ProjectionKind::Listing,
+        ProjectionKind::Trust,
+        ProjectionKind::Consensus,
+    ] {
         resi_projector::versions::ensure(&mut client, kind.as_str(), "v1", kind.ddl()).await?;
     }
     let present: i64 = client
@@ -132,8 +138,14 @@ async fn load(postgres: &PostgresConfig, listings: u64) -> anyhow::Result<()> {
 fn script(endpoint: &str, listings: u64, delay_ms: f64) -> String {
     let zips = (listings / PER_ZIP).max(1);
     let path = match endpoint {
-        "zpid" => format!("'/api/listing/' .. (1000000 + math.random(0, {}))", listings - 1),
-        "zip" => format!("'/api/listings/' .. string.format('%05d', 10000 + math.random(0, {}))", zips - 1),
+        "zpid" => format!(
+            "'/api/listing/' .. (1000000 + math.random(0, {}))",
+            listings - 1
+        ),
+        "zip" => format!(
+            "'/api/listings/' .. string.format('%05d', 10000 + math.random(0, {}))",
+            zips - 1
+        ),
         // a 0.02° square inside a random zip code's 0.1° area
         _ => format!(
             "(function() local z = math.random(0, {last}); \
@@ -145,7 +157,10 @@ fn script(endpoint: &str, listings: u64, delay_ms: f64) -> String {
     };
     let mut lua = String::new();
     let _ = writeln!(lua, "math.randomseed(42)");
-    let _ = writeln!(lua, "request = function() return wrk.format('GET', {path}) end");
+    let _ = writeln!(
+        lua,
+        "request = function() return wrk.format('GET', {path}) end"
+    );
     if delay_ms > 0.0 {
         let _ = writeln!(lua, "delay = function() return {delay_ms:.3} end");
     }
@@ -182,11 +197,19 @@ fn parse_wrk(output: &str) -> anyhow::Result<Figures> {
             _ => {}
         }
     }
-    anyhow::ensure!(figures.requests_per_second > 0.0, "wrk printed no rate:\n{output}");
+    anyhow::ensure!(
+        figures.requests_per_second > 0.0,
+        "wrk printed no rate:\n{output}"
+    );
     Ok(figures)
 }
 
-fn wrk(address: std::net::SocketAddr, lua: &str, connections: u32, seconds: u64) -> anyhow::Result<Figures> {
+fn wrk(
+    address: std::net::SocketAddr,
+    lua: &str,
+    connections: u32,
+    seconds: u64,
+) -> anyhow::Result<Figures> {
     let file = tempfile::NamedTempFile::new()?;
     std::fs::write(file.path(), lua)?;
     let output = std::process::Command::new("wrk")
@@ -201,7 +224,11 @@ fn wrk(address: std::net::SocketAddr, lua: &str, connections: u32, seconds: u64)
         .arg(format!("http://{address}"))
         .output()
         .context("failed to run wrk (apt-get install wrk)")?;
-    anyhow::ensure!(output.status.success(), "wrk failed: {}", String::from_utf8_lossy(&output.stderr));
+    anyhow::ensure!(
+        output.status.success(),
+        "wrk failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     parse_wrk(&String::from_utf8_lossy(&output.stdout))
 }
 
@@ -224,19 +251,32 @@ pub async fn bench_api(listings: u64, seconds: u64, rates: &[u32]) -> anyhow::Re
     let address = app.local_addr()?;
     let (stop, shutdown) = resi_runtime::shutdown::Shutdown::new();
     let server = tokio::spawn(app.run_until_stopped(shutdown));
-    println!("api: {listings} listings, wrk -t2 on loopback, {seconds} s per run, API and wrk on the same 2 cores");
-    println!("{:<6} {:>12} {:>12} {:>10} {:>10} {:>8}", "query", "target rps", "achieved", "p50 ms", "p99 ms", "non-2xx");
+    println!(
+        "api: {listings} listings, wrk -t2 on loopback, {seconds} s per run, API and wrk on the same 2 cores"
+    );
+    println!(
+        "{:<6} {:>12} {:>12} {:>10} {:>10} {:>8}",
+        "query", "target rps", "achieved", "p50 ms", "p99 ms", "non-2xx"
+    );
     for endpoint in ["zpid", "zip", "bbox"] {
         // warm the caches and the prepared statements
-        let _ = tokio::task::block_in_place(|| wrk(address, &script(endpoint, listings, 0.0), 16, 3))?;
+        let _ =
+            tokio::task::block_in_place(|| wrk(address, &script(endpoint, listings, 0.0), 16, 3))?;
         for rate in rates.iter().copied().map(Some).chain([None]) {
             let connections: u32 = match rate {
                 Some(rate) => (rate / 50).clamp(8, 64),
                 None => 32,
             };
-            let delay = rate.map_or(0.0, |rate| f64::from(connections) * 1_000.0 / f64::from(rate));
+            let delay = rate.map_or(0.0, |rate| {
+                f64::from(connections) * 1_000.0 / f64::from(rate)
+            });
             let figures = tokio::task::block_in_place(|| {
-                wrk(address, &script(endpoint, listings, delay), connections, seconds)
+                wrk(
+                    address,
+                    &script(endpoint, listings, delay),
+                    connections,
+                    seconds,
+                )
             })?;
             println!(
                 "{endpoint:<6} {:>12} {:>12.0} {:>10.2} {:>10.2} {:>8}",
