@@ -103,7 +103,7 @@ impl App {
         let state = Arc::clone(&self.state);
         let mut janitor_shutdown = shutdown.clone();
         let janitor = tokio::spawn(async move {
-            while janitor_shutdown.sleep(Duration::from_secs(60)).await {
+            while !janitor_shutdown.sleep(Duration::from_secs(60)).await {
                 state.limits.forget_idle();
             }
         });

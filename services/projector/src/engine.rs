@@ -119,6 +119,8 @@ pub struct ProjectorConfig {
     pub batch_max_events: usize,
     /// Longest wait for a batch to fill once its first record arrived, in milliseconds.
     pub batch_max_wait_ms: u64,
+    /// How often each owned partition's lag is measured and exported, in seconds.
+    pub lag_report_interval_secs: u64,
     /// Backoff while Postgres or the broker is unavailable (retried without limit).
     pub retry: RetryPolicy,
 }
@@ -143,6 +145,7 @@ impl Default for ProjectorConfig {
             assignment: AssignmentConfig::default(),
             batch_max_events: 5_000,
             batch_max_wait_ms: 200,
+            lag_report_interval_secs: 15,
             retry: RetryPolicy::default(),
         }
     }
@@ -168,12 +171,14 @@ struct Fold {
     version: String,
     schema: String,
     topic: String,
+    partitions: Vec<i32>,
     consumer: StreamConsumer,
 }
 
 /// The projector service: one fold loop per configured projection version.
 pub struct Projector {
     config: ProjectorConfig,
+    kafka: KafkaConfig,
     pool: Pool,
     folds: Vec<Fold>,
 }
@@ -206,11 +211,13 @@ impl Projector {
                 version: target.version.clone(),
                 schema,
                 topic,
+                partitions,
                 consumer,
             });
         }
         Ok(Self {
             config: config.projector.clone(),
+            kafka: config.kafka.clone(),
             pool,
             folds,
         })
@@ -222,7 +229,42 @@ impl Projector {
             .folds
             .iter()
             .map(|fold| self.fold_loop(fold, shutdown.clone()));
-        futures::future::try_join_all(loops).await?;
+        tokio::select! {
+            result = futures::future::try_join_all(loops) => { result?; }
+            () = self.report_lag(shutdown.clone()) => {}
+        }
+        Ok(())
+    }
+
+    /// Exports each owned partition's lag (`resi_projector_lag`) every
+    /// `lag_report_interval_secs`: the log's end offset (one metadata round trip per topic)
+    /// minus the version's checkpoint. Failures are logged and retried at the next tick: the
+    /// gauge is for alerts, never a reason to stop folding.
+    async fn report_lag(&self, mut shutdown: Shutdown) {
+        let interval = Duration::from_secs(self.config.lag_report_interval_secs.max(1));
+        loop {
+            for fold in &self.folds {
+                if let Err(error) = self.report_fold_lag(fold).await {
+                    tracing::warn!(error = format!("{error:#}"), projection = fold.kind.as_str(), "failed to measure the lag");
+                }
+            }
+            if !shutdown.sleep(interval).await {
+                continue;
+            }
+            // shutdown: wait for the fold loops to stop
+            std::future::pending::<()>().await;
+        }
+    }
+
+    async fn report_fold_lag(&self, fold: &Fold) -> anyhow::Result<()> {
+        let client = resi_runtime::postgres::connection(&self.pool).await?;
+        let progress =
+            crate::operate::progress(&client, &self.kafka, fold.kind, &fold.version).await?;
+        for (partition, lag) in progress.lag_by_partition() {
+            if fold.partitions.contains(&partition) {
+                metrics::lag(fold.kind.as_str(), &fold.version, partition, lag);
+            }
+        }
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! | `resi_projector_batch_events` | histogram | `projection` | records per folded batch |
 //! | `resi_projector_batch_seconds` | histogram | `projection` | one batch's transaction, from begin to commit |
 //! | `resi_projector_failures_total` | counter | `projection`, `kind`: consume, fold | failures that were retried |
+//! | `resi_projector_lag` | gauge | `projection`, `version`, `partition` | records of the partition not folded yet, after each batch (consumer lag) |
 
 use std::time::Duration;
 
@@ -32,4 +33,15 @@ pub fn batch(projection: &'static str, size: usize, elapsed: Duration) {
 pub fn failure(projection: &'static str, kind: &'static str) {
     metrics::counter!("resi_projector_failures_total", "projection" => projection, "kind" => kind)
         .increment(1);
+}
+
+/// Records of a partition not folded yet, after a batch (`resi_projector_lag`, gauge).
+pub fn lag(projection: &'static str, version: &str, partition: i32, lag: i64) {
+    metrics::gauge!(
+        "resi_projector_lag",
+        "projection" => projection,
+        "version" => version.to_owned(),
+        "partition" => partition.to_string()
+    )
+    .set(lag as f64);
 }
