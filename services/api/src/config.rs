@@ -25,12 +25,23 @@ pub struct ApiServiceConfig {
 /// A request quota: `requests` per `per_secs` seconds, refilled continuously (GCRA), so a
 /// client may burst up to `requests` and then gets one more every `per_secs / requests` s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Quota {
     /// Requests allowed in one window.
     pub requests: u32,
     /// The window in seconds.
     pub per_secs: u64,
+}
+
+impl Default for Quota {
+    /// The seed's quota: 100 requests per 15 minutes (so `RESI__API__RATE_LIMIT__REQUESTS`
+    /// alone keeps the 15-minute window).
+    fn default() -> Self {
+        Self {
+            requests: 100,
+            per_secs: 15 * 60,
+        }
+    }
 }
 
 /// The `api` section.
@@ -80,10 +91,7 @@ impl Default for ApiConfig {
             stats_cache_ms: 10_000,
             request_timeout_ms: 5_000,
             max_uri_bytes: 2_048,
-            rate_limit: Quota {
-                requests: 100,
-                per_secs: 15 * 60,
-            },
+            rate_limit: Quota::default(),
             tiers: BTreeMap::from([
                 (
                     "developer".to_owned(),
