@@ -22,13 +22,19 @@ fn secret_value(key: &str) -> String {
 /// The binary a container runs: a command element that is the binary, or a shell line
 /// (`sh -c "…"`) that starts with it.
 fn binary(command: &[String]) -> Option<&'static str> {
-    ["resi-bridge", "resi-parser", "resi-projector", "resi-api", "resi"]
-        .into_iter()
-        .find(|binary| {
-            command.iter().any(|element| {
-                element == binary || element.starts_with(&format!("{binary} "))
-            })
-        })
+    [
+        "resi-bridge",
+        "resi-parser",
+        "resi-projector",
+        "resi-api",
+        "resi",
+    ]
+    .into_iter()
+    .find(|binary| {
+        command
+            .iter()
+            .any(|element| element == binary || element.starts_with(&format!("{binary} ")))
+    })
 }
 
 /// Loads `binary`'s configuration from `env`, as the binary would at start.

@@ -5,9 +5,9 @@ use resi_events::{
     UploadRejectReason,
 };
 
-use crate::harness::{Harness, count, payloads, v1_file, v1_key};
+use resi_tests::harness::{Harness, count, payloads, v1_file, v1_key};
 
-fn observed(records: &[crate::harness::Record]) -> Vec<resi_events::UploadObserved> {
+fn observed(records: &[resi_tests::harness::Record]) -> Vec<resi_events::UploadObserved> {
     payloads(records)
         .filter_map(|payload| match payload {
             EventPayload::UploadObserved(upload) => Some(upload.clone()),
@@ -70,7 +70,7 @@ async fn notifications_publish_each_upload_once_and_are_deleted_after() -> anyho
             |records| count(records, EventType::DeadLettered) == 1,
         )
         .await?;
-    resi_tests::eventually(crate::harness::PIPELINE_DEADLINE, "an empty queue", || async {
+    resi_tests::eventually(resi_tests::harness::PIPELINE_DEADLINE, "an empty queue", || async {
         let attributes = sqs
             .get_queue_attributes()
             .queue_url(&queue)
@@ -198,7 +198,7 @@ async fn v2_listings_wait_for_their_metadata_and_a_late_one_still_publishes() ->
     // Arrange
     let stack = Harness::new().await?;
     let folder = "data/hotkey=5Epoch/epoch=2025-10-01T16-00-00";
-    let reports = crate::harness::reports(4, 500);
+    let reports = resi_tests::harness::reports(4, 500);
     let listings = resi_datagen::parquet_files::write(
         [resi_datagen::parquet_files::v2_batch(&reports)],
         1_000,

@@ -8,7 +8,7 @@ use std::path::Path;
 use resi_datagen::{Expected, GeneratorConfig, Sink};
 use resi_events::EventPayload;
 
-use crate::harness::{Harness, Record, payloads};
+use resi_tests::harness::{Harness, Record, payloads};
 
 /// What the log recorded for each key: (outcome, detail) — the parsed row count or the reason.
 fn outcomes(uploads: &[Record], dead_letters: &[Record]) -> BTreeMap<String, Vec<Expected>> {

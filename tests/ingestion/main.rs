@@ -4,6 +4,5 @@
 
 mod bridge;
 mod dataset;
-mod harness;
 mod parser;
 mod replay;

@@ -8,7 +8,7 @@ use rdkafka::producer::FutureRecord;
 use resi_events::{DeadLetterReason, EventPayload, EventType, Timestamp};
 use resi_parser::file::{AdmissionPlan, parse_file};
 
-use crate::harness::{Harness, count, payloads, v1_file, v1_key};
+use resi_tests::harness::{Harness, count, payloads, v1_file, v1_key};
 
 #[tokio::test]
 async fn a_parser_killed_mid_file_resumes_and_loses_nothing() -> anyhow::Result<()> {

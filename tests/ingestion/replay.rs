@@ -6,7 +6,7 @@ use resi_datagen::{Expected, GeneratorConfig, Sink};
 use resi_events::EventPayload;
 use resi_projector::engine::ProjectionKind;
 
-use crate::harness::{Harness, payloads};
+use resi_tests::harness::{Harness, payloads};
 
 /// Checksum of every table of `schema`: (table, rows, md5 of its rows as text, in order).
 async fn checksums(

@@ -48,7 +48,12 @@ async fn load(postgres: &PostgresConfig, listings: u64) -> anyhow::Result<()> {
     let admin = database_config("postgres");
     let name = "resi_bench_api";
     resi_runtime::postgres::create_database_if_missing(&admin, name).await?;
-    let pool = resi_runtime::postgres::pool(postgres)?;
+    // loading a million rows takes longer than any request may
+    let loader = PostgresConfig {
+        statement_timeout_ms: 0,
+        ..postgres.clone()
+    };
+    let pool = resi_runtime::postgres::pool(&loader)?;
     resi_runtime::postgres::migrate(&pool).await?;
     let mut client = resi_runtime::postgres::connection(&pool).await?;
     for kind in [
@@ -82,7 +87,7 @@ async fn load(postgres: &PostgresConfig, listings: u64) -> anyhow::Result<()> {
          SELECT g, g % {zips} AS z,
                 (260000000 + ((g % {zips}) / 40) * 5000000 + (g * 7919 % 1000000) - 500000)::int AS lat,
                 (-1200000000 + ((g % {zips}) % 40) * 12000000 + (g * 104729 % 1000000) - 500000)::int AS lon
-         FROM generate_series(0, {count} - 1) g;
+         FROM generate_series(0::bigint, {count} - 1) g;
          INSERT INTO consensus_v1.consensus_listings
          SELECT (1000000 + g)::text, 0.5 + (g % 50) / 100.0, 1 + g % 5,
                 now() - (g % 72) * interval '1 hour', 100000 + (g * 7919 % 900000), 1 + g % 6,

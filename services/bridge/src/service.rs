@@ -32,6 +32,7 @@ use resi_runtime::retry::{Backoff, RetryPolicy, retry};
 use resi_runtime::shutdown::Shutdown;
 use resi_runtime::store::{ObjectInfo, Store, StoreError};
 use serde::Deserialize;
+use tracing::Instrument as _;
 
 use crate::metadata::{self, MetadataError};
 use crate::metrics;
@@ -417,14 +418,26 @@ impl Bridge {
         }))
     }
 
-    /// Publishes what one object version means, unless that was done before.
-    #[tracing::instrument(skip_all, fields(key = %object.key, etag = %object.etag, discovery = ?discovery))]
+    /// Publishes what one object version means, unless that was done before. Each object
+    /// starts a trace of its own (the upload's, continued by the parser and the projector
+    /// through the events' `traceparent` header), linked to the listing or the notification
+    /// batch that found it.
     pub async fn handle(
         &self,
         object: ObjectInfo,
         discovery: UploadDiscovery,
     ) -> anyhow::Result<Handled> {
-        let handled = self.handle_inner(object, discovery).await?;
+        let span = tracing::info_span!(
+            "handle_upload",
+            key = %object.key,
+            etag = %object.etag,
+            discovery = ?discovery
+        );
+        resi_runtime::telemetry::start_trace(&span, resi_runtime::telemetry::current_trace());
+        let handled = self
+            .handle_inner(object, discovery)
+            .instrument(span)
+            .await?;
         metrics::object(handled.as_str());
         Ok(handled)
     }

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 use anyhow::Context as _;
 use deadpool_postgres::Pool;
@@ -312,13 +313,22 @@ impl Parser {
             *skipped = Some(next_offset);
             return Ok(());
         };
-        self.process(&upload, partition, next_offset).await?;
+        // one upload is one trace: this span continues the bridge's (traceparent header)
+        let span = tracing::info_span!(
+            "parse_upload",
+            miner = %upload.miner_hotkey,
+            key = %upload.key,
+            upload_id = %upload.event_id()
+        );
+        resi_runtime::telemetry::continue_trace(&span, kafka::trace_of(message), &[]);
+        self.process(&upload, partition, next_offset)
+            .instrument(span)
+            .await?;
         *skipped = None;
         Ok(())
     }
 
-    /// Processes one upload through to its checkpoint.
-    #[tracing::instrument(skip_all, fields(miner = %upload.miner_hotkey, key = %upload.key, upload_id = %upload.event_id()))]
+    /// Processes one upload through to its checkpoint (in the caller's `parse_upload` span).
     async fn process(
         &self,
         upload: &UploadObserved,
@@ -474,6 +484,8 @@ impl Parser {
             )
         });
         let topic = self.topics.attestations();
+        // the attestations carry the upload's trace, so the projector's fold continues it
+        let trace = resi_runtime::telemetry::current_trace();
         let mut in_flight: VecDeque<DeliveryFuture> = VecDeque::new();
         let sending = async {
             while let Some(batch) = receiver.recv().await {
@@ -489,7 +501,7 @@ impl Parser {
                             &topic,
                             &encoded.key,
                             &encoded.payload,
-                            encoded.headers.build(),
+                            encoded.headers.with_trace(trace).build(),
                         )
                         .await?,
                     );

@@ -15,6 +15,7 @@ use resi_runtime::kafka;
 use resi_runtime::retry::{Backoff, RetryPolicy};
 use resi_runtime::shutdown::Shutdown;
 use serde::Deserialize;
+use tracing::Instrument as _;
 
 use crate::{consensus, listing, metrics, trust, versions};
 
@@ -245,7 +246,11 @@ impl Projector {
         loop {
             for fold in &self.folds {
                 if let Err(error) = self.report_fold_lag(fold).await {
-                    tracing::warn!(error = format!("{error:#}"), projection = fold.kind.as_str(), "failed to measure the lag");
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        projection = fold.kind.as_str(),
+                        "failed to measure the lag"
+                    );
                 }
             }
             if !shutdown.sleep(interval).await {
@@ -292,9 +297,25 @@ impl Projector {
                     continue;
                 }
             };
+            // the batch continues the trace of its first upload and links the others
+            let span = tracing::info_span!(
+                "fold_batch",
+                projection,
+                version = %fold.version,
+                records = consumed.records
+            );
+            resi_runtime::telemetry::continue_trace(
+                &span,
+                consumed.traces.first().copied(),
+                &consumed.traces,
+            );
             // a batch is folded until it commits: the consumer has moved past it
             loop {
-                match self.fold_batch(fold, &consumed).await {
+                match self
+                    .fold_batch(fold, &consumed)
+                    .instrument(span.clone())
+                    .await
+                {
                     Ok(()) => {
                         backoff.reset();
                         break;
@@ -393,12 +414,17 @@ impl Projector {
     }
 }
 
+/// Traces one batch's span continues or links to, at most.
+const MAX_TRACE_LINKS: usize = 32;
+
 /// Consumed records, decoded once: the events, each partition's next offset, and how many
 /// records could not be decoded.
 #[derive(Default)]
 struct Batch {
     /// (partition, offset, event) in consumption order.
     events: Vec<(i32, i64, Event)>,
+    /// The distinct trace contexts the records carry (one per upload), first seen first.
+    traces: Vec<resi_runtime::telemetry::TraceParent>,
     next_offsets: BTreeMap<i32, i64>,
     records: usize,
     undecodable: usize,
@@ -409,6 +435,13 @@ impl Batch {
         self.records += 1;
         self.next_offsets
             .insert(message.partition(), message.offset() + 1);
+        if let Some(trace) = kafka::trace_of(message)
+            && !self.traces.contains(&trace)
+            // a batch of many uploads links a bounded number of them
+            && self.traces.len() < MAX_TRACE_LINKS
+        {
+            self.traces.push(trace);
+        }
         match codec::decode(message.payload().unwrap_or_default()) {
             Ok(event) => self
                 .events

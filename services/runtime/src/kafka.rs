@@ -58,6 +58,7 @@ pub struct EventHeaders {
     event_type: &'static str,
     schema_version: u16,
     id: resi_events::EventId,
+    trace: Option<crate::telemetry::TraceParent>,
 }
 
 impl EventHeaders {
@@ -68,7 +69,15 @@ impl EventHeaders {
             event_type: event.event_type().as_str(),
             schema_version: event.schema_version,
             id: event.id,
+            trace: None,
         }
+    }
+
+    /// The same headers carrying `trace` (the W3C `traceparent` of the span producing them).
+    #[must_use]
+    pub const fn with_trace(mut self, trace: Option<crate::telemetry::TraceParent>) -> Self {
+        self.trace = trace;
+        self
     }
 
     /// Type, schema version, id and format (the same as [`codec::headers_of`], built without
@@ -81,7 +90,7 @@ impl EventHeaders {
         let mut version = [0_u8; 5];
         let version_len = write_decimal(self.schema_version, &mut version);
         let format = [b'0' + codec::FORMAT_BINCODE2];
-        OwnedHeaders::new_with_capacity(4)
+        let headers = OwnedHeaders::new_with_capacity(5)
             .insert(Header {
                 key: codec::headers::EVENT_TYPE,
                 value: Some(self.event_type.as_bytes()),
@@ -97,14 +106,37 @@ impl EventHeaders {
             .insert(Header {
                 key: codec::headers::FORMAT,
                 value: Some(&format[..]),
-            })
+            });
+        match &self.trace {
+            Some(trace) => headers.insert(Header {
+                key: crate::telemetry::TRACEPARENT_HEADER,
+                value: Some(trace.as_bytes()),
+            }),
+            None => headers,
+        }
     }
 }
 
-/// The event's Kafka headers: type, schema version, id and format.
+/// The event's Kafka headers: type, schema version, id, format, and the current span's trace
+/// context when spans are exported.
 #[must_use]
 pub fn event_headers(event: &Event) -> OwnedHeaders {
-    EventHeaders::of(event).build()
+    EventHeaders::of(event)
+        .with_trace(crate::telemetry::current_trace())
+        .build()
+}
+
+/// The trace context a consumed record carries, if any.
+#[must_use]
+pub fn trace_of(message: &impl rdkafka::Message) -> Option<crate::telemetry::TraceParent> {
+    use rdkafka::message::Headers as _;
+    message.headers().and_then(|headers| {
+        headers
+            .iter()
+            .find(|header| header.key == crate::telemetry::TRACEPARENT_HEADER)
+            .and_then(|header| header.value)
+            .and_then(crate::telemetry::TraceParent::parse)
+    })
 }
 
 /// Writes `value` in decimal into `out`; the number of bytes written.

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::{eventually, fresh_bucket, fresh_database, fresh_kafka, unique_name};
 use anyhow::Context as _;
 use aws_sdk_s3::types::{
     Event as S3Event, FilterRule, FilterRuleName, NotificationConfiguration,
@@ -20,7 +21,6 @@ use resi_projector::engine::ProjectionKind;
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config};
 use resi_runtime::retry::RetryPolicy;
 use resi_runtime::shutdown::{Shutdown, ShutdownTrigger};
-use resi_tests::{eventually, fresh_bucket, fresh_database, fresh_kafka, unique_name};
 use tokio::task::JoinHandle;
 
 /// How long a test waits for the pipeline to reach a state.
@@ -221,7 +221,7 @@ impl Harness {
         &self,
         targets: &[(ProjectionKind, &str)],
     ) -> anyhow::Result<Running> {
-        let config = resi_tests::projector_config(&self.postgres, &self.kafka, targets);
+        let config = crate::projector_config(&self.postgres, &self.kafka, targets);
         let projector = Projector::build(&config).await?;
         let (trigger, shutdown) = Shutdown::new();
         Ok(Running {
