@@ -7,6 +7,7 @@
 //! | `resi_parser_failures_total` | counter | `kind`: consume, infrastructure | failures that were retried |
 //! | `resi_parser_file_seconds` | histogram | | one upload from its record to its checkpoint |
 //! | `resi_parser_fetch_seconds` | histogram | | reading an object from the store (with retries) |
+//! | `resi_parser_lag` | gauge | `partition` | upload records of an owned partition not processed yet (consumer lag) |
 
 use std::time::Duration;
 
@@ -36,4 +37,9 @@ pub fn file_seconds(elapsed: Duration) {
 /// Time to fetch one object.
 pub fn fetch_seconds(elapsed: Duration) {
     metrics::histogram!("resi_parser_fetch_seconds").record(elapsed.as_secs_f64());
+}
+
+/// Upload records of `partition` not processed yet.
+pub fn lag(partition: i32, lag: i64) {
+    metrics::gauge!("resi_parser_lag", "partition" => partition.to_string()).set(lag as f64);
 }

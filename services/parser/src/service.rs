@@ -59,6 +59,8 @@ pub struct ParserConfig {
     pub batch_rows: usize,
     /// Events awaiting the broker's acknowledgement at most, per file.
     pub max_in_flight: usize,
+    /// How often each owned partition's lag is measured and exported, in seconds.
+    pub lag_report_interval_secs: u64,
     /// Retries of transient S3 failures before the upload is dead-lettered; the same backoff
     /// (without a limit) paces retries while the broker or Postgres is unavailable.
     pub retry: RetryPolicy,
@@ -73,6 +75,7 @@ impl Default for ParserConfig {
             max_object_bytes: 4 << 30,
             batch_rows: 8_192,
             max_in_flight: 200_000,
+            lag_report_interval_secs: 15,
             retry: RetryPolicy::default(),
         }
     }
@@ -107,6 +110,7 @@ pub struct Parser {
     topics: Topics,
     partitions: Vec<i32>,
     spool_dir: PathBuf,
+    kafka: KafkaConfig,
 }
 
 impl Parser {
@@ -137,6 +141,7 @@ impl Parser {
             topics,
             partitions,
             spool_dir,
+            kafka: config.kafka.clone(),
         })
     }
 
@@ -161,10 +166,41 @@ impl Parser {
             senders.insert(partition, sender);
             workers.push(self.partition_worker(partition, receiver, shutdown.clone()));
         }
+        let lag = self.report_lag(shutdown.clone());
         let dispatch = self.dispatch(senders, shutdown);
-        let (dispatched, finished) = tokio::join!(dispatch, futures::future::join_all(workers));
+        let (dispatched, finished, ()) =
+            tokio::join!(dispatch, futures::future::join_all(workers), lag);
         finished.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
         dispatched
+    }
+
+    /// Exports each owned partition's lag (`resi_parser_lag`) until `shutdown`: the uploads
+    /// topic's end offset minus this consumer's checkpoint. A failed measurement is logged and
+    /// tried again at the next tick.
+    async fn report_lag(&self, mut shutdown: Shutdown) {
+        let interval = Duration::from_secs(self.config.lag_report_interval_secs.max(1));
+        let topic = self.topics.uploads();
+        loop {
+            if let Err(error) = self.measure_lag(&topic).await {
+                tracing::warn!(error = format!("{error:#}"), "failed to measure the lag");
+            }
+            if shutdown.sleep(interval).await {
+                return;
+            }
+        }
+    }
+
+    async fn measure_lag(&self, topic: &str) -> anyhow::Result<()> {
+        let ends = kafka::end_offsets(&self.kafka, topic).await?;
+        let client = resi_runtime::postgres::connection(&self.pool).await?;
+        let done = checkpoints::load(&client, &self.config.consumer_name, topic).await?;
+        for partition in &self.partitions {
+            if let Some(end) = ends.get(partition) {
+                let next = done.get(partition).copied().unwrap_or(0);
+                metrics::lag(*partition, (end - next).max(0));
+            }
+        }
+        Ok(())
     }
 
     /// Reads the consumer until `shutdown`, routing records to their partition's worker.

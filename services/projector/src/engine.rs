@@ -410,7 +410,25 @@ impl Projector {
         metrics::events(projection, &fold.version, "skipped", events.len() - folded);
         metrics::events(projection, &fold.version, "undecodable", batch.undecodable);
         metrics::batch(projection, batch.records, started.elapsed());
+        if fold.kind == ProjectionKind::Listing {
+            record_visibility(&events);
+        }
         Ok(())
+    }
+}
+
+/// How long after its upload each attestation became visible in the listings (committed), for
+/// uploads of the last day: a replay of old history would only drown the live figure.
+fn record_visibility(events: &[&Event]) {
+    const DAY_MICROS: i64 = 86_400_000_000;
+    let now = resi_events::Timestamp::now().as_micros();
+    for event in events {
+        if let resi_events::EventPayload::ListingAttested(attested) = &event.payload {
+            let delay = now - attested.submitted_at.as_micros();
+            if (0..=DAY_MICROS).contains(&delay) {
+                metrics::visible(delay as f64 / 1e6);
+            }
+        }
     }
 }
 

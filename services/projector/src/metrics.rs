@@ -6,6 +6,7 @@
 //! | `resi_projector_batch_events` | histogram | `projection` | records per folded batch |
 //! | `resi_projector_batch_seconds` | histogram | `projection` | one batch's transaction, from begin to commit |
 //! | `resi_projector_failures_total` | counter | `projection`, `kind`: consume, fold | failures that were retried |
+//! | `resi_projector_visible_seconds` | histogram | | from an attestation's upload to its listing committed (uploads of the last day) |
 //! | `resi_projector_lag` | gauge | `projection`, `version`, `partition` | records of the partition not folded yet, after each batch (consumer lag) |
 
 use std::time::Duration;
@@ -44,4 +45,9 @@ pub fn lag(projection: &'static str, version: &str, partition: i32, lag: i64) {
         "partition" => partition.to_string()
     )
     .set(lag as f64);
+}
+
+/// One attestation became visible `seconds` after its upload.
+pub fn visible(seconds: f64) {
+    metrics::histogram!("resi_projector_visible_seconds").record(seconds);
 }
