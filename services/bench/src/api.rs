@@ -123,13 +123,18 @@ async fn load(postgres: &PostgresConfig, listings: u64) -> anyhow::Result<()> {
         .batch_execute(&sql)
         .await
         .context("failed to load the benchmark listings")?;
-    client
-        .batch_execute(
-            "VACUUM ANALYZE consensus_v1.consensus_listings; VACUUM ANALYZE listing_v1.listings;
-             VACUUM ANALYZE listing_v1.miner_attestations; VACUUM ANALYZE trust_v1.miner_trust;",
-        )
-        .await
-        .context("failed to analyze the benchmark tables")?;
+    // one statement each: VACUUM cannot run in the implicit transaction of a multi-statement batch
+    for table in [
+        "consensus_v1.consensus_listings",
+        "listing_v1.listings",
+        "listing_v1.miner_attestations",
+        "trust_v1.miner_trust",
+    ] {
+        client
+            .batch_execute(&format!("VACUUM ANALYZE {table}"))
+            .await
+            .with_context(|| format!("failed to analyze {table}"))?;
+    }
     println!(
         "api: loaded {listings} listings, {} attestations in {:.0} s",
         3 * listings,
