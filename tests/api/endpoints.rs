@@ -67,6 +67,17 @@ async fn every_endpoint_answers_from_the_projections() -> anyhow::Result<()> {
                 .as_str()
                 .is_some_and(|at| chrono::DateTime::parse_from_rfc3339(at).is_ok())
         );
+        // the seed's latest attestations of each listing (5 by default), newest first
+        let shown = listing["attestations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(shown.len(), home.attestations.min(5), "{listing}");
+        let times: Vec<&str> = shown
+            .iter()
+            .filter_map(|attestation| attestation["scraped_at"].as_str())
+            .collect();
+        assert!(times.windows(2).all(|pair| pair[0] >= pair[1]), "{times:?}");
         let level = listing["confidence_level"].as_str().unwrap_or_default();
         assert!(["high", "medium", "low"].contains(&level));
     }
@@ -90,6 +101,17 @@ async fn every_endpoint_answers_from_the_projections() -> anyhow::Result<()> {
     );
     assert_eq!(ids(&filtered), expected);
     assert_eq!(filtered["pagination"]["total"], expected.len());
+
+    let bare = api
+        .ok(&format!("/api/listings/{zip}?attestations=0&limit=3"))
+        .await?;
+    assert!(
+        bare["listings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|listing| listing["attestations"] == serde_json::json!([]))
+    );
 
     // seed-style offset paging still works
     let second = api

@@ -21,6 +21,7 @@ async fn bad_parameters_are_400_naming_the_parameter_and_unknowns_are_404() -> a
         ("/api/listings/78701?minPrice=-5", "minPrice"),
         ("/api/listings/78701?minPrice=9&maxPrice=3", "maxPrice"),
         ("/api/listings/78701?minBeds=x", "minBeds"),
+        ("/api/listings/78701?attestations=11", "attestations"),
         ("/api/listings/78701?status=%20", "status"),
         ("/api/listings/78701?colour=red", "colour"),
         ("/api/listings/78701?limit=5&limit=6", "limit"),

@@ -34,6 +34,7 @@ use crate::{consensus, error, listings, miners, model, ops};
         error::ErrorDetail,
         model::ListingValues,
         model::ListingSummary,
+        model::AttestationBrief,
         model::Pagination,
         model::ListingPage,
         model::ConsensusInfo,

@@ -57,7 +57,8 @@ pub struct RateLimits {
 fn gcra(quota: Quota) -> anyhow::Result<GcraQuota> {
     let burst = NonZeroU32::new(quota.requests).context("a quota needs at least one request")?;
     // one request refills every window / requests (at least a nanosecond, for huge quotas)
-    let period = (Duration::from_secs(quota.per_secs) / quota.requests).max(Duration::from_nanos(1));
+    let period =
+        (Duration::from_secs(quota.per_secs) / quota.requests).max(Duration::from_nanos(1));
     Ok(GcraQuota::with_period(period)
         .context("a quota's window must be positive")?
         .allow_burst(burst))
@@ -237,8 +238,17 @@ mod tests {
     #[test]
     fn any_positive_quota_makes_a_limiter() {
         for (requests, per_secs) in [(1, 1), (100, 900), (u32::MAX, 1), (1, u64::from(u32::MAX))] {
-            assert!(gcra(Quota { requests, per_secs }).is_ok(), "{requests}/{per_secs}s");
+            assert!(
+                gcra(Quota { requests, per_secs }).is_ok(),
+                "{requests}/{per_secs}s"
+            );
         }
-        assert!(gcra(Quota { requests: 0, per_secs: 1 }).is_err());
+        assert!(
+            gcra(Quota {
+                requests: 0,
+                per_secs: 1
+            })
+            .is_err()
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Listings: search by zip code or bounding box, one listing, its consensus and its history.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -9,14 +10,18 @@ use tokio_postgres::types::ToSql;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
-    AttestationView, ConsensusInfo, ListingDetail, ListingPage, ListingSummary, ListingValues,
-    Pagination, confidence_level, value_columns,
+    AttestationBrief, AttestationView, ConsensusInfo, ListingDetail, ListingPage, ListingSummary,
+    ListingValues, Pagination, confidence_level, value_columns,
 };
 use crate::params::{self, Page, Params};
 use crate::state::AppState;
 
 /// Default and largest page of a search.
 const SEARCH_LIMIT: (i64, i64) = (100, 500);
+/// Latest attestations shown with each listing of a search (the seed showed 5), and the most a
+/// client may ask for (`attestations`).
+const SEARCH_ATTESTATIONS: i64 = 5;
+const MAX_SEARCH_ATTESTATIONS: i64 = 10;
 /// Latest attestations shown with a listing.
 const DETAIL_ATTESTATIONS: i64 = 10;
 
@@ -209,6 +214,8 @@ pub struct SearchParams {
     cursor: Option<String>,
     /// Rows to skip (the seed's paging; prefer `cursor`).
     offset: Option<i64>,
+    /// Latest attestations shown with each listing, 0 to 10 (default 5).
+    attestations: Option<i64>,
     /// Read this consensus version instead of the live one.
     consensus_version: Option<String>,
 }
@@ -220,10 +227,13 @@ async fn search(state: &AppState, area: Area, query: Option<&str>) -> ApiResult<
 async fn search_with(state: &AppState, area: Area, mut params: Params) -> ApiResult<ListingPage> {
     let filters = Filters::take(&mut params)?;
     let page = Page::take(&mut params, SEARCH_LIMIT.0, SEARCH_LIMIT.1)?;
+    let per_listing = params
+        .integer("attestations", 0, MAX_SEARCH_ATTESTATIONS)?
+        .unwrap_or(SEARCH_ATTESTATIONS);
     let version = consensus_version(&mut params)?;
     params.finish()?;
 
-    let (total, rows, read_version) = db::read(
+    let (total, rows, latest, read_version) = db::read(
         &state.pool,
         version.as_deref(),
         async |transaction, schemas| {
@@ -263,17 +273,43 @@ async fn search_with(state: &AppState, area: Area, mut params: Params) -> ApiRes
                 &page.offset,
             ]);
             let rows = db::query(transaction, "listings.page", &page_sql, &params).await?;
-            Ok((total, rows, schemas.consensus_version.clone()))
+            let mut latest: HashMap<String, Vec<AttestationBrief>> = HashMap::new();
+            if per_listing > 0 && !rows.is_empty() {
+                let ids: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+                let sql = latest_attestations_sql(listing);
+                for row in db::query(
+                    transaction,
+                    "listings.attestations",
+                    &sql,
+                    &[&ids, &per_listing],
+                )
+                .await?
+                {
+                    latest
+                        .entry(row.get(0))
+                        .or_default()
+                        .push(AttestationBrief {
+                            miner_hotkey: row.get(1),
+                            scraped_at: row.get(2),
+                            submitted_at: row.get(3),
+                            miner_trust_at_report: row.get(4),
+                        });
+                }
+            }
+            Ok((total, rows, latest, schemas.consensus_version.clone()))
         },
     )
     .await?;
 
+    let mut latest = latest;
     let listings: Vec<ListingSummary> = rows
         .iter()
         .map(|row| {
             let score: f64 = row.get(18);
+            let zpid: String = row.get(0);
             ListingSummary {
-                zpid: row.get(0),
+                attestations: latest.remove(&zpid).unwrap_or_default(),
+                zpid,
                 values: ListingValues::from_row(row, 1),
                 url: row.get(13),
                 first_seen_at: row.get(14),
@@ -351,6 +387,23 @@ pub fn search_sql(consensus: &str, listing: &str, kind: AreaKind) -> (String, St
         h = next + 8,
     );
     (count_sql, page_sql)
+}
+
+/// The latest attestations of each listing of a page (`$1` the ids, `$2` how many each): one
+/// index range scan per listing.
+#[must_use]
+pub fn latest_attestations_sql(listing: &str) -> String {
+    format!(
+        "SELECT page.id, a.miner_hotkey, a.scraped_at, a.submitted_at, a.miner_trust
+         FROM unnest($1::text[]) AS page(id)
+         CROSS JOIN LATERAL (
+             SELECT miner_hotkey, scraped_at, submitted_at, miner_trust
+             FROM {listing}.miner_attestations
+             WHERE listing_id = page.id
+             ORDER BY scraped_at DESC, attestation_id DESC
+             LIMIT $2
+         ) a"
+    )
 }
 
 /// The statements of `GET /api/listing/{zpid}`: the listing, its consensus, its latest

@@ -135,6 +135,21 @@ pub struct ListingSummary {
     pub consensus_score: f64,
     /// `high`, `medium` or `low`.
     pub confidence_level: &'static str,
+    /// Its latest attestations, newest first (`attestations` per listing, 5 by default).
+    pub attestations: Vec<AttestationBrief>,
+}
+
+/// One attestation, as a search shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttestationBrief {
+    /// The reporting miner.
+    pub miner_hotkey: String,
+    /// When the miner scraped the listing.
+    pub scraped_at: DateTime<Utc>,
+    /// When the upload carrying it was made.
+    pub submitted_at: DateTime<Utc>,
+    /// The miner's trust when the attestation was admitted.
+    pub miner_trust_at_report: f64,
 }
 
 /// Where a page is and how to get the next one.

@@ -17,6 +17,10 @@ pub fn statements(listing: &str, trust: &str, consensus: &str) -> Vec<(String, S
         all.push((format!("listings.{name}.count"), count));
         all.push((format!("listings.{name}.page"), page));
     }
+    all.push((
+        "listings.attestations".to_owned(),
+        listings::latest_attestations_sql(listing),
+    ));
     let named = |prefix: &str, parts: &[&str], statements: Vec<String>| {
         parts
             .iter()
