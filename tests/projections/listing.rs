@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context as _;
-use resi_events::{CanonicalListing, Event, EventId, EventPayload, ListingAttested, Timestamp};
+use resi_events::{CanonicalListing, Event, EventPayload};
 use resi_projector::engine::ProjectionKind;
 
+use resi_tests::events::report;
 use resi_tests::stack::{Stack, stop};
 
 pub const HOUR: i64 = 3_600_000_000;
@@ -24,23 +25,7 @@ pub fn attested(miner: &str, upload: u64, row: u64, zpid: u64, price: i64, at: i
         longitude_e7: Some(-977_431_000),
         ..CanonicalListing::default()
     };
-    let payload = ListingAttested {
-        upload_id: EventId(*blake3::hash(format!("{miner}/{upload}").as_bytes()).as_bytes()),
-        row_index: row,
-        miner_hotkey: miner.to_owned(),
-        key: format!("data/hotkey={miner}/job_id=j/data_{upload}.parquet"),
-        job_id: "j".into(),
-        scraped_at: Timestamp::from_micros(at),
-        submitted_at: Timestamp::from_micros(at + HOUR),
-        content_hash: listing.content_hash(),
-        listing,
-        miner_trust: 0.5,
-    };
-    Event::new(
-        EventPayload::ListingAttested(Box::new(payload)),
-        Timestamp::from_micros(at),
-        Timestamp::from_micros(at + HOUR),
-    )
+    report(miner, (&upload.to_string(), row), at, 0.5, listing)
 }
 
 /// Five miners report 40 listings over two uploads each, the newer upload published first for

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::listings::consensus_version;
+use crate::listings::only_consensus_version;
 use crate::params::{self, Params};
 use crate::state::AppState;
 
@@ -185,9 +185,7 @@ pub async fn consensus(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<ListingConsensus>> {
     let zpid = params::listing_id(&zpid)?;
-    let mut params = Params::parse(query.as_deref())?;
-    let version = consensus_version(&mut params)?;
-    params.finish()?;
+    let version = only_consensus_version(query.as_deref())?;
 
     let answer = db::read(
         &state.pool,

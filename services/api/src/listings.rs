@@ -40,6 +40,14 @@ pub fn consensus_version(params: &mut Params) -> ApiResult<Option<String>> {
     }
 }
 
+/// The query of an endpoint whose only parameter is `consensus_version`.
+pub fn only_consensus_version(query: Option<&str>) -> ApiResult<Option<String>> {
+    let mut params = Params::parse(query)?;
+    let version = consensus_version(&mut params)?;
+    params.finish()?;
+    Ok(version)
+}
+
 /// The search filters shared by the zip-code and bounding-box searches.
 #[derive(Debug, Default)]
 struct Filters {
@@ -456,9 +464,7 @@ pub async fn detail(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<ListingDetail>> {
     let zpid = params::listing_id(&zpid)?;
-    let mut params = Params::parse(query.as_deref())?;
-    let version = consensus_version(&mut params)?;
-    params.finish()?;
+    let version = only_consensus_version(query.as_deref())?;
 
     let detail = db::read(
         &state.pool,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::listings::consensus_version;
+use crate::listings::{consensus_version, only_consensus_version};
 use crate::model::performance_tier;
 use crate::params::{self, Params};
 use crate::state::AppState;
@@ -93,9 +93,7 @@ pub async fn stats(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<MinerStats>> {
     let hotkey = params::hotkey(&hotkey)?;
-    let mut params = Params::parse(query.as_deref())?;
-    let version = consensus_version(&mut params)?;
-    params.finish()?;
+    let version = only_consensus_version(query.as_deref())?;
 
     let answer = db::read(
         &state.pool,

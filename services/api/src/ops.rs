@@ -15,8 +15,7 @@ use utoipa::ToSchema;
 
 use crate::db;
 use crate::error::ApiResult;
-use crate::listings::consensus_version;
-use crate::params::Params;
+use crate::listings::only_consensus_version;
 use crate::state::AppState;
 
 /// `GET /health`.
@@ -221,9 +220,7 @@ pub async fn stats(
     State(state): State<Arc<AppState>>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<DatabaseStats>> {
-    let mut params = Params::parse(query.as_deref())?;
-    let version = consensus_version(&mut params)?;
-    params.finish()?;
+    let version = only_consensus_version(query.as_deref())?;
     let cache_key = version.clone().unwrap_or_default();
     {
         let cache = state.stats.lock().await;

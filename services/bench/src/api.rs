@@ -244,7 +244,13 @@ fn wrk(
 
 /// Loads the data, starts the API in this process and runs wrk against each endpoint at each
 /// rate.
-pub async fn bench_api(listings: u64, seconds: u64, rates: &[u32]) -> anyhow::Result<()> {
+pub async fn bench_api(
+    listings: u64,
+    seconds: u64,
+    rates: &[u32],
+    queries: &[String],
+    warmup_seconds: u64,
+) -> anyhow::Result<()> {
     anyhow::ensure!(listings >= PER_ZIP, "--listings must be at least {PER_ZIP}");
     let postgres = database_config("resi_bench_api");
     load(&postgres, listings).await?;
@@ -268,10 +274,20 @@ pub async fn bench_api(listings: u64, seconds: u64, rates: &[u32]) -> anyhow::Re
         "{:<6} {:>12} {:>12} {:>10} {:>10} {:>8}",
         "query", "target rps", "achieved", "p50 ms", "p99 ms", "non-2xx"
     );
-    for endpoint in ["zpid", "zip", "bbox"] {
+    for endpoint in queries.iter().map(String::as_str) {
+        anyhow::ensure!(
+            ["zpid", "zip", "bbox"].contains(&endpoint),
+            "--queries takes zpid, zip and bbox"
+        );
         // warm the caches and the prepared statements
-        let _ =
-            tokio::task::block_in_place(|| wrk(address, &script(endpoint, listings, 0.0), 16, 3))?;
+        let _ = tokio::task::block_in_place(|| {
+            wrk(
+                address,
+                &script(endpoint, listings, 0.0),
+                16,
+                warmup_seconds.max(1),
+            )
+        })?;
         for rate in rates.iter().copied().map(Some).chain([None]) {
             let connections: u32 = match rate {
                 Some(rate) => (rate / 50).clamp(8, 64),

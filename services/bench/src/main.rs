@@ -52,6 +52,12 @@ enum Command {
         /// Fixed rates to offer, requests/s (the maximum is always run too).
         #[arg(long, value_delimiter = ',', default_value = "500,2000")]
         rates: Vec<u32>,
+        /// Which queries to run: zpid, zip, bbox.
+        #[arg(long, value_delimiter = ',', default_value = "zpid,zip,bbox")]
+        queries: Vec<String>,
+        /// Seconds of warm-up at the maximum rate before each query's runs.
+        #[arg(long, default_value_t = 3)]
+        warmup_seconds: u64,
     },
     /// Parser throughput in-process (no broker).
     Parse {
@@ -510,7 +516,9 @@ async fn main() -> anyhow::Result<()> {
             listings,
             seconds,
             rates,
-        } => api::bench_api(listings, seconds, &rates).await,
+            queries,
+            warmup_seconds,
+        } => api::bench_api(listings, seconds, &rates, &queries, warmup_seconds).await,
         Command::Parse {
             rows,
             row_group_rows,
