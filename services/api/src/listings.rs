@@ -59,6 +59,14 @@ struct Filters {
 }
 
 impl Filters {
+    const fn is_empty(&self) -> bool {
+        self.min_price.is_none()
+            && self.max_price.is_none()
+            && self.status.is_none()
+            && self.home_type.is_none()
+            && self.min_beds.is_none()
+    }
+
     fn take(params: &mut Params) -> ApiResult<Self> {
         let min_price = params.integer("minPrice", 0, i64::MAX)?;
         let max_price = params.integer("maxPrice", 0, i64::MAX)?;
@@ -272,9 +280,23 @@ async fn search_with(state: &AppState, area: Area, mut params: Params) -> ApiRes
                 &filters.home_type,
                 &filters.min_beds,
             ]);
-            let total: i64 = db::query_one(transaction, "listings.count", &count_sql, &params)
+            // without filters the count reads the area's index alone (an index-only scan),
+            // not every listing's row
+            let total: i64 = if filters.is_empty() {
+                let sql = area_count_sql(consensus, kind);
+                db::query_one(
+                    transaction,
+                    "listings.count_area",
+                    &sql,
+                    &params[..area_params.len()],
+                )
                 .await?
-                .get(0);
+                .get(0)
+            } else {
+                db::query_one(transaction, "listings.count", &count_sql, &params)
+                    .await?
+                    .get(0)
+            };
             params.extend([
                 &page.after as &(dyn ToSql + Sync),
                 &page.limit,
@@ -355,17 +377,29 @@ pub enum AreaKind {
     Bbox,
 }
 
-/// The count and page statements of a search: the area's parameters, then minPrice,
-/// maxPrice, status, type, minBeds; the page's also the cursor, limit and offset.
-#[must_use]
-pub fn search_sql(consensus: &str, listing: &str, kind: AreaKind) -> (String, String) {
-    let (area_sql, next) = match kind {
+/// The area's condition and how many parameters it takes.
+const fn area_condition(kind: AreaKind) -> (&'static str, usize) {
+    match kind {
         AreaKind::Zip => ("c.zip_code = $1", 1),
         AreaKind::Bbox => (
             "point(c.longitude_e7::float8, c.latitude_e7::float8) <@ box(point($1, $2), point($3, $4))",
             4,
         ),
-    };
+    }
+}
+
+/// The count of a search without filters: the area's parameters only.
+#[must_use]
+pub fn area_count_sql(consensus: &str, kind: AreaKind) -> String {
+    let (area_sql, _) = area_condition(kind);
+    format!("SELECT count(*) FROM {consensus}.consensus_listings c WHERE {area_sql}")
+}
+
+/// The count and page statements of a search: the area's parameters, then minPrice,
+/// maxPrice, status, type, minBeds; the page's also the cursor, limit and offset.
+#[must_use]
+pub fn search_sql(consensus: &str, listing: &str, kind: AreaKind) -> (String, String) {
+    let (area_sql, next) = area_condition(kind);
     let filter_sql = format!(
         "{area_sql}
            AND (${a}::bigint IS NULL OR c.price_usd >= ${a})

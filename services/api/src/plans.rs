@@ -14,6 +14,10 @@ pub fn statements(listing: &str, trust: &str, consensus: &str) -> Vec<(String, S
         (listings::AreaKind::Bbox, "bbox"),
     ] {
         let (count, page) = listings::search_sql(consensus, listing, kind);
+        all.push((
+            format!("listings.{name}.count_area"),
+            listings::area_count_sql(consensus, kind),
+        ));
         all.push((format!("listings.{name}.count"), count));
         all.push((format!("listings.{name}.page"), page));
     }
