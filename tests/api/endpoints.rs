@@ -360,6 +360,12 @@ async fn every_endpoint_answers_from_the_projections() -> anyhow::Result<()> {
             .text
             .contains("resi_api_request_duration_seconds_bucket")
     );
+    assert!(
+        metrics
+            .text
+            .contains(r#"resi_postgres_seconds_bucket{step="listings.page""#),
+        "Postgres latency per statement"
+    );
 
     api.stop().await?;
     resi_tests::stack::stop(vec![built.projector]).await

@@ -114,16 +114,19 @@ pub async fn query(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> ApiResult<Vec<tokio_postgres::Row>> {
+    let started = std::time::Instant::now();
     let statement = transaction
         .prepare_cached(sql)
         .await
         .with_context(|| format!("failed to prepare {name}"))
         .map_err(ApiError::from_postgres)?;
-    transaction
+    let rows = transaction
         .query(&statement, params)
         .await
         .with_context(|| format!("failed to run {name}"))
-        .map_err(ApiError::from_postgres)
+        .map_err(ApiError::from_postgres);
+    resi_runtime::metrics::postgres(name, started.elapsed());
+    rows
 }
 
 /// Like [`query`], for exactly one row.

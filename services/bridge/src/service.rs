@@ -404,6 +404,7 @@ impl Bridge {
 
     #[tracing::instrument(skip_all, fields(key, etag))]
     async fn published(&self, key: &str, etag: &str) -> anyhow::Result<Option<Published>> {
+        let started = std::time::Instant::now();
         let client = resi_runtime::postgres::connection(&self.pool).await?;
         let row = client
             .query_opt(
@@ -412,6 +413,7 @@ impl Bridge {
             )
             .await
             .context("failed to read published uploads")?;
+        resi_runtime::metrics::postgres("bridge.published", started.elapsed());
         Ok(row.map(|row| Published {
             outcome: row.get(0),
             reason: row.get(1),

@@ -373,6 +373,7 @@ impl Parser {
     ) -> Result<(), Infrastructure> {
         let started = Instant::now();
         let upload_id = upload.event_id();
+        let decide_started = Instant::now();
         let mut client = resi_runtime::postgres::connection(&self.pool).await?;
         let decision = admission::decide(
             &mut client,
@@ -382,6 +383,7 @@ impl Parser {
         )
         .await?;
         drop(client);
+        resi_runtime::metrics::postgres("parser.decide", decide_started.elapsed());
         let (outcome, admitted, rate_limited) = if let Some(outcome) = &decision.outcome {
             tracing::info!(outcome, "upload was finished before; skipped");
             metrics::upload("already_finished");
@@ -391,6 +393,7 @@ impl Parser {
                 self.parse_upload(upload, decision.plan).await?;
             (Some(outcome), admitted, rate_limited)
         };
+        let complete_started = Instant::now();
         let mut client = resi_runtime::postgres::connection(&self.pool).await?;
         let transaction = client.transaction().await.context("failed to begin")?;
         if let Some(outcome) = outcome {
@@ -408,6 +411,7 @@ impl Parser {
             .commit()
             .await
             .context("failed to commit the checkpoint")?;
+        resi_runtime::metrics::postgres("parser.complete", complete_started.elapsed());
         metrics::file_seconds(started.elapsed());
         Ok(())
     }

@@ -410,6 +410,7 @@ impl Projector {
         metrics::events(projection, &fold.version, "skipped", events.len() - folded);
         metrics::events(projection, &fold.version, "undecodable", batch.undecodable);
         metrics::batch(projection, batch.records, started.elapsed());
+        resi_runtime::metrics::postgres("projector.batch", started.elapsed());
         if fold.kind == ProjectionKind::Listing {
             record_visibility(&events);
         }

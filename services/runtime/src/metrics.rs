@@ -52,3 +52,10 @@ pub fn handle() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle>
     }
     HANDLE.get().cloned().context("metrics recorder vanished")
 }
+
+/// Records how long one Postgres call took: `resi_postgres_seconds{step}`, one histogram name
+/// for every service (Prometheus adds the service as the target's labels); `step` names the
+/// call, e.g. `parser.decide` or the API's statement name.
+pub fn postgres(step: &'static str, elapsed: std::time::Duration) {
+    metrics::histogram!("resi_postgres_seconds", "step" => step).record(elapsed.as_secs_f64());
+}
