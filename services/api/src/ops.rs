@@ -9,6 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use resi_events::Topics;
 use resi_projector::engine::ProjectionKind;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -103,13 +104,6 @@ async fn check_readiness(state: &AppState) -> Readiness {
         projections: BTreeMap::new(),
         max_lag: state.config.ready_max_lag,
     };
-    let live = match live_versions(state).await {
-        Ok(live) => live,
-        Err(error) => {
-            readiness.database = format!("{error:#}");
-            return readiness;
-        }
-    };
     let client = match state.pool.get().await {
         Ok(client) => client,
         Err(error) => {
@@ -117,6 +111,20 @@ async fn check_readiness(state: &AppState) -> Readiness {
             return readiness;
         }
     };
+    let live: BTreeMap<String, String> = match resi_projector::operate::versions(&client).await {
+        Ok(versions) => versions
+            .into_iter()
+            .filter(|version| version.status == "live")
+            .map(|version| (version.projection, version.version))
+            .collect(),
+        Err(error) => {
+            readiness.database = format!("{error:#}");
+            return readiness;
+        }
+    };
+    let topics = Topics::new(&state.kafka.topic_prefix);
+    // listing and consensus share the attestations topic: its end offsets are read once
+    let mut ends: BTreeMap<String, BTreeMap<i32, i64>> = BTreeMap::new();
     let mut all_ready = true;
     for kind in [
         ProjectionKind::Listing,
@@ -127,14 +135,13 @@ async fn check_readiness(state: &AppState) -> Readiness {
             all_ready = false;
             continue;
         };
-        let lag =
-            match resi_projector::operate::progress(&client, &state.kafka, kind, version).await {
-                Ok(progress) => Some(progress.lag()),
-                Err(error) => {
-                    readiness.broker = format!("{error:#}");
-                    None
-                }
-            };
+        let lag = match lag_of(&client, state, kind, version, &topics, &mut ends).await {
+            Ok(lag) => Some(lag),
+            Err(error) => {
+                readiness.broker = format!("{error:#}");
+                None
+            }
+        };
         if lag.is_some_and(|lag| lag > state.config.ready_max_lag) {
             all_ready = false;
         }
@@ -152,17 +159,25 @@ async fn check_readiness(state: &AppState) -> Readiness {
     readiness
 }
 
-async fn live_versions(state: &AppState) -> anyhow::Result<BTreeMap<String, String>> {
-    use anyhow::Context as _;
-    let client = state.pool.get().await.context("no postgres connection")?;
-    let rows = client
-        .query(
-            "SELECT projection, version FROM projection_versions WHERE status = 'live'",
-            &[],
-        )
-        .await
-        .context("failed to read the live versions")?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+/// A live version's lag, reading its topic's end offsets unless `ends` has them already.
+async fn lag_of(
+    client: &deadpool_postgres::Client,
+    state: &AppState,
+    kind: ProjectionKind,
+    version: &str,
+    topics: &Topics,
+    ends: &mut BTreeMap<String, BTreeMap<i32, i64>>,
+) -> anyhow::Result<i64> {
+    let topic = kind.topic(topics);
+    let topic_ends = match ends.entry(topic.clone()) {
+        std::collections::btree_map::Entry::Occupied(read) => read.into_mut(),
+        std::collections::btree_map::Entry::Vacant(unread) => {
+            unread.insert(resi_runtime::kafka::end_offsets(&state.kafka, &topic).await?)
+        }
+    };
+    let progress =
+        resi_projector::operate::progress_at(client, kind, version, &topic, topic_ends).await?;
+    Ok(progress.lag())
 }
 
 /// A projection version, as `/api/stats` lists it.

@@ -194,10 +194,9 @@ impl Parser {
         let ends = kafka::end_offsets(&self.kafka, topic).await?;
         let client = resi_runtime::postgres::connection(&self.pool).await?;
         let done = checkpoints::load(&client, &self.config.consumer_name, topic).await?;
-        for partition in &self.partitions {
-            if let Some(end) = ends.get(partition) {
-                let next = done.get(partition).copied().unwrap_or(0);
-                metrics::lag(*partition, (end - next).max(0));
+        for (partition, lag) in checkpoints::Progress::new(&ends, &done).lag_by_partition() {
+            if self.partitions.contains(&partition) {
+                metrics::lag(partition, lag);
             }
         }
         Ok(())
@@ -373,7 +372,6 @@ impl Parser {
     ) -> Result<(), Infrastructure> {
         let started = Instant::now();
         let upload_id = upload.event_id();
-        let decide_started = Instant::now();
         let mut client = resi_runtime::postgres::connection(&self.pool).await?;
         let decision = admission::decide(
             &mut client,
@@ -383,7 +381,7 @@ impl Parser {
         )
         .await?;
         drop(client);
-        resi_runtime::metrics::postgres("parser.decide", decide_started.elapsed());
+        resi_runtime::metrics::postgres("parser.decide", started.elapsed());
         let (outcome, admitted, rate_limited) = if let Some(outcome) = &decision.outcome {
             tracing::info!(outcome, "upload was finished before; skipped");
             metrics::upload("already_finished");

@@ -244,8 +244,11 @@ impl Projector {
     async fn report_lag(&self, mut shutdown: Shutdown) {
         let interval = Duration::from_secs(self.config.lag_report_interval_secs.max(1));
         loop {
+            // listing and consensus versions share the attestations topic: its end offsets are
+            // read once per tick
+            let mut ends: BTreeMap<&str, BTreeMap<i32, i64>> = BTreeMap::new();
             for fold in &self.folds {
-                if let Err(error) = self.report_fold_lag(fold).await {
+                if let Err(error) = self.report_fold_lag(fold, &mut ends).await {
                     tracing::warn!(
                         error = format!("{error:#}"),
                         projection = fold.kind.as_str(),
@@ -261,10 +264,21 @@ impl Projector {
         }
     }
 
-    async fn report_fold_lag(&self, fold: &Fold) -> anyhow::Result<()> {
+    async fn report_fold_lag<'a>(
+        &self,
+        fold: &'a Fold,
+        ends: &mut BTreeMap<&'a str, BTreeMap<i32, i64>>,
+    ) -> anyhow::Result<()> {
+        let topic_ends = match ends.entry(&fold.topic) {
+            std::collections::btree_map::Entry::Occupied(read) => read.into_mut(),
+            std::collections::btree_map::Entry::Vacant(unread) => {
+                unread.insert(kafka::end_offsets(&self.kafka, &fold.topic).await?)
+            }
+        };
         let client = resi_runtime::postgres::connection(&self.pool).await?;
         let progress =
-            crate::operate::progress(&client, &self.kafka, fold.kind, &fold.version).await?;
+            crate::operate::progress_at(&client, fold.kind, &fold.version, &fold.topic, topic_ends)
+                .await?;
         for (partition, lag) in progress.lag_by_partition() {
             if fold.partitions.contains(&partition) {
                 metrics::lag(fold.kind.as_str(), &fold.version, partition, lag);

@@ -7,7 +7,7 @@
 //! | `resi_projector_batch_seconds` | histogram | `projection` | one batch's transaction, from begin to commit |
 //! | `resi_projector_failures_total` | counter | `projection`, `kind`: consume, fold | failures that were retried |
 //! | `resi_projector_visible_seconds` | histogram | | from an attestation's upload to its listing committed (uploads of the last day) |
-//! | `resi_projector_lag` | gauge | `projection`, `version`, `partition` | records of the partition not folded yet, after each batch (consumer lag) |
+//! | `resi_projector_lag` | gauge | `projection`, `version`, `partition` | records of an owned partition not folded yet, every `lag_report_interval_secs` (consumer lag) |
 
 use std::time::Duration;
 
@@ -36,7 +36,7 @@ pub fn failure(projection: &'static str, kind: &'static str) {
         .increment(1);
 }
 
-/// Records of a partition not folded yet, after a batch (`resi_projector_lag`, gauge).
+/// Records of an owned partition not folded yet (`resi_projector_lag`, gauge).
 pub fn lag(projection: &'static str, version: &str, partition: i32, lag: i64) {
     metrics::gauge!(
         "resi_projector_lag",

@@ -76,39 +76,7 @@ pub async fn status(
         .map(|row| row.get(0)))
 }
 
-/// Where a version stands in its topic: per partition, the next offset it will fold and the
-/// log's end offset.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Progress {
-    /// partition → (next offset to fold, end offset of the log).
-    pub partitions: BTreeMap<i32, (i64, i64)>,
-}
-
-impl Progress {
-    /// Records of the log not yet folded.
-    #[must_use]
-    pub fn lag(&self) -> i64 {
-        self.partitions
-            .values()
-            .map(|(next, end)| (end - next).max(0))
-            .sum()
-    }
-
-    /// Records folded (or passed) so far, over every partition.
-    #[must_use]
-    pub fn position(&self) -> i64 {
-        self.partitions.values().map(|(next, _)| next).sum()
-    }
-
-    /// The lag of each partition.
-    #[must_use]
-    pub fn lag_by_partition(&self) -> BTreeMap<i32, i64> {
-        self.partitions
-            .iter()
-            .map(|(partition, (next, end))| (*partition, (end - next).max(0)))
-            .collect()
-    }
-}
+pub use resi_runtime::checkpoints::Progress;
 
 /// A version's progress through its projection's topic.
 pub async fn progress(
@@ -119,18 +87,20 @@ pub async fn progress(
 ) -> anyhow::Result<Progress> {
     let topic = projection.topic(&Topics::new(&kafka.topic_prefix));
     let ends = resi_runtime::kafka::end_offsets(kafka, &topic).await?;
-    let folded = versions::checkpoints(client, projection.as_str(), version, &topic).await?;
-    Ok(Progress {
-        partitions: ends
-            .into_iter()
-            .map(|(partition, end)| {
-                (
-                    partition,
-                    (folded.get(&partition).copied().unwrap_or(0), end),
-                )
-            })
-            .collect(),
-    })
+    progress_at(client, projection, version, &topic, &ends).await
+}
+
+/// Like [`progress`], against end offsets `ends` of `topic` read already (callers that measure
+/// several versions of one topic read its end offsets once).
+pub async fn progress_at(
+    client: &impl GenericClient,
+    projection: ProjectionKind,
+    version: &str,
+    topic: &str,
+    ends: &BTreeMap<i32, i64>,
+) -> anyhow::Result<Progress> {
+    let folded = versions::checkpoints(client, projection.as_str(), version, topic).await?;
+    Ok(Progress::new(ends, &folded))
 }
 
 /// What a promotion did.

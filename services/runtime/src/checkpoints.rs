@@ -9,6 +9,55 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use deadpool_postgres::GenericClient;
 
+/// Where a consumer (a parser, a projection version) stands in its topic: per partition, the
+/// next offset it will process and the log's end offset.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// partition → (next offset to fold, end offset of the log).
+    pub partitions: BTreeMap<i32, (i64, i64)>,
+}
+
+impl Progress {
+    /// Progress from the log's end offsets and the consumer's checkpoints (a partition never
+    /// checkpointed stands at 0).
+    #[must_use]
+    pub fn new(ends: &BTreeMap<i32, i64>, checkpoints: &BTreeMap<i32, i64>) -> Self {
+        Self {
+            partitions: ends
+                .iter()
+                .map(|(partition, end)| {
+                    let next = checkpoints.get(partition).copied().unwrap_or(0);
+                    (*partition, (next, *end))
+                })
+                .collect(),
+        }
+    }
+
+    /// Records of the log not yet folded.
+    #[must_use]
+    pub fn lag(&self) -> i64 {
+        self.partitions
+            .values()
+            .map(|(next, end)| (end - next).max(0))
+            .sum()
+    }
+
+    /// Records folded (or passed) so far, over every partition.
+    #[must_use]
+    pub fn position(&self) -> i64 {
+        self.partitions.values().map(|(next, _)| next).sum()
+    }
+
+    /// The lag of each partition.
+    #[must_use]
+    pub fn lag_by_partition(&self) -> BTreeMap<i32, i64> {
+        self.partitions
+            .iter()
+            .map(|(partition, (next, end))| (*partition, (end - next).max(0)))
+            .collect()
+    }
+}
+
 /// The next offset per partition of `topic` for `consumer` (partitions never checkpointed are
 /// absent: start them at 0).
 #[tracing::instrument(skip_all, fields(consumer, topic))]
