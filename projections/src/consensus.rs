@@ -184,6 +184,13 @@ impl Algorithm {
             .find(|algorithm| algorithm.as_str() == version)
     }
 
+    /// The algorithm a consensus version runs: the version's name up to its first `_`
+    /// (`v2_rerun` runs v2).
+    #[must_use]
+    pub fn of_version(version: &str) -> Option<Self> {
+        Self::from_version(version.split('_').next().unwrap_or_default())
+    }
+
     fn weight(self, report: &MinerReport, newest: Micros) -> f64 {
         let trust = if report.trust.is_nan() {
             0.0

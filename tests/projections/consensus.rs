@@ -50,7 +50,7 @@ pub fn consensus_tables(schema: &str) -> [String; 3] {
         format!(
             "SELECT listing_id, consensus_score, unique_miners, last_reported_at::text, price_usd,
                     bedrooms, bathrooms_tenths, living_area_sqft, address, home_type, home_status,
-                    latitude_e7, longitude_e7, zip_code, city, state, fields::text
+                    latitude_e7, longitude_e7, zip_code, city, state
              FROM {schema}.consensus_listings ORDER BY listing_id"
         ),
         format!(
@@ -206,7 +206,7 @@ async fn v1_and_v2_side_by_side_decide_by_their_algorithms_and_rebuild_identical
     let client = stack.pool.get().await?;
     let chosen = |schema: &str| {
         format!(
-            "SELECT price_usd, home_status, unique_miners, fields -> 'price' -> 'values'
+            "SELECT price_usd, home_status, unique_miners
              FROM {schema}.consensus_listings WHERE listing_id = '2077'"
         )
     };
@@ -221,14 +221,21 @@ async fn v1_and_v2_side_by_side_decide_by_their_algorithms_and_rebuild_identical
         (Some(425_000), Some("PENDING".to_owned()))
     );
     assert_eq!(v1.get::<_, i32>(2), 6, "miner e counts once");
-    // every distinct value with its miners and confidence, the chosen one first
-    let prices: serde_json::Value = v2.get(3);
-    assert_eq!(prices[0]["value"], "425000");
-    assert_eq!(prices[0]["miners"], 2);
-    assert_eq!(prices[1]["value"], "450000");
-    assert_eq!(prices[1]["miners"], 4);
-    let confidence = prices[1]["confidence"].as_f64().unwrap_or_default();
-    assert!((confidence - 4.0 / 6.0).abs() < 1e-12, "{confidence}");
+    // each miner's latest report is stored once: the values and their supporters follow
+    let prices: Vec<(Option<String>, i64)> = client
+        .query(
+            "SELECT field_values[1], count(*) FROM consensus_v2.consensus_reports
+             WHERE listing_id = '2077' GROUP BY 1 ORDER BY 1",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(
+        prices,
+        [(Some("425000".to_owned()), 2), (Some("450000".to_owned()), 4)]
+    );
 
     // Assert: every listing and every miner's agreement as the pure algorithms decide
     assert_matches(

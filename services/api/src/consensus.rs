@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use chrono::{DateTime, Utc};
-use resi_projections::consensus::Field;
+use resi_projections::consensus::{Algorithm, Field, MinerReport, decide};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -99,52 +99,45 @@ fn typed(field: Field, text: &str) -> Value {
     }
 }
 
-fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
-    value
-        .as_str()
-        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-        .map(|time| time.with_timezone(&Utc))
+fn datetime(micros: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(micros)
 }
 
-/// Reads one field's `{chosen, values}` object; `supporters[value]` are the miners carrying it.
-fn field_consensus(
-    field: Field,
-    stored: &Value,
-    supporters: &BTreeMap<&str, Vec<String>>,
-) -> FieldConsensus {
-    let chosen = stored.get("chosen").and_then(Value::as_str);
-    let mut result = FieldConsensus {
-        chosen: None,
-        alternatives: Vec::new(),
-    };
-    for value in stored
-        .get("values")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let Some(text) = value.get("value").and_then(Value::as_str) else {
-            continue;
-        };
-        let support = ValueSupport {
-            value: typed(field, text),
-            miners: value.get("miners").and_then(Value::as_i64).unwrap_or(0),
-            supporters: supporters.get(text).cloned().unwrap_or_default(),
-            support: value.get("support").and_then(Value::as_f64).unwrap_or(0.0),
-            confidence: value
-                .get("confidence")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0),
-            first_reported: value.get("first_reported").and_then(timestamp),
-            last_reported: value.get("last_reported").and_then(timestamp),
-        };
-        if Some(text) == chosen && result.chosen.is_none() {
-            result.chosen = Some(support);
-        } else {
-            result.alternatives.push(support);
-        }
+fn value_support(field: Field, value: &resi_projections::consensus::ValueSupport) -> ValueSupport {
+    ValueSupport {
+        value: typed(field, &value.value),
+        miners: i64::try_from(value.miners.len()).unwrap_or(i64::MAX),
+        supporters: value.miners.clone(),
+        support: value.support,
+        confidence: value.confidence,
+        first_reported: datetime(value.first_reported),
+        last_reported: datetime(value.last_reported),
     }
-    result
+}
+
+/// Every field's values with their support, decided from the miners' latest reports by the
+/// version's algorithm: the same function, over the same reports, that chose the values the
+/// projection stored in this snapshot.
+fn fields_of(
+    algorithm: Algorithm,
+    reports: &[MinerReport],
+) -> BTreeMap<String, FieldConsensus> {
+    let decided = decide(algorithm, reports);
+    Field::ALL
+        .into_iter()
+        .map(|field| {
+            let mut result = FieldConsensus {
+                chosen: None,
+                alternatives: Vec::new(),
+            };
+            if let Some(consensus) = decided.fields.iter().find(|each| each.field == field) {
+                let mut values = consensus.values.iter();
+                result.chosen = values.next().map(|value| value_support(field, value));
+                result.alternatives = values.map(|value| value_support(field, value)).collect();
+            }
+            (field.as_str().to_owned(), result)
+        })
+        .collect()
 }
 
 /// The statements of `GET /api/listing/{zpid}/consensus`: the listing's consensus and its
@@ -153,12 +146,12 @@ fn field_consensus(
 pub fn consensus_sql(consensus: &str) -> [String; 2] {
     [
         format!(
-            "SELECT consensus_score, unique_miners, last_reported_at, fields
+            "SELECT consensus_score, unique_miners, last_reported_at
              FROM {consensus}.consensus_listings WHERE listing_id = $1"
         ),
         format!(
-            "SELECT miner_hotkey, field_values FROM {consensus}.consensus_reports
-             WHERE listing_id = $1 ORDER BY miner_hotkey"
+            "SELECT miner_hotkey, reported_at, miner_trust, field_values
+             FROM {consensus}.consensus_reports WHERE listing_id = $1 ORDER BY miner_hotkey"
         ),
     ]
 }
@@ -202,28 +195,29 @@ pub async fn consensus(
             let reports =
                 db::query(transaction, "consensus.reports", &reports_sql, &[&zpid]).await?;
 
-            let reports: Vec<(String, Vec<Option<String>>)> = reports
+            let version = schemas.consensus_version.as_deref().unwrap_or_default();
+            let algorithm = Algorithm::of_version(version).ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("consensus version {version:?} names no algorithm"))
+            })?;
+            let reports = reports
                 .iter()
-                .map(|report| (report.get(0), report.get(1)))
-                .collect();
-            let stored: Value = row.get(3);
-            let mut fields = BTreeMap::new();
-            for (index, field) in Field::ALL.into_iter().enumerate() {
-                let mut supporters: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-                for (miner, values) in &reports {
-                    if let Some(Some(value)) = values.get(index) {
-                        supporters
-                            .entry(value.as_str())
-                            .or_default()
-                            .push(miner.clone());
-                    }
-                }
-                let stored_field = stored.get(field.as_str()).unwrap_or(&Value::Null);
-                fields.insert(
-                    field.as_str().to_owned(),
-                    field_consensus(field, stored_field, &supporters),
-                );
-            }
+                .map(|report| {
+                    let values: Vec<Option<String>> = report.get(3);
+                    let reported_at: DateTime<Utc> = report.get(1);
+                    Ok(MinerReport {
+                        miner: report.get(0),
+                        reported_at: reported_at.timestamp_micros(),
+                        trust: report.get(2),
+                        values: values.try_into().map_err(|values: Vec<_>| {
+                            ApiError::Internal(anyhow::anyhow!(
+                                "a consensus report holds {} field values",
+                                values.len()
+                            ))
+                        })?,
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            let fields = fields_of(algorithm, &reports);
             let score: f64 = row.get(0);
             Ok(ListingConsensus {
                 zpid,

@@ -94,8 +94,7 @@ async fn load(postgres: &PostgresConfig, listings: u64) -> anyhow::Result<()> {
                 10 + (g % 4) * 5, 800 + g % 3000, (g % 9999 + 1) || ' MAIN ST',
                 (ARRAY['SINGLE_FAMILY','CONDO','TOWNHOUSE'])[1 + g % 3],
                 (ARRAY['FOR_SALE','PENDING','RECENTLY_SOLD','FOR_RENT'])[1 + g % 4],
-                lat, lon, lpad((10000 + z)::text, 5, '0'), 'CITY ' || z, 'TX',
-                jsonb_build_object('price', jsonb_build_object('chosen', (100000 + (g * 7919 % 900000))::text))
+                lat, lon, lpad((10000 + z)::text, 5, '0'), 'CITY ' || z, 'TX'
          FROM bench_points;
          INSERT INTO listing_v1.listings
          SELECT (1000000 + g)::text, NULL, 'https://www.zillow.com/homedetails/' || (1000000 + g) || '_zpid/',

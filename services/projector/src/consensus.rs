@@ -15,7 +15,6 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use resi_events::{Event, EventPayload};
 use resi_projections::consensus::{Algorithm, Field, ListingConsensus, MinerReport, decide};
-use serde_json::{Map, Value, json};
 use tokio_postgres::Transaction;
 
 use crate::datetime;
@@ -25,14 +24,9 @@ pub const DDL: &str = include_str!("../sql/consensus.sql");
 
 /// The algorithm a consensus version runs: its name up to the first `_` (`v2_rerun` runs v2).
 pub fn algorithm(version: &str) -> anyhow::Result<Algorithm> {
-    let name = version.split('_').next().unwrap_or_default();
-    Algorithm::from_version(name).with_context(|| {
+    Algorithm::of_version(version).with_context(|| {
         format!("consensus version {version:?} names no algorithm: use v1 or v2, optionally followed by _<label>")
     })
-}
-
-fn rfc3339(micros: i64) -> String {
-    datetime(micros).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// One miner's current report of a listing.
@@ -145,7 +139,11 @@ pub async fn fold(
             delta.1 += i64::from(agreed) - i64::from(stored.agreed);
             delta.2 += i64::from(reported) - i64::from(stored.reported);
             changed_reports += usize::from(stored.changed);
-            writes.report(listing, miner, stored, agreed, reported);
+            // a report is written when it is new or replaced, or when its agreement moved
+            // (the chosen values changed); the other reports of the listing stay as they are
+            if stored.changed || agreed != stored.agreed || reported != stored.reported {
+                writes.report(listing, miner, stored, agreed, reported);
+            }
         }
         writes.listing(listing, &consensus, reports);
     }
@@ -227,7 +225,6 @@ struct Writes {
     text: [Vec<Option<String>>; 6],
     latitude: Vec<Option<i32>>,
     longitude: Vec<Option<i32>>,
-    fields: Vec<Value>,
 }
 
 /// Fields kept as text columns in `consensus_listings`, in column order.
@@ -298,7 +295,6 @@ impl Writes {
             .push(coordinates.map(|(latitude, _)| latitude));
         self.longitude
             .push(coordinates.map(|(_, longitude)| longitude));
-        self.fields.push(fields_json(consensus));
     }
 
     async fn store(&self, transaction: &Transaction<'_>, schema: &str) -> anyhow::Result<()> {
@@ -354,11 +350,11 @@ impl Writes {
                     "INSERT INTO {schema}.consensus_listings AS current
                        (listing_id, consensus_score, unique_miners, last_reported_at, price_usd,
                         bedrooms, bathrooms_tenths, living_area_sqft, address, home_type,
-                        home_status, zip_code, city, state, latitude_e7, longitude_e7, fields)
+                        home_status, zip_code, city, state, latitude_e7, longitude_e7)
                      SELECT * FROM unnest($1::text[], $2::float8[], $3::int4[],
                        $4::timestamptz[], $5::int8[], $6::int4[], $7::int4[], $8::int4[],
                        $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                       $14::text[], $15::int4[], $16::int4[], $17::jsonb[])
+                       $14::text[], $15::int4[], $16::int4[])
                      ON CONFLICT (listing_id) DO UPDATE SET
                        consensus_score = EXCLUDED.consensus_score,
                        unique_miners = EXCLUDED.unique_miners,
@@ -369,8 +365,7 @@ impl Writes {
                        address = EXCLUDED.address, home_type = EXCLUDED.home_type,
                        home_status = EXCLUDED.home_status, zip_code = EXCLUDED.zip_code,
                        city = EXCLUDED.city, state = EXCLUDED.state,
-                       latitude_e7 = EXCLUDED.latitude_e7, longitude_e7 = EXCLUDED.longitude_e7,
-                       fields = EXCLUDED.fields"
+                       latitude_e7 = EXCLUDED.latitude_e7, longitude_e7 = EXCLUDED.longitude_e7"
                 ),
                 &[
                     &self.listing_id,
@@ -389,7 +384,6 @@ impl Writes {
                     &t[5],
                     &self.latitude,
                     &self.longitude,
-                    &self.fields,
                 ],
             )
             .await
@@ -438,31 +432,6 @@ async fn store_accuracy(
 
 /// `{"price": {"chosen": …, "values": [{value, miners, support, confidence, first_reported,
 /// last_reported}, …]}, …}`, fields in [`Field::ALL`] order, values chosen first.
-fn fields_json(consensus: &ListingConsensus) -> Value {
-    let mut fields = Map::new();
-    for field in &consensus.fields {
-        let values: Vec<Value> = field
-            .values
-            .iter()
-            .map(|value| {
-                json!({
-                    "value": value.value,
-                    "miners": value.miners.len(),
-                    "support": value.support,
-                    "confidence": value.confidence,
-                    "first_reported": rfc3339(value.first_reported),
-                    "last_reported": rfc3339(value.last_reported),
-                })
-            })
-            .collect();
-        fields.insert(
-            field.field.as_str().to_owned(),
-            json!({ "chosen": field.chosen().map(|value| value.value.as_str()), "values": values }),
-        );
-    }
-    Value::Object(fields)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
