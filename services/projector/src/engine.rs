@@ -144,7 +144,7 @@ impl Default for ProjectorConfig {
                 },
             ],
             assignment: AssignmentConfig::default(),
-            batch_max_events: 5_000,
+            batch_max_events: 20_000,
             batch_max_wait_ms: 200,
             lag_report_interval_secs: 15,
             retry: RetryPolicy::default(),
@@ -287,13 +287,21 @@ impl Projector {
         Ok(())
     }
 
+    /// Folds batch after batch. While one batch is folded (most of its time is Postgres's),
+    /// the next one is consumed and decoded, so the two overlap. Only a committed batch moves
+    /// the checkpoint: a batch taken ahead and not yet folded when the process stops is simply
+    /// read again from the checkpoint on the next start.
     async fn fold_loop(&self, fold: &Fold, mut shutdown: Shutdown) -> anyhow::Result<()> {
         let projection = fold.kind.as_str();
         let mut backoff = Backoff::endless(&self.config.retry);
+        let mut ahead: Option<anyhow::Result<Batch>> = None;
         loop {
-            let batch = tokio::select! {
-                () = shutdown.wait() => return Ok(()),
-                batch = self.next_batch(fold) => batch,
+            let batch = match ahead.take() {
+                Some(batch) => batch,
+                None => tokio::select! {
+                    () = shutdown.wait() => return Ok(()),
+                    batch = self.next_batch(fold) => batch,
+                },
             };
             let consumed = match batch {
                 Ok(consumed) => consumed,
@@ -311,41 +319,69 @@ impl Projector {
                     continue;
                 }
             };
-            // the batch continues the trace of its first upload and links the others
-            let span = tracing::info_span!(
-                "fold_batch",
-                projection,
-                version = %fold.version,
-                records = consumed.records
-            );
-            resi_runtime::telemetry::continue_trace(
-                &span,
-                consumed.traces.first().copied(),
-                &consumed.traces,
-            );
-            // a batch is folded until it commits: the consumer has moved past it
-            loop {
-                match self
-                    .fold_batch(fold, &consumed)
-                    .instrument(span.clone())
-                    .await
-                {
-                    Ok(()) => {
-                        backoff.reset();
-                        break;
+            let mut watch_next = shutdown.clone();
+            let (committed, next) = tokio::join!(
+                self.fold_until_committed(fold, &consumed, &mut backoff, &mut shutdown),
+                async {
+                    tokio::select! {
+                        () = watch_next.wait() => None,
+                        batch = self.next_batch(fold) => Some(batch),
                     }
-                    Err(error) => {
-                        metrics::failure(projection, "fold");
-                        let delay = backoff.pause();
-                        tracing::error!(
-                            error = format!("{error:#}"),
-                            projection,
-                            delay_ms = delay.as_millis() as u64,
-                            "failed to fold a batch, retrying"
-                        );
-                        if shutdown.sleep(delay).await {
-                            return Ok(());
-                        }
+                }
+            );
+            if !committed {
+                return Ok(());
+            }
+            match next {
+                Some(batch) => ahead = Some(batch),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Folds `consumed` until it commits, retrying with backoff; `false` if shutdown came first.
+    async fn fold_until_committed(
+        &self,
+        fold: &Fold,
+        consumed: &Batch,
+        backoff: &mut Backoff,
+        shutdown: &mut Shutdown,
+    ) -> bool {
+        let projection = fold.kind.as_str();
+        // the batch continues the trace of its first upload and links the others
+        let span = tracing::info_span!(
+            "fold_batch",
+            projection,
+            version = %fold.version,
+            records = consumed.records
+        );
+        resi_runtime::telemetry::continue_trace(
+            &span,
+            consumed.traces.first().copied(),
+            &consumed.traces,
+        );
+        // a batch is folded until it commits: the consumer has moved past it
+        loop {
+            match self
+                .fold_batch(fold, consumed)
+                .instrument(span.clone())
+                .await
+            {
+                Ok(()) => {
+                    backoff.reset();
+                    return true;
+                }
+                Err(error) => {
+                    metrics::failure(projection, "fold");
+                    let delay = backoff.pause();
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        projection,
+                        delay_ms = delay.as_millis() as u64,
+                        "failed to fold a batch, retrying"
+                    );
+                    if shutdown.sleep(delay).await {
+                        return false;
                     }
                 }
             }
