@@ -11,6 +11,10 @@
 //! * `replay` — a projection rebuilt from offset 0 until caught up, beside the broker's raw
 //!   consume rate of the same topic in the same run, and the peak RSS of the rebuild. Needs the
 //!   local stack.
+//! * `consensus` — the consensus projection rebuilt from the log over 5 M attestations,
+//!   beside DuckDB computing the same v1 consensus from the Parquet files plus a COPY of its
+//!   result into Postgres, with a cross-check that both built the same tables, and the peak RSS
+//!   of the rebuild. Needs the local stack.
 //! * `api` — the API under wrk over 1 M listings: by zpid, zip code and bounding box, at fixed
 //!   rates and at the maximum, p50/p99 and requests/s. Needs Postgres and wrk.
 
@@ -27,6 +31,7 @@ use resi_events::{Timestamp, UploadDiscovery, UploadFormat, UploadObserved};
 use resi_parser::file::{AdmissionPlan, parse_file};
 
 mod api;
+mod consensus;
 mod replay;
 
 #[global_allocator]
@@ -90,6 +95,26 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         rows_per_file: usize,
     },
+    /// The consensus projection rebuilt over millions of attestations, beside DuckDB computing
+    /// the same consensus from the Parquet files and COPY loading it into Postgres.
+    Consensus {
+        /// Distinct listings.
+        #[arg(long, default_value_t = 1_000_000)]
+        listings: usize,
+        /// Miners reporting them.
+        #[arg(long, default_value_t = 50)]
+        miners: usize,
+        /// Reports per listing.
+        #[arg(long, default_value_t = 5)]
+        reports: usize,
+        /// Keep the Parquet dataset here and reuse it in later runs of the same shape
+        /// (default: a temporary directory).
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+        /// The projector's `batch_max_events` (default: the projector's own default).
+        #[arg(long)]
+        batch_events: Option<usize>,
+    },
     /// A projection rebuilt from offset 0, beside the raw consume rate of its topic.
     Replay {
         /// listing or consensus (both fold the attestations).
@@ -104,6 +129,9 @@ enum Command {
         /// Miners reporting them.
         #[arg(long, default_value_t = 50)]
         miners: usize,
+        /// The projector's `batch_max_events` (default: the projector's own default).
+        #[arg(long)]
+        batch_events: Option<usize>,
     },
 }
 
@@ -530,15 +558,30 @@ async fn main() -> anyhow::Result<()> {
             files,
             rows_per_file,
         } => bench_e2e(files, rows_per_file).await,
+        Command::Consensus {
+            listings,
+            miners,
+            reports,
+            data,
+            batch_events,
+        } => {
+            let shape = consensus::Shape {
+                listings,
+                miners,
+                reports,
+            };
+            consensus::bench_consensus(shape, data, batch_events).await
+        }
         Command::Replay {
             projection,
             events,
             listings,
             miners,
+            batch_events,
         } => {
             let kind = resi_projector::engine::ProjectionKind::from_name(&projection)
                 .context("--projection is listing or consensus")?;
-            replay::bench_replay(kind, events, listings, miners).await
+            replay::bench_replay(kind, events, listings, miners, batch_events).await
         }
     }
 }

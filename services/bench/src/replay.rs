@@ -104,12 +104,76 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// What [`rebuild`] measured.
+pub struct Rebuilt {
+    /// From the projector's start until its checkpoints reached the log's end.
+    pub seconds: f64,
+    /// This process's resident memory when the rebuild started, KiB.
+    pub rss_start_kib: u64,
+    /// Its peak resident memory during the rebuild, KiB.
+    pub rss_peak_kib: u64,
+}
+
+/// Builds `projection` v1 from offset 0 with a projector in this process until its
+/// checkpoints reach the end of the log, then stops it.
+pub async fn rebuild(
+    postgres: &resi_runtime::config::PostgresConfig,
+    kafka: &KafkaConfig,
+    pool: &deadpool_postgres::Pool,
+    projection: ProjectionKind,
+    batch_events: Option<usize>,
+) -> anyhow::Result<Rebuilt> {
+    let mut config = resi_projector::ProjectorServiceConfig {
+        postgres: postgres.clone(),
+        kafka: kafka.clone(),
+        ..Default::default()
+    };
+    if let Some(events) = batch_events {
+        config.projector.batch_max_events = events;
+    }
+    println!(
+        "  projector batches of at most {} events",
+        config.projector.batch_max_events
+    );
+    config.projector.projections = vec![ProjectionTarget {
+        projection,
+        version: "v1".to_owned(),
+    }];
+    reset_peak_rss();
+    let rss_start_kib = crate::peak_rss_kib()?;
+    let started = Instant::now();
+    let projector = resi_projector::Projector::build(&config).await?;
+    let (trigger, shutdown) = resi_runtime::shutdown::Shutdown::new();
+    let task = tokio::spawn(projector.run(shutdown));
+    let client = pool.get().await?;
+    let deadline = Instant::now() + Duration::from_secs(3_600);
+    loop {
+        let progress = resi_projector::operate::progress(&client, kafka, projection, "v1").await?;
+        if progress.lag() == 0 {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "rebuild stalled: {progress:?}");
+        // one checkpoint query and one watermark request per check
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let rss_peak_kib = crate::peak_rss_kib()?;
+    trigger.trigger();
+    task.await??;
+    Ok(Rebuilt {
+        seconds,
+        rss_start_kib,
+        rss_peak_kib,
+    })
+}
+
 /// Runs the benchmark.
 pub async fn bench_replay(
     projection: ProjectionKind,
     events: usize,
     listings: usize,
     miners: usize,
+    batch_events: Option<usize>,
 ) -> anyhow::Result<()> {
     let postgres = resi_tests::fresh_database().await?;
     let pool = resi_runtime::postgres::pool(&postgres)?;
@@ -152,36 +216,9 @@ pub async fn bench_replay(
         tokio::task::spawn_blocking(move || raw_consume(&kafka_raw, &topic_raw, &ends_raw))
             .await??;
 
-    let mut config = resi_projector::ProjectorServiceConfig {
-        postgres: postgres.clone(),
-        kafka: kafka.clone(),
-        ..Default::default()
-    };
-    config.projector.projections = vec![ProjectionTarget {
-        projection,
-        version: "v1".to_owned(),
-    }];
-    reset_peak_rss();
-    let rss_before = crate::peak_rss_kib()?;
-    let started = Instant::now();
-    let projector = resi_projector::Projector::build(&config).await?;
-    let (trigger, shutdown) = resi_runtime::shutdown::Shutdown::new();
-    let task = tokio::spawn(projector.run(shutdown));
+    let rebuilt = rebuild(&postgres, &kafka, &pool, projection, batch_events).await?;
+    let (replay, rss_before, rss_peak) = (rebuilt.seconds, rebuilt.rss_start_kib, rebuilt.rss_peak_kib);
     let client = pool.get().await?;
-    let deadline = Instant::now() + Duration::from_secs(3_600);
-    loop {
-        let progress = resi_projector::operate::progress(&client, &kafka, projection, "v1").await?;
-        if progress.lag() == 0 {
-            break;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "replay stalled: {progress:?}");
-        // one checkpoint query and one watermark request per check
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let replay = started.elapsed().as_secs_f64();
-    let rss_peak = crate::peak_rss_kib()?;
-    trigger.trigger();
-    task.await??;
 
     let kafka_raw = kafka.clone();
     let topic_raw = topic.clone();
