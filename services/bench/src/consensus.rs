@@ -316,12 +316,7 @@ pub async fn bench_consensus(
     );
     let files = dataset(&root, shape)?;
 
-    let postgres = resi_tests::fresh_database().await?;
-    let pool = resi_runtime::postgres::pool(&postgres)?;
-    resi_runtime::postgres::migrate(&pool).await?;
-    let mut kafka = resi_tests::fresh_kafka();
-    kafka.partitions.attestations = 12;
-    resi_runtime::kafka::ensure_topics(&kafka).await?;
+    let (postgres, pool, kafka) = crate::replay::fresh_stack().await?;
     let topic = resi_events::Topics::new(&kafka.topic_prefix).attestations();
     let started = Instant::now();
     let produced = produce(&files, &kafka, &topic).await?;

@@ -104,6 +104,21 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// A fresh, migrated database and fresh topics (12 attestation partitions) on the local stack.
+pub async fn fresh_stack() -> anyhow::Result<(
+    resi_runtime::config::PostgresConfig,
+    deadpool_postgres::Pool,
+    KafkaConfig,
+)> {
+    let postgres = resi_tests::fresh_database().await?;
+    let pool = resi_runtime::postgres::pool(&postgres)?;
+    resi_runtime::postgres::migrate(&pool).await?;
+    let mut kafka = resi_tests::fresh_kafka();
+    kafka.partitions.attestations = 12;
+    resi_runtime::kafka::ensure_topics(&kafka).await?;
+    Ok((postgres, pool, kafka))
+}
+
 /// What [`rebuild`] measured.
 pub struct Rebuilt {
     /// From the projector's start until its checkpoints reached the log's end.
@@ -175,12 +190,7 @@ pub async fn bench_replay(
     miners: usize,
     batch_events: Option<usize>,
 ) -> anyhow::Result<()> {
-    let postgres = resi_tests::fresh_database().await?;
-    let pool = resi_runtime::postgres::pool(&postgres)?;
-    resi_runtime::postgres::migrate(&pool).await?;
-    let mut kafka = resi_tests::fresh_kafka();
-    kafka.partitions.attestations = 12;
-    resi_runtime::kafka::ensure_topics(&kafka).await?;
+    let (postgres, pool, kafka) = fresh_stack().await?;
     let topic = projection.topic(&resi_events::Topics::new(&kafka.topic_prefix));
     let reports = events.div_ceil(listings.max(1));
     println!(
