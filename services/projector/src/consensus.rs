@@ -430,8 +430,6 @@ async fn store_accuracy(
     Ok(())
 }
 
-/// `{"price": {"chosen": …, "values": [{value, miners, support, confidence, first_reported,
-/// last_reported}, …]}, …}`, fields in [`Field::ALL`] order, values chosen first.
 #[cfg(test)]
 mod tests {
     use super::*;
