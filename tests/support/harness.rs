@@ -230,7 +230,9 @@ impl Harness {
         })
     }
 
-    /// Waits until a projection version has folded its topic up to the log's end.
+    /// Waits until a projection version has folded its topic up to the log's end, and that
+    /// end holds records: an empty topic is "caught up" at once, which would let a caller that
+    /// has not yet waited for the parser's output read tables that are still empty.
     pub async fn projected(&self, projection: ProjectionKind, version: &str) -> anyhow::Result<()> {
         let pool = resi_runtime::postgres::pool(&self.postgres)?;
         eventually(
@@ -241,7 +243,8 @@ impl Harness {
                 let progress =
                     resi_projector::operate::progress(&client, &self.kafka, projection, version)
                         .await?;
-                Ok((progress.lag() == 0).then_some(()))
+                let written = progress.partitions.values().any(|(_, end)| *end > 0);
+                Ok((written && progress.lag() == 0).then_some(()))
             },
         )
         .await
