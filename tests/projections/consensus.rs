@@ -234,7 +234,10 @@ async fn v1_and_v2_side_by_side_decide_by_their_algorithms_and_rebuild_identical
         .collect();
     assert_eq!(
         prices,
-        [(Some("425000".to_owned()), 2), (Some("450000".to_owned()), 4)]
+        [
+            (Some("425000".to_owned()), 2),
+            (Some("450000".to_owned()), 4)
+        ]
     );
 
     // Assert: every listing and every miner's agreement as the pure algorithms decide

@@ -118,10 +118,7 @@ fn value_support(field: Field, value: &resi_projections::consensus::ValueSupport
 /// Every field's values with their support, decided from the miners' latest reports by the
 /// version's algorithm: the same function, over the same reports, that chose the values the
 /// projection stored in this snapshot.
-fn fields_of(
-    algorithm: Algorithm,
-    reports: &[MinerReport],
-) -> BTreeMap<String, FieldConsensus> {
+fn fields_of(algorithm: Algorithm, reports: &[MinerReport]) -> BTreeMap<String, FieldConsensus> {
     let decided = decide(algorithm, reports);
     Field::ALL
         .into_iter()
@@ -197,7 +194,9 @@ pub async fn consensus(
 
             let version = schemas.consensus_version.as_deref().unwrap_or_default();
             let algorithm = Algorithm::of_version(version).ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("consensus version {version:?} names no algorithm"))
+                ApiError::Internal(anyhow::anyhow!(
+                    "consensus version {version:?} names no algorithm"
+                ))
             })?;
             let reports = reports
                 .iter()

@@ -227,7 +227,8 @@ pub async fn bench_replay(
             .await??;
 
     let rebuilt = rebuild(&postgres, &kafka, &pool, projection, batch_events).await?;
-    let (replay, rss_before, rss_peak) = (rebuilt.seconds, rebuilt.rss_start_kib, rebuilt.rss_peak_kib);
+    let (replay, rss_before, rss_peak) =
+        (rebuilt.seconds, rebuilt.rss_start_kib, rebuilt.rss_peak_kib);
     let client = pool.get().await?;
 
     let kafka_raw = kafka.clone();
