@@ -116,6 +116,12 @@ pub struct ProjectorConfig {
     pub projections: Vec<ProjectionTarget>,
     /// Which partitions of each projection's topic this instance owns.
     pub assignment: AssignmentConfig,
+    /// Fold transactions each projection version runs at once. Each lane owns a share of the
+    /// instance's partitions (round-robin) with a consumer of its own, so while one lane waits
+    /// on Postgres another computes or writes; lanes never share a listing or a miner's
+    /// uploads (both are partition keys), and shared rows (`miner_accuracy`) take deltas in one
+    /// order. At most one lane per partition.
+    pub fold_lanes: usize,
     /// Most records folded in one transaction.
     pub batch_max_events: usize,
     /// Longest wait for a batch to fill once its first record arrived, in milliseconds.
@@ -144,6 +150,7 @@ impl Default for ProjectorConfig {
                 },
             ],
             assignment: AssignmentConfig::default(),
+            fold_lanes: 2,
             batch_max_events: 20_000,
             batch_max_wait_ms: 200,
             lag_report_interval_secs: 15,
@@ -166,7 +173,7 @@ pub struct ProjectorServiceConfig {
     pub projector: ProjectorConfig,
 }
 
-/// One projection version's consumer.
+/// One fold lane of a projection version: its partitions and their consumer.
 struct Fold {
     kind: ProjectionKind,
     version: String,
@@ -176,7 +183,7 @@ struct Fold {
     consumer: StreamConsumer,
 }
 
-/// The projector service: one fold loop per configured projection version.
+/// The projector service: one fold loop per lane of each configured projection version.
 pub struct Projector {
     config: ProjectorConfig,
     kafka: KafkaConfig,
@@ -188,6 +195,10 @@ impl Projector {
     /// Creates each version's tables (the first version of a projection goes live), reads its
     /// checkpoints and assigns its partitions at them.
     pub async fn build(config: &ProjectorServiceConfig) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            config.projector.fold_lanes >= 1,
+            "projector.fold_lanes must be at least 1"
+        );
         let pool = resi_runtime::postgres::pool(&config.postgres)?;
         resi_runtime::postgres::check(&pool).await?;
         let topics = Topics::new(&config.kafka.topic_prefix);
@@ -203,18 +214,23 @@ impl Projector {
             let partitions = config.projector.assignment.resolve(count)?;
             let offsets =
                 versions::checkpoints(&client, kind.as_str(), &target.version, &topic).await?;
-            let name = format!("resi-projector.{}.{}", kind.as_str(), target.version);
-            let consumer = kafka::assigned_consumer(&config.kafka, &name)?;
-            kafka::assign_at(&consumer, &topic, &partitions, &offsets)?;
-            tracing::info!(projection = kind.as_str(), version = %target.version, %schema, %status, %topic, ?partitions, ?offsets, "projection assigned");
-            folds.push(Fold {
-                kind,
-                version: target.version.clone(),
-                schema,
-                topic,
-                partitions,
-                consumer,
-            });
+            for (lane, partitions) in lanes(&partitions, config.projector.fold_lanes)
+                .into_iter()
+                .enumerate()
+            {
+                let name = format!("resi-projector.{}.{}.{lane}", kind.as_str(), target.version);
+                let consumer = kafka::assigned_consumer(&config.kafka, &name)?;
+                kafka::assign_at(&consumer, &topic, &partitions, &offsets)?;
+                tracing::info!(projection = kind.as_str(), version = %target.version, lane, %schema, %status, %topic, ?partitions, ?offsets, "projection assigned");
+                folds.push(Fold {
+                    kind,
+                    version: target.version.clone(),
+                    schema: schema.clone(),
+                    topic: topic.clone(),
+                    partitions,
+                    consumer,
+                });
+            }
         }
         Ok(Self {
             config: config.projector.clone(),
@@ -468,6 +484,17 @@ impl Projector {
     }
 }
 
+/// `partitions` dealt round-robin into at most `lanes` non-empty lanes (one empty lane when
+/// the instance owns no partition, so it still reports as assigned).
+fn lanes(partitions: &[i32], lanes: usize) -> Vec<Vec<i32>> {
+    let count = lanes.clamp(1, partitions.len().max(1));
+    let mut dealt = vec![Vec::new(); count];
+    for (index, partition) in partitions.iter().enumerate() {
+        dealt[index % count].push(*partition);
+    }
+    dealt
+}
+
 /// How long after its upload each attestation became visible in the listings (committed), for
 /// uploads of the last day: a replay of old history would only drown the live figure.
 fn record_visibility(events: &[&Event]) {
@@ -521,5 +548,18 @@ impl Batch {
                 tracing::warn!(%error, projection, partition = message.partition(), offset = message.offset(), "undecodable record skipped");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lanes;
+
+    #[test]
+    fn partitions_are_dealt_round_robin_into_at_most_one_lane_each() {
+        assert_eq!(lanes(&[0, 1, 2, 3, 4], 2), vec![vec![0, 2, 4], vec![1, 3]]);
+        assert_eq!(lanes(&[7], 4), vec![vec![7]]);
+        assert_eq!(lanes(&[0, 1, 2], 1), vec![vec![0, 1, 2]]);
+        assert_eq!(lanes(&[], 3), vec![Vec::<i32>::new()]);
     }
 }
