@@ -59,13 +59,12 @@ impl Shape {
         let zpid = 30_000_000 + listing as u64;
         let day = NaiveDate::from_ymd_opt(2025, 9, 1).unwrap_or_default()
             + Days::days(i64::try_from(round).unwrap_or_default());
-        let scraped = day
-            .and_hms_opt(6, 0, 0)
-            .unwrap_or_default()
+        let scraped = day.and_hms_opt(6, 0, 0).unwrap_or_default()
             + Days::minutes(i64::try_from(miner).unwrap_or_default());
         let changed = round + 2 >= self.reports && listing.is_multiple_of(4);
         let base = 200_000 + i64::try_from(listing % 4_000).unwrap_or_default() * 250;
-        let price = base - i64::from(changed) * 10_000 + i64::from(miner.is_multiple_of(10)) * 5_000;
+        let price =
+            base - i64::from(changed) * 10_000 + i64::from(miner.is_multiple_of(10)) * 5_000;
         let zip = 73_000 + listing % 2_000;
         Report {
             zpid,
@@ -147,7 +146,11 @@ fn dataset(root: &Path, shape: Shape) -> anyhow::Result<Vec<DataFile>> {
     std::fs::write(root.join("trust.csv"), {
         let mut csv = String::from("miner,trust\n");
         for miner in 0..shape.miners {
-            csv.push_str(&format!("{},{}\n", Shape::hotkey(miner), Shape::trust(miner)));
+            csv.push_str(&format!(
+                "{},{}\n",
+                Shape::hotkey(miner),
+                Shape::trust(miner)
+            ));
         }
         csv
     })?;
@@ -287,11 +290,17 @@ async fn copy_csv(
 
 /// Rows of `query`'s symmetric difference between the two schemas (`{a}`/`{b}` replaced).
 async fn differing(client: &deadpool_postgres::Client, query: &str) -> anyhow::Result<i64> {
-    let one = query.replace("{a}", "consensus_v1").replace("{b}", "duckdb_v1");
-    let other = query.replace("{a}", "duckdb_v1").replace("{b}", "consensus_v1");
+    let one = query
+        .replace("{a}", "consensus_v1")
+        .replace("{b}", "duckdb_v1");
+    let other = query
+        .replace("{a}", "duckdb_v1")
+        .replace("{b}", "consensus_v1");
     let row = client
         .query_one(
-            &format!("SELECT (SELECT count(*) FROM ({one}) d) + (SELECT count(*) FROM ({other}) d)"),
+            &format!(
+                "SELECT (SELECT count(*) FROM ({one}) d) + (SELECT count(*) FROM ({other}) d)"
+            ),
             &[],
         )
         .await?;
@@ -303,6 +312,7 @@ pub async fn bench_consensus(
     shape: Shape,
     data: Option<PathBuf>,
     batch_events: Option<usize>,
+    log_prefix: Option<String>,
 ) -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
     let root = data.unwrap_or_else(|| scratch.path().join("dataset"));
@@ -316,19 +326,51 @@ pub async fn bench_consensus(
     );
     let files = dataset(&root, shape)?;
 
-    let (postgres, pool, kafka) = crate::replay::fresh_stack().await?;
-    let topic = resi_events::Topics::new(&kafka.topic_prefix).attestations();
-    let started = Instant::now();
-    let produced = produce(&files, &kafka, &topic).await?;
-    println!(
-        "consensus: {produced} attestations parsed from the files and in the log (12 partitions) in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
+    let (postgres, pool, mut kafka) = crate::replay::fresh_stack().await?;
+    let rows: usize = files.iter().map(|file| file.rows).sum();
+    let produced = if let Some(prefix) = log_prefix {
+        // a log an earlier run of the same shape produced: its end offsets must hold every row
+        kafka.topic_prefix = prefix;
+        let topic = resi_events::Topics::new(&kafka.topic_prefix).attestations();
+        let ends = resi_runtime::kafka::end_offsets(&kafka, &topic).await?;
+        let records: i64 = ends.values().sum();
+        anyhow::ensure!(
+            usize::try_from(records).ok() == Some(rows),
+            "{topic} holds {records} records, the dataset {rows} rows"
+        );
+        println!("consensus: {records} attestations already in the log ({topic})");
+        rows
+    } else {
+        let topic = resi_events::Topics::new(&kafka.topic_prefix).attestations();
+        let started = Instant::now();
+        let count = produce(&files, &kafka, &topic).await?;
+        println!(
+            "consensus: {count} attestations parsed from the files and in the log ({topic}, 12 partitions) in {:.0} s; --log-prefix {} measures again without producing",
+            started.elapsed().as_secs_f64(),
+            kafka.topic_prefix
+        );
+        count
+    };
 
     println!("consensus: rebuilding consensus v1 from offset 0");
-    let rebuilt =
-        crate::replay::rebuild(&postgres, &kafka, &pool, ProjectionKind::Consensus, batch_events)
-            .await?;
+    let rebuilt = crate::replay::rebuild(
+        &postgres,
+        &kafka,
+        &pool,
+        ProjectionKind::Consensus,
+        batch_events,
+    )
+    .await?;
+    println!(
+        "consensus: rebuild from the log: {:.1} s = {:.0} attestations/s (consume, decode, fold, commit)",
+        rebuilt.seconds,
+        produced as f64 / rebuilt.seconds
+    );
+    println!(
+        "consensus: peak RSS of the rebuild {:.1} MiB (at its start {:.1} MiB)",
+        rebuilt.rss_peak_kib as f64 / 1024.0,
+        rebuilt.rss_start_kib as f64 / 1024.0
+    );
 
     println!("consensus: DuckDB over the Parquet files, then COPY into Postgres");
     let out = scratch.path().join("duckdb");
@@ -353,7 +395,10 @@ pub async fn bench_consensus(
         "DuckDB failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    println!("consensus: DuckDB {duckdb:.1} s");
     let client = pool.get().await?;
+    // the COPY and the cross-check each take longer than a service's statement timeout
+    client.batch_execute("SET statement_timeout = 0").await?;
     client
         .batch_execute(&resi_projector::consensus::DDL.replace("{schema}", "duckdb_v1"))
         .await?;
@@ -369,6 +414,7 @@ pub async fn bench_consensus(
         copied.insert(table, rows);
     }
     let copy = started.elapsed().as_secs_f64();
+    println!("consensus: COPY {copy:.1} s; cross-checking the two results");
 
     // the two must agree: every column but the attestation ids, which only the log has
     let listings = differing(
@@ -400,19 +446,15 @@ pub async fn bench_consensus(
     )
     .await?;
     let count = |table: &str| format!("SELECT count(*) FROM consensus_v1.{table}");
-    let built_listings: i64 = client.query_one(&count("consensus_listings"), &[]).await?.get(0);
-    let built_reports: i64 = client.query_one(&count("consensus_reports"), &[]).await?.get(0);
+    let built_listings: i64 = client
+        .query_one(&count("consensus_listings"), &[])
+        .await?
+        .get(0);
+    let built_reports: i64 = client
+        .query_one(&count("consensus_reports"), &[])
+        .await?
+        .get(0);
 
-    println!(
-        "consensus: rebuild from the log: {:.1} s = {:.0} attestations/s (consume, decode, fold, commit)",
-        rebuilt.seconds,
-        produced as f64 / rebuilt.seconds
-    );
-    println!(
-        "consensus: peak RSS of the rebuild {:.1} MiB (at its start {:.1} MiB)",
-        rebuilt.rss_peak_kib as f64 / 1024.0,
-        rebuilt.rss_start_kib as f64 / 1024.0
-    );
     println!(
         "consensus: DuckDB {duckdb:.1} s + COPY {copy:.1} s = {:.1} s ({} listings, {} reports, {} miners copied)",
         duckdb + copy,

@@ -114,6 +114,10 @@ enum Command {
         /// The projector's `batch_max_events` (default: the projector's own default).
         #[arg(long)]
         batch_events: Option<usize>,
+        /// Rebuild from the log an earlier run of the same shape produced under this topic
+        /// prefix (it prints it) instead of producing the attestations again.
+        #[arg(long)]
+        log_prefix: Option<String>,
     },
     /// A projection rebuilt from offset 0, beside the raw consume rate of its topic.
     Replay {
@@ -564,13 +568,14 @@ async fn main() -> anyhow::Result<()> {
             reports,
             data,
             batch_events,
+            log_prefix,
         } => {
             let shape = consensus::Shape {
                 listings,
                 miners,
                 reports,
             };
-            consensus::bench_consensus(shape, data, batch_events).await
+            consensus::bench_consensus(shape, data, batch_events, log_prefix).await
         }
         Command::Replay {
             projection,
