@@ -263,11 +263,15 @@ impl Projector {
             // listing and consensus versions share the attestations topic: its end offsets are
             // read once per tick
             let mut ends: BTreeMap<&str, BTreeMap<i32, i64>> = BTreeMap::new();
-            for fold in &self.folds {
-                if let Err(error) = self.report_fold_lag(fold, &mut ends).await {
+            // a version's lanes are built one after the other: its checkpoints are read once
+            for lanes in self
+                .folds
+                .chunk_by(|one, next| one.kind == next.kind && one.version == next.version)
+            {
+                if let Err(error) = self.report_version_lag(lanes, &mut ends).await {
                     tracing::warn!(
                         error = format!("{error:#}"),
-                        projection = fold.kind.as_str(),
+                        projection = lanes.first().map(|fold| fold.kind.as_str()),
                         "failed to measure the lag"
                     );
                 }
@@ -280,11 +284,16 @@ impl Projector {
         }
     }
 
-    async fn report_fold_lag<'a>(
+    /// Exports the lag of the partitions that `lanes` (every lane of one version) own.
+    async fn report_version_lag<'a>(
         &self,
-        fold: &'a Fold,
+        lanes: &'a [Fold],
         ends: &mut BTreeMap<&'a str, BTreeMap<i32, i64>>,
     ) -> anyhow::Result<()> {
+        // chunk_by never yields an empty chunk
+        let Some(fold) = lanes.first() else {
+            return Ok(());
+        };
         let topic_ends = match ends.entry(&fold.topic) {
             std::collections::btree_map::Entry::Occupied(read) => read.into_mut(),
             std::collections::btree_map::Entry::Vacant(unread) => {
@@ -296,7 +305,10 @@ impl Projector {
             crate::operate::progress_at(&client, fold.kind, &fold.version, &fold.topic, topic_ends)
                 .await?;
         for (partition, lag) in progress.lag_by_partition() {
-            if fold.partitions.contains(&partition) {
+            if lanes
+                .iter()
+                .any(|lane| lane.partitions.contains(&partition))
+            {
                 metrics::lag(fold.kind.as_str(), &fold.version, partition, lag);
             }
         }
