@@ -1,7 +1,6 @@
 //! The real stack for projection tests: a fresh database and topic prefix, a producer of
 //! events, projector instances, and waits on checkpoints.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::{eventually, fresh_database, fresh_kafka};
@@ -77,39 +76,52 @@ impl Stack {
                 ..AssignmentConfig::default()
             };
         }
-        let projector = Projector::build(&config).await?;
+        Self::start(&config).await
+    }
+
+    /// Starts a projector folding one version in batches of at most `batch_max_events`: small
+    /// batches come full while it catches up, so a projection that stages does.
+    pub async fn spawn_batched(
+        &self,
+        projection: ProjectionKind,
+        version: &str,
+        batch_max_events: usize,
+    ) -> anyhow::Result<Running> {
+        let mut config =
+            crate::projector_config(&self.postgres, &self.kafka, &[(projection, version)]);
+        config.projector.batch_max_events = batch_max_events;
+        Self::start(&config).await
+    }
+
+    async fn start(
+        config: &resi_projector::engine::ProjectorServiceConfig,
+    ) -> anyhow::Result<Running> {
+        let projector = Projector::build(config).await?;
         let (trigger, shutdown) = Shutdown::new();
         Ok((trigger, tokio::spawn(projector.run(shutdown))))
     }
 
-    /// Waits until the version's checkpoints stand at the end of `topic`.
+    /// Waits until the version has folded everything in `topic`: its checkpoints stand at
+    /// the log's end and nothing it consumed is still staged.
     pub async fn caught_up(
         &self,
         projection: &str,
         version: &str,
         topic: &str,
     ) -> anyhow::Result<()> {
-        let mut end = resi_runtime::kafka::end_offsets(&self.kafka, topic).await?;
-        end.retain(|_, high| *high > 0);
+        let kind = ProjectionKind::from_name(projection)
+            .ok_or_else(|| anyhow::anyhow!("no projection is named {projection}"))?;
+        let ends = resi_runtime::kafka::end_offsets(&self.kafka, topic).await?;
         eventually(
             // generous: the suite runs its tests (and a projector process) side by side
             Duration::from_secs(180),
             "the projection to reach the log's end",
             || async {
                 let client = self.pool.get().await?;
-                let rows = client
-                    .query(
-                        "SELECT partition, next_offset FROM projection_checkpoints
-                         WHERE projection = $1 AND version = $2 AND topic = $3",
-                        &[&projection, &version, &topic],
-                    )
-                    .await?;
-                let at: BTreeMap<i32, i64> =
-                    rows.iter().map(|row| (row.get(0), row.get(1))).collect();
-                Ok(end
-                    .iter()
-                    .all(|(partition, high)| at.get(partition) == Some(high))
-                    .then_some(()))
+                let progress =
+                    resi_projector::operate::progress_at(&client, kind, version, topic, &ends)
+                        .await?;
+                Ok((progress.lag() == 0).then_some(()))
             },
         )
         .await

@@ -69,8 +69,12 @@ pub struct DropArgs {
 /// One progress line: position, rate, lag per partition, ETA.
 fn progress_line(name: &str, version: &str, progress: &Progress, rate: f64) -> String {
     let lag = progress.lag();
+    let staged = progress.staged();
     let eta = if lag == 0 {
         "caught up".to_owned()
+    } else if lag == staged {
+        // everything is consumed; the staged records are being applied in one pass
+        format!("applying {staged} staged records")
     } else if rate > 0.0 {
         format!("ETA {:.0} s", lag as f64 / rate)
     } else {
@@ -81,10 +85,15 @@ fn progress_line(name: &str, version: &str, progress: &Progress, rate: f64) -> S
         .iter()
         .map(|(partition, lag)| format!("p{partition}={lag}"))
         .collect();
+    let staged_note = if staged > 0 {
+        format!(", {staged} of them staged")
+    } else {
+        String::new()
+    };
     format!(
-        "replay {name} {version}: at {} of {} records, {rate:.0} events/s, lag {lag} ({}), {eta}",
+        "replay {name} {version}: at {} of {} records, {rate:.0} events/s, lag {lag} ({}){staged_note}, {eta}",
         progress.position(),
-        progress.position() + lag,
+        progress.position() + lag - staged,
         partitions.join(" "),
     )
 }

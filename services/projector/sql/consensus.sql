@@ -19,6 +19,20 @@ CREATE TABLE IF NOT EXISTS {schema}.consensus_reports (
 );
 CREATE INDEX IF NOT EXISTS consensus_reports_by_miner ON {schema}.consensus_reports (miner_hotkey);
 
+-- Reports consumed while the version catches up, not applied yet (see
+-- projection_checkpoints.staged_from): appended without an index, then read back in listing
+-- order and applied once the version reaches the log's end, so that each listing is decided
+-- once rather than once per report. Empty whenever the version has caught up.
+CREATE TABLE IF NOT EXISTS {schema}.consensus_staged (
+    partition       integer          NOT NULL,
+    listing_id      text             NOT NULL,
+    miner_hotkey    text             NOT NULL,
+    attestation_id  bytea            NOT NULL,
+    reported_at     timestamptz      NOT NULL,
+    miner_trust     double precision NOT NULL,
+    field_values    text[]           NOT NULL
+);
+
 -- One row per listing: the chosen value of every field (typed, for queries) and the score.
 -- Every distinct value of a field, with its supporting miners, support, confidence and first
 -- and last report, follows from the listing's consensus_reports rows: the API decides them

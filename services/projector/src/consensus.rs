@@ -16,6 +16,8 @@ use chrono::{DateTime, Utc};
 use resi_events::{Event, EventPayload};
 use resi_projections::consensus::{Algorithm, Field, ListingConsensus, MinerReport, decide};
 use tokio_postgres::Transaction;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
 
 use crate::datetime;
 
@@ -42,15 +44,32 @@ struct Stored {
     changed: bool,
 }
 
-/// Folds one batch in `transaction`; the number of attestations that changed a miner's report.
-pub async fn fold(
-    transaction: &Transaction<'_>,
-    schema: &str,
-    algorithm: Algorithm,
-    events: &[&Event],
-) -> anyhow::Result<usize> {
-    let mut incoming: BTreeMap<(String, String), (MinerReport, Vec<u8>)> = BTreeMap::new();
-    for event in events {
+/// Each (listing, miner)'s best report among some attestations: the one that replaces the
+/// others (see [`MinerReport::replaces`]), with its attestation id.
+type Incoming = BTreeMap<(String, String), (MinerReport, Vec<u8>)>;
+
+/// Keeps `report` for (listing, miner) unless `incoming` holds one that it does not replace.
+fn offer(incoming: &mut Incoming, listing: &str, miner: &str, report: MinerReport, id: Vec<u8>) {
+    match incoming.get_mut(&(listing.to_owned(), miner.to_owned())) {
+        Some((current, current_id)) => {
+            if report.replaces(&id, current, current_id) {
+                *current = report;
+                *current_id = id;
+            }
+        }
+        None => {
+            incoming.insert((listing.to_owned(), miner.to_owned()), (report, id));
+        }
+    }
+}
+
+/// The best report per (listing, miner) of `events`, with the partition each came from.
+fn reduce<'a>(
+    events: impl IntoIterator<Item = (i32, &'a Event)>,
+) -> (Incoming, BTreeMap<String, i32>) {
+    let mut incoming = Incoming::new();
+    let mut partitions = BTreeMap::new();
+    for (partition, event) in events {
         let EventPayload::ListingAttested(attested) = &event.payload else {
             continue;
         };
@@ -60,18 +79,200 @@ pub async fn fold(
             attested.miner_trust,
             &attested.listing,
         );
-        let id = event.id.as_bytes().to_vec();
-        let key = (
-            attested.listing.listing_id.clone(),
-            attested.miner_hotkey.clone(),
+        let listing = &attested.listing.listing_id;
+        offer(
+            &mut incoming,
+            listing,
+            &attested.miner_hotkey,
+            report,
+            event.id.as_bytes().to_vec(),
         );
-        match incoming.get(&key) {
-            Some((current, current_id)) if !report.replaces(&id, current, current_id) => {}
-            _ => {
-                incoming.insert(key, (report, id));
-            }
+        partitions.entry(listing.clone()).or_insert(partition);
+    }
+    (incoming, partitions)
+}
+
+/// Folds one batch in `transaction`; the number of attestations that changed a miner's report.
+pub async fn fold(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    algorithm: Algorithm,
+    events: &[&Event],
+) -> anyhow::Result<usize> {
+    let (incoming, _) = reduce(events.iter().map(|event| (0, *event)));
+    let mut accuracy = AccuracyDeltas::new();
+    let changed = apply(transaction, schema, algorithm, incoming, &mut accuracy).await?;
+    store_accuracy(transaction, schema, &accuracy).await?;
+    Ok(changed)
+}
+
+/// Stages one batch of a version that is catching up: each (listing, miner)'s best report of
+/// the batch is appended to `consensus_staged` (one binary COPY, no index to maintain), to be
+/// applied by [`apply_staged`] once the version reaches the log's end. A listing reported five
+/// times over the log is then decided once, not five times. The number of reports staged.
+pub async fn stage(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    events: &[(i32, &Event)],
+) -> anyhow::Result<usize> {
+    let (incoming, partitions) = reduce(events.iter().copied());
+    if incoming.is_empty() {
+        return Ok(0);
+    }
+    let sink = transaction
+        .copy_in(&format!(
+            "COPY {schema}.consensus_staged
+               (partition, listing_id, miner_hotkey, attestation_id, reported_at, miner_trust,
+                field_values)
+             FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .context("failed to start staging consensus reports")?;
+    let writer = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::INT4,
+            Type::TEXT,
+            Type::TEXT,
+            Type::BYTEA,
+            Type::TIMESTAMPTZ,
+            Type::FLOAT8,
+            Type::TEXT_ARRAY,
+        ],
+    );
+    futures::pin_mut!(writer);
+    let staged = incoming.len();
+    for ((listing, miner), (report, id)) in &incoming {
+        let partition = partitions.get(listing).copied().unwrap_or_default();
+        writer
+            .as_mut()
+            .write(&[
+                &partition,
+                listing,
+                miner,
+                id,
+                &datetime(report.reported_at),
+                &report.trust,
+                &report.values.as_slice(),
+            ])
+            .await
+            .context("failed to stage a consensus report")?;
+    }
+    writer
+        .finish()
+        .await
+        .context("failed to finish staging consensus reports")?;
+    Ok(staged)
+}
+
+/// Staged reports applied per round: enough listings for large writes, few enough to keep the
+/// process's memory flat.
+const APPLY_CHUNK_ROWS: i32 = 50_000;
+
+/// Applies the reports staged from `partitions` (see [`stage`]) in `transaction`, listing
+/// after listing: they are read in listing order, so each listing is decided once, with its
+/// stored and staged reports together, and written once. Then the staged rows are deleted.
+/// The number of staged reports applied.
+pub async fn apply_staged(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    algorithm: Algorithm,
+    partitions: &[i32],
+) -> anyhow::Result<usize> {
+    // the sort of a whole catch-up (millions of reports) runs in memory or in few runs
+    transaction
+        .batch_execute("SET LOCAL work_mem = '256MB'")
+        .await
+        .context("failed to size the sort of staged reports")?;
+    let statement = transaction
+        .prepare(&format!(
+            "SELECT listing_id, miner_hotkey, attestation_id, reported_at, miner_trust,
+                    field_values
+             FROM {schema}.consensus_staged WHERE partition = ANY($1)
+             ORDER BY listing_id COLLATE \"C\""
+        ))
+        .await
+        .context("failed to prepare reading staged reports")?;
+    let portal = transaction
+        .bind(&statement, &[&partitions])
+        .await
+        .context("failed to read staged reports")?;
+    let mut applied = 0;
+    let mut accuracy = AccuracyDeltas::new();
+    loop {
+        let rows = transaction
+            .query_portal(&portal, APPLY_CHUNK_ROWS)
+            .await
+            .context("failed to read staged reports")?;
+        let last = rows.len() < usize::try_from(APPLY_CHUNK_ROWS).unwrap_or(usize::MAX);
+        applied += rows.len();
+        let mut incoming = Incoming::new();
+        for row in rows {
+            let listing: &str = row.get(0);
+            let miner: &str = row.get(1);
+            let (report, id) = stored_report(&row, listing, miner, 2)?;
+            offer(&mut incoming, listing, miner, report, id);
+        }
+        // a listing cut between two chunks is decided twice, with the same end result: the
+        // second round reads what the first one wrote
+        apply(transaction, schema, algorithm, incoming, &mut accuracy).await?;
+        if last {
+            break;
         }
     }
+    transaction
+        .execute(
+            &format!("DELETE FROM {schema}.consensus_staged WHERE partition = ANY($1)"),
+            &[&partitions],
+        )
+        .await
+        .context("failed to delete applied staged reports")?;
+    // last, so that the rows every lane shares are locked only from here to the commit, and
+    // the other lanes' passes run meanwhile
+    store_accuracy(transaction, schema, &accuracy).await?;
+    Ok(applied)
+}
+
+/// The report in `row`: attestation id, reported_at, trust and field values from column
+/// `first` on (the layout of `consensus_reports` and `consensus_staged`).
+fn stored_report(
+    row: &tokio_postgres::Row,
+    listing: &str,
+    miner: &str,
+    first: usize,
+) -> anyhow::Result<(MinerReport, Vec<u8>)> {
+    let values: Vec<Option<String>> = row.get(first + 3);
+    let values: [Option<String>; Field::ALL.len()] =
+        values.try_into().map_err(|values: Vec<_>| {
+            anyhow::anyhow!(
+                "consensus report of {listing} by {miner} holds {} field values, not {}",
+                values.len(),
+                Field::ALL.len()
+            )
+        })?;
+    let reported_at: DateTime<Utc> = row.get(first + 1);
+    let report = MinerReport {
+        miner: miner.to_owned(),
+        reported_at: reported_at.timestamp_micros(),
+        trust: row.get(first + 2),
+        values,
+    };
+    Ok((report, row.get(first)))
+}
+
+/// Per miner, what a fold adds to `miner_accuracy`: (listings, agreed fields, reported fields).
+type AccuracyDeltas = BTreeMap<String, (i64, i64, i64)>;
+
+/// Merges `incoming` into the stored reports of its listings, decides again the listings whose
+/// reports changed, and writes them, adding the miners' agreement changes to `accuracy`; the
+/// number of reports that changed.
+async fn apply(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    algorithm: Algorithm,
+    incoming: Incoming,
+    accuracy: &mut AccuracyDeltas,
+) -> anyhow::Result<usize> {
     if incoming.is_empty() {
         return Ok(0);
     }
@@ -115,7 +316,6 @@ pub async fn fold(
     }
     let mut writes = Writes::default();
     let mut changed_reports = 0;
-    let mut accuracy: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
     for listing in &changed {
         let Some(reports) = listings.get(listing) else {
             continue;
@@ -148,7 +348,6 @@ pub async fn fold(
         writes.listing(listing, &consensus, reports);
     }
     writes.store(transaction, schema).await?;
-    store_accuracy(transaction, schema, &accuracy).await?;
     Ok(changed_reports)
 }
 
@@ -173,24 +372,10 @@ async fn read_reports(
     for row in rows {
         let listing: String = row.get(0);
         let miner: String = row.get(1);
-        let values: Vec<Option<String>> = row.get(5);
-        let values: [Option<String>; Field::ALL.len()] =
-            values.try_into().map_err(|values: Vec<_>| {
-                anyhow::anyhow!(
-                    "consensus report of {listing} by {miner} holds {} field values, not {}",
-                    values.len(),
-                    Field::ALL.len()
-                )
-            })?;
-        let reported_at: DateTime<Utc> = row.get(3);
+        let (report, attestation) = stored_report(&row, &listing, &miner, 2)?;
         let stored = Stored {
-            report: MinerReport {
-                miner: miner.clone(),
-                reported_at: reported_at.timestamp_micros(),
-                trust: row.get(4),
-                values,
-            },
-            attestation: row.get(2),
+            report,
+            attestation,
             agreed: row.get(6),
             reported: row.get(7),
             existed: true,
@@ -397,8 +582,11 @@ impl Writes {
 async fn store_accuracy(
     transaction: &Transaction<'_>,
     schema: &str,
-    deltas: &BTreeMap<String, (i64, i64, i64)>,
+    deltas: &AccuracyDeltas,
 ) -> anyhow::Result<()> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
     let miners: Vec<&str> = deltas.keys().map(String::as_str).collect();
     let listings: Vec<i64> = deltas.values().map(|delta| delta.0).collect();
     let agreed: Vec<i64> = deltas.values().map(|delta| delta.1).collect();

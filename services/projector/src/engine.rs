@@ -71,6 +71,13 @@ impl ProjectionKind {
         }
     }
 
+    /// Whether a version of this projection that is behind the log stages its batches and
+    /// applies them in one pass at the log's end (see [`ProjectorConfig::stage_when_behind`]).
+    #[must_use]
+    pub const fn stages(self) -> bool {
+        matches!(self, Self::Consensus)
+    }
+
     /// The tables of one version (`{schema}` stands for the version's schema).
     #[must_use]
     pub const fn ddl(self) -> &'static str {
@@ -124,6 +131,15 @@ pub struct ProjectorConfig {
     pub fold_lanes: usize,
     /// Most records folded in one transaction.
     pub batch_max_events: usize,
+    /// A version whose batches come full is behind the log (catching up after a replay
+    /// started or an outage). With this on, the consensus projection then stages each batch
+    /// (appends its reports, nothing else) and, once a batch comes short of
+    /// `batch_max_events` (or nothing arrives for `batch_max_wait_ms`) within a batch of the
+    /// log's end, applies everything staged in one pass in listing order: a listing reported five times over the log is
+    /// decided and written once instead of five times. The tables end the same either way;
+    /// staged records count in the lag until applied, and a version is caught up only once
+    /// nothing is staged. Off: every batch is folded as it comes.
+    pub stage_when_behind: bool,
     /// Longest wait for a batch to fill once its first record arrived, in milliseconds.
     pub batch_max_wait_ms: u64,
     /// How often each owned partition's lag is measured and exported, in seconds.
@@ -152,6 +168,7 @@ impl Default for ProjectorConfig {
             assignment: AssignmentConfig::default(),
             fold_lanes: 2,
             batch_max_events: 20_000,
+            stage_when_behind: true,
             batch_max_wait_ms: 200,
             lag_report_interval_secs: 15,
             retry: RetryPolicy::default(),
@@ -181,6 +198,10 @@ struct Fold {
     topic: String,
     partitions: Vec<i32>,
     consumer: StreamConsumer,
+    /// Whether records of these partitions were staged and not applied when the lane started.
+    staged_at_start: bool,
+    /// The checkpoints of these partitions when the lane started.
+    start_offsets: BTreeMap<i32, i64>,
 }
 
 /// The projector service: one fold loop per lane of each configured projection version.
@@ -212,8 +233,8 @@ impl Projector {
                 versions::ensure(&mut client, kind.as_str(), &target.version, kind.ddl()).await?;
             let count = kafka::partition_count(&config.kafka, &topic).await?;
             let partitions = config.projector.assignment.resolve(count)?;
-            let offsets =
-                versions::checkpoints(&client, kind.as_str(), &target.version, &topic).await?;
+            let (offsets, staged) =
+                versions::positions(&client, kind.as_str(), &target.version, &topic).await?;
             for (lane, partitions) in lanes(&partitions, config.projector.fold_lanes)
                 .into_iter()
                 .enumerate()
@@ -227,6 +248,13 @@ impl Projector {
                     version: target.version.clone(),
                     schema: schema.clone(),
                     topic: topic.clone(),
+                    staged_at_start: partitions
+                        .iter()
+                        .any(|partition| staged.contains_key(partition)),
+                    start_offsets: partitions
+                        .iter()
+                        .map(|partition| (*partition, offsets.get(partition).copied().unwrap_or(0)))
+                        .collect(),
                     partitions,
                     consumer,
                 });
@@ -319,16 +347,23 @@ impl Projector {
     /// the next one is consumed and decoded, so the two overlap. Only a committed batch moves
     /// the checkpoint: a batch taken ahead and not yet folded when the process stops is simply
     /// read again from the checkpoint on the next start.
+    ///
+    /// A full batch of a projection that stages is staged; the first batch that is not full
+    /// (or no record within the batch window) while the lane stands within a batch of the
+    /// log's end first applies what the lane staged.
     async fn fold_loop(&self, fold: &Fold, mut shutdown: Shutdown) -> anyhow::Result<()> {
         let projection = fold.kind.as_str();
         let mut backoff = Backoff::endless(&self.config.retry);
         let mut ahead: Option<anyhow::Result<Batch>> = None;
+        let mut staged = fold.staged_at_start;
+        // where the consumer stands in each partition, as far as the batches taken tell
+        let mut positions = fold.start_offsets.clone();
         loop {
             let batch = match ahead.take() {
                 Some(batch) => batch,
                 None => tokio::select! {
                     () = shutdown.wait() => return Ok(()),
-                    batch = self.next_batch(fold) => batch,
+                    batch = self.next_batch(fold, staged) => batch,
                 },
             };
             let consumed = match batch {
@@ -347,18 +382,43 @@ impl Projector {
                     continue;
                 }
             };
+            positions.extend(&consumed.next_offsets);
+            let stage = if !(self.config.stage_when_behind && fold.kind.stages()) {
+                false
+            } else if consumed.records >= self.config.batch_max_events {
+                true
+            } else if staged {
+                // a short (or empty) batch while staging: the log's end, or only a slow fetch
+                self.far_behind(fold, &positions).await
+            } else {
+                false
+            };
+            if staged && !stage {
+                if !self
+                    .apply_until_committed(fold, &mut backoff, &mut shutdown)
+                    .await
+                {
+                    return Ok(());
+                }
+                staged = false;
+            }
+            if consumed.records == 0 {
+                continue;
+            }
             let mut watch_next = shutdown.clone();
             let (committed, next) = tokio::join!(
-                self.fold_until_committed(fold, &consumed, &mut backoff, &mut shutdown),
+                self.fold_until_committed(fold, &consumed, stage, &mut backoff, &mut shutdown),
                 async {
                     tokio::select! {
                         () = watch_next.wait() => None,
-                        batch = self.next_batch(fold) => Some(batch),
+                        batch = self.next_batch(fold, staged || stage) => Some(batch),
                     }
                 }
             );
-            if !committed {
-                return Ok(());
+            match committed {
+                // records staged by this batch, or found staged by another folder
+                Some(found_staged) => staged |= stage || found_staged,
+                None => return Ok(()),
             }
             match next {
                 Some(batch) => ahead = Some(batch),
@@ -367,21 +427,124 @@ impl Projector {
         }
     }
 
-    /// Folds `consumed` until it commits, retrying with backoff; `false` if shutdown came first.
+    /// Whether the lane's partitions still hold more than a batch past `positions`: then a
+    /// short batch came from a slow fetch, not from the log's end, and staging goes on. An
+    /// unreadable end counts as the end (applying early is only slower).
+    async fn far_behind(&self, fold: &Fold, positions: &BTreeMap<i32, i64>) -> bool {
+        match kafka::end_offsets(&self.kafka, &fold.topic).await {
+            Ok(ends) => {
+                let remaining: i64 = fold
+                    .partitions
+                    .iter()
+                    .map(|partition| {
+                        let end = ends.get(partition).copied().unwrap_or(0);
+                        let at = positions.get(partition).copied().unwrap_or(0);
+                        (end - at).max(0)
+                    })
+                    .sum();
+                remaining > i64::try_from(self.config.batch_max_events).unwrap_or(i64::MAX)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    projection = fold.kind.as_str(),
+                    "failed to read the log's end; applying the staged records"
+                );
+                false
+            }
+        }
+    }
+
+    /// Applies what the lane staged until it commits, retrying with backoff; `false` if
+    /// shutdown came first.
+    async fn apply_until_committed(
+        &self,
+        fold: &Fold,
+        backoff: &mut Backoff,
+        shutdown: &mut Shutdown,
+    ) -> bool {
+        let projection = fold.kind.as_str();
+        let span = tracing::info_span!("apply_staged", projection, version = %fold.version);
+        loop {
+            match self.apply_staged(fold).instrument(span.clone()).await {
+                Ok(()) => {
+                    backoff.reset();
+                    return true;
+                }
+                Err(error) => {
+                    metrics::failure(projection, "apply");
+                    let delay = backoff.pause();
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        projection,
+                        delay_ms = delay.as_millis() as u64,
+                        "failed to apply staged records, retrying"
+                    );
+                    if shutdown.sleep(delay).await {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies the records staged from the lane's partitions, and marks them applied, in one
+    /// transaction.
+    async fn apply_staged(&self, fold: &Fold) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let projection = fold.kind.as_str();
+        let mut client = resi_runtime::postgres::connection(&self.pool).await?;
+        let transaction = client.transaction().await.context("failed to begin")?;
+        lock_partitions(&transaction, projection, &fold.version, &fold.partitions).await?;
+        let applied = match fold.kind {
+            ProjectionKind::Consensus => {
+                consensus::apply_staged(
+                    &transaction,
+                    &fold.schema,
+                    consensus::algorithm(&fold.version)?,
+                    &fold.partitions,
+                )
+                .await?
+            }
+            ProjectionKind::Listing | ProjectionKind::Trust => 0,
+        };
+        versions::store_applied(
+            &transaction,
+            projection,
+            &fold.version,
+            &fold.topic,
+            &fold.partitions,
+        )
+        .await?;
+        transaction
+            .commit()
+            .await
+            .context("failed to commit applying staged records")?;
+        metrics::events(projection, &fold.version, "applied", applied);
+        metrics::apply(projection, applied, started.elapsed());
+        resi_runtime::metrics::postgres("projector.apply", started.elapsed());
+        tracing::info!(projection, version = %fold.version, partitions = ?fold.partitions, applied, elapsed_ms = started.elapsed().as_millis() as u64, "staged records applied");
+        Ok(())
+    }
+
+    /// Folds (or stages) `consumed` until it commits, retrying with backoff; whether records
+    /// of the batch's partitions stand staged, or `None` if shutdown came first.
     async fn fold_until_committed(
         &self,
         fold: &Fold,
         consumed: &Batch,
+        stage: bool,
         backoff: &mut Backoff,
         shutdown: &mut Shutdown,
-    ) -> bool {
+    ) -> Option<bool> {
         let projection = fold.kind.as_str();
         // the batch continues the trace of its first upload and links the others
         let span = tracing::info_span!(
             "fold_batch",
             projection,
             version = %fold.version,
-            records = consumed.records
+            records = consumed.records,
+            stage
         );
         resi_runtime::telemetry::continue_trace(
             &span,
@@ -391,13 +554,13 @@ impl Projector {
         // a batch is folded until it commits: the consumer has moved past it
         loop {
             match self
-                .fold_batch(fold, consumed)
+                .fold_batch(fold, consumed, stage)
                 .instrument(span.clone())
                 .await
             {
-                Ok(()) => {
+                Ok(staged) => {
                     backoff.reset();
-                    return true;
+                    return Some(staged);
                 }
                 Err(error) => {
                     metrics::failure(projection, "fold");
@@ -409,7 +572,7 @@ impl Projector {
                         "failed to fold a batch, retrying"
                     );
                     if shutdown.sleep(delay).await {
-                        return false;
+                        return None;
                     }
                 }
             }
@@ -418,12 +581,22 @@ impl Projector {
 
     /// Waits for one record, then takes what arrives within the batch window. A consumer error
     /// after the first record ends the batch early: the records taken so far are past the
-    /// consumer's position and must be folded, not dropped.
-    async fn next_batch(&self, fold: &Fold) -> anyhow::Result<Batch> {
+    /// consumer's position and must be folded, not dropped. With `staged` (records wait to be
+    /// applied) an empty batch comes back after one batch window without records.
+    async fn next_batch(&self, fold: &Fold, staged: bool) -> anyhow::Result<Batch> {
         let projection = fold.kind.as_str();
+        let window = Duration::from_millis(self.config.batch_max_wait_ms);
         let mut batch = Batch::default();
-        batch.push(&fold.consumer.recv().await?, projection);
-        let deadline = Instant::now() + Duration::from_millis(self.config.batch_max_wait_ms);
+        let first = if staged {
+            match tokio::time::timeout(window, fold.consumer.recv()).await {
+                Ok(first) => first?,
+                Err(_) => return Ok(batch),
+            }
+        } else {
+            fold.consumer.recv().await?
+        };
+        batch.push(&first, projection);
+        let deadline = Instant::now() + window;
         while batch.records < self.config.batch_max_events {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(remaining, fold.consumer.recv()).await {
@@ -439,7 +612,9 @@ impl Projector {
         Ok(batch)
     }
 
-    async fn fold_batch(&self, fold: &Fold, batch: &Batch) -> anyhow::Result<()> {
+    /// Folds `batch` (or stages it) and moves the checkpoints in one transaction; whether
+    /// records of the batch's partitions stand staged afterwards.
+    async fn fold_batch(&self, fold: &Fold, batch: &Batch, stage: bool) -> anyhow::Result<bool> {
         let started = Instant::now();
         let projection = fold.kind.as_str();
         let mut client = resi_runtime::postgres::connection(&self.pool).await?;
@@ -447,16 +622,11 @@ impl Projector {
         // Whoever else folds these partitions of this version (a second instance by mistake,
         // an operator's replay beside the projector) waits here, and then skips what was
         // folded meanwhile: an offset is folded exactly once per version.
-        let key = versions::lock_key(projection, &fold.version);
-        for partition in batch.next_offsets.keys() {
-            transaction
-                .execute("SELECT pg_advisory_xact_lock($1, $2)", &[&key, partition])
-                .await
-                .context("failed to lock the batch's partitions")?;
-        }
-        let folded_up_to =
-            versions::checkpoints(&transaction, projection, &fold.version, &fold.topic).await?;
-        let events: Vec<&Event> = batch
+        let partitions: Vec<i32> = batch.next_offsets.keys().copied().collect();
+        lock_partitions(&transaction, projection, &fold.version, &partitions).await?;
+        let (folded_up_to, staged) =
+            versions::positions(&transaction, projection, &fold.version, &fold.topic).await?;
+        let events: Vec<(i32, &Event)> = batch
             .events
             .iter()
             .filter(|(partition, offset, _)| {
@@ -464,36 +634,77 @@ impl Projector {
                     .get(partition)
                     .is_none_or(|next| offset >= next)
             })
-            .map(|(_, _, event)| event)
+            .map(|(partition, _, event)| (*partition, event))
             .collect();
         let already = batch.events.len() - events.len();
-        let folded = fold
-            .kind
-            .fold(&transaction, &fold.schema, &fold.version, &events)
-            .await?;
+        let (outcome, folded) = if stage {
+            let staged = match fold.kind {
+                ProjectionKind::Consensus => {
+                    consensus::stage(&transaction, &fold.schema, &events).await?
+                }
+                ProjectionKind::Listing | ProjectionKind::Trust => {
+                    anyhow::bail!("the {projection} projection does not stage")
+                }
+            };
+            ("staged", staged)
+        } else {
+            let plain: Vec<&Event> = events.iter().map(|(_, event)| *event).collect();
+            let folded = fold
+                .kind
+                .fold(&transaction, &fold.schema, &fold.version, &plain)
+                .await?;
+            ("folded", folded)
+        };
         versions::store_checkpoints(
             &transaction,
             projection,
             &fold.version,
             &fold.topic,
             &batch.next_offsets,
+            stage.then_some(&batch.first_offsets),
         )
         .await?;
         transaction
             .commit()
             .await
             .context("failed to commit a batch")?;
-        metrics::events(projection, &fold.version, "folded", folded);
+        metrics::events(projection, &fold.version, outcome, folded);
         metrics::events(projection, &fold.version, "already_folded", already);
-        metrics::events(projection, &fold.version, "skipped", events.len() - folded);
+        if !stage {
+            metrics::events(projection, &fold.version, "skipped", events.len() - folded);
+        }
         metrics::events(projection, &fold.version, "undecodable", batch.undecodable);
         metrics::batch(projection, batch.records, started.elapsed());
         resi_runtime::metrics::postgres("projector.batch", started.elapsed());
         if fold.kind == ProjectionKind::Listing {
-            record_visibility(&events);
+            let plain: Vec<&Event> = events.iter().map(|(_, event)| *event).collect();
+            record_visibility(&plain);
         }
-        Ok(())
+        Ok(stage
+            || partitions
+                .iter()
+                .any(|partition| staged.contains_key(partition)))
     }
+}
+
+/// Takes the version's advisory lock of each of `partitions` (in the transaction), in order,
+/// so that two folders of one version never interleave on a partition nor deadlock.
+async fn lock_partitions(
+    transaction: &tokio_postgres::Transaction<'_>,
+    projection: &str,
+    version: &str,
+    partitions: &[i32],
+) -> anyhow::Result<()> {
+    let key = versions::lock_key(projection, version);
+    let mut ordered = partitions.to_vec();
+    ordered.sort_unstable();
+    for partition in ordered {
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1, $2)", &[&key, &partition])
+            .await
+            .context("failed to lock the batch's partitions")?;
+    }
+    Ok(())
 }
 
 /// `partitions` dealt round-robin into at most `lanes` non-empty lanes (one empty lane when
@@ -534,6 +745,8 @@ struct Batch {
     /// The distinct trace contexts the records carry (one per upload), first seen first.
     traces: Vec<resi_runtime::telemetry::TraceParent>,
     next_offsets: BTreeMap<i32, i64>,
+    /// Each partition's first offset in the batch.
+    first_offsets: BTreeMap<i32, i64>,
     records: usize,
     undecodable: usize,
 }
@@ -543,6 +756,9 @@ impl Batch {
         self.records += 1;
         self.next_offsets
             .insert(message.partition(), message.offset() + 1);
+        self.first_offsets
+            .entry(message.partition())
+            .or_insert(message.offset());
         if let Some(trace) = kafka::trace_of(message)
             && !self.traces.contains(&trace)
             // a batch of many uploads links a bounded number of them

@@ -2,12 +2,14 @@
 //!
 //! | name | type | labels | meaning |
 //! |---|---|---|---|
-//! | `resi_projector_events_total` | counter | `projection`, `version`, `outcome`: folded, skipped, undecodable | records consumed |
+//! | `resi_projector_events_total` | counter | `projection`, `version`, `outcome`: folded, skipped, already_folded, undecodable, staged (reports staged while behind), applied (staged reports applied) | records consumed, and staged reports applied |
 //! | `resi_projector_batch_events` | histogram | `projection` | records per folded batch |
 //! | `resi_projector_batch_seconds` | histogram | `projection` | one batch's transaction, from begin to commit |
-//! | `resi_projector_failures_total` | counter | `projection`, `kind`: consume, fold | failures that were retried |
+//! | `resi_projector_apply_seconds` | histogram | `projection` | one pass applying a lane's staged records, from begin to commit |
+//! | `resi_projector_apply_events` | histogram | `projection` | staged reports applied in one pass |
+//! | `resi_projector_failures_total` | counter | `projection`, `kind`: consume, fold, apply | failures that were retried |
 //! | `resi_projector_visible_seconds` | histogram | | from an attestation's upload to its listing committed (uploads of the last day) |
-//! | `resi_projector_lag` | gauge | `projection`, `version`, `partition` | records of an owned partition not folded yet, every `lag_report_interval_secs` (consumer lag) |
+//! | `resi_projector_lag` | gauge | `projection`, `version`, `partition` | records of an owned partition not folded yet (staged ones included), every `lag_report_interval_secs` (consumer lag) |
 
 use std::time::Duration;
 
@@ -27,6 +29,14 @@ pub fn batch(projection: &'static str, size: usize, elapsed: Duration) {
     metrics::histogram!("resi_projector_batch_events", "projection" => projection)
         .record(size as f64);
     metrics::histogram!("resi_projector_batch_seconds", "projection" => projection)
+        .record(elapsed.as_secs_f64());
+}
+
+/// One pass applying a lane's staged records.
+pub fn apply(projection: &'static str, applied: usize, elapsed: Duration) {
+    metrics::histogram!("resi_projector_apply_events", "projection" => projection)
+        .record(applied as f64);
+    metrics::histogram!("resi_projector_apply_seconds", "projection" => projection)
         .record(elapsed.as_secs_f64());
 }
 

@@ -99,8 +99,8 @@ pub async fn progress_at(
     topic: &str,
     ends: &BTreeMap<i32, i64>,
 ) -> anyhow::Result<Progress> {
-    let folded = versions::checkpoints(client, projection.as_str(), version, topic).await?;
-    Ok(Progress::new(ends, &folded))
+    let (folded, staged) = versions::positions(client, projection.as_str(), version, topic).await?;
+    Ok(Progress::new(ends, &folded).with_staged(staged))
 }
 
 /// What a promotion did.

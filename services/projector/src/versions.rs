@@ -1,6 +1,8 @@
 //! Projection versions: one schema each, `building`, `live` or `retired`, recorded in
 //! `projection_versions`.
 
+use std::collections::BTreeMap;
+
 use anyhow::Context as _;
 use deadpool_postgres::GenericClient;
 
@@ -115,7 +117,7 @@ pub async fn checkpoints(
     projection: &str,
     version: &str,
     topic: &str,
-) -> anyhow::Result<std::collections::BTreeMap<i32, i64>> {
+) -> anyhow::Result<BTreeMap<i32, i64>> {
     let rows = client
         .query(
             "SELECT partition, next_offset FROM projection_checkpoints
@@ -127,28 +129,85 @@ pub async fn checkpoints(
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
-/// Records the next offsets of a batch (inside the batch's transaction).
+/// Where one projection version stands in `topic`: per partition, the next offset and the
+/// records consumed but only staged (`next_offset - staged_from`, partitions with some).
+pub async fn positions(
+    client: &impl GenericClient,
+    projection: &str,
+    version: &str,
+    topic: &str,
+) -> anyhow::Result<(BTreeMap<i32, i64>, BTreeMap<i32, i64>)> {
+    let rows = client
+        .query(
+            "SELECT partition, next_offset, next_offset - staged_from FROM projection_checkpoints
+             WHERE projection = $1 AND version = $2 AND topic = $3",
+            &[&projection, &version, &topic],
+        )
+        .await
+        .context("failed to read projection checkpoints")?;
+    let next = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let staged = rows
+        .iter()
+        .filter_map(|row| Some((row.get(0), row.get::<_, Option<i64>>(2)?)))
+        .collect();
+    Ok((next, staged))
+}
+
+/// Records the next offsets of a batch (inside the batch's transaction). With `staged_from`
+/// (each partition's first offset in the batch) the batch was staged, not applied: a partition
+/// with nothing staged yet starts its staged range there.
 pub async fn store_checkpoints(
     client: &impl GenericClient,
     projection: &str,
     version: &str,
     topic: &str,
-    next_offsets: &std::collections::BTreeMap<i32, i64>,
+    next_offsets: &BTreeMap<i32, i64>,
+    staged_from: Option<&BTreeMap<i32, i64>>,
 ) -> anyhow::Result<()> {
     let partitions: Vec<i32> = next_offsets.keys().copied().collect();
     let offsets: Vec<i64> = next_offsets.values().copied().collect();
+    let first: Vec<Option<i64>> = partitions
+        .iter()
+        .map(|partition| staged_from.and_then(|first| first.get(partition).copied()))
+        .collect();
     client
         .execute(
-            "INSERT INTO projection_checkpoints (projection, version, topic, partition, next_offset)
-             SELECT $1, $2, $3, partition, next_offset
-             FROM unnest($4::integer[], $5::bigint[]) AS batch (partition, next_offset)
+            "INSERT INTO projection_checkpoints
+               (projection, version, topic, partition, next_offset, staged_from)
+             SELECT $1, $2, $3, partition, next_offset, staged_from
+             FROM unnest($4::integer[], $5::bigint[], $6::bigint[])
+               AS batch (partition, next_offset, staged_from)
              ON CONFLICT (projection, version, topic, partition) DO UPDATE
              SET next_offset = GREATEST(projection_checkpoints.next_offset, EXCLUDED.next_offset),
+                 staged_from = CASE WHEN EXCLUDED.staged_from IS NULL
+                                    THEN projection_checkpoints.staged_from
+                                    ELSE coalesce(projection_checkpoints.staged_from,
+                                                  projection_checkpoints.next_offset) END,
                  updated_at = now()",
-            &[&projection, &version, &topic, &partitions, &offsets],
+            &[&projection, &version, &topic, &partitions, &offsets, &first],
         )
         .await
         .context("failed to write projection checkpoints")?;
+    Ok(())
+}
+
+/// Marks the staged records of `partitions` applied (inside the transaction that applied them).
+pub async fn store_applied(
+    client: &impl GenericClient,
+    projection: &str,
+    version: &str,
+    topic: &str,
+    partitions: &[i32],
+) -> anyhow::Result<()> {
+    client
+        .execute(
+            "UPDATE projection_checkpoints SET staged_from = NULL, updated_at = now()
+             WHERE projection = $1 AND version = $2 AND topic = $3 AND partition = ANY($4)
+               AND staged_from IS NOT NULL",
+            &[&projection, &version, &topic, &partitions],
+        )
+        .await
+        .context("failed to mark staged records applied")?;
     Ok(())
 }
 

@@ -10,11 +10,14 @@ use anyhow::Context as _;
 use deadpool_postgres::GenericClient;
 
 /// Where a consumer (a parser, a projection version) stands in its topic: per partition, the
-/// next offset it will process and the log's end offset.
+/// next offset it will process and the log's end offset, and the records it consumed but only
+/// staged (a projection catching up applies them once it reaches the end).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
     /// partition → (next offset to fold, end offset of the log).
     pub partitions: BTreeMap<i32, (i64, i64)>,
+    /// partition → records consumed and staged, not applied yet (absent: none).
+    pub staged: BTreeMap<i32, i64>,
 }
 
 impl Progress {
@@ -30,16 +33,28 @@ impl Progress {
                     (*partition, (next, *end))
                 })
                 .collect(),
+            staged: BTreeMap::new(),
         }
     }
 
-    /// Records of the log not yet folded.
+    /// The same progress, with `staged` records per partition consumed but not applied yet.
+    #[must_use]
+    pub fn with_staged(mut self, staged: BTreeMap<i32, i64>) -> Self {
+        self.staged = staged;
+        self
+    }
+
+    /// Records of the log not yet folded: those not consumed, and those consumed but only
+    /// staged.
     #[must_use]
     pub fn lag(&self) -> i64 {
-        self.partitions
-            .values()
-            .map(|(next, end)| (end - next).max(0))
-            .sum()
+        self.lag_by_partition().values().sum()
+    }
+
+    /// Records consumed but only staged, over every partition.
+    #[must_use]
+    pub fn staged(&self) -> i64 {
+        self.staged.values().sum()
     }
 
     /// Records folded (or passed) so far, over every partition.
@@ -53,7 +68,10 @@ impl Progress {
     pub fn lag_by_partition(&self) -> BTreeMap<i32, i64> {
         self.partitions
             .iter()
-            .map(|(partition, (next, end))| (*partition, (end - next).max(0)))
+            .map(|(partition, (next, end))| {
+                let staged = self.staged.get(partition).copied().unwrap_or(0).max(0);
+                (*partition, (end - next).max(0) + staged)
+            })
             .collect()
     }
 }
@@ -97,4 +115,27 @@ pub async fn store(
         .await
         .context("failed to write a consumer checkpoint")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_records_count_as_lag_until_applied() {
+        let ends = BTreeMap::from([(0, 100), (1, 50), (2, 0)]);
+        let next = BTreeMap::from([(0, 100), (1, 40)]);
+        let progress = Progress::new(&ends, &next);
+        assert_eq!(progress.lag(), 10);
+        assert_eq!(progress.position(), 140);
+
+        let staged = progress.with_staged(BTreeMap::from([(0, 30)]));
+        assert_eq!(staged.lag(), 40, "consumed but staged is not folded");
+        assert_eq!(staged.staged(), 30);
+        assert_eq!(staged.position(), 140, "staging still moves the position");
+        assert_eq!(
+            staged.lag_by_partition(),
+            BTreeMap::from([(0, 30), (1, 10), (2, 0)])
+        );
+    }
 }
