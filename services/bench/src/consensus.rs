@@ -311,8 +311,9 @@ async fn differing(client: &deadpool_postgres::Client, query: &str) -> anyhow::R
 pub async fn bench_consensus(
     shape: Shape,
     data: Option<PathBuf>,
-    batch_events: Option<usize>,
+    fold: crate::replay::FoldOptions,
     log_prefix: Option<String>,
+    raw_consume: bool,
 ) -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
     let root = data.unwrap_or_else(|| scratch.path().join("dataset"));
@@ -352,15 +353,22 @@ pub async fn bench_consensus(
         count
     };
 
+    if raw_consume {
+        let topic = resi_events::Topics::new(&kafka.topic_prefix).attestations();
+        let ends = resi_runtime::kafka::end_offsets(&kafka, &topic).await?;
+        let kafka_raw = kafka.clone();
+        let seconds = tokio::task::spawn_blocking(move || {
+            crate::replay::raw_consume(&kafka_raw, &topic, &ends)
+        })
+        .await??;
+        println!(
+            "consensus: raw consume of the log (every record, not decoded): {seconds:.1} s = {:.0} records/s",
+            produced as f64 / seconds
+        );
+    }
     println!("consensus: rebuilding consensus v1 from offset 0");
-    let rebuilt = crate::replay::rebuild(
-        &postgres,
-        &kafka,
-        &pool,
-        ProjectionKind::Consensus,
-        batch_events,
-    )
-    .await?;
+    let rebuilt =
+        crate::replay::rebuild(&postgres, &kafka, &pool, ProjectionKind::Consensus, fold).await?;
     println!(
         "consensus: rebuild from the log: {:.1} s = {:.0} attestations/s (consume, decode, fold, commit)",
         rebuilt.seconds,

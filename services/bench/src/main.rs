@@ -111,13 +111,16 @@ enum Command {
         /// (default: a temporary directory).
         #[arg(long)]
         data: Option<std::path::PathBuf>,
-        /// The projector's `batch_max_events` (default: the projector's own default).
-        #[arg(long)]
-        batch_events: Option<usize>,
+        #[command(flatten)]
+        fold: replay::FoldOptions,
         /// Rebuild from the log an earlier run of the same shape produced under this topic
         /// prefix (it prints it) instead of producing the attestations again.
         #[arg(long)]
         log_prefix: Option<String>,
+        /// Also read the whole log without decoding it before the rebuild, to show what the
+        /// broker alone takes.
+        #[arg(long)]
+        raw_consume: bool,
     },
     /// A projection rebuilt from offset 0, beside the raw consume rate of its topic.
     Replay {
@@ -133,9 +136,8 @@ enum Command {
         /// Miners reporting them.
         #[arg(long, default_value_t = 50)]
         miners: usize,
-        /// The projector's `batch_max_events` (default: the projector's own default).
-        #[arg(long)]
-        batch_events: Option<usize>,
+        #[command(flatten)]
+        fold: replay::FoldOptions,
     },
 }
 
@@ -567,26 +569,27 @@ async fn main() -> anyhow::Result<()> {
             miners,
             reports,
             data,
-            batch_events,
+            fold,
             log_prefix,
+            raw_consume,
         } => {
             let shape = consensus::Shape {
                 listings,
                 miners,
                 reports,
             };
-            consensus::bench_consensus(shape, data, batch_events, log_prefix).await
+            consensus::bench_consensus(shape, data, fold, log_prefix, raw_consume).await
         }
         Command::Replay {
             projection,
             events,
             listings,
             miners,
-            batch_events,
+            fold,
         } => {
             let kind = resi_projector::engine::ProjectionKind::from_name(&projection)
                 .context("--projection is listing or consensus")?;
-            replay::bench_replay(kind, events, listings, miners, batch_events).await
+            replay::bench_replay(kind, events, listings, miners, fold).await
         }
     }
 }

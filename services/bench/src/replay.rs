@@ -61,7 +61,11 @@ fn attestation(index: usize, listings: usize, miners: usize, reports: usize) -> 
 }
 
 /// Reads every record of `topic` from offset 0 without decoding; seconds.
-fn raw_consume(kafka: &KafkaConfig, topic: &str, ends: &BTreeMap<i32, i64>) -> anyhow::Result<f64> {
+pub fn raw_consume(
+    kafka: &KafkaConfig,
+    topic: &str,
+    ends: &BTreeMap<i32, i64>,
+) -> anyhow::Result<f64> {
     let mut config = resi_runtime::kafka::client_config(kafka);
     config
         .set("group.id", resi_tests::unique_name("bench-raw"))
@@ -119,6 +123,17 @@ pub async fn fresh_stack() -> anyhow::Result<(
     Ok((postgres, pool, kafka))
 }
 
+/// How the rebuilding projector folds.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct FoldOptions {
+    /// The projector's `batch_max_events` (default: the projector's own default).
+    #[arg(long)]
+    pub batch_events: Option<usize>,
+    /// Fold every batch as it comes, even while behind the log (`stage_when_behind = false`).
+    #[arg(long)]
+    pub fold_each_batch: bool,
+}
+
 /// What [`rebuild`] measured.
 pub struct Rebuilt {
     /// From the projector's start until its checkpoints reached the log's end.
@@ -136,19 +151,25 @@ pub async fn rebuild(
     kafka: &KafkaConfig,
     pool: &deadpool_postgres::Pool,
     projection: ProjectionKind,
-    batch_events: Option<usize>,
+    fold: FoldOptions,
 ) -> anyhow::Result<Rebuilt> {
     let mut config = resi_projector::ProjectorServiceConfig {
         postgres: postgres.clone(),
         kafka: kafka.clone(),
         ..Default::default()
     };
-    if let Some(events) = batch_events {
+    if let Some(events) = fold.batch_events {
         config.projector.batch_max_events = events;
     }
+    config.projector.stage_when_behind = !fold.fold_each_batch;
     println!(
-        "  projector batches of at most {} events",
-        config.projector.batch_max_events
+        "  projector batches of at most {} events, {}",
+        config.projector.batch_max_events,
+        if fold.fold_each_batch {
+            "each folded as it comes"
+        } else {
+            "staged while behind the log and applied at its end (where the projection stages)"
+        }
     );
     config.projector.projections = vec![ProjectionTarget {
         projection,
@@ -188,7 +209,7 @@ pub async fn bench_replay(
     events: usize,
     listings: usize,
     miners: usize,
-    batch_events: Option<usize>,
+    fold: FoldOptions,
 ) -> anyhow::Result<()> {
     let (postgres, pool, kafka) = fresh_stack().await?;
     let topic = projection.topic(&resi_events::Topics::new(&kafka.topic_prefix));
@@ -226,7 +247,7 @@ pub async fn bench_replay(
         tokio::task::spawn_blocking(move || raw_consume(&kafka_raw, &topic_raw, &ends_raw))
             .await??;
 
-    let rebuilt = rebuild(&postgres, &kafka, &pool, projection, batch_events).await?;
+    let rebuilt = rebuild(&postgres, &kafka, &pool, projection, fold).await?;
     let (replay, rss_before, rss_peak) =
         (rebuilt.seconds, rebuilt.rss_start_kib, rebuilt.rss_peak_kib);
     let client = pool.get().await?;
