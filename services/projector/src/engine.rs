@@ -463,29 +463,12 @@ impl Projector {
         backoff: &mut Backoff,
         shutdown: &mut Shutdown,
     ) -> bool {
-        let projection = fold.kind.as_str();
-        let span = tracing::info_span!("apply_staged", projection, version = %fold.version);
-        loop {
-            match self.apply_staged(fold).instrument(span.clone()).await {
-                Ok(()) => {
-                    backoff.reset();
-                    return true;
-                }
-                Err(error) => {
-                    metrics::failure(projection, "apply");
-                    let delay = backoff.pause();
-                    tracing::error!(
-                        error = format!("{error:#}"),
-                        projection,
-                        delay_ms = delay.as_millis() as u64,
-                        "failed to apply staged records, retrying"
-                    );
-                    if shutdown.sleep(delay).await {
-                        return false;
-                    }
-                }
-            }
-        }
+        let span = tracing::info_span!("apply_staged", projection = fold.kind.as_str(), version = %fold.version);
+        until_committed(fold, "apply", backoff, shutdown, || {
+            self.apply_staged(fold).instrument(span.clone())
+        })
+        .await
+        .is_some()
     }
 
     /// Applies the records staged from the lane's partitions, and marks them applied, in one
@@ -552,31 +535,11 @@ impl Projector {
             &consumed.traces,
         );
         // a batch is folded until it commits: the consumer has moved past it
-        loop {
-            match self
-                .fold_batch(fold, consumed, stage)
+        until_committed(fold, "fold", backoff, shutdown, || {
+            self.fold_batch(fold, consumed, stage)
                 .instrument(span.clone())
-                .await
-            {
-                Ok(staged) => {
-                    backoff.reset();
-                    return Some(staged);
-                }
-                Err(error) => {
-                    metrics::failure(projection, "fold");
-                    let delay = backoff.pause();
-                    tracing::error!(
-                        error = format!("{error:#}"),
-                        projection,
-                        delay_ms = delay.as_millis() as u64,
-                        "failed to fold a batch, retrying"
-                    );
-                    if shutdown.sleep(delay).await {
-                        return None;
-                    }
-                }
-            }
-        }
+        })
+        .await
     }
 
     /// Waits for one record, then takes what arrives within the batch window. A consumer error
@@ -684,6 +647,44 @@ impl Projector {
             || partitions
                 .iter()
                 .any(|partition| staged.contains_key(partition)))
+    }
+}
+
+/// Runs `attempt` until it succeeds, retrying failures (counted as `kind` in
+/// `resi_projector_failures_total`) with backoff; `None` if shutdown came first.
+async fn until_committed<T, F, Attempt>(
+    fold: &Fold,
+    kind: &'static str,
+    backoff: &mut Backoff,
+    shutdown: &mut Shutdown,
+    mut attempt: F,
+) -> Option<T>
+where
+    F: FnMut() -> Attempt,
+    Attempt: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let projection = fold.kind.as_str();
+    loop {
+        match attempt().await {
+            Ok(done) => {
+                backoff.reset();
+                return Some(done);
+            }
+            Err(error) => {
+                metrics::failure(projection, kind);
+                let delay = backoff.pause();
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    projection,
+                    kind,
+                    delay_ms = delay.as_millis() as u64,
+                    "{kind} failed, retrying"
+                );
+                if shutdown.sleep(delay).await {
+                    return None;
+                }
+            }
+        }
     }
 }
 
