@@ -9,6 +9,7 @@
 //! never of their arrival order, so a replay gives the same rows and a re-delivered
 //! attestation changes nothing.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context as _;
@@ -50,26 +51,23 @@ type Incoming = BTreeMap<(String, String), (MinerReport, Vec<u8>)>;
 
 /// Keeps `report` for (listing, miner) unless `incoming` holds one that it does not replace.
 fn offer(incoming: &mut Incoming, listing: &str, miner: &str, report: MinerReport, id: Vec<u8>) {
-    match incoming.get_mut(&(listing.to_owned(), miner.to_owned())) {
-        Some((current, current_id)) => {
+    match incoming.entry((listing.to_owned(), miner.to_owned())) {
+        Entry::Occupied(mut kept) => {
+            let (current, current_id) = kept.get();
             if report.replaces(&id, current, current_id) {
-                *current = report;
-                *current_id = id;
+                kept.insert((report, id));
             }
         }
-        None => {
-            incoming.insert((listing.to_owned(), miner.to_owned()), (report, id));
+        Entry::Vacant(free) => {
+            free.insert((report, id));
         }
     }
 }
 
-/// The best report per (listing, miner) of `events`, with the partition each came from.
-fn reduce<'a>(
-    events: impl IntoIterator<Item = (i32, &'a Event)>,
-) -> (Incoming, BTreeMap<String, i32>) {
+/// The best report per (listing, miner) of `events`.
+fn reduce<'a>(events: impl IntoIterator<Item = &'a Event>) -> Incoming {
     let mut incoming = Incoming::new();
-    let mut partitions = BTreeMap::new();
-    for (partition, event) in events {
+    for event in events {
         let EventPayload::ListingAttested(attested) = &event.payload else {
             continue;
         };
@@ -79,17 +77,15 @@ fn reduce<'a>(
             attested.miner_trust,
             &attested.listing,
         );
-        let listing = &attested.listing.listing_id;
         offer(
             &mut incoming,
-            listing,
+            &attested.listing.listing_id,
             &attested.miner_hotkey,
             report,
             event.id.as_bytes().to_vec(),
         );
-        partitions.entry(listing.clone()).or_insert(partition);
     }
-    (incoming, partitions)
+    incoming
 }
 
 /// Folds one batch in `transaction`; the number of attestations that changed a miner's report.
@@ -99,7 +95,7 @@ pub async fn fold(
     algorithm: Algorithm,
     events: &[&Event],
 ) -> anyhow::Result<usize> {
-    let (incoming, _) = reduce(events.iter().map(|event| (0, *event)));
+    let incoming = reduce(events.iter().copied());
     let mut accuracy = AccuracyDeltas::new();
     let changed = apply(transaction, schema, algorithm, incoming, &mut accuracy).await?;
     store_accuracy(transaction, schema, &accuracy).await?;
@@ -115,10 +111,20 @@ pub async fn stage(
     schema: &str,
     events: &[(i32, &Event)],
 ) -> anyhow::Result<usize> {
-    let (incoming, partitions) = reduce(events.iter().copied());
+    let incoming = reduce(events.iter().map(|(_, event)| *event));
     if incoming.is_empty() {
         return Ok(0);
     }
+    // a listing's reports all come from one partition (the listing is the key)
+    let partitions: BTreeMap<&str, i32> = events
+        .iter()
+        .filter_map(|(partition, event)| match &event.payload {
+            EventPayload::ListingAttested(attested) => {
+                Some((attested.listing.listing_id.as_str(), *partition))
+            }
+            _ => None,
+        })
+        .collect();
     let sink = transaction
         .copy_in(&format!(
             "COPY {schema}.consensus_staged
@@ -143,7 +149,10 @@ pub async fn stage(
     futures::pin_mut!(writer);
     let staged = incoming.len();
     for ((listing, miner), (report, id)) in &incoming {
-        let partition = partitions.get(listing).copied().unwrap_or_default();
+        let partition = partitions
+            .get(listing.as_str())
+            .copied()
+            .unwrap_or_default();
         writer
             .as_mut()
             .write(&[
@@ -210,7 +219,7 @@ pub async fn apply_staged(
         for row in rows {
             let listing: &str = row.get(0);
             let miner: &str = row.get(1);
-            let (report, id) = stored_report(&row, listing, miner, 2)?;
+            let (report, id) = stored_report(&row, listing, miner)?;
             offer(&mut incoming, listing, miner, report, id);
         }
         // a listing cut between two chunks is decided twice, with the same end result: the
@@ -233,15 +242,14 @@ pub async fn apply_staged(
     Ok(applied)
 }
 
-/// The report in `row`: attestation id, reported_at, trust and field values from column
-/// `first` on (the layout of `consensus_reports` and `consensus_staged`).
+/// The report in `row`, read from `consensus_reports` or `consensus_staged` as listing,
+/// miner, attestation id, reported_at, trust and field values (columns 0 to 5).
 fn stored_report(
     row: &tokio_postgres::Row,
     listing: &str,
     miner: &str,
-    first: usize,
 ) -> anyhow::Result<(MinerReport, Vec<u8>)> {
-    let values: Vec<Option<String>> = row.get(first + 3);
+    let values: Vec<Option<String>> = row.get(5);
     let values: [Option<String>; Field::ALL.len()] =
         values.try_into().map_err(|values: Vec<_>| {
             anyhow::anyhow!(
@@ -250,14 +258,14 @@ fn stored_report(
                 Field::ALL.len()
             )
         })?;
-    let reported_at: DateTime<Utc> = row.get(first + 1);
+    let reported_at: DateTime<Utc> = row.get(3);
     let report = MinerReport {
         miner: miner.to_owned(),
         reported_at: reported_at.timestamp_micros(),
-        trust: row.get(first + 2),
+        trust: row.get(4),
         values,
     };
-    Ok((report, row.get(first)))
+    Ok((report, row.get(2)))
 }
 
 /// Per miner, what a fold adds to `miner_accuracy`: (listings, agreed fields, reported fields).
@@ -372,7 +380,7 @@ async fn read_reports(
     for row in rows {
         let listing: String = row.get(0);
         let miner: String = row.get(1);
-        let (report, attestation) = stored_report(&row, &listing, &miner, 2)?;
+        let (report, attestation) = stored_report(&row, &listing, &miner)?;
         let stored = Stored {
             report,
             attestation,

@@ -135,10 +135,10 @@ pub struct ProjectorConfig {
     /// started or an outage). With this on, the consensus projection then stages each batch
     /// (appends its reports, nothing else) and, once a batch comes short of
     /// `batch_max_events` (or nothing arrives for `batch_max_wait_ms`) within a batch of the
-    /// log's end, applies everything staged in one pass in listing order: a listing reported five times over the log is
-    /// decided and written once instead of five times. The tables end the same either way;
-    /// staged records count in the lag until applied, and a version is caught up only once
-    /// nothing is staged. Off: every batch is folded as it comes.
+    /// log's end, applies everything staged in one pass in listing order: a listing reported
+    /// five times over the log is decided and written once instead of five times. The tables
+    /// end the same either way; staged records count in the lag until applied, and a version
+    /// is caught up only once nothing is staged. Off: every batch is folded as it comes.
     pub stage_when_behind: bool,
     /// Longest wait for a batch to fill once its first record arrived, in milliseconds.
     pub batch_max_wait_ms: u64,
@@ -600,6 +600,7 @@ impl Projector {
             .map(|(partition, _, event)| (*partition, event))
             .collect();
         let already = batch.events.len() - events.len();
+        let plain: Vec<&Event> = events.iter().map(|(_, event)| *event).collect();
         let (outcome, folded) = if stage {
             let staged = match fold.kind {
                 ProjectionKind::Consensus => {
@@ -611,7 +612,6 @@ impl Projector {
             };
             ("staged", staged)
         } else {
-            let plain: Vec<&Event> = events.iter().map(|(_, event)| *event).collect();
             let folded = fold
                 .kind
                 .fold(&transaction, &fold.schema, &fold.version, &plain)
@@ -640,7 +640,6 @@ impl Projector {
         metrics::batch(projection, batch.records, started.elapsed());
         resi_runtime::metrics::postgres("projector.batch", started.elapsed());
         if fold.kind == ProjectionKind::Listing {
-            let plain: Vec<&Event> = events.iter().map(|(_, event)| *event).collect();
             record_visibility(&plain);
         }
         Ok(stage

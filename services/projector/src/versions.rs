@@ -111,24 +111,6 @@ pub fn lock_key(projection: &str, version: &str) -> i32 {
     i32::from_le_bytes([a, b, c, d])
 }
 
-/// The next offset per partition of `topic` for one projection version.
-pub async fn checkpoints(
-    client: &impl GenericClient,
-    projection: &str,
-    version: &str,
-    topic: &str,
-) -> anyhow::Result<BTreeMap<i32, i64>> {
-    let rows = client
-        .query(
-            "SELECT partition, next_offset FROM projection_checkpoints
-             WHERE projection = $1 AND version = $2 AND topic = $3",
-            &[&projection, &version, &topic],
-        )
-        .await
-        .context("failed to read projection checkpoints")?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
-}
-
 /// Where one projection version stands in `topic`: per partition, the next offset and the
 /// records consumed but only staged (`next_offset - staged_from`, partitions with some).
 pub async fn positions(
