@@ -355,12 +355,7 @@ pub async fn bench_consensus(
 
     if raw_consume {
         let topic = resi_events::Topics::new(&kafka.topic_prefix).attestations();
-        let ends = resi_runtime::kafka::end_offsets(&kafka, &topic).await?;
-        let kafka_raw = kafka.clone();
-        let seconds = tokio::task::spawn_blocking(move || {
-            crate::replay::raw_consume(&kafka_raw, &topic, &ends)
-        })
-        .await??;
+        let seconds = crate::replay::raw_consume(&kafka, &topic).await?;
         println!(
             "consensus: raw consume of the log (every record, not decoded): {seconds:.1} s = {:.0} records/s",
             produced as f64 / seconds

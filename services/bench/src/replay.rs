@@ -60,12 +60,15 @@ fn attestation(index: usize, listings: usize, miners: usize, reports: usize) -> 
     )
 }
 
-/// Reads every record of `topic` from offset 0 without decoding; seconds.
-pub fn raw_consume(
-    kafka: &KafkaConfig,
-    topic: &str,
-    ends: &BTreeMap<i32, i64>,
-) -> anyhow::Result<f64> {
+/// Reads every record of `topic` from offset 0 up to its end offsets now, without decoding;
+/// seconds.
+pub async fn raw_consume(kafka: &KafkaConfig, topic: &str) -> anyhow::Result<f64> {
+    let ends = resi_runtime::kafka::end_offsets(kafka, topic).await?;
+    let (kafka, topic) = (kafka.clone(), topic.to_owned());
+    tokio::task::spawn_blocking(move || read_raw(&kafka, &topic, &ends)).await?
+}
+
+fn read_raw(kafka: &KafkaConfig, topic: &str, ends: &BTreeMap<i32, i64>) -> anyhow::Result<f64> {
     let mut config = resi_runtime::kafka::client_config(kafka);
     config
         .set("group.id", resi_tests::unique_name("bench-raw"))
@@ -234,28 +237,19 @@ pub async fn bench_replay(
     for delivery in in_flight {
         resi_runtime::kafka::delivered(delivery).await?;
     }
-    let ends = resi_runtime::kafka::end_offsets(&kafka, &topic).await?;
     println!(
         "replay: {events} events, {:.1} MiB encoded, in the log",
         bytes as f64 / 1_048_576.0
     );
 
-    let kafka_raw = kafka.clone();
-    let topic_raw = topic.clone();
-    let ends_raw = ends.clone();
-    let raw_before =
-        tokio::task::spawn_blocking(move || raw_consume(&kafka_raw, &topic_raw, &ends_raw))
-            .await??;
+    let raw_before = raw_consume(&kafka, &topic).await?;
 
     let rebuilt = rebuild(&postgres, &kafka, &pool, projection, fold).await?;
     let (replay, rss_before, rss_peak) =
         (rebuilt.seconds, rebuilt.rss_start_kib, rebuilt.rss_peak_kib);
     let client = pool.get().await?;
 
-    let kafka_raw = kafka.clone();
-    let topic_raw = topic.clone();
-    let raw_after =
-        tokio::task::spawn_blocking(move || raw_consume(&kafka_raw, &topic_raw, &ends)).await??;
+    let raw_after = raw_consume(&kafka, &topic).await?;
     let raw = (raw_before + raw_after) / 2.0;
     let total = events as f64;
     println!(
