@@ -125,17 +125,10 @@ pub async fn stage(
             _ => None,
         })
         .collect();
-    let sink = transaction
-        .copy_in(&format!(
-            "COPY {schema}.consensus_staged
-               (partition, listing_id, miner_hotkey, attestation_id, reported_at, miner_trust,
-                field_values)
-             FROM STDIN (FORMAT binary)"
-        ))
-        .await
-        .context("failed to start staging consensus reports")?;
-    let writer = BinaryCopyInWriter::new(
-        sink,
+    let writer = copy_writer(
+        transaction,
+        &format!("{schema}.consensus_staged"),
+        "partition, listing_id, miner_hotkey, attestation_id, reported_at, miner_trust, field_values",
         &[
             Type::INT4,
             Type::TEXT,
@@ -145,7 +138,8 @@ pub async fn stage(
             Type::FLOAT8,
             Type::TEXT_ARRAY,
         ],
-    );
+    )
+    .await?;
     futures::pin_mut!(writer);
     let staged = incoming.len();
     for ((listing, miner), (report, id)) in &incoming {
@@ -322,17 +316,22 @@ async fn apply(
     if changed.is_empty() {
         return Ok(0);
     }
+    // decided first, so that the rows can borrow the values
+    let decided: Vec<(&str, &BTreeMap<String, Stored>, ListingConsensus)> = changed
+        .iter()
+        .filter_map(|listing| {
+            let reports = listings.get(listing)?;
+            let inputs: Vec<MinerReport> = reports
+                .values()
+                .map(|stored| stored.report.clone())
+                .collect();
+            Some((listing.as_str(), reports, decide(algorithm, &inputs)))
+        })
+        .collect();
     let mut writes = Writes::default();
     let mut changed_reports = 0;
-    for listing in &changed {
-        let Some(reports) = listings.get(listing) else {
-            continue;
-        };
-        let inputs: Vec<MinerReport> = reports
-            .values()
-            .map(|stored| stored.report.clone())
-            .collect();
-        let consensus = decide(algorithm, &inputs);
+    for &(listing, reports, ref consensus) in &decided {
+        let new = reports.values().all(|stored| !stored.existed);
         let agreement: BTreeMap<&str, (u32, u32)> = consensus
             .agreement
             .iter()
@@ -350,10 +349,10 @@ async fn apply(
             // a report is written when it is new or replaced, or when its agreement moved
             // (the chosen values changed); the other reports of the listing stay as they are
             if stored.changed || agreed != stored.agreed || reported != stored.reported {
-                writes.report(listing, miner, stored, agreed, reported);
+                writes.report(new, (listing, miner, stored), agreed, reported);
             }
         }
-        writes.listing(listing, &consensus, reports);
+        writes.listing(new, listing, consensus, reports);
     }
     writes.store(transaction, schema).await?;
     Ok(changed_reports)
@@ -394,30 +393,29 @@ async fn read_reports(
     Ok(listings)
 }
 
-/// The rows of one batch, column by column, for multi-row upserts.
-#[derive(Default)]
-struct Writes {
-    // consensus_reports
-    report_listing: Vec<String>,
-    report_miner: Vec<String>,
-    report_attestation: Vec<Vec<u8>>,
-    report_at: Vec<DateTime<Utc>>,
-    report_trust: Vec<f64>,
-    report_values: [Vec<Option<String>>; Field::ALL.len()],
-    report_agreed: Vec<i32>,
-    report_reported: Vec<i32>,
-    // consensus_listings
-    listing_id: Vec<String>,
-    score: Vec<f64>,
-    miners: Vec<i32>,
-    last_reported: Vec<DateTime<Utc>>,
-    price: Vec<Option<i64>>,
-    bedrooms: Vec<Option<i32>>,
-    bathrooms: Vec<Option<i32>>,
-    area: Vec<Option<i32>>,
-    text: [Vec<Option<String>>; 6],
-    latitude: Vec<Option<i32>>,
-    longitude: Vec<Option<i32>>,
+/// One row of `consensus_reports` that a round writes.
+struct ReportRow<'a> {
+    listing: &'a str,
+    miner: &'a str,
+    stored: &'a Stored,
+    reported_at: DateTime<Utc>,
+    agreed: i32,
+    reported: i32,
+}
+
+/// One row of `consensus_listings` that a round writes: the chosen values, typed.
+struct ListingRow<'a> {
+    listing: &'a str,
+    score: f64,
+    miners: i32,
+    last_reported: DateTime<Utc>,
+    price: Option<i64>,
+    bedrooms: Option<i32>,
+    bathrooms: Option<i32>,
+    area: Option<i32>,
+    text: [Option<&'a str>; 6],
+    latitude: Option<i32>,
+    longitude: Option<i32>,
 }
 
 /// Fields kept as text columns in `consensus_listings`, in column order.
@@ -430,24 +428,53 @@ const TEXT_FIELDS: [Field; 6] = [
     Field::State,
 ];
 
-impl Writes {
-    fn report(&mut self, listing: &str, miner: &str, stored: &Stored, agreed: i32, reported: i32) {
-        self.report_listing.push(listing.to_owned());
-        self.report_miner.push(miner.to_owned());
-        self.report_attestation.push(stored.attestation.clone());
-        self.report_at.push(datetime(stored.report.reported_at));
-        self.report_trust.push(stored.report.trust);
-        for (column, value) in self.report_values.iter_mut().zip(&stored.report.values) {
-            column.push(value.clone());
+/// The columns of `consensus_reports`, in the order both writes give them.
+const REPORT_COLUMNS: &str = "listing_id, miner_hotkey, attestation_id, reported_at, miner_trust, field_values, agreed_fields, reported_fields";
+
+/// The columns of `consensus_listings`, in the order both writes give them.
+const LISTING_COLUMNS: &str = "listing_id, consensus_score, unique_miners, last_reported_at, price_usd, bedrooms, bathrooms_tenths, living_area_sqft, address, home_type, home_status, zip_code, city, state, latitude_e7, longitude_e7";
+
+/// The rows of one round. A listing none of whose reports was stored before the round has no
+/// row in either table, and its partition is locked by this transaction, so nothing else
+/// writes it: its rows go in with a binary COPY, which costs Postgres less than an upsert (a
+/// rebuild writes almost every row this way). The rows of the other listings are upserted,
+/// each table with one multi-row statement.
+#[derive(Default)]
+struct Writes<'a> {
+    new_reports: Vec<ReportRow<'a>>,
+    new_listings: Vec<ListingRow<'a>>,
+    reports: Vec<ReportRow<'a>>,
+    listings: Vec<ListingRow<'a>>,
+}
+
+impl<'a> Writes<'a> {
+    fn report(
+        &mut self,
+        new: bool,
+        (listing, miner, stored): (&'a str, &'a str, &'a Stored),
+        agreed: i32,
+        reported: i32,
+    ) {
+        let row = ReportRow {
+            listing,
+            miner,
+            stored,
+            reported_at: datetime(stored.report.reported_at),
+            agreed,
+            reported,
+        };
+        if new {
+            self.new_reports.push(row);
+        } else {
+            self.reports.push(row);
         }
-        self.report_agreed.push(agreed);
-        self.report_reported.push(reported);
     }
 
     fn listing(
         &mut self,
-        listing: &str,
-        consensus: &ListingConsensus,
+        new: bool,
+        listing: &'a str,
+        consensus: &'a ListingConsensus,
         reports: &BTreeMap<String, Stored>,
     ) {
         let chosen = |field: Field| {
@@ -467,122 +494,302 @@ impl Writes {
                 longitude.parse::<i32>().ok()?,
             ))
         });
-        self.listing_id.push(listing.to_owned());
-        self.score.push(consensus.score);
-        self.miners
-            .push(i32::try_from(consensus.miners).unwrap_or(i32::MAX));
         let newest = reports
             .values()
             .map(|stored| stored.report.reported_at)
             .max()
             .unwrap_or_default();
-        self.last_reported.push(datetime(newest));
-        self.price.push(number(Field::Price));
-        self.bedrooms.push(int(Field::Bedrooms));
-        self.bathrooms.push(int(Field::Bathrooms));
-        self.area.push(int(Field::LivingArea));
-        for (column, field) in self.text.iter_mut().zip(TEXT_FIELDS) {
-            column.push(chosen(field).map(str::to_owned));
+        let row = ListingRow {
+            listing,
+            score: consensus.score,
+            miners: i32::try_from(consensus.miners).unwrap_or(i32::MAX),
+            last_reported: datetime(newest),
+            price: number(Field::Price),
+            bedrooms: int(Field::Bedrooms),
+            bathrooms: int(Field::Bathrooms),
+            area: int(Field::LivingArea),
+            text: TEXT_FIELDS.map(chosen),
+            latitude: coordinates.map(|(latitude, _)| latitude),
+            longitude: coordinates.map(|(_, longitude)| longitude),
+        };
+        if new {
+            self.new_listings.push(row);
+        } else {
+            self.listings.push(row);
         }
-        self.latitude
-            .push(coordinates.map(|(latitude, _)| latitude));
-        self.longitude
-            .push(coordinates.map(|(_, longitude)| longitude));
     }
 
     async fn store(&self, transaction: &Transaction<'_>, schema: &str) -> anyhow::Result<()> {
-        let v = &self.report_values;
-        transaction
-            .execute(
-                &format!(
-                    "INSERT INTO {schema}.consensus_reports AS current
-                       (listing_id, miner_hotkey, attestation_id, reported_at, miner_trust,
-                        field_values, agreed_fields, reported_fields)
-                     SELECT l, m, a, r, t, ARRAY[v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10],
-                            agreed, reported
-                     FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[],
-                                 $5::float8[], $6::text[], $7::text[], $8::text[], $9::text[],
-                                 $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-                                 $15::text[], $16::text[], $17::int4[], $18::int4[])
-                       AS batch (l, m, a, r, t, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10,
-                                 agreed, reported)
-                     ON CONFLICT (listing_id, miner_hotkey) DO UPDATE SET
-                       attestation_id = EXCLUDED.attestation_id,
-                       reported_at = EXCLUDED.reported_at, miner_trust = EXCLUDED.miner_trust,
-                       field_values = EXCLUDED.field_values,
-                       agreed_fields = EXCLUDED.agreed_fields,
-                       reported_fields = EXCLUDED.reported_fields"
-                ),
-                &[
-                    &self.report_listing,
-                    &self.report_miner,
-                    &self.report_attestation,
-                    &self.report_at,
-                    &self.report_trust,
-                    &v[0],
-                    &v[1],
-                    &v[2],
-                    &v[3],
-                    &v[4],
-                    &v[5],
-                    &v[6],
-                    &v[7],
-                    &v[8],
-                    &v[9],
-                    &v[10],
-                    &self.report_agreed,
-                    &self.report_reported,
-                ],
-            )
-            .await
-            .context("failed to write consensus reports")?;
-        let t = &self.text;
-        transaction
-            .execute(
-                &format!(
-                    "INSERT INTO {schema}.consensus_listings AS current
-                       (listing_id, consensus_score, unique_miners, last_reported_at, price_usd,
-                        bedrooms, bathrooms_tenths, living_area_sqft, address, home_type,
-                        home_status, zip_code, city, state, latitude_e7, longitude_e7)
-                     SELECT * FROM unnest($1::text[], $2::float8[], $3::int4[],
-                       $4::timestamptz[], $5::int8[], $6::int4[], $7::int4[], $8::int4[],
-                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                       $14::text[], $15::int4[], $16::int4[])
-                     ON CONFLICT (listing_id) DO UPDATE SET
-                       consensus_score = EXCLUDED.consensus_score,
-                       unique_miners = EXCLUDED.unique_miners,
-                       last_reported_at = EXCLUDED.last_reported_at,
-                       price_usd = EXCLUDED.price_usd, bedrooms = EXCLUDED.bedrooms,
-                       bathrooms_tenths = EXCLUDED.bathrooms_tenths,
-                       living_area_sqft = EXCLUDED.living_area_sqft,
-                       address = EXCLUDED.address, home_type = EXCLUDED.home_type,
-                       home_status = EXCLUDED.home_status, zip_code = EXCLUDED.zip_code,
-                       city = EXCLUDED.city, state = EXCLUDED.state,
-                       latitude_e7 = EXCLUDED.latitude_e7, longitude_e7 = EXCLUDED.longitude_e7"
-                ),
-                &[
-                    &self.listing_id,
-                    &self.score,
-                    &self.miners,
-                    &self.last_reported,
-                    &self.price,
-                    &self.bedrooms,
-                    &self.bathrooms,
-                    &self.area,
-                    &t[0],
-                    &t[1],
-                    &t[2],
-                    &t[3],
-                    &t[4],
-                    &t[5],
-                    &self.latitude,
-                    &self.longitude,
-                ],
-            )
-            .await
-            .context("failed to write consensus listings")?;
-        Ok(())
+        copy_reports(transaction, schema, &self.new_reports).await?;
+        copy_listings(transaction, schema, &self.new_listings).await?;
+        upsert_reports(transaction, schema, &self.reports).await?;
+        upsert_listings(transaction, schema, &self.listings).await
     }
+}
+
+/// A binary COPY into `table` of `columns` typed `types`, ready for rows.
+async fn copy_writer(
+    transaction: &Transaction<'_>,
+    table: &str,
+    columns: &str,
+    types: &[Type],
+) -> anyhow::Result<BinaryCopyInWriter> {
+    let sink = transaction
+        .copy_in(&format!(
+            "COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .with_context(|| format!("failed to start copying into {table}"))?;
+    Ok(BinaryCopyInWriter::new(sink, types))
+}
+
+/// Inserts the reports of new listings (see [`Writes`]).
+async fn copy_reports(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    rows: &[ReportRow<'_>],
+) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let writer = copy_writer(
+        transaction,
+        &format!("{schema}.consensus_reports"),
+        REPORT_COLUMNS,
+        &[
+            Type::TEXT,
+            Type::TEXT,
+            Type::BYTEA,
+            Type::TIMESTAMPTZ,
+            Type::FLOAT8,
+            Type::TEXT_ARRAY,
+            Type::INT4,
+            Type::INT4,
+        ],
+    )
+    .await?;
+    futures::pin_mut!(writer);
+    for row in rows {
+        writer
+            .as_mut()
+            .write(&[
+                &row.listing,
+                &row.miner,
+                &row.stored.attestation,
+                &row.reported_at,
+                &row.stored.report.trust,
+                &row.stored.report.values.as_slice(),
+                &row.agreed,
+                &row.reported,
+            ])
+            .await
+            .context("failed to copy a consensus report")?;
+    }
+    writer
+        .finish()
+        .await
+        .context("failed to finish copying consensus reports")?;
+    Ok(())
+}
+
+/// Inserts the rows of new listings (see [`Writes`]).
+async fn copy_listings(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    rows: &[ListingRow<'_>],
+) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let writer = copy_writer(
+        transaction,
+        &format!("{schema}.consensus_listings"),
+        LISTING_COLUMNS,
+        &[
+            Type::TEXT,
+            Type::FLOAT8,
+            Type::INT4,
+            Type::TIMESTAMPTZ,
+            Type::INT8,
+            Type::INT4,
+            Type::INT4,
+            Type::INT4,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT4,
+            Type::INT4,
+        ],
+    )
+    .await?;
+    futures::pin_mut!(writer);
+    for row in rows {
+        let t = &row.text;
+        writer
+            .as_mut()
+            .write(&[
+                &row.listing,
+                &row.score,
+                &row.miners,
+                &row.last_reported,
+                &row.price,
+                &row.bedrooms,
+                &row.bathrooms,
+                &row.area,
+                &t[0],
+                &t[1],
+                &t[2],
+                &t[3],
+                &t[4],
+                &t[5],
+                &row.latitude,
+                &row.longitude,
+            ])
+            .await
+            .context("failed to copy a consensus listing")?;
+    }
+    writer
+        .finish()
+        .await
+        .context("failed to finish copying consensus listings")?;
+    Ok(())
+}
+
+/// Upserts reports of listings that had reports before, as one statement.
+async fn upsert_reports(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    rows: &[ReportRow<'_>],
+) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let listing: Vec<&str> = rows.iter().map(|row| row.listing).collect();
+    let miner: Vec<&str> = rows.iter().map(|row| row.miner).collect();
+    let attestation: Vec<&[u8]> = rows
+        .iter()
+        .map(|row| row.stored.attestation.as_slice())
+        .collect();
+    let reported_at: Vec<DateTime<Utc>> = rows.iter().map(|row| row.reported_at).collect();
+    let trust: Vec<f64> = rows.iter().map(|row| row.stored.report.trust).collect();
+    let v: [Vec<Option<&str>>; Field::ALL.len()] = std::array::from_fn(|field| {
+        rows.iter()
+            .map(|row| row.stored.report.values[field].as_deref())
+            .collect()
+    });
+    let agreed: Vec<i32> = rows.iter().map(|row| row.agreed).collect();
+    let reported: Vec<i32> = rows.iter().map(|row| row.reported).collect();
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.consensus_reports AS current ({REPORT_COLUMNS})
+                 SELECT l, m, a, r, t, ARRAY[v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10],
+                        agreed, reported
+                 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[],
+                             $5::float8[], $6::text[], $7::text[], $8::text[], $9::text[],
+                             $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                             $15::text[], $16::text[], $17::int4[], $18::int4[])
+                   AS batch (l, m, a, r, t, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10,
+                             agreed, reported)
+                 ON CONFLICT (listing_id, miner_hotkey) DO UPDATE SET
+                   attestation_id = EXCLUDED.attestation_id,
+                   reported_at = EXCLUDED.reported_at, miner_trust = EXCLUDED.miner_trust,
+                   field_values = EXCLUDED.field_values,
+                   agreed_fields = EXCLUDED.agreed_fields,
+                   reported_fields = EXCLUDED.reported_fields"
+            ),
+            &[
+                &listing,
+                &miner,
+                &attestation,
+                &reported_at,
+                &trust,
+                &v[0],
+                &v[1],
+                &v[2],
+                &v[3],
+                &v[4],
+                &v[5],
+                &v[6],
+                &v[7],
+                &v[8],
+                &v[9],
+                &v[10],
+                &agreed,
+                &reported,
+            ],
+        )
+        .await
+        .context("failed to write consensus reports")?;
+    Ok(())
+}
+
+/// Upserts the rows of listings that had reports before, as one statement.
+async fn upsert_listings(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    rows: &[ListingRow<'_>],
+) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let listing: Vec<&str> = rows.iter().map(|row| row.listing).collect();
+    let score: Vec<f64> = rows.iter().map(|row| row.score).collect();
+    let miners: Vec<i32> = rows.iter().map(|row| row.miners).collect();
+    let last_reported: Vec<DateTime<Utc>> = rows.iter().map(|row| row.last_reported).collect();
+    let price: Vec<Option<i64>> = rows.iter().map(|row| row.price).collect();
+    let bedrooms: Vec<Option<i32>> = rows.iter().map(|row| row.bedrooms).collect();
+    let bathrooms: Vec<Option<i32>> = rows.iter().map(|row| row.bathrooms).collect();
+    let area: Vec<Option<i32>> = rows.iter().map(|row| row.area).collect();
+    let t: [Vec<Option<&str>>; 6] =
+        std::array::from_fn(|column| rows.iter().map(|row| row.text[column]).collect());
+    let latitude: Vec<Option<i32>> = rows.iter().map(|row| row.latitude).collect();
+    let longitude: Vec<Option<i32>> = rows.iter().map(|row| row.longitude).collect();
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.consensus_listings AS current ({LISTING_COLUMNS})
+                 SELECT * FROM unnest($1::text[], $2::float8[], $3::int4[],
+                   $4::timestamptz[], $5::int8[], $6::int4[], $7::int4[], $8::int4[],
+                   $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+                   $14::text[], $15::int4[], $16::int4[])
+                 ON CONFLICT (listing_id) DO UPDATE SET
+                   consensus_score = EXCLUDED.consensus_score,
+                   unique_miners = EXCLUDED.unique_miners,
+                   last_reported_at = EXCLUDED.last_reported_at,
+                   price_usd = EXCLUDED.price_usd, bedrooms = EXCLUDED.bedrooms,
+                   bathrooms_tenths = EXCLUDED.bathrooms_tenths,
+                   living_area_sqft = EXCLUDED.living_area_sqft,
+                   address = EXCLUDED.address, home_type = EXCLUDED.home_type,
+                   home_status = EXCLUDED.home_status, zip_code = EXCLUDED.zip_code,
+                   city = EXCLUDED.city, state = EXCLUDED.state,
+                   latitude_e7 = EXCLUDED.latitude_e7, longitude_e7 = EXCLUDED.longitude_e7"
+            ),
+            &[
+                &listing,
+                &score,
+                &miners,
+                &last_reported,
+                &price,
+                &bedrooms,
+                &bathrooms,
+                &area,
+                &t[0],
+                &t[1],
+                &t[2],
+                &t[3],
+                &t[4],
+                &t[5],
+                &latitude,
+                &longitude,
+            ],
+        )
+        .await
+        .context("failed to write consensus listings")?;
+    Ok(())
 }
 
 /// Adds the batch's agreement deltas to `miner_accuracy`, miners in order (so two instances
