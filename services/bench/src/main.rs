@@ -546,6 +546,16 @@ async fn delete_topics(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // with RUST_LOG set, the services' own logs (e.g. RUST_LOG=resi_projector=info shows each
+    // lane's pass over its staged records and how long it took)
+    let _telemetry = match std::env::var("RUST_LOG") {
+        Ok(_) => Some(resi_runtime::telemetry::init_with_export(
+            "resi-bench",
+            &resi_runtime::config::TelemetryConfig::default(),
+            None,
+        )?),
+        Err(_) => None,
+    };
     match Cli::parse().command {
         Command::Api {
             listings,
