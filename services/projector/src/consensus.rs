@@ -18,7 +18,7 @@ use resi_events::{Event, EventPayload};
 use resi_projections::consensus::{Algorithm, Field, ListingConsensus, MinerReport, decide};
 use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::datetime;
 
@@ -399,6 +399,8 @@ struct ReportRow<'a> {
     miner: &'a str,
     stored: &'a Stored,
     reported_at: DateTime<Utc>,
+    /// The report's field values, as the `text[]` a COPY writes.
+    values: &'a [Option<String>],
     agreed: i32,
     reported: i32,
 }
@@ -460,6 +462,7 @@ impl<'a> Writes<'a> {
             miner,
             stored,
             reported_at: datetime(stored.report.reported_at),
+            values: stored.report.values.as_slice(),
             agreed,
             reported,
         };
@@ -520,8 +523,23 @@ impl<'a> Writes<'a> {
     }
 
     async fn store(&self, transaction: &Transaction<'_>, schema: &str) -> anyhow::Result<()> {
-        copy_reports(transaction, schema, &self.new_reports).await?;
-        copy_listings(transaction, schema, &self.new_listings).await?;
+        // rows of new listings (see above)
+        copy_rows(
+            transaction,
+            &format!("{schema}.consensus_reports"),
+            (REPORT_COLUMNS, &REPORT_TYPES),
+            &self.new_reports,
+            ReportRow::params,
+        )
+        .await?;
+        copy_rows(
+            transaction,
+            &format!("{schema}.consensus_listings"),
+            (LISTING_COLUMNS, &LISTING_TYPES),
+            &self.new_listings,
+            ListingRow::params,
+        )
+        .await?;
         upsert_reports(transaction, schema, &self.reports).await?;
         upsert_listings(transaction, schema, &self.listings).await
     }
@@ -543,118 +561,104 @@ async fn copy_writer(
     Ok(BinaryCopyInWriter::new(sink, types))
 }
 
-/// Inserts the reports of new listings (see [`Writes`]).
-async fn copy_reports(
-    transaction: &Transaction<'_>,
-    schema: &str,
-    rows: &[ReportRow<'_>],
-) -> anyhow::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
+/// A parameter of a COPY row or a statement.
+type Param<'r> = &'r (dyn ToSql + Sync);
+
+impl ReportRow<'_> {
+    /// The row's values in [`REPORT_COLUMNS`] order, typed as [`REPORT_TYPES`].
+    fn params(&self) -> [Param<'_>; 8] {
+        [
+            &self.listing,
+            &self.miner,
+            &self.stored.attestation,
+            &self.reported_at,
+            &self.stored.report.trust,
+            &self.values,
+            &self.agreed,
+            &self.reported,
+        ]
     }
-    let writer = copy_writer(
-        transaction,
-        &format!("{schema}.consensus_reports"),
-        REPORT_COLUMNS,
-        &[
-            Type::TEXT,
-            Type::TEXT,
-            Type::BYTEA,
-            Type::TIMESTAMPTZ,
-            Type::FLOAT8,
-            Type::TEXT_ARRAY,
-            Type::INT4,
-            Type::INT4,
-        ],
-    )
-    .await?;
-    futures::pin_mut!(writer);
-    for row in rows {
-        writer
-            .as_mut()
-            .write(&[
-                &row.listing,
-                &row.miner,
-                &row.stored.attestation,
-                &row.reported_at,
-                &row.stored.report.trust,
-                &row.stored.report.values.as_slice(),
-                &row.agreed,
-                &row.reported,
-            ])
-            .await
-            .context("failed to copy a consensus report")?;
-    }
-    writer
-        .finish()
-        .await
-        .context("failed to finish copying consensus reports")?;
-    Ok(())
 }
 
-/// Inserts the rows of new listings (see [`Writes`]).
-async fn copy_listings(
+const REPORT_TYPES: [Type; 8] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::BYTEA,
+    Type::TIMESTAMPTZ,
+    Type::FLOAT8,
+    Type::TEXT_ARRAY,
+    Type::INT4,
+    Type::INT4,
+];
+
+impl ListingRow<'_> {
+    /// The row's values in [`LISTING_COLUMNS`] order, typed as [`LISTING_TYPES`].
+    fn params(&self) -> [Param<'_>; 16] {
+        let t = &self.text;
+        [
+            &self.listing,
+            &self.score,
+            &self.miners,
+            &self.last_reported,
+            &self.price,
+            &self.bedrooms,
+            &self.bathrooms,
+            &self.area,
+            &t[0],
+            &t[1],
+            &t[2],
+            &t[3],
+            &t[4],
+            &t[5],
+            &self.latitude,
+            &self.longitude,
+        ]
+    }
+}
+
+const LISTING_TYPES: [Type; 16] = [
+    Type::TEXT,
+    Type::FLOAT8,
+    Type::INT4,
+    Type::TIMESTAMPTZ,
+    Type::INT8,
+    Type::INT4,
+    Type::INT4,
+    Type::INT4,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT4,
+    Type::INT4,
+];
+
+/// Inserts `rows` into `table` with one binary COPY (nothing when there are none).
+async fn copy_rows<T, const N: usize>(
     transaction: &Transaction<'_>,
-    schema: &str,
-    rows: &[ListingRow<'_>],
+    table: &str,
+    (columns, types): (&str, &[Type; N]),
+    rows: &[T],
+    params: impl for<'r> Fn(&'r T) -> [Param<'r>; N],
 ) -> anyhow::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let writer = copy_writer(
-        transaction,
-        &format!("{schema}.consensus_listings"),
-        LISTING_COLUMNS,
-        &[
-            Type::TEXT,
-            Type::FLOAT8,
-            Type::INT4,
-            Type::TIMESTAMPTZ,
-            Type::INT8,
-            Type::INT4,
-            Type::INT4,
-            Type::INT4,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::INT4,
-            Type::INT4,
-        ],
-    )
-    .await?;
+    let writer = copy_writer(transaction, table, columns, types).await?;
     futures::pin_mut!(writer);
     for row in rows {
-        let t = &row.text;
         writer
             .as_mut()
-            .write(&[
-                &row.listing,
-                &row.score,
-                &row.miners,
-                &row.last_reported,
-                &row.price,
-                &row.bedrooms,
-                &row.bathrooms,
-                &row.area,
-                &t[0],
-                &t[1],
-                &t[2],
-                &t[3],
-                &t[4],
-                &t[5],
-                &row.latitude,
-                &row.longitude,
-            ])
+            .write(&params(row))
             .await
-            .context("failed to copy a consensus listing")?;
+            .with_context(|| format!("failed to copy a row into {table}"))?;
     }
     writer
         .finish()
         .await
-        .context("failed to finish copying consensus listings")?;
+        .with_context(|| format!("failed to finish copying into {table}"))?;
     Ok(())
 }
 
@@ -677,7 +681,7 @@ async fn upsert_reports(
     let trust: Vec<f64> = rows.iter().map(|row| row.stored.report.trust).collect();
     let v: [Vec<Option<&str>>; Field::ALL.len()] = std::array::from_fn(|field| {
         rows.iter()
-            .map(|row| row.stored.report.values[field].as_deref())
+            .map(|row| row.values[field].as_deref())
             .collect()
     });
     let agreed: Vec<i32> = rows.iter().map(|row| row.agreed).collect();
