@@ -16,6 +16,7 @@
 //! miner whose report lacks the field does not count against it). A listing's consensus score is
 //! the mean confidence of its chosen values.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use resi_events::CanonicalListing;
@@ -254,9 +255,11 @@ pub struct ListingConsensus {
     pub agreement: Vec<(String, u32, u32)>,
 }
 
-/// Decides a listing from its miners' latest reports (one per miner; order does not matter).
+/// Decides a listing from its miners' latest reports (one per miner; order does not matter),
+/// owned or borrowed (a fold decides from the reports it holds, without copying them).
 #[must_use]
-pub fn decide(algorithm: Algorithm, reports: &[MinerReport]) -> ListingConsensus {
+pub fn decide<R: Borrow<MinerReport>>(algorithm: Algorithm, reports: &[R]) -> ListingConsensus {
+    let reports: Vec<&MinerReport> = reports.iter().map(Borrow::borrow).collect();
     let newest = reports
         .iter()
         .map(|report| report.reported_at)

@@ -321,10 +321,7 @@ async fn apply(
         .iter()
         .filter_map(|listing| {
             let reports = listings.get(listing)?;
-            let inputs: Vec<MinerReport> = reports
-                .values()
-                .map(|stored| stored.report.clone())
-                .collect();
+            let inputs: Vec<&MinerReport> = reports.values().map(|stored| &stored.report).collect();
             Some((listing.as_str(), reports, decide(algorithm, &inputs)))
         })
         .collect();
