@@ -144,27 +144,10 @@ async fn a_slow_or_missing_database_is_503_not_500() -> anyhow::Result<()> {
     );
 
     // Act: the database goes away (dropped, its connections terminated)
-    let database = built.stack.postgres.url.clone();
     resi_tests::stack::stop(vec![built.projector]).await?;
     drop(owner);
-    let name = {
-        use secrecy::ExposeSecret as _;
-        database
-            .expose_secret()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let server = std::env::var("RESI_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let admin = tokio_postgres::connect(&server, tokio_postgres::NoTls).await?;
-    tokio::spawn(admin.1);
     built.stack.pool.close();
-    admin
-        .0
-        .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-        .await?;
+    resi_tests::drop_database(&built.stack.postgres).await?;
     let gone = statement_api.get("/api/stats").await?;
     let ready = statement_api.get("/ready").await?;
 

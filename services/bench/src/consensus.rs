@@ -472,6 +472,8 @@ pub async fn bench_consensus(
     println!(
         "consensus: cross-check over {built_listings} listings and {built_reports} reports: {listings} listing rows, {reports} report rows and {miners} miner rows differ"
     );
+    drop(client);
+    crate::replay::discard(&postgres, &pool).await;
     anyhow::ensure!(
         listings == 0 && reports == 0 && miners == 0,
         "the rebuild and DuckDB disagree"

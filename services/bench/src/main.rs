@@ -511,6 +511,8 @@ async fn bench_e2e(files: usize, rows_per_file: usize) -> anyhow::Result<()> {
             "e2e: could not delete this run's topics ({error}); `scripts/stack reset-broker` starts the broker afresh"
         );
     }
+    drop(client);
+    replay::discard(&postgres, &pool).await;
     Ok(())
 }
 
