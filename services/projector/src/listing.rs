@@ -2,10 +2,9 @@
 //! row per listing) from the attestations topic.
 //!
 //! An attestation is inserted once (its event id is the key; a re-delivered one changes
-//! nothing). In the same statement the listings it touches are brought up to date from the
-//! batch's new attestations: counts added, the earliest and the latest report kept. A listing's
-//! counts and latest values are therefore a function of the set of its attestations, never of
-//! their arrival order.
+//! nothing). The listings touched by a batch are then recomputed from their attestations in one
+//! statement, so a listing's counts and latest values are a function of the set of its
+//! attestations, never of their arrival order.
 
 use anyhow::Context as _;
 use resi_events::{Event, EventPayload, ListingAttested};
@@ -109,83 +108,23 @@ pub async fn fold(
         return Ok(0);
     }
     let c = &columns;
-    // The attestations and the listings they touch in one statement. Its parts share one
-    // snapshot, so `miner_attestations` read below holds what came before this batch: a
-    // listing's row is brought up to date from its new attestations alone (counts added, the
-    // earliest and latest kept), never read back whole. Each result is still a function of the
-    // set of attestations (a sum, a minimum, a count of distinct miners, the greatest by scrape
-    // time and id), so it does not depend on their order, and re-delivered ones (no row
-    // inserted) change nothing.
-    let keep_latest: String = LATEST_COLUMNS
-        .iter()
-        .map(|column| {
-            format!(
-                "{column} = CASE WHEN (EXCLUDED.last_updated_at, EXCLUDED.latest_attestation)
-                     > (current.last_updated_at, current.latest_attestation)
-                   THEN EXCLUDED.{column} ELSE current.{column} END"
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",\n                   ");
-    let row = transaction
-        .query_one(
+    let inserted: Vec<String> = transaction
+        .query(
             &format!(
-                "WITH new AS (
-                   INSERT INTO {schema}.miner_attestations
-                     (attestation_id, listing_id, miner_hotkey, upload_id, row_index, upload_key,
-                      job_id, scraped_at, submitted_at, content_hash, miner_trust, uri, url,
-                      price_usd, address, bedrooms, bathrooms_tenths, living_area_sqft, home_type,
-                      home_status, days_on_market, zip_code, city, state, latitude_e7,
-                      longitude_e7, listing_date, mls_id)
-                   SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bytea[],
-                     $5::int8[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[],
-                     $10::bytea[], $11::float8[], $12::text[], $13::text[], $14::int8[],
-                     $15::text[], $16::int4[], $17::int4[], $18::int4[], $19::text[], $20::text[],
-                     $21::int4[], $22::text[], $23::text[], $24::text[], $25::int4[], $26::int4[],
-                     $27::date[], $28::text[])
-                   ON CONFLICT (attestation_id) DO NOTHING
-                   RETURNING *
-                 ),
-                 latest AS (
-                   SELECT DISTINCT ON (listing_id) * FROM new
-                   ORDER BY listing_id, scraped_at DESC, attestation_id DESC
-                 ),
-                 counts AS (
-                   SELECT listing_id, min(scraped_at) AS first_seen, count(*) AS total
-                   FROM new GROUP BY listing_id
-                 ),
-                 -- miners attesting a listing for the first time
-                 first_reports AS (
-                   SELECT reporters.listing_id, count(*)::integer AS miners
-                   FROM (SELECT DISTINCT listing_id, miner_hotkey FROM new) AS reporters
-                   WHERE NOT EXISTS (
-                     SELECT 1 FROM {schema}.miner_attestations seen
-                     WHERE seen.listing_id = reporters.listing_id
-                       AND seen.miner_hotkey = reporters.miner_hotkey)
-                   GROUP BY reporters.listing_id
-                 ),
-                 _listings AS (
-                   INSERT INTO {schema}.listings AS current
-                     (listing_id, uri, url, first_seen_at, last_updated_at, total_attestations,
-                      unique_miners_count, latest_attestation, price_usd, address, bedrooms,
-                      bathrooms_tenths, living_area_sqft, home_type, home_status, days_on_market,
-                      zip_code, city, state, latitude_e7, longitude_e7, listing_date, mls_id)
-                   SELECT latest.listing_id, latest.uri, latest.url, counts.first_seen,
-                          latest.scraped_at, counts.total, coalesce(first_reports.miners, 0),
-                          latest.attestation_id, latest.price_usd, latest.address,
-                          latest.bedrooms, latest.bathrooms_tenths, latest.living_area_sqft,
-                          latest.home_type, latest.home_status, latest.days_on_market,
-                          latest.zip_code, latest.city, latest.state, latest.latitude_e7,
-                          latest.longitude_e7, latest.listing_date, latest.mls_id
-                   FROM latest JOIN counts USING (listing_id)
-                   LEFT JOIN first_reports USING (listing_id)
-                   ON CONFLICT (listing_id) DO UPDATE SET
-                   first_seen_at = least(current.first_seen_at, EXCLUDED.first_seen_at),
-                   total_attestations = current.total_attestations + EXCLUDED.total_attestations,
-                   unique_miners_count = current.unique_miners_count + EXCLUDED.unique_miners_count,
-                   {keep_latest}
-                 )
-                 SELECT count(*) FROM new"
+                "INSERT INTO {schema}.miner_attestations
+                   (attestation_id, listing_id, miner_hotkey, upload_id, row_index, upload_key,
+                    job_id, scraped_at, submitted_at, content_hash, miner_trust, uri, url,
+                    price_usd, address, bedrooms, bathrooms_tenths, living_area_sqft, home_type,
+                    home_status, days_on_market, zip_code, city, state, latitude_e7,
+                    longitude_e7, listing_date, mls_id)
+                 SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bytea[],
+                   $5::int8[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[],
+                   $10::bytea[], $11::float8[], $12::text[], $13::text[], $14::int8[],
+                   $15::text[], $16::int4[], $17::int4[], $18::int4[], $19::text[], $20::text[],
+                   $21::int4[], $22::text[], $23::text[], $24::text[], $25::int4[], $26::int4[],
+                   $27::date[], $28::text[])
+                 ON CONFLICT (attestation_id) DO NOTHING
+                 RETURNING listing_id"
             ),
             &[
                 &c.id,
@@ -219,32 +158,64 @@ pub async fn fold(
             ],
         )
         .await
-        .context("failed to insert attestations and update their listings")?;
-    let new_attestations: i64 = row.get(0);
-    Ok(usize::try_from(new_attestations).unwrap_or_default())
+        .context("failed to insert attestations")?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if inserted.is_empty() {
+        return Ok(0);
+    }
+    let new_attestations = inserted.len();
+    let mut touched = inserted;
+    touched.sort();
+    touched.dedup();
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.listings AS current
+                   (listing_id, uri, url, first_seen_at, last_updated_at, total_attestations,
+                    unique_miners_count, latest_attestation, price_usd, address, bedrooms,
+                    bathrooms_tenths, living_area_sqft, home_type, home_status, days_on_market,
+                    zip_code, city, state, latitude_e7, longitude_e7, listing_date, mls_id)
+                 SELECT latest.listing_id, latest.uri, latest.url, counts.first_seen,
+                        latest.scraped_at, counts.total, counts.miners, latest.attestation_id,
+                        latest.price_usd, latest.address, latest.bedrooms,
+                        latest.bathrooms_tenths, latest.living_area_sqft, latest.home_type,
+                        latest.home_status, latest.days_on_market, latest.zip_code, latest.city,
+                        latest.state, latest.latitude_e7, latest.longitude_e7,
+                        latest.listing_date, latest.mls_id
+                 FROM (
+                     SELECT DISTINCT ON (listing_id) *
+                     FROM {schema}.miner_attestations
+                     WHERE listing_id = ANY($1)
+                     ORDER BY listing_id, scraped_at DESC, attestation_id DESC
+                 ) AS latest
+                 JOIN (
+                     SELECT listing_id, min(scraped_at) AS first_seen, count(*) AS total,
+                            count(DISTINCT miner_hotkey)::integer AS miners
+                     FROM {schema}.miner_attestations
+                     WHERE listing_id = ANY($1)
+                     GROUP BY listing_id
+                 ) AS counts USING (listing_id)
+                 ON CONFLICT (listing_id) DO UPDATE SET
+                   uri = EXCLUDED.uri, url = EXCLUDED.url,
+                   first_seen_at = EXCLUDED.first_seen_at,
+                   last_updated_at = EXCLUDED.last_updated_at,
+                   total_attestations = EXCLUDED.total_attestations,
+                   unique_miners_count = EXCLUDED.unique_miners_count,
+                   latest_attestation = EXCLUDED.latest_attestation,
+                   price_usd = EXCLUDED.price_usd, address = EXCLUDED.address,
+                   bedrooms = EXCLUDED.bedrooms, bathrooms_tenths = EXCLUDED.bathrooms_tenths,
+                   living_area_sqft = EXCLUDED.living_area_sqft,
+                   home_type = EXCLUDED.home_type, home_status = EXCLUDED.home_status,
+                   days_on_market = EXCLUDED.days_on_market, zip_code = EXCLUDED.zip_code,
+                   city = EXCLUDED.city, state = EXCLUDED.state,
+                   latitude_e7 = EXCLUDED.latitude_e7, longitude_e7 = EXCLUDED.longitude_e7,
+                   listing_date = EXCLUDED.listing_date, mls_id = EXCLUDED.mls_id"
+            ),
+            &[&touched],
+        )
+        .await
+        .context("failed to update listings")?;
+    Ok(new_attestations)
 }
-
-/// The `listings` columns that hold the latest attestation's values, replaced when a newer
-/// attestation arrives. Every expression of an `UPDATE`'s `SET` reads the row as it was, so
-/// the comparison of `last_updated_at` and `latest_attestation` holds for all of them.
-const LATEST_COLUMNS: [&str; 19] = [
-    "uri",
-    "url",
-    "price_usd",
-    "address",
-    "bedrooms",
-    "bathrooms_tenths",
-    "living_area_sqft",
-    "home_type",
-    "home_status",
-    "days_on_market",
-    "zip_code",
-    "city",
-    "state",
-    "latitude_e7",
-    "longitude_e7",
-    "listing_date",
-    "mls_id",
-    "last_updated_at",
-    "latest_attestation",
-];
