@@ -80,7 +80,8 @@ impl Stack {
     }
 
     /// Starts a projector folding one version in batches of at most `batch_max_events`: small
-    /// batches come full while it catches up, so a projection that stages does.
+    /// batches come full while it catches up, so a projection that stages does. Its apply
+    /// passes read the staged reports 5 at a time, so listings straddle their rounds.
     pub async fn spawn_batched(
         &self,
         projection: ProjectionKind,
@@ -90,6 +91,7 @@ impl Stack {
         let mut config =
             crate::projector_config(&self.postgres, &self.kafka, &[(projection, version)]);
         config.projector.batch_max_events = batch_max_events;
+        config.projector.apply_chunk_rows = 5;
         Self::start(&config).await
     }
 

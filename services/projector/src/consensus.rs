@@ -97,7 +97,15 @@ pub async fn fold(
 ) -> anyhow::Result<usize> {
     let incoming = reduce(events.iter().copied());
     let mut accuracy = AccuracyDeltas::new();
-    let changed = apply(transaction, schema, algorithm, incoming, &mut accuracy).await?;
+    let changed = apply(
+        transaction,
+        schema,
+        algorithm,
+        incoming,
+        Lookup::Stored,
+        &mut accuracy,
+    )
+    .await?;
     store_accuracy(transaction, schema, &accuracy).await?;
     Ok(changed)
 }
@@ -168,20 +176,23 @@ pub async fn stage(
     Ok(staged)
 }
 
-/// Staged reports applied per round: enough listings for large writes, few enough to keep the
-/// process's memory flat.
-const APPLY_CHUNK_ROWS: i32 = 50_000;
-
 /// Applies the reports staged from `partitions` (see [`stage`]) in `transaction`, listing
 /// after listing: they are read in listing order, so each listing is decided once, with its
 /// stored and staged reports together, and written once. Then the staged rows are deleted.
-/// The number of staged reports applied.
+/// `chunk_rows` staged reports are read per round. The number of staged reports applied.
+///
+/// When the version holds no report at all as the pass starts (a rebuild from offset 0), no
+/// listing of these partitions can have stored reports during the pass either: only the
+/// holder of the partitions' locks (this transaction) writes them. The pass then skips
+/// looking them up.
 pub async fn apply_staged(
     transaction: &Transaction<'_>,
     schema: &str,
     algorithm: Algorithm,
     partitions: &[i32],
+    chunk_rows: usize,
 ) -> anyhow::Result<usize> {
+    let chunk_rows = i32::try_from(chunk_rows.max(1)).unwrap_or(i32::MAX);
     // the sort of a whole catch-up (millions of reports) runs in memory or in few runs
     transaction
         .batch_execute("SET LOCAL work_mem = '256MB'")
@@ -196,29 +207,57 @@ pub async fn apply_staged(
         ))
         .await
         .context("failed to prepare reading staged reports")?;
+    let stored = transaction
+        .query_one(
+            &format!("SELECT EXISTS (SELECT 1 FROM {schema}.consensus_reports)"),
+            &[],
+        )
+        .await
+        .context("failed to look for stored consensus reports")?
+        .get::<_, bool>(0);
+    let lookup = if stored {
+        Lookup::Stored
+    } else {
+        Lookup::NothingStored
+    };
     let portal = transaction
         .bind(&statement, &[&partitions])
         .await
         .context("failed to read staged reports")?;
     let mut applied = 0;
     let mut accuracy = AccuracyDeltas::new();
+    // the reports of the previous chunk's last listing, which this chunk may continue
+    let mut carried = Incoming::new();
     loop {
         let rows = transaction
-            .query_portal(&portal, APPLY_CHUNK_ROWS)
+            .query_portal(&portal, chunk_rows)
             .await
             .context("failed to read staged reports")?;
-        let last = rows.len() < usize::try_from(APPLY_CHUNK_ROWS).unwrap_or(usize::MAX);
+        let last = rows.len() < usize::try_from(chunk_rows).unwrap_or(usize::MAX);
         applied += rows.len();
-        let mut incoming = Incoming::new();
+        let mut incoming = std::mem::take(&mut carried);
         for row in rows {
             let listing: &str = row.get(0);
             let miner: &str = row.get(1);
             let (report, id) = stored_report(&row, listing, miner)?;
             offer(&mut incoming, listing, miner, report, id);
         }
-        // a listing cut between two chunks is decided twice, with the same end result: the
-        // second round reads what the first one wrote
-        apply(transaction, schema, algorithm, incoming, &mut accuracy).await?;
+        if !last && let Some(((listing, _), _)) = incoming.last_key_value() {
+            // rows come in byte order of listing_id (COLLATE "C"), as the map's keys sort: the
+            // last listing's reports are the map's tail, held back so that every listing is
+            // decided once, with all of its reports
+            let cut = (listing.clone(), String::new());
+            carried = incoming.split_off(&cut);
+        }
+        apply(
+            transaction,
+            schema,
+            algorithm,
+            incoming,
+            lookup,
+            &mut accuracy,
+        )
+        .await?;
         if last {
             break;
         }
@@ -262,6 +301,15 @@ fn stored_report(
     Ok((report, row.get(2)))
 }
 
+/// Whether a round looks up the stored reports of its listings.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// Some may exist: read them.
+    Stored,
+    /// None can exist (see [`apply_staged`]).
+    NothingStored,
+}
+
 /// Per miner, what a fold adds to `miner_accuracy`: (listings, agreed fields, reported fields).
 type AccuracyDeltas = BTreeMap<String, (i64, i64, i64)>;
 
@@ -273,18 +321,24 @@ async fn apply(
     schema: &str,
     algorithm: Algorithm,
     incoming: Incoming,
+    lookup: Lookup,
     accuracy: &mut AccuracyDeltas,
 ) -> anyhow::Result<usize> {
     if incoming.is_empty() {
         return Ok(0);
     }
-    let listing_ids: Vec<&str> = incoming
-        .keys()
-        .map(|(listing, _)| listing.as_str())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut listings = read_reports(transaction, schema, &listing_ids).await?;
+    let mut listings = match lookup {
+        Lookup::Stored => {
+            let listing_ids: Vec<&str> = incoming
+                .keys()
+                .map(|(listing, _)| listing.as_str())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            read_reports(transaction, schema, &listing_ids).await?
+        }
+        Lookup::NothingStored => BTreeMap::new(),
+    };
 
     let mut changed: BTreeSet<String> = BTreeSet::new();
     for ((listing, miner), (report, id)) in incoming {

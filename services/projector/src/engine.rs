@@ -140,6 +140,9 @@ pub struct ProjectorConfig {
     /// end the same either way; staged records count in the lag until applied, and a version
     /// is caught up only once nothing is staged. Off: every batch is folded as it comes.
     pub stage_when_behind: bool,
+    /// Staged reports an apply pass reads, decides and writes per round: enough for large
+    /// writes, few enough to keep memory flat.
+    pub apply_chunk_rows: usize,
     /// Longest wait for a batch to fill once its first record arrived, in milliseconds.
     pub batch_max_wait_ms: u64,
     /// How often each owned partition's lag is measured and exported, in seconds.
@@ -169,6 +172,7 @@ impl Default for ProjectorConfig {
             fold_lanes: 2,
             batch_max_events: 20_000,
             stage_when_behind: true,
+            apply_chunk_rows: 50_000,
             batch_max_wait_ms: 200,
             lag_report_interval_secs: 15,
             retry: RetryPolicy::default(),
@@ -486,6 +490,7 @@ impl Projector {
                     &fold.schema,
                     consensus::algorithm(&fold.version)?,
                     &fold.partitions,
+                    self.config.apply_chunk_rows,
                 )
                 .await?
             }
