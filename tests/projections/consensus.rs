@@ -286,20 +286,25 @@ async fn v1_and_v2_side_by_side_decide_by_their_algorithms_and_rebuild_identical
     );
     eventually(
         Duration::from_secs(30),
-        "the rebuild's staged reports to show in the table statistics",
+        "the rebuild's staged reports to show in the table statistics, and its tables analysed \
+         after the pass",
         || async {
             let client = stack.pool.get().await?;
             let row = client
                 .query_one(
-                    "SELECT n_tup_ins, (SELECT count(*) FROM consensus_v1_rebuild.consensus_staged)
+                    "SELECT n_tup_ins, (SELECT count(*) FROM consensus_v1_rebuild.consensus_staged),
+                            (SELECT count(*) FROM pg_stat_user_tables
+                             WHERE schemaname = 'consensus_v1_rebuild'
+                               AND relname IN ('consensus_reports', 'consensus_listings')
+                               AND last_analyze IS NOT NULL)
                      FROM pg_stat_user_tables
                      WHERE schemaname = 'consensus_v1_rebuild' AND relname = 'consensus_staged'",
                     &[],
                 )
                 .await?;
-            let (inserted, left): (i64, i64) = (row.get(0), row.get(1));
+            let (inserted, left, analysed): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
             anyhow::ensure!(left == 0, "{left} staged reports were never applied");
-            Ok((inserted > 0).then_some(()))
+            Ok((inserted > 0 && analysed == 2).then_some(()))
         },
     )
     .await?;

@@ -275,6 +275,16 @@ pub async fn apply_staged(
     Ok(applied)
 }
 
+/// Gathers the planner's statistics of the version's tables (see the projector's apply pass).
+pub async fn analyze(client: &tokio_postgres::Client, schema: &str) -> anyhow::Result<()> {
+    client
+        .batch_execute(&format!(
+            "ANALYZE {schema}.consensus_reports, {schema}.consensus_listings, {schema}.miner_accuracy"
+        ))
+        .await
+        .context("failed to analyse the consensus tables")
+}
+
 /// The report in `row`, read from `consensus_reports` or `consensus_staged` as listing,
 /// miner, attestation id, reported_at, trust and field values (columns 0 to 5).
 fn stored_report(

@@ -512,6 +512,20 @@ impl Projector {
         metrics::apply(projection, applied, started.elapsed());
         resi_runtime::metrics::postgres("projector.apply", started.elapsed());
         tracing::info!(projection, version = %fold.version, partitions = ?fold.partitions, applied, elapsed_ms = started.elapsed().as_millis() as u64, "staged records applied");
+        // A pass writes most of a catch-up's rows at once. The live batches that follow look
+        // listings up by id, and on tables the planner has no statistics for it reads a list
+        // of ids by scanning the whole table; autovacuum, when it runs at all, analyses them
+        // minutes later. Best effort, after the commit, so no lock outlives the pass.
+        if applied > 0
+            && fold.kind == ProjectionKind::Consensus
+            && let Err(error) = consensus::analyze(&client, &fold.schema).await
+        {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                projection,
+                "failed to analyse the tables after a pass"
+            );
+        }
         Ok(())
     }
 
