@@ -1,4 +1,4 @@
-//! The listing projection: attestations folded once, listings brought up to date from them, two
+//! The listing projection: attestations folded once, listings recomputed from them, two
 //! instances splitting the partitions, and a rebuild that gives the same tables.
 
 use std::collections::{BTreeMap, BTreeSet};

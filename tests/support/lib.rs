@@ -67,23 +67,13 @@ pub async fn fresh_database() -> anyhow::Result<PostgresConfig> {
 /// still connected: a benchmark leaves gigabytes behind otherwise.
 pub async fn drop_database(config: &PostgresConfig) -> anyhow::Result<()> {
     use secrecy::ExposeSecret as _;
-    let url = config.url.expose_secret();
-    let (base, name) = url
+    let name = config
+        .url
+        .expose_secret()
         .rsplit_once('/')
-        .ok_or_else(|| anyhow::anyhow!("the database url names no database"))?;
-    anyhow::ensure!(
-        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
-        "database name {name:?} must be ASCII letters, digits and underscores"
-    );
-    let (admin, connection) =
-        tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls).await?;
-    let driver = tokio::spawn(connection);
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await?;
-    drop(admin);
-    driver.await??;
-    Ok(())
+        .map(|(_, name)| name.to_owned())
+        .unwrap_or_default();
+    resi_runtime::postgres::drop_database(config, &name).await
 }
 
 /// Broker settings with a unique topic prefix and small partition counts.

@@ -94,10 +94,15 @@ pub async fn check(pool: &Pool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates database `name` through the server at `config` (connected to its `postgres`
-/// database) unless it exists. Used by the local stack and the tests.
-#[tracing::instrument(skip_all, fields(database = %name))]
-pub async fn create_database_if_missing(config: &PostgresConfig, name: &str) -> anyhow::Result<()> {
+/// A session on the `postgres` database of the server at `config`, to create or drop database
+/// `name` (checked to be a plain identifier first), and the task driving it.
+async fn admin_session(
+    config: &PostgresConfig,
+    name: &str,
+) -> anyhow::Result<(
+    tokio_postgres::Client,
+    tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+)> {
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         bail!("database name {name:?} must be non-empty ASCII letters, digits and underscores");
     }
@@ -107,7 +112,26 @@ pub async fn create_database_if_missing(config: &PostgresConfig, name: &str) -> 
         .connect(NoTls)
         .await
         .context("failed to connect to the postgres database")?;
-    let driver = tokio::spawn(connection);
+    Ok((client, tokio::spawn(connection)))
+}
+
+/// Ends a session from [`admin_session`] and surfaces its connection's failure.
+async fn end_admin_session(
+    client: tokio_postgres::Client,
+    driver: tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+) -> anyhow::Result<()> {
+    drop(client);
+    driver
+        .await
+        .context("postgres connection task failed")?
+        .context("postgres connection failed")
+}
+
+/// Creates database `name` through the server at `config` (connected to its `postgres`
+/// database) unless it exists. Used by the local stack and the tests.
+#[tracing::instrument(skip_all, fields(database = %name))]
+pub async fn create_database_if_missing(config: &PostgresConfig, name: &str) -> anyhow::Result<()> {
+    let (client, driver) = admin_session(config, name).await?;
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
         .await
@@ -125,12 +149,19 @@ pub async fn create_database_if_missing(config: &PostgresConfig, name: &str) -> 
             Err(error) => return Err(error).context("failed to create the database"),
         }
     }
-    drop(client);
-    driver
+    end_admin_session(client, driver).await
+}
+
+/// Drops database `name` through the server at `config`, terminating its sessions, if it
+/// exists. Used by the tests and the benchmarks for the databases they made.
+#[tracing::instrument(skip_all, fields(database = %name))]
+pub async fn drop_database(config: &PostgresConfig, name: &str) -> anyhow::Result<()> {
+    let (client, driver) = admin_session(config, name).await?;
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .await
-        .context("postgres connection task failed")?
-        .context("postgres connection failed")?;
-    Ok(())
+        .context("failed to drop the database")?;
+    end_admin_session(client, driver).await
 }
 
 /// Versions applied to the database and versions this release has but the database lacks.
