@@ -5,3 +5,4 @@ mod broker;
 mod dataset;
 mod fixtures;
 mod migrations;
+mod sessions;

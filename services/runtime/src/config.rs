@@ -107,6 +107,11 @@ pub struct PostgresConfig {
     pub connect_timeout_secs: u64,
     /// Statement timeout in milliseconds applied to every connection (0 disables).
     pub statement_timeout_ms: u64,
+    /// Whether the server may JIT-compile this service's statements (off by default). The
+    /// projections' batch statements and the API's aggregates cost enough for Postgres to
+    /// compile them to machine code each time they run, which took longer than running them:
+    /// with it on, a listing rebuild took a quarter longer (see BENCHMARKS.md).
+    pub jit: bool,
 }
 
 impl Default for PostgresConfig {
@@ -116,6 +121,7 @@ impl Default for PostgresConfig {
             pool_size: 16,
             connect_timeout_secs: 5,
             statement_timeout_ms: 30_000,
+            jit: false,
         }
     }
 }
@@ -128,6 +134,7 @@ impl fmt::Debug for PostgresConfig {
             .field("pool_size", &self.pool_size)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("jit", &self.jit)
             .finish()
     }
 }

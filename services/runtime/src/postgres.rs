@@ -29,11 +29,23 @@ pub fn connection_config(config: &PostgresConfig) -> anyhow::Result<tokio_postgr
         .parse()
         .context("postgres.url is not a valid connection string")?;
     parsed.connect_timeout(Duration::from_secs(config.connect_timeout_secs));
+    // session settings, after any the URL gives
+    let mut options: Vec<String> = parsed
+        .get_options()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
     if config.statement_timeout_ms > 0 {
-        parsed.options(format!(
+        options.push(format!(
             "-c statement_timeout={}",
             config.statement_timeout_ms
         ));
+    }
+    if !config.jit {
+        options.push("-c jit=off".to_owned());
+    }
+    if !options.is_empty() {
+        parsed.options(options.join(" "));
     }
     if parsed.get_application_name().is_none() {
         parsed.application_name("resi");
