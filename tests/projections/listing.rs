@@ -1,13 +1,16 @@
 //! The listing projection: attestations folded once, listings recomputed from them, two
-//! instances splitting the partitions, and a rebuild that gives the same tables.
+//! instances splitting the partitions, and rebuilds (staged, and batch by batch) that give the
+//! same tables.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use resi_events::{CanonicalListing, Event, EventPayload};
 use resi_projector::engine::ProjectionKind;
 
 use resi_tests::events::report;
+use resi_tests::eventually;
 use resi_tests::stack::{Stack, stop};
 
 pub const HOUR: i64 = 3_600_000_000;
@@ -172,19 +175,53 @@ async fn listings_fold_once_split_across_instances_and_rebuild_identically() -> 
     // Assert: nothing changed
     assert_eq!(stack.dump(&listing_tables("listing_v1")).await?, before);
 
-    // Act: one instance rebuilds a second version from offset 0, in batches of 7: a listing's
-    // attestations then span batches, so later batches add to rows that exist, including a
-    // miner's second report and reports older than the latest one folded
-    let rebuild = stack
+    // Act: two more versions rebuilt from offset 0 in batches of 7, so that a listing's
+    // attestations span batches: v2 stages them while behind the log and recomputes each
+    // listing once at its end; v3 folds every batch as it comes, so later batches add to rows
+    // that exist, including a miner's second report and reports older than the latest one
+    let staged = stack
         .spawn_batched(ProjectionKind::Listing, "v2", 7)
         .await?;
+    let folded = stack
+        .spawn_folding_each_batch(ProjectionKind::Listing, "v3", 7)
+        .await?;
     stack.caught_up("listing", "v2", &attestations).await?;
-    // Assert: identical tables
+    stack.caught_up("listing", "v3", &attestations).await?;
+    // Assert: identical tables, both ways
     assert_eq!(
         stack.dump(&listing_tables("listing_v2")).await?,
         before,
-        "a rebuild from the log gives the same tables"
+        "a rebuild from the log through the staged listings gives the same tables"
     );
+    assert_eq!(
+        stack.dump(&listing_tables("listing_v3")).await?,
+        before,
+        "a rebuild from the log batch by batch gives the same tables"
+    );
+    eventually(
+        Duration::from_secs(30),
+        "v2's staged listings to show in the table statistics, and its tables analysed after \
+         the pass",
+        || async {
+            let client = stack.pool.get().await?;
+            let row = client
+                .query_one(
+                    "SELECT n_tup_ins, (SELECT count(*) FROM listing_v2.listings_staged),
+                            (SELECT count(*) FROM pg_stat_user_tables
+                             WHERE schemaname = 'listing_v2'
+                               AND relname IN ('miner_attestations', 'listings')
+                               AND last_analyze IS NOT NULL)
+                     FROM pg_stat_user_tables
+                     WHERE schemaname = 'listing_v2' AND relname = 'listings_staged'",
+                    &[],
+                )
+                .await?;
+            let (inserted, left, analysed): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+            anyhow::ensure!(left == 0, "{left} staged listings were never applied");
+            Ok((inserted > 0 && analysed == 2).then_some(()))
+        },
+    )
+    .await?;
     let status: String = client
         .query_one(
             "SELECT status FROM projection_versions WHERE projection = 'listing' AND version = 'v2'",
@@ -194,5 +231,5 @@ async fn listings_fold_once_split_across_instances_and_rebuild_identically() -> 
         .context("no v2")?
         .get(0);
     assert_eq!(status, "building");
-    stop(vec![first, second, rebuild]).await
+    stop(vec![first, second, staged, folded]).await
 }

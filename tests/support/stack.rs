@@ -88,11 +88,33 @@ impl Stack {
         version: &str,
         batch_max_events: usize,
     ) -> anyhow::Result<Running> {
+        Self::start(&self.batched_config(projection, version, batch_max_events)).await
+    }
+
+    /// Starts a projector folding one version in batches of at most `batch_max_events`, each
+    /// folded as it comes even while behind the log (`stage_when_behind = false`).
+    pub async fn spawn_folding_each_batch(
+        &self,
+        projection: ProjectionKind,
+        version: &str,
+        batch_max_events: usize,
+    ) -> anyhow::Result<Running> {
+        let mut config = self.batched_config(projection, version, batch_max_events);
+        config.projector.stage_when_behind = false;
+        Self::start(&config).await
+    }
+
+    fn batched_config(
+        &self,
+        projection: ProjectionKind,
+        version: &str,
+        batch_max_events: usize,
+    ) -> resi_projector::engine::ProjectorServiceConfig {
         let mut config =
             crate::projector_config(&self.postgres, &self.kafka, &[(projection, version)]);
         config.projector.batch_max_events = batch_max_events;
         config.projector.apply_chunk_rows = 5;
-        Self::start(&config).await
+        config
     }
 
     async fn start(

@@ -67,3 +67,13 @@ CREATE TABLE IF NOT EXISTS {schema}.listings (
 CREATE INDEX IF NOT EXISTS listings_by_zip ON {schema}.listings (zip_code, listing_id);
 -- the API's "updated in the last 24 hours"
 CREATE INDEX IF NOT EXISTS listings_by_update ON {schema}.listings (last_updated_at);
+
+-- Attestations inserted while the version catches up whose listings are not recomputed yet
+-- (see projection_checkpoints.staged_from): one row per attestation, appended without an
+-- index, then each listing named here is recomputed once when the version reaches the log's
+-- end. Empty whenever the version has caught up.
+CREATE TABLE IF NOT EXISTS {schema}.listings_staged (
+    partition    integer     NOT NULL,
+    listing_id   text        NOT NULL,
+    submitted_at timestamptz NOT NULL
+);

@@ -75,7 +75,7 @@ impl ProjectionKind {
     /// applies them in one pass at the log's end (see [`ProjectorConfig::stage_when_behind`]).
     #[must_use]
     pub const fn stages(self) -> bool {
-        matches!(self, Self::Consensus)
+        matches!(self, Self::Consensus | Self::Listing)
     }
 
     /// The tables of one version (`{schema}` stands for the version's schema).
@@ -132,13 +132,14 @@ pub struct ProjectorConfig {
     /// Most records folded in one transaction.
     pub batch_max_events: usize,
     /// A version whose batches come full is behind the log (catching up after a replay
-    /// started or an outage). With this on, the consensus projection then stages each batch
-    /// (appends its reports, nothing else) and, once a batch comes short of
-    /// `batch_max_events` (or nothing arrives for `batch_max_wait_ms`) within a batch of the
-    /// log's end, applies everything staged in one pass in listing order: a listing reported
-    /// five times over the log is decided and written once instead of five times. The tables
-    /// end the same either way; staged records count in the lag until applied, and a version
-    /// is caught up only once nothing is staged. Off: every batch is folded as it comes.
+    /// started or an outage). With this on, the consensus and listing projections then stage
+    /// each batch (consensus appends its reports; listing inserts its attestations and notes
+    /// their listings) and, once a batch comes short of `batch_max_events` (or nothing arrives
+    /// for `batch_max_wait_ms`) within a batch of the log's end, apply everything staged in one
+    /// pass: a listing reported five times over the log is decided (or recomputed) and written
+    /// once instead of five times. The tables end the same either way; staged records count in
+    /// the lag until applied, and a version is caught up only once nothing is staged. Off:
+    /// every batch is folded as it comes.
     pub stage_when_behind: bool,
     /// Staged reports an apply pass reads, decides and writes per round: enough for large
     /// writes, few enough to keep memory flat.
@@ -483,6 +484,7 @@ impl Projector {
         let mut client = resi_runtime::postgres::connection(&self.pool).await?;
         let transaction = client.transaction().await.context("failed to begin")?;
         lock_partitions(&transaction, projection, &fold.version, &fold.partitions).await?;
+        let mut recent_uploads = Vec::new();
         let applied = match fold.kind {
             ProjectionKind::Consensus => {
                 consensus::apply_staged(
@@ -494,7 +496,13 @@ impl Projector {
                 )
                 .await?
             }
-            ProjectionKind::Listing | ProjectionKind::Trust => 0,
+            ProjectionKind::Listing => {
+                let applied =
+                    listing::apply_staged(&transaction, &fold.schema, &fold.partitions).await?;
+                recent_uploads = applied.recent_uploads;
+                applied.attestations
+            }
+            ProjectionKind::Trust => 0,
         };
         versions::store_applied(
             &transaction,
@@ -512,13 +520,22 @@ impl Projector {
         metrics::apply(projection, applied, started.elapsed());
         resi_runtime::metrics::postgres("projector.apply", started.elapsed());
         tracing::info!(projection, version = %fold.version, partitions = ?fold.partitions, applied, elapsed_ms = started.elapsed().as_millis() as u64, "staged records applied");
+        // staged attestations of recent uploads became visible in the listings only now
+        let now = chrono::Utc::now();
+        for uploaded in recent_uploads {
+            metrics::visible((now - uploaded).num_milliseconds() as f64 / 1e3);
+        }
         // A pass writes most of a catch-up's rows at once. The live batches that follow look
         // listings up by id, and on tables the planner has no statistics for it reads a list
         // of ids by scanning the whole table; autovacuum, when it runs at all, analyses them
         // minutes later. Best effort, after the commit, so no lock outlives the pass.
+        let analysed = match fold.kind {
+            ProjectionKind::Consensus => consensus::analyze(&client, &fold.schema).await,
+            ProjectionKind::Listing => listing::analyze(&client, &fold.schema).await,
+            ProjectionKind::Trust => Ok(()),
+        };
         if applied > 0
-            && fold.kind == ProjectionKind::Consensus
-            && let Err(error) = consensus::analyze(&client, &fold.schema).await
+            && let Err(error) = analysed
         {
             tracing::warn!(
                 error = format!("{error:#}"),
@@ -625,7 +642,10 @@ impl Projector {
                 ProjectionKind::Consensus => {
                     consensus::stage(&transaction, &fold.schema, &events).await?
                 }
-                ProjectionKind::Listing | ProjectionKind::Trust => {
+                ProjectionKind::Listing => {
+                    listing::stage(&transaction, &fold.schema, &events).await?
+                }
+                ProjectionKind::Trust => {
                     anyhow::bail!("the {projection} projection does not stage")
                 }
             };
@@ -658,7 +678,8 @@ impl Projector {
         metrics::events(projection, &fold.version, "undecodable", batch.undecodable);
         metrics::batch(projection, batch.records, started.elapsed());
         resi_runtime::metrics::postgres("projector.batch", started.elapsed());
-        if fold.kind == ProjectionKind::Listing {
+        // staged attestations become visible in the listings when applied (see apply_staged)
+        if fold.kind == ProjectionKind::Listing && !stage {
             record_visibility(&plain);
         }
         Ok(stage

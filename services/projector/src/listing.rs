@@ -5,10 +5,20 @@
 //! nothing). The listings touched by a batch are then recomputed from their attestations in one
 //! statement, so a listing's counts and latest values are a function of the set of its
 //! attestations, never of their arrival order.
+//!
+//! A version behind the log (a replay, an outage) stages instead: a batch inserts its
+//! attestations and notes the listings they touch in `listings_staged`, and one pass at the
+//! log's end recomputes each noted listing once. A listing reported five times over the log is
+//! then recomputed once, not five times, from all of its attestations.
+
+use std::collections::HashMap;
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use resi_events::{Event, EventPayload, ListingAttested};
 use tokio_postgres::Transaction;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
 
 /// The tables of one version; `{schema}` is replaced by the version's schema.
 pub const DDL: &str = include_str!("../sql/listing.sql");
@@ -30,8 +40,8 @@ struct Columns {
     row_index: Vec<i64>,
     key: Vec<String>,
     job_id: Vec<String>,
-    scraped_at: Vec<chrono::DateTime<chrono::Utc>>,
-    submitted_at: Vec<chrono::DateTime<chrono::Utc>>,
+    scraped_at: Vec<DateTime<Utc>>,
+    submitted_at: Vec<DateTime<Utc>>,
     content_hash: Vec<Vec<u8>>,
     trust: Vec<f64>,
     uri: Vec<Option<String>>,
@@ -92,23 +102,29 @@ impl Columns {
     }
 }
 
-/// Folds one batch in `transaction`; the number of attestations that were new.
-pub async fn fold(
-    transaction: &Transaction<'_>,
-    schema: &str,
-    events: &[&Event],
-) -> anyhow::Result<usize> {
+/// The attestations of `events`, as columns.
+fn columns<'a>(events: impl IntoIterator<Item = &'a Event>) -> Columns {
     let mut columns = Columns::default();
     for event in events {
         if let EventPayload::ListingAttested(attested) = &event.payload {
             columns.push(event, attested);
         }
     }
+    columns
+}
+
+/// Inserts the attestations of `columns` that are not stored yet, in one statement; the
+/// listing and upload time of each one inserted.
+async fn insert_attestations(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    columns: &Columns,
+) -> anyhow::Result<Vec<(String, DateTime<Utc>)>> {
     if columns.id.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let c = &columns;
-    let inserted: Vec<String> = transaction
+    let c = columns;
+    let inserted = transaction
         .query(
             &format!(
                 "INSERT INTO {schema}.miner_attestations
@@ -124,7 +140,7 @@ pub async fn fold(
                    $21::int4[], $22::text[], $23::text[], $24::text[], $25::int4[], $26::int4[],
                    $27::date[], $28::text[])
                  ON CONFLICT (attestation_id) DO NOTHING
-                 RETURNING listing_id"
+                 RETURNING listing_id, submitted_at"
             ),
             &[
                 &c.id,
@@ -160,15 +176,19 @@ pub async fn fold(
         .await
         .context("failed to insert attestations")?
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| (row.get(0), row.get(1)))
         .collect();
-    if inserted.is_empty() {
-        return Ok(0);
-    }
-    let new_attestations = inserted.len();
-    let mut touched = inserted;
-    touched.sort();
-    touched.dedup();
+    Ok(inserted)
+}
+
+/// Recomputes, in one statement, the rows of the listings `filter` selects (an SQL condition on
+/// `listing_id` whose one parameter is `$1`) from all of their attestations; the rows written.
+async fn recompute(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    filter: &str,
+    param: &(dyn tokio_postgres::types::ToSql + Sync),
+) -> anyhow::Result<u64> {
     transaction
         .execute(
             &format!(
@@ -187,14 +207,14 @@ pub async fn fold(
                  FROM (
                      SELECT DISTINCT ON (listing_id) *
                      FROM {schema}.miner_attestations
-                     WHERE listing_id = ANY($1)
+                     WHERE {filter}
                      ORDER BY listing_id, scraped_at DESC, attestation_id DESC
                  ) AS latest
                  JOIN (
                      SELECT listing_id, min(scraped_at) AS first_seen, count(*) AS total,
                             count(DISTINCT miner_hotkey)::integer AS miners
                      FROM {schema}.miner_attestations
-                     WHERE listing_id = ANY($1)
+                     WHERE {filter}
                      GROUP BY listing_id
                  ) AS counts USING (listing_id)
                  ON CONFLICT (listing_id) DO UPDATE SET
@@ -213,9 +233,142 @@ pub async fn fold(
                    latitude_e7 = EXCLUDED.latitude_e7, longitude_e7 = EXCLUDED.longitude_e7,
                    listing_date = EXCLUDED.listing_date, mls_id = EXCLUDED.mls_id"
             ),
-            &[&touched],
+            &[param],
         )
         .await
-        .context("failed to update listings")?;
+        .context("failed to update listings")
+}
+
+/// Folds one batch in `transaction`; the number of attestations that were new.
+pub async fn fold(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    events: &[&Event],
+) -> anyhow::Result<usize> {
+    let inserted =
+        insert_attestations(transaction, schema, &columns(events.iter().copied())).await?;
+    if inserted.is_empty() {
+        return Ok(0);
+    }
+    let new_attestations = inserted.len();
+    let mut touched: Vec<String> = inserted.into_iter().map(|(listing, _)| listing).collect();
+    touched.sort();
+    touched.dedup();
+    recompute(transaction, schema, "listing_id = ANY($1)", &touched).await?;
     Ok(new_attestations)
+}
+
+/// Stages one batch of a version that is catching up: inserts its new attestations and notes,
+/// per new attestation, its partition, listing and upload time in `listings_staged` (one binary
+/// COPY, no index), for [`apply_staged`]. The number of attestations that were new.
+pub async fn stage(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    events: &[(i32, &Event)],
+) -> anyhow::Result<usize> {
+    let columns = columns(events.iter().map(|(_, event)| *event));
+    let inserted = insert_attestations(transaction, schema, &columns).await?;
+    if inserted.is_empty() {
+        return Ok(0);
+    }
+    // a listing's attestations all come from one partition (the listing is the key)
+    let partitions: HashMap<&str, i32> = events
+        .iter()
+        .filter_map(|(partition, event)| match &event.payload {
+            EventPayload::ListingAttested(attested) => {
+                Some((attested.listing.listing_id.as_str(), *partition))
+            }
+            _ => None,
+        })
+        .collect();
+    let sink = transaction
+        .copy_in(&format!(
+            "COPY {schema}.listings_staged (partition, listing_id, submitted_at)
+             FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .context("failed to start staging listings")?;
+    let writer = BinaryCopyInWriter::new(sink, &[Type::INT4, Type::TEXT, Type::TIMESTAMPTZ]);
+    futures::pin_mut!(writer);
+    for (listing, submitted_at) in &inserted {
+        let partition = partitions
+            .get(listing.as_str())
+            .copied()
+            .unwrap_or_default();
+        writer
+            .as_mut()
+            .write(&[&partition, listing, submitted_at])
+            .await
+            .context("failed to stage a listing")?;
+    }
+    writer
+        .finish()
+        .await
+        .context("failed to finish staging listings")?;
+    Ok(inserted.len())
+}
+
+/// What an apply pass did: the staged attestations applied, and the upload times of those
+/// uploaded in the last day (for the visibility histogram).
+pub struct Applied {
+    /// Staged attestations applied.
+    pub attestations: usize,
+    /// Upload times of those uploaded in the last day.
+    pub recent_uploads: Vec<DateTime<Utc>>,
+}
+
+/// Recomputes, in `transaction`, each listing noted in `listings_staged` by `partitions` once,
+/// from all of its attestations, then deletes the notes.
+pub async fn apply_staged(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    partitions: &[i32],
+) -> anyhow::Result<Applied> {
+    // a whole catch-up's attestations are sorted by listing in one statement
+    transaction
+        .batch_execute("SET LOCAL work_mem = '256MB'")
+        .await
+        .context("failed to size the sort of staged listings")?;
+    recompute(
+        transaction,
+        schema,
+        &format!(
+            "listing_id IN (SELECT listing_id FROM {schema}.listings_staged WHERE partition = ANY($1))"
+        ),
+        &partitions,
+    )
+    .await?;
+    let deleted = transaction
+        .query(
+            &format!(
+                "WITH applied AS (
+                   DELETE FROM {schema}.listings_staged WHERE partition = ANY($1)
+                   RETURNING submitted_at)
+                 SELECT count(*),
+                        coalesce(array_agg(submitted_at)
+                                   FILTER (WHERE submitted_at > now() - interval '1 day'),
+                                 '{{}}')
+                 FROM applied"
+            ),
+            &[&partitions],
+        )
+        .await
+        .context("failed to delete applied staged listings")?;
+    let row = deleted
+        .first()
+        .context("counting the applied staged listings returned no row")?;
+    Ok(Applied {
+        attestations: usize::try_from(row.get::<_, i64>(0)).unwrap_or_default(),
+        recent_uploads: row.get(1),
+    })
+}
+
+/// Gathers the planner's statistics of the version's tables (see the projector's apply pass).
+pub async fn analyze(client: &tokio_postgres::Client, schema: &str) -> anyhow::Result<()> {
+    client
+        .batch_execute(&format!(
+            "ANALYZE {schema}.miner_attestations, {schema}.listings"
+        ))
+        .await
+        .context("failed to analyse the listing tables")
 }

@@ -6,7 +6,7 @@
 //! | `resi_projector_batch_events` | histogram | `projection` | records per folded batch |
 //! | `resi_projector_batch_seconds` | histogram | `projection` | one batch's transaction, from begin to commit |
 //! | `resi_projector_apply_seconds` | histogram | `projection` | one pass applying a lane's staged records, from begin to commit |
-//! | `resi_projector_apply_events` | histogram | `projection` | staged reports applied in one pass |
+//! | `resi_projector_apply_events` | histogram | `projection` | staged records (consensus reports, listing attestations) applied in one pass |
 //! | `resi_projector_failures_total` | counter | `projection`, `kind`: consume, fold, apply | failures that were retried |
 //! | `resi_projector_visible_seconds` | histogram | | from an attestation's upload to its listing committed (uploads of the last day) |
 //! | `resi_projector_lag` | gauge | `projection`, `version`, `partition` | records of an owned partition not folded yet (staged ones included), every `lag_report_interval_secs` (consumer lag) |
