@@ -4,7 +4,6 @@
 //! and applied at the log's end).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use resi_events::{CanonicalListing, Event, EventPayload};
 use resi_projections::consensus::{Algorithm, Field, MinerReport, decide};
@@ -12,7 +11,6 @@ use resi_projector::engine::ProjectionKind;
 
 use crate::listing::{HOUR, history};
 use resi_tests::events::report;
-use resi_tests::eventually;
 use resi_tests::stack::{Stack, stop};
 
 const DAY: i64 = 24 * HOUR;
@@ -284,30 +282,14 @@ async fn v1_and_v2_side_by_side_decide_by_their_algorithms_and_rebuild_identical
         before,
         "a rebuild from the log gives the same tables"
     );
-    eventually(
-        Duration::from_secs(30),
-        "the rebuild's staged reports to show in the table statistics, and its tables analysed \
-         after the pass",
-        || async {
-            let client = stack.pool.get().await?;
-            let row = client
-                .query_one(
-                    "SELECT n_tup_ins, (SELECT count(*) FROM consensus_v1_rebuild.consensus_staged),
-                            (SELECT count(*) FROM pg_stat_user_tables
-                             WHERE schemaname = 'consensus_v1_rebuild'
-                               AND relname IN ('consensus_reports', 'consensus_listings')
-                               AND last_analyze IS NOT NULL)
-                     FROM pg_stat_user_tables
-                     WHERE schemaname = 'consensus_v1_rebuild' AND relname = 'consensus_staged'",
-                    &[],
-                )
-                .await?;
-            let (inserted, left, analysed): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-            anyhow::ensure!(left == 0, "{left} staged reports were never applied");
-            Ok((inserted > 0 && analysed == 2).then_some(()))
-        },
-    )
-    .await?;
+    // Assert: nothing is left staged, and the pass analysed the tables it wrote
+    stack
+        .staged_applied_and_analysed(
+            "consensus_v1_rebuild",
+            "consensus_staged",
+            &["consensus_reports", "consensus_listings"],
+        )
+        .await?;
 
     let mut all = instances;
     all.push(rebuild);

@@ -3,14 +3,12 @@
 //! same tables.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use anyhow::Context as _;
 use resi_events::{CanonicalListing, Event, EventPayload};
 use resi_projector::engine::ProjectionKind;
 
 use resi_tests::events::report;
-use resi_tests::eventually;
 use resi_tests::stack::{Stack, stop};
 
 pub const HOUR: i64 = 3_600_000_000;
@@ -198,30 +196,14 @@ async fn listings_fold_once_split_across_instances_and_rebuild_identically() -> 
         before,
         "a rebuild from the log batch by batch gives the same tables"
     );
-    eventually(
-        Duration::from_secs(30),
-        "v2's staged listings to show in the table statistics, and its tables analysed after \
-         the pass",
-        || async {
-            let client = stack.pool.get().await?;
-            let row = client
-                .query_one(
-                    "SELECT n_tup_ins, (SELECT count(*) FROM listing_v2.listings_staged),
-                            (SELECT count(*) FROM pg_stat_user_tables
-                             WHERE schemaname = 'listing_v2'
-                               AND relname IN ('miner_attestations', 'listings')
-                               AND last_analyze IS NOT NULL)
-                     FROM pg_stat_user_tables
-                     WHERE schemaname = 'listing_v2' AND relname = 'listings_staged'",
-                    &[],
-                )
-                .await?;
-            let (inserted, left, analysed): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-            anyhow::ensure!(left == 0, "{left} staged listings were never applied");
-            Ok((inserted > 0 && analysed == 2).then_some(()))
-        },
-    )
-    .await?;
+    // Assert: nothing is left staged, and the pass analysed the tables it wrote
+    stack
+        .staged_applied_and_analysed(
+            "listing_v2",
+            "listings_staged",
+            &["miner_attestations", "listings"],
+        )
+        .await?;
     let status: String = client
         .query_one(
             "SELECT status FROM projection_versions WHERE projection = 'listing' AND version = 'v2'",

@@ -125,6 +125,45 @@ impl Stack {
         Ok((trigger, tokio::spawn(projector.run(shutdown))))
     }
 
+    /// Waits until rows went through `schema.staged` (the statistics count inserts into it),
+    /// none is left there, and each of `tables` was analysed after an apply pass; fails at
+    /// once if staged rows are left while the statistics say the pass is over.
+    pub async fn staged_applied_and_analysed(
+        &self,
+        schema: &str,
+        staged: &str,
+        tables: &[&str],
+    ) -> anyhow::Result<()> {
+        let tables: Vec<String> = tables.iter().map(|table| (*table).to_owned()).collect();
+        eventually(
+            Duration::from_secs(30),
+            &format!(
+                "rows staged in {schema}.{staged} to show in the table statistics, and {tables:?} \
+                 analysed after the pass"
+            ),
+            || async {
+                let client = self.pool.get().await?;
+                let row = client
+                    .query_one(
+                        &format!(
+                            "SELECT n_tup_ins, (SELECT count(*) FROM {schema}.{staged}),
+                                    (SELECT count(*) FROM pg_stat_user_tables
+                                     WHERE schemaname = $1 AND relname = ANY($2)
+                                       AND last_analyze IS NOT NULL)
+                             FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = $3"
+                        ),
+                        &[&schema, &tables, &staged],
+                    )
+                    .await?;
+                let (inserted, left, analysed): (i64, i64, i64) =
+                    (row.get(0), row.get(1), row.get(2));
+                anyhow::ensure!(left == 0, "{left} staged rows were never applied");
+                Ok((inserted > 0 && analysed == i64::try_from(tables.len())?).then_some(()))
+            },
+        )
+        .await
+    }
+
     /// Waits until the version has folded everything in `topic`: its checkpoints stand at
     /// the log's end and nothing it consumed is still staged.
     pub async fn caught_up(

@@ -17,10 +17,9 @@ use chrono::{DateTime, Utc};
 use resi_events::{Event, EventPayload};
 use resi_projections::consensus::{Algorithm, Field, ListingConsensus, MinerReport, decide};
 use tokio_postgres::Transaction;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::datetime;
+use crate::{copy_writer, datetime, listing_partitions};
 
 /// The tables of one version; `{schema}` is replaced by the version's schema.
 pub const DDL: &str = include_str!("../sql/consensus.sql");
@@ -123,16 +122,7 @@ pub async fn stage(
     if incoming.is_empty() {
         return Ok(0);
     }
-    // a listing's reports all come from one partition (the listing is the key)
-    let partitions: BTreeMap<&str, i32> = events
-        .iter()
-        .filter_map(|(partition, event)| match &event.payload {
-            EventPayload::ListingAttested(attested) => {
-                Some((attested.listing.listing_id.as_str(), *partition))
-            }
-            _ => None,
-        })
-        .collect();
+    let partitions = listing_partitions(events);
     let writer = copy_writer(
         transaction,
         &format!("{schema}.consensus_staged"),
@@ -604,22 +594,6 @@ impl<'a> Writes<'a> {
         upsert_reports(transaction, schema, &self.reports).await?;
         upsert_listings(transaction, schema, &self.listings).await
     }
-}
-
-/// A binary COPY into `table` of `columns` typed `types`, ready for rows.
-async fn copy_writer(
-    transaction: &Transaction<'_>,
-    table: &str,
-    columns: &str,
-    types: &[Type],
-) -> anyhow::Result<BinaryCopyInWriter> {
-    let sink = transaction
-        .copy_in(&format!(
-            "COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
-        ))
-        .await
-        .with_context(|| format!("failed to start copying into {table}"))?;
-    Ok(BinaryCopyInWriter::new(sink, types))
 }
 
 /// A parameter of a COPY row or a statement.

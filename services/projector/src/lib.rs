@@ -21,6 +21,42 @@ pub(crate) fn datetime(micros: i64) -> chrono::DateTime<chrono::Utc> {
         .unwrap_or_default()
 }
 
+/// The partition each listing of a batch came from: all of a listing's attestations come from
+/// one partition (the listing is the key). For staged rows, which each lane applies by
+/// partition.
+pub(crate) fn listing_partitions<'a>(
+    events: &[(i32, &'a resi_events::Event)],
+) -> std::collections::HashMap<&'a str, i32> {
+    events
+        .iter()
+        .filter_map(|(partition, event)| match &event.payload {
+            resi_events::EventPayload::ListingAttested(attested) => {
+                Some((attested.listing.listing_id.as_str(), *partition))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A binary COPY into `table` of `columns` typed `types`, ready for rows.
+pub(crate) async fn copy_writer(
+    transaction: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    columns: &str,
+    types: &[tokio_postgres::types::Type],
+) -> anyhow::Result<tokio_postgres::binary_copy::BinaryCopyInWriter> {
+    use anyhow::Context as _;
+    let sink = transaction
+        .copy_in(&format!(
+            "COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .with_context(|| format!("failed to start copying into {table}"))?;
+    Ok(tokio_postgres::binary_copy::BinaryCopyInWriter::new(
+        sink, types,
+    ))
+}
+
 const USAGE: &str = "usage: resi-projector [--config FILE]\n\nFolds the log into the projections' Postgres tables, one checkpoint per projection version\nand partition, written in the same transaction as the rows.\nConfiguration: RESI__SECTION__KEY environment variables or a TOML file (see the README).";
 
 /// The `resi-projector` process: configuration, telemetry, then folding until a signal.

@@ -11,13 +11,10 @@
 //! log's end recomputes each noted listing once. A listing reported five times over the log is
 //! then recomputed once, not five times, from all of its attestations.
 
-use std::collections::HashMap;
-
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use resi_events::{Event, EventPayload, ListingAttested};
 use tokio_postgres::Transaction;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
 /// The tables of one version; `{schema}` is replaced by the version's schema.
@@ -271,24 +268,14 @@ pub async fn stage(
     if inserted.is_empty() {
         return Ok(0);
     }
-    // a listing's attestations all come from one partition (the listing is the key)
-    let partitions: HashMap<&str, i32> = events
-        .iter()
-        .filter_map(|(partition, event)| match &event.payload {
-            EventPayload::ListingAttested(attested) => {
-                Some((attested.listing.listing_id.as_str(), *partition))
-            }
-            _ => None,
-        })
-        .collect();
-    let sink = transaction
-        .copy_in(&format!(
-            "COPY {schema}.listings_staged (partition, listing_id, submitted_at)
-             FROM STDIN (FORMAT binary)"
-        ))
-        .await
-        .context("failed to start staging listings")?;
-    let writer = BinaryCopyInWriter::new(sink, &[Type::INT4, Type::TEXT, Type::TIMESTAMPTZ]);
+    let partitions = crate::listing_partitions(events);
+    let writer = crate::copy_writer(
+        transaction,
+        &format!("{schema}.listings_staged"),
+        "partition, listing_id, submitted_at",
+        &[Type::INT4, Type::TEXT, Type::TIMESTAMPTZ],
+    )
+    .await?;
     futures::pin_mut!(writer);
     for (listing, submitted_at) in &inserted {
         let partition = partitions
