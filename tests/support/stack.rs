@@ -125,9 +125,9 @@ impl Stack {
         Ok((trigger, tokio::spawn(projector.run(shutdown))))
     }
 
-    /// Waits until rows went through `schema.staged` (the statistics count inserts into it),
-    /// none is left there, and each of `tables` was analysed after an apply pass; fails at
-    /// once if staged rows are left while the statistics say the pass is over.
+    /// Waits until rows went through `schema.staged` (the statistics count inserts into it) and
+    /// each of `tables` was analysed after an apply pass; fails at once if any staged row is
+    /// left (call it once the version has caught up).
     pub async fn staged_applied_and_analysed(
         &self,
         schema: &str,

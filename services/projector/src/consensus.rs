@@ -19,7 +19,7 @@ use resi_projections::consensus::{Algorithm, Field, ListingConsensus, MinerRepor
 use tokio_postgres::Transaction;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::{copy_writer, datetime, listing_partitions};
+use crate::{copy_writer, datetime, partition_of};
 
 /// The tables of one version; `{schema}` is replaced by the version's schema.
 pub const DDL: &str = include_str!("../sql/consensus.sql");
@@ -122,7 +122,7 @@ pub async fn stage(
     if incoming.is_empty() {
         return Ok(0);
     }
-    let partitions = listing_partitions(events);
+    let partition_of = partition_of(events);
     let writer = copy_writer(
         transaction,
         &format!("{schema}.consensus_staged"),
@@ -141,14 +141,10 @@ pub async fn stage(
     futures::pin_mut!(writer);
     let staged = incoming.len();
     for ((listing, miner), (report, id)) in &incoming {
-        let partition = partitions
-            .get(listing.as_str())
-            .copied()
-            .unwrap_or_default();
         writer
             .as_mut()
             .write(&[
-                &partition,
+                &partition_of(listing),
                 listing,
                 miner,
                 id,

@@ -484,9 +484,9 @@ impl Projector {
         let mut client = resi_runtime::postgres::connection(&self.pool).await?;
         let transaction = client.transaction().await.context("failed to begin")?;
         lock_partitions(&transaction, projection, &fold.version, &fold.partitions).await?;
-        let mut recent_uploads = Vec::new();
-        let applied = match fold.kind {
-            ProjectionKind::Consensus => {
+        // staged records applied, and the upload times of staged attestations from the last day
+        let (applied, recent_uploads) = match fold.kind {
+            ProjectionKind::Consensus => (
                 consensus::apply_staged(
                     &transaction,
                     &fold.schema,
@@ -494,15 +494,15 @@ impl Projector {
                     &fold.partitions,
                     self.config.apply_chunk_rows,
                 )
-                .await?
-            }
+                .await?,
+                Vec::new(),
+            ),
             ProjectionKind::Listing => {
                 let applied =
                     listing::apply_staged(&transaction, &fold.schema, &fold.partitions).await?;
-                recent_uploads = applied.recent_uploads;
-                applied.attestations
+                (applied.attestations, applied.recent_uploads)
             }
-            ProjectionKind::Trust => 0,
+            ProjectionKind::Trust => (0, Vec::new()),
         };
         versions::store_applied(
             &transaction,
@@ -529,14 +529,15 @@ impl Projector {
         // listings up by id, and on tables the planner has no statistics for it reads a list
         // of ids by scanning the whole table; autovacuum, when it runs at all, analyses them
         // minutes later. Best effort, after the commit, so no lock outlives the pass.
+        if applied == 0 {
+            return Ok(());
+        }
         let analysed = match fold.kind {
             ProjectionKind::Consensus => consensus::analyze(&client, &fold.schema).await,
             ProjectionKind::Listing => listing::analyze(&client, &fold.schema).await,
             ProjectionKind::Trust => Ok(()),
         };
-        if applied > 0
-            && let Err(error) = analysed
-        {
+        if let Err(error) = analysed {
             tracing::warn!(
                 error = format!("{error:#}"),
                 projection,

@@ -21,13 +21,13 @@ pub(crate) fn datetime(micros: i64) -> chrono::DateTime<chrono::Utc> {
         .unwrap_or_default()
 }
 
-/// The partition each listing of a batch came from: all of a listing's attestations come from
-/// one partition (the listing is the key). For staged rows, which each lane applies by
-/// partition.
-pub(crate) fn listing_partitions<'a>(
+/// The partition each listing of a batch came from, as a lookup: all of a listing's
+/// attestations come from one partition (the listing is the key). For staged rows, which each
+/// lane applies by partition.
+pub(crate) fn partition_of<'a>(
     events: &[(i32, &'a resi_events::Event)],
-) -> std::collections::HashMap<&'a str, i32> {
-    events
+) -> impl Fn(&str) -> i32 + 'a {
+    let partitions: std::collections::HashMap<&'a str, i32> = events
         .iter()
         .filter_map(|(partition, event)| match &event.payload {
             resi_events::EventPayload::ListingAttested(attested) => {
@@ -35,7 +35,9 @@ pub(crate) fn listing_partitions<'a>(
             }
             _ => None,
         })
-        .collect()
+        .collect();
+    // every listing looked up came from these events
+    move |listing| partitions.get(listing).copied().unwrap_or_default()
 }
 
 /// A binary COPY into `table` of `columns` typed `types`, ready for rows.

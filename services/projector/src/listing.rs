@@ -268,7 +268,7 @@ pub async fn stage(
     if inserted.is_empty() {
         return Ok(0);
     }
-    let partitions = crate::listing_partitions(events);
+    let partition_of = crate::partition_of(events);
     let writer = crate::copy_writer(
         transaction,
         &format!("{schema}.listings_staged"),
@@ -278,13 +278,9 @@ pub async fn stage(
     .await?;
     futures::pin_mut!(writer);
     for (listing, submitted_at) in &inserted {
-        let partition = partitions
-            .get(listing.as_str())
-            .copied()
-            .unwrap_or_default();
         writer
             .as_mut()
-            .write(&[&partition, listing, submitted_at])
+            .write(&[&partition_of(listing), listing, submitted_at])
             .await
             .context("failed to stage a listing")?;
     }
