@@ -51,7 +51,7 @@ pub async fn fresh_database() -> anyhow::Result<PostgresConfig> {
         url: SecretString::from(server.clone()),
         ..PostgresConfig::default()
     };
-    let name = unique_name("resi_test");
+    let name = unique_name(&database_prefix());
     resi_runtime::postgres::create_database_if_missing(&admin, &name).await?;
     let base = server
         .rsplit_once('/')
@@ -61,6 +61,17 @@ pub async fn fresh_database() -> anyhow::Result<PostgresConfig> {
         pool_size: 4,
         ..PostgresConfig::default()
     })
+}
+
+/// `resi_test`, followed by `_{run}` when `RESI_TEST_RUN` names the run (ASCII letters and
+/// digits): `scripts/test` drops that run's databases when it ends.
+fn database_prefix() -> String {
+    match std::env::var("RESI_TEST_RUN") {
+        Ok(run) if !run.is_empty() && run.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            format!("resi_test_{run}")
+        }
+        _ => "resi_test".to_owned(),
+    }
 }
 
 /// Drops the database `config` points at (one [`fresh_database`] made), even with sessions
