@@ -355,7 +355,7 @@ pub async fn bench_consensus(
 
     if raw_consume {
         let topic = resi_events::Topics::new(&kafka.topic_prefix).attestations();
-        let seconds = crate::replay::raw_consume(&kafka, &topic).await?;
+        let (seconds, _) = crate::replay::raw_consume(&kafka, &topic).await?;
         println!(
             "consensus: raw consume of the log (every record, not decoded): {seconds:.1} s = {:.0} records/s",
             produced as f64 / seconds

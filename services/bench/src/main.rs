@@ -32,6 +32,7 @@ use resi_parser::file::{AdmissionPlan, parse_file};
 
 mod api;
 mod consensus;
+mod cpu;
 mod replay;
 
 #[global_allocator]

@@ -61,11 +61,13 @@ fn attestation(index: usize, listings: usize, miners: usize, reports: usize) -> 
 }
 
 /// Reads every record of `topic` from offset 0 up to its end offsets now, without decoding;
-/// seconds.
-pub async fn raw_consume(kafka: &KafkaConfig, topic: &str) -> anyhow::Result<f64> {
+/// seconds, and the machine's busy core-seconds meanwhile.
+pub async fn raw_consume(kafka: &KafkaConfig, topic: &str) -> anyhow::Result<(f64, f64)> {
     let ends = resi_runtime::kafka::end_offsets(kafka, topic).await?;
     let (kafka, topic) = (kafka.clone(), topic.to_owned());
-    tokio::task::spawn_blocking(move || read_raw(&kafka, &topic, &ends)).await?
+    let cpu = crate::cpu::Sample::now()?;
+    let seconds = tokio::task::spawn_blocking(move || read_raw(&kafka, &topic, &ends)).await??;
+    Ok((seconds, crate::cpu::Sample::now()?.busy_since(&cpu)))
 }
 
 fn read_raw(kafka: &KafkaConfig, topic: &str, ends: &BTreeMap<i32, i64>) -> anyhow::Result<f64> {
@@ -145,6 +147,10 @@ pub struct Rebuilt {
     pub rss_start_kib: u64,
     /// Its peak resident memory during the rebuild, KiB.
     pub rss_peak_kib: u64,
+    /// The machine's busy core-seconds over `seconds` (broker, Postgres and projector).
+    pub busy_core_seconds: f64,
+    /// The machine's cores.
+    pub cores: usize,
 }
 
 /// Builds `projection` v1 from offset 0 with a projector in this process until its
@@ -180,6 +186,7 @@ pub async fn rebuild(
     }];
     reset_peak_rss();
     let rss_start_kib = crate::peak_rss_kib()?;
+    let cpu = crate::cpu::Sample::now()?;
     let started = Instant::now();
     let projector = resi_projector::Projector::build(&config).await?;
     let (trigger, shutdown) = resi_runtime::shutdown::Shutdown::new();
@@ -203,6 +210,7 @@ pub async fn rebuild(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
+    let busy = crate::cpu::Sample::now()?;
     let rss_peak_kib = crate::peak_rss_kib()?;
     trigger.trigger();
     task.await??;
@@ -210,6 +218,8 @@ pub async fn rebuild(
         seconds,
         rss_start_kib,
         rss_peak_kib,
+        busy_core_seconds: busy.busy_since(&cpu),
+        cores: busy.cores,
     })
 }
 
@@ -249,15 +259,16 @@ pub async fn bench_replay(
         bytes as f64 / 1_048_576.0
     );
 
-    let raw_before = raw_consume(&kafka, &topic).await?;
+    let (raw_before, raw_busy_before) = raw_consume(&kafka, &topic).await?;
 
     let rebuilt = rebuild(&postgres, &kafka, &pool, projection, fold).await?;
     let (replay, rss_before, rss_peak) =
         (rebuilt.seconds, rebuilt.rss_start_kib, rebuilt.rss_peak_kib);
     let client = pool.get().await?;
 
-    let raw_after = raw_consume(&kafka, &topic).await?;
+    let (raw_after, raw_busy_after) = raw_consume(&kafka, &topic).await?;
     let raw = (raw_before + raw_after) / 2.0;
+    let raw_busy = (raw_busy_before + raw_busy_after) / 2.0;
     let total = events as f64;
     println!(
         "replay: {} v1 from offset 0 to caught up: {replay:.2} s = {:.0} events/s (consume, decode, fold, commit with checkpoints)",
@@ -271,6 +282,7 @@ pub async fn bench_replay(
         total / raw_after
     );
     println!("replay: replay / raw = {:.0} %", 100.0 * raw / replay);
+    print_cpu(total, raw, raw_busy, &rebuilt);
     println!(
         "replay: peak RSS during the replay {:.1} MiB (at its start {:.1} MiB)",
         rss_peak as f64 / 1024.0,
@@ -295,6 +307,25 @@ pub async fn bench_replay(
     drop(client);
     discard(&postgres, &pool).await;
     Ok(())
+}
+
+/// What the machine's cores did: the work of the raw read and of the replay in core-seconds,
+/// and the ratio the replay's work allows at best on these cores, however it were scheduled.
+fn print_cpu(events: f64, raw: f64, raw_busy: f64, rebuilt: &Rebuilt) {
+    let (replay, busy, cores) = (rebuilt.seconds, rebuilt.busy_core_seconds, rebuilt.cores);
+    println!(
+        "replay: machine busy (all processes, {cores} cores): raw read {raw_busy:.1} core-s ({:.2} cores), replay {busy:.1} core-s ({:.2} cores, {:.1} µs per event)",
+        raw_busy / raw,
+        busy / replay,
+        busy * 1e6 / events
+    );
+    let floor = busy / cores as f64;
+    println!(
+        "replay: {busy:.1} core-s on {cores} cores take at least {floor:.2} s: replay / raw at most {:.0} % on this machine; beyond the raw read's work {:.1} core-s ({:.1} µs per event)",
+        100.0 * raw / floor.max(f64::EPSILON),
+        busy - raw_busy,
+        (busy - raw_busy) * 1e6 / events
+    );
 }
 
 /// Drops a run's database: the next run (or the test suite) would otherwise share the disk and
