@@ -69,23 +69,46 @@ pub fn encode(event: &Event) -> Vec<u8> {
     bytes
 }
 
-/// Decodes bytes written by [`encode`]. Never panics, whatever the input.
+/// What precedes every payload: id, schema version, event and record time, payload variant.
+type Header = (
+    crate::id::EventId,
+    u16,
+    crate::time::Timestamp,
+    crate::time::Timestamp,
+    u32,
+);
+
+/// Decodes bytes written by [`encode`] by this release or an earlier one: an event of an older
+/// schema version is read in its own layout and converted ([`crate::legacy`]). Never panics,
+/// whatever the input.
 pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     let (&format, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
     if format != FORMAT_BINCODE2 {
         return Err(DecodeError::UnknownFormat(format));
     }
-    let (event, read): (Event, usize) = bincode::decode_from_slice(body, bincode_config())
-        .map_err(|error| DecodeError::Malformed(error.to_string()))?;
-    if read != body.len() {
-        return Err(DecodeError::TrailingBytes(body.len() - read));
-    }
-    let event_type: EventType = event.event_type();
-    if event.schema_version > event_type.schema_version() {
+    let malformed = |error: bincode::error::DecodeError| DecodeError::Malformed(error.to_string());
+    // the version decides the layout, so it is read before the payload
+    let ((_, schema_version, _, _, variant), _): (Header, usize) =
+        bincode::decode_from_slice(body, bincode_config()).map_err(malformed)?;
+    let event_type = usize::try_from(variant)
+        .ok()
+        .and_then(|index| EventType::ALL.get(index).copied())
+        .ok_or_else(|| DecodeError::Malformed(format!("unknown event variant {variant}")))?;
+    if schema_version > event_type.schema_version() {
         return Err(DecodeError::UnsupportedSchemaVersion {
             event_type: event_type.as_str(),
-            version: event.schema_version,
+            version: schema_version,
         });
+    }
+    let (event, read): (Event, usize) = if schema_version <= 1 {
+        let (old, read): (crate::legacy::EventV1, usize) =
+            bincode::decode_from_slice(body, bincode_config()).map_err(malformed)?;
+        (old.into(), read)
+    } else {
+        bincode::decode_from_slice(body, bincode_config()).map_err(malformed)?
+    };
+    if read != body.len() {
+        return Err(DecodeError::TrailingBytes(body.len() - read));
     }
     Ok(event)
 }

@@ -80,10 +80,21 @@ impl EventType {
         }
     }
 
-    /// The schema version this release writes. Readers accept this version and older ones.
+    /// The schema version this release writes. Readers accept this version and older ones
+    /// (see [`crate::codec`] for how older layouts are read).
+    ///
+    /// * 2: uploads record the epoch and zipcode they belong to and the epoch JSON format;
+    ///   summaries count rows outside the file's zipcode and every extra column; attestations
+    ///   carry the epoch and zipcode; new row and upload rejection reasons.
     #[must_use]
     pub const fn schema_version(self) -> u16 {
-        1
+        match self {
+            Self::UploadObserved
+            | Self::UploadParsed
+            | Self::UploadRejected
+            | Self::ListingAttested => 2,
+            Self::DeadLettered => 1,
+        }
     }
 
     /// The topic this event type is published on.
@@ -152,7 +163,7 @@ impl EventPayload {
     }
 }
 
-/// The two row schemas miners upload.
+/// The layouts miners upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UploadFormat {
@@ -160,6 +171,20 @@ pub enum UploadFormat {
     V1,
     /// Per-epoch `listings.parquet` with a `metadata.json` beside it.
     V2,
+    /// One JSON document per assigned zipcode of an epoch (`epoch=…/zipcode=…/data_….json`).
+    EpochJson,
+}
+
+impl UploadFormat {
+    /// The format's name, as in events, metrics and the API.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::V1 => "v1",
+            Self::V2 => "v2",
+            Self::EpochJson => "epoch_json",
+        }
+    }
 }
 
 /// How the bridge learnt of an upload.
@@ -202,13 +227,17 @@ pub struct UploadObserved {
     pub etag: String,
     /// Size in bytes.
     pub size: u64,
-    /// Last-modified time reported by the store.
+    /// Last-modified time reported by the store: the authoritative time of the upload, which
+    /// the miner does not control. Scrape times are clamped to it and daily limits count its
+    /// UTC day.
     pub last_modified: Timestamp,
     /// The miner, from `hotkey=` in the path.
     pub miner_hotkey: String,
-    /// `job_id=` in the path (v1) or the epoch id (v2).
+    /// `job_id=` in the path (v1) or the epoch id (v2, epoch JSON).
     pub job_id: String,
-    /// Timestamp in the file name (v1) or the metadata's mining end time (v2).
+    /// The time the miner claims: the file name's (v1, epoch JSON; the miner's local wall clock,
+    /// not UTC) or the metadata's mining end time (v2); `last_modified` when there is none.
+    /// Recorded, never used for a decision.
     pub file_timestamp: Timestamp,
     /// Record count in the file name (v1) or the metadata's `total_listings` (v2).
     pub declared_record_count: Option<u64>,
@@ -216,6 +245,10 @@ pub struct UploadObserved {
     pub format: UploadFormat,
     /// The epoch metadata, for v2 uploads.
     pub epoch: Option<EpochMetadata>,
+    /// The epoch the upload belongs to (v2, epoch JSON), from the path.
+    pub epoch_id: Option<String>,
+    /// The zipcode the upload is for (epoch JSON), from its `zipcode=` folder.
+    pub zipcode: Option<String>,
     /// How the bridge learnt of it (not part of the id).
     pub discovery: UploadDiscovery,
 }
@@ -270,6 +303,12 @@ pub enum RejectReason {
     UncoercibleValue,
     /// The listing id appeared earlier in the same file; the first occurrence is kept.
     DuplicateInFile,
+    /// Made up by a mock scraper (`mock_generated`, a `mock_…` zpid or a mock source site):
+    /// never attested.
+    Synthetic,
+    /// An id and a zip code but not one reported value (price, address, rooms, area, type,
+    /// status, days on market, coordinates, listing date, MLS id).
+    NoListingValues,
 }
 
 impl RejectReason {
@@ -289,6 +328,8 @@ impl RejectReason {
             Self::InvalidScrapeTime => "invalid_scrape_time",
             Self::UncoercibleValue => "uncoercible_value",
             Self::DuplicateInFile => "duplicate_in_file",
+            Self::Synthetic => "synthetic",
+            Self::NoListingValues => "no_listing_values",
         }
     }
 }
@@ -318,6 +359,8 @@ pub enum QualityIssue {
     DeclaredCountMismatch,
     /// Most rows were rejected.
     HighRejectionRate,
+    /// Rows made up by a mock scraper.
+    SyntheticListings,
 }
 
 /// The file-level quality score and what lowered it.
@@ -336,7 +379,7 @@ pub struct Admission {
     pub trust_used: f64,
     /// The daily limit that trust gives (listings per UTC day).
     pub daily_limit: u64,
-    /// The UTC day counted against, as days since 1970-01-01 (from the upload's event time).
+    /// The UTC day counted against, as days since 1970-01-01 (of the upload's `last_modified`).
     pub utc_day: i32,
     /// Listings admitted for this miner on that day before this file.
     pub admitted_before: u64,
@@ -377,8 +420,20 @@ pub struct UploadParsed {
     pub duplicate_rows: u64,
     /// Distinct zip codes among valid rows.
     pub distinct_zip_codes: u32,
-    /// Columns present in the file that the schema does not use, sorted.
+    /// Columns (or JSON keys) present in the file that the schema does not use, sorted, at
+    /// most 100.
     pub extra_columns: Vec<String>,
+    /// How many distinct extra columns or keys the file has (`extra_columns` lists at most 100).
+    pub extra_column_count: u32,
+    /// The epoch the upload belongs to (v2, epoch JSON).
+    pub epoch_id: Option<String>,
+    /// The zipcode the upload is for (epoch JSON).
+    pub zipcode: Option<String>,
+    /// Valid rows whose zip code is not the upload's zipcode (epoch JSON).
+    pub rows_outside_zipcode: u64,
+    /// Valid rows whose scrape time was later than the upload (beyond the allowed clock skew),
+    /// clamped to it.
+    pub future_scrape_times: u64,
     /// File-level quality.
     pub quality: QualityAssessment,
     /// Rate-limit decision.
@@ -420,8 +475,10 @@ pub enum UploadRejectReason {
     MetadataMissing,
     /// `metadata.json` is not valid JSON of the expected shape.
     MetadataInvalid,
-    /// `metadata.json` names a different miner than the path.
+    /// `metadata.json` or the epoch JSON document names a different miner than the path.
     MetadataMinerMismatch,
+    /// The key names two different miners (`hotkey=A/data/hotkey=B/…`).
+    HotkeyMismatch,
 }
 
 impl UploadRejectReason {
@@ -433,6 +490,7 @@ impl UploadRejectReason {
             Self::MetadataMissing => "metadata_missing",
             Self::MetadataInvalid => "metadata_invalid",
             Self::MetadataMinerMismatch => "metadata_miner_mismatch",
+            Self::HotkeyMismatch => "hotkey_mismatch",
         }
     }
 }
@@ -487,9 +545,10 @@ pub struct ListingAttested {
     pub key: String,
     /// Job or epoch id.
     pub job_id: String,
-    /// When the row was scraped.
+    /// When the row was scraped: the miner's claim, clamped to the upload's `last_modified`
+    /// (plus the parser's allowed clock skew), and `last_modified` when the row has none.
     pub scraped_at: Timestamp,
-    /// When the file was submitted (its file timestamp).
+    /// When the file was uploaded: the store's `last_modified`.
     pub submitted_at: Timestamp,
     /// The reported listing.
     pub listing: CanonicalListing,
@@ -497,6 +556,10 @@ pub struct ListingAttested {
     pub content_hash: ContentHash,
     /// The miner's trust when the parser decided to admit the row.
     pub miner_trust: f64,
+    /// The epoch of the upload (v2, epoch JSON).
+    pub epoch_id: Option<String>,
+    /// The zipcode the upload is for (epoch JSON).
+    pub zipcode: Option<String>,
 }
 
 impl ListingAttested {

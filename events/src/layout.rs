@@ -3,6 +3,15 @@
 //! * v1: `{prefix}hotkey={hotkey}/job_id={job_id}/data_{YYYYMMDD_HHMMSS}_{count}.parquet`
 //! * v2: `{prefix}hotkey={hotkey}/epoch={epoch_id}/listings.parquet`, with
 //!   `{prefix}hotkey={hotkey}/epoch={epoch_id}/metadata.json` beside it
+//! * epoch JSON: `{prefix}hotkey={hotkey}/epoch={YYYY-MM-DDTHH-MM-SS}/zipcode={zip}/data_{YYYYMMDD_HHMMSS}.json`
+//!
+//! The network's upload helper puts the credential's folder (`data/hotkey={hotkey}/`) in front
+//! of a path that already starts with `data/hotkey={hotkey}/`, so what lands in the bucket is
+//! often `{prefix}hotkey={hotkey}/data/hotkey={hotkey}/…`. Both forms are the same upload
+//! layout; the two hotkeys must be the same miner.
+//!
+//! The time in a file name is the miner's own wall clock (`datetime.now()`, local time), so it
+//! is kept as the miner's claim only: the store's `LastModified` is the upload's time.
 //!
 //! Keys outside the prefix are not uploads and are ignored. Every other key that does not fit
 //! is an error with a reason, which the bridge records as an `UploadRejected`.
@@ -21,7 +30,7 @@ pub enum UploadKey {
         hotkey: String,
         /// The scraping job.
         job_id: String,
-        /// The timestamp in the file name (UTC).
+        /// The timestamp in the file name, read as UTC (it is the miner's local clock).
         file_timestamp: Timestamp,
         /// The record count in the file name.
         declared_count: u64,
@@ -44,6 +53,18 @@ pub enum UploadKey {
         /// Key of the `listings.parquet` it describes.
         listings_key: String,
     },
+    /// One assigned zipcode's JSON document of an epoch.
+    EpochJson {
+        /// The miner.
+        hotkey: String,
+        /// The epoch, `YYYY-MM-DDTHH-MM-SS`.
+        epoch_id: String,
+        /// The zipcode, five digits.
+        zipcode: String,
+        /// The timestamp in the file name, read as UTC (the miner's local clock); `None` for
+        /// a plain `data.json`.
+        file_timestamp: Option<Timestamp>,
+    },
 }
 
 impl UploadKey {
@@ -53,7 +74,8 @@ impl UploadKey {
         match self {
             Self::V1 { hotkey, .. }
             | Self::V2Listings { hotkey, .. }
-            | Self::V2Metadata { hotkey, .. } => hotkey,
+            | Self::V2Metadata { hotkey, .. }
+            | Self::EpochJson { hotkey, .. } => hotkey,
         }
     }
 }
@@ -67,6 +89,14 @@ pub enum KeyError {
     /// Inside the prefix but not in the layout; the reason says what is wrong.
     #[error("{0}")]
     Unparseable(String),
+    /// The key names one miner in its first `hotkey=` folder and another in the repeated one.
+    #[error("the key names two miners: `{outer}` and `{inner}`")]
+    HotkeyMismatch {
+        /// The first `hotkey=` folder's miner (the one the store's credentials allowed).
+        outer: String,
+        /// The repeated folder's miner.
+        inner: String,
+    },
 }
 
 fn unparseable(reason: impl Into<String>) -> KeyError {
@@ -85,6 +115,17 @@ fn segment<'k>(part: &'k str, name: &str) -> Result<&'k str, KeyError> {
     Ok(value)
 }
 
+fn all_digits(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `YYYYMMDD` and `HHMMSS` as an instant, read as UTC.
+fn name_time(date: &str, time: &str) -> Result<Timestamp, KeyError> {
+    let at = NaiveDateTime::parse_from_str(&format!("{date}{time}"), "%Y%m%d%H%M%S")
+        .map_err(|_| unparseable(format!("`{date}_{time}` is not a valid date and time")))?;
+    Ok(Timestamp::from_naive_utc(at))
+}
+
 /// Parses `data_{YYYYMMDD_HHMMSS}_{count}.parquet`.
 fn v1_file_name(name: &str) -> Result<(Timestamp, u64), KeyError> {
     let expected = "file name does not match data_{YYYYMMDD_HHMMSS}_{count}.parquet";
@@ -97,66 +138,125 @@ fn v1_file_name(name: &str) -> Result<(Timestamp, u64), KeyError> {
     else {
         return Err(unparseable(format!("{expected}: `{name}`")));
     };
-    let digits =
-        |text: &str, len: usize| text.len() == len && text.bytes().all(|b| b.is_ascii_digit());
-    if !digits(date, 8)
-        || !digits(time, 6)
+    if !all_digits(date, 8)
+        || !all_digits(time, 6)
         || count.is_empty()
         || !count.bytes().all(|b| b.is_ascii_digit())
     {
         return Err(unparseable(format!("{expected}: `{name}`")));
     }
-    let at = NaiveDateTime::parse_from_str(&format!("{date}{time}"), "%Y%m%d%H%M%S")
-        .map_err(|_| unparseable(format!("`{date}_{time}` is not a valid date and time")))?;
+    let at = name_time(date, time)?;
     let declared = count
         .parse()
         .map_err(|_| unparseable(format!("record count `{count}` is too large")))?;
-    Ok((Timestamp::from_naive_utc(at), declared))
+    Ok((at, declared))
+}
+
+/// Parses `data_{YYYYMMDD_HHMMSS}.json` (or a plain `data.json`, which claims no time).
+fn epoch_json_file_name(name: &str) -> Result<Option<Timestamp>, KeyError> {
+    if name == "data.json" {
+        return Ok(None);
+    }
+    let expected = "file name does not match data_{YYYYMMDD_HHMMSS}.json";
+    let stem = name
+        .strip_prefix("data_")
+        .and_then(|rest| rest.strip_suffix(".json"))
+        .ok_or_else(|| unparseable(format!("{expected}: `{name}`")))?;
+    match stem.split_once('_') {
+        Some((date, time)) if all_digits(date, 8) && all_digits(time, 6) => {
+            name_time(date, time).map(Some)
+        }
+        _ => Err(unparseable(format!("{expected}: `{name}`"))),
+    }
+}
+
+/// An epoch id as the network writes it: `YYYY-MM-DDTHH-MM-SS`.
+fn epoch_id(value: &str) -> Result<String, KeyError> {
+    NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H-%M-%S")
+        .ok()
+        .filter(|_| value.len() == "2025-10-21T12-00-00".len())
+        .map(|_| value.to_owned())
+        .ok_or_else(|| unparseable(format!("epoch `{value}` is not YYYY-MM-DDTHH-MM-SS")))
 }
 
 /// Parses a (URL-decoded) key under `prefix`.
 pub fn parse_upload_key(prefix: &str, key: &str) -> Result<UploadKey, KeyError> {
     let relative = key.strip_prefix(prefix).ok_or(KeyError::OutsidePrefix)?;
-    let parts: Vec<&str> = relative.split('/').collect();
-    let [hotkey_part, folder, file] = parts.as_slice() else {
-        return Err(unparseable(format!(
-            "expected hotkey=…/job_id=…/data_….parquet or hotkey=…/epoch=…/listings.parquet, found {} path segments",
-            parts.len()
-        )));
-    };
+    let (hotkey_part, rest) = relative.split_once('/').unwrap_or((relative, ""));
     let hotkey = segment(hotkey_part, "hotkey")?.to_owned();
-    if folder.starts_with("job_id=") {
-        let job_id = segment(folder, "job_id")?.to_owned();
-        let (file_timestamp, declared_count) = v1_file_name(file)?;
-        return Ok(UploadKey::V1 {
-            hotkey,
-            job_id,
-            file_timestamp,
-            declared_count,
-        });
-    }
-    if folder.starts_with("epoch=") {
-        let epoch_id = segment(folder, "epoch")?.to_owned();
-        let directory = &key[..key.len() - file.len()];
-        return match *file {
-            "listings.parquet" => Ok(UploadKey::V2Listings {
+    // the upload helper's repeated credential folder: `data/hotkey={hotkey}/`
+    let rest = match rest.strip_prefix("data/") {
+        Some(repeated) if repeated.starts_with("hotkey=") => {
+            let (inner_part, inner_rest) = repeated.split_once('/').unwrap_or((repeated, ""));
+            let inner = segment(inner_part, "hotkey")?;
+            if inner != hotkey {
+                return Err(KeyError::HotkeyMismatch {
+                    outer: hotkey,
+                    inner: inner.to_owned(),
+                });
+            }
+            inner_rest
+        }
+        _ => rest,
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let directory = &key[..key.len() - parts.last().map_or(0, |file| file.len())];
+    match parts.as_slice() {
+        [folder, file] if folder.starts_with("job_id=") => {
+            let job_id = segment(folder, "job_id")?.to_owned();
+            let (file_timestamp, declared_count) = v1_file_name(file)?;
+            Ok(UploadKey::V1 {
+                hotkey,
+                job_id,
+                file_timestamp,
+                declared_count,
+            })
+        }
+        [folder, file] if folder.starts_with("epoch=") => {
+            let epoch_id = segment(folder, "epoch")?.to_owned();
+            match *file {
+                "listings.parquet" => Ok(UploadKey::V2Listings {
+                    hotkey,
+                    epoch_id,
+                    metadata_key: format!("{directory}metadata.json"),
+                }),
+                "metadata.json" => Ok(UploadKey::V2Metadata {
+                    hotkey,
+                    epoch_id,
+                    listings_key: format!("{directory}listings.parquet"),
+                }),
+                other => Err(unparseable(format!(
+                    "an epoch folder holds listings.parquet and metadata.json, or zipcode=… folders, not `{other}`"
+                ))),
+            }
+        }
+        [folder, zipcode_part, file] if folder.starts_with("epoch=") => {
+            let epoch_id = epoch_id(segment(folder, "epoch")?)?;
+            let zipcode = segment(zipcode_part, "zipcode")?;
+            if !all_digits(zipcode, 5) {
+                return Err(unparseable(format!(
+                    "zipcode `{zipcode}` is not five digits"
+                )));
+            }
+            Ok(UploadKey::EpochJson {
                 hotkey,
                 epoch_id,
-                metadata_key: format!("{directory}metadata.json"),
-            }),
-            "metadata.json" => Ok(UploadKey::V2Metadata {
-                hotkey,
-                epoch_id,
-                listings_key: format!("{directory}listings.parquet"),
-            }),
-            other => Err(unparseable(format!(
-                "an epoch folder holds listings.parquet and metadata.json, not `{other}`"
-            ))),
-        };
+                zipcode: zipcode.to_owned(),
+                file_timestamp: epoch_json_file_name(file)?,
+            })
+        }
+        [folder, _] | [folder, _, _]
+            if !folder.starts_with("job_id=") && !folder.starts_with("epoch=") =>
+        {
+            Err(unparseable(format!(
+                "expected `job_id=…` or `epoch=…`, found `{folder}`"
+            )))
+        }
+        _ => Err(unparseable(format!(
+            "expected hotkey=…/job_id=…/data_….parquet, hotkey=…/epoch=…/listings.parquet or hotkey=…/epoch=…/zipcode=…/data_….json, found {} path segments",
+            parts.len() + 1
+        ))),
     }
-    Err(unparseable(format!(
-        "expected `job_id=…` or `epoch=…`, found `{folder}`"
-    )))
 }
 
 /// Decodes a key as S3 event notifications send it: `+` is a space and `%XX` a byte.
@@ -264,6 +364,91 @@ mod tests {
             (
                 "data/hotkey=5C/job_id=j/data_20250917_153000_99999999999999999999999.parquet",
                 "too large",
+            ),
+        ] {
+            match parse_upload_key("data/", key) {
+                Err(KeyError::Unparseable(reason)) => {
+                    assert!(reason.contains(needle), "{key}: {reason}")
+                }
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn epoch_json_keys_in_both_forms() {
+        let expected = UploadKey::EpochJson {
+            hotkey: "5Fk".into(),
+            epoch_id: "2025-10-21T12-00-00".into(),
+            zipcode: "19103".into(),
+            file_timestamp: Some(Timestamp::from_micros(1_761_049_230_000_000)),
+        };
+        for key in [
+            "data/hotkey=5Fk/epoch=2025-10-21T12-00-00/zipcode=19103/data_20251021_122030.json",
+            "data/hotkey=5Fk/data/hotkey=5Fk/epoch=2025-10-21T12-00-00/zipcode=19103/data_20251021_122030.json",
+        ] {
+            assert_eq!(
+                parse_upload_key("data/", key),
+                Ok(expected.clone()),
+                "{key}"
+            );
+        }
+        assert!(matches!(
+            parse_upload_key(
+                "data/",
+                "data/hotkey=5Fk/epoch=2025-10-21T12-00-00/zipcode=19103/data.json"
+            ),
+            Ok(UploadKey::EpochJson {
+                file_timestamp: None,
+                ..
+            })
+        ));
+        assert_eq!(
+            parse_upload_key(
+                "data/",
+                "data/hotkey=5Fk/data/hotkey=5Other/epoch=2025-10-21T12-00-00/zipcode=19103/data_20251021_122030.json"
+            ),
+            Err(KeyError::HotkeyMismatch {
+                outer: "5Fk".into(),
+                inner: "5Other".into()
+            })
+        );
+    }
+
+    #[test]
+    fn the_repeated_folder_serves_every_layout() {
+        let key = "data/hotkey=5C/data/hotkey=5C/job_id=j/data_20250917_153000_5.parquet";
+        assert!(matches!(
+            parse_upload_key("data/", key),
+            Ok(UploadKey::V1 {
+                declared_count: 5,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn bad_epoch_json_keys_say_why() {
+        for (key, needle) in [
+            (
+                "data/hotkey=5C/epoch=2025-10-21T12-00-00/zipcode=1910/data_20251021_122030.json",
+                "not five digits",
+            ),
+            (
+                "data/hotkey=5C/epoch=yesterday/zipcode=19103/data_20251021_122030.json",
+                "YYYY-MM-DDTHH-MM-SS",
+            ),
+            (
+                "data/hotkey=5C/epoch=2025-10-21T12-00-00/zipcode=19103/listings.csv",
+                "data_{YYYYMMDD_HHMMSS}.json",
+            ),
+            (
+                "data/hotkey=5C/epoch=2025-10-21T12-00-00/zip=19103/data_20251021_122030.json",
+                "expected `zipcode=…`",
+            ),
+            (
+                "data/hotkey=5C/epoch=2025-10-21T12-00-00/zipcode=19103/data_20251321_122030.json",
+                "not a valid date",
             ),
         ] {
             match parse_upload_key("data/", key) {

@@ -15,6 +15,7 @@ pub mod codec;
 pub mod event;
 pub mod id;
 pub mod layout;
+mod legacy;
 pub mod listing;
 pub mod normalize;
 pub mod time;

@@ -2,8 +2,21 @@
 //!
 //! They live in the contract, not in the parser, because the content hash depends on them: two
 //! releases that normalise differently would split identical reports into different values.
+//!
+//! **Control characters.** Text reaches Postgres, JSON and terminals, and a NUL byte is refused
+//! by a `text` column, so no normalised value holds one: control characters that are white
+//! space (tab, line breaks, form feed) fold into a single space like any white space, and every
+//! other control character (the rest of C0, DEL and C1, NUL among them) is removed. A value
+//! that is nothing but control characters becomes missing.
 
-/// Trims, folds every run of white space into one space, and maps the empty string to `None`.
+/// Whether `character` is removed from every value (a control character that is not white
+/// space).
+fn is_stripped(character: char) -> bool {
+    character.is_control() && !character.is_whitespace()
+}
+
+/// Trims, folds every run of white space into one space, removes other control characters,
+/// and maps the empty string to `None`.
 #[must_use]
 pub fn text(raw: &str) -> Option<String> {
     if is_folded(raw) {
@@ -12,16 +25,22 @@ pub fn text(raw: &str) -> Option<String> {
     }
     let mut folded = String::with_capacity(raw.len());
     for word in raw.split_whitespace() {
+        let start = folded.len();
         if !folded.is_empty() {
             folded.push(' ');
         }
-        folded.push_str(word);
+        let before = folded.len();
+        folded.extend(word.chars().filter(|character| !is_stripped(*character)));
+        if folded.len() == before {
+            // the word was only control characters: no word, no separator
+            folded.truncate(start);
+        }
     }
     (!folded.is_empty()).then_some(folded)
 }
 
-/// Whether `raw` is non-empty ASCII whose only white space is single spaces between words,
-/// i.e. what [`text`] would return unchanged.
+/// Whether `raw` is non-empty printable ASCII whose only white space is single spaces between
+/// words, i.e. what [`text`] would return unchanged.
 fn is_folded(raw: &str) -> bool {
     let bytes = raw.as_bytes();
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
@@ -29,9 +48,7 @@ fn is_folded(raw: &str) -> bool {
     };
     first != b' '
         && last != b' '
-        && bytes.iter().all(|&byte| {
-            byte.is_ascii() && (byte == b' ' || !byte.is_ascii_whitespace()) && byte != 0x0b
-        })
+        && bytes.iter().all(|&byte| (b' '..=b'~').contains(&byte))
         && !bytes.windows(2).any(|pair| pair == b"  ")
 }
 
@@ -51,6 +68,63 @@ pub fn zip_code_from_text(raw: &str) -> Option<String> {
 #[must_use]
 pub fn zip_code_from_int(raw: i64) -> Option<String> {
     (0..=99_999).contains(&raw).then(|| format!("{raw:05}"))
+}
+
+/// The zip code of a v1 `label`: the network's miners label a row `zip:NNNNN` (or
+/// `zip:unknown`); a bare zip code is accepted too. Anything else names no zip code.
+#[must_use]
+pub fn zip_code_from_label(raw: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    let value = match trimmed.get(..4) {
+        Some(tag) if tag.eq_ignore_ascii_case("zip:") => &trimmed[4..],
+        _ => trimmed,
+    };
+    zip_code_from_text(value)
+}
+
+/// What the end of a postal address says: `…, {city}, {ST} {zip}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AddressParts {
+    /// The part before the state, when the address has a street part before it too.
+    pub city: Option<String>,
+    /// The state code (full names accepted).
+    pub state: Option<String>,
+    /// The five-digit zip code (ZIP+4 keeps its first five).
+    pub zip: Option<String>,
+}
+
+/// Splits the city, state and zip code off an address written the way listing sites and the
+/// network's scrapers write it, `"123 Main St, Katy, TX 77494"`: the last comma-separated part
+/// is `{state} {zip}` (either may be missing), the part before it the city when a street part
+/// precedes it. Parts that do not fit are `None`; nothing here rejects a row.
+#[must_use]
+pub fn address_parts(raw: &str) -> AddressParts {
+    let parts: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect();
+    let Some((last, before)) = parts.split_last() else {
+        return AddressParts::default();
+    };
+    let words: Vec<&str> = last.split_whitespace().collect();
+    let (zip, state_words) = match words.split_last() {
+        Some((tail, head)) if zip_code_from_text(tail).is_some() => {
+            (zip_code_from_text(tail), head)
+        }
+        _ => (None, words.as_slice()),
+    };
+    let state_text = state_words.join(" ");
+    let state = (!state_text.is_empty())
+        .then(|| state(&state_text))
+        .flatten();
+    // a city only where the address also has a street part, and the state was recognised,
+    // so a street line alone ("12 Oak St, Apt 4") is never taken for a city
+    let city = match before {
+        [_, .., city] if state.is_some() || (zip.is_some() && state_text.is_empty()) => text(city),
+        _ => None,
+    };
+    AddressParts { city, state, zip }
 }
 
 const STATES: [(&str, &str); 52] = [
@@ -133,13 +207,22 @@ pub fn state(raw: &str) -> Option<String> {
 fn enumeration(raw: &str) -> Option<String> {
     let mut value = String::with_capacity(raw.len());
     for word in raw.split_whitespace() {
+        let start = value.len();
         if !value.is_empty() {
             value.push('_');
         }
-        value.extend(word.chars().map(|character| match character {
-            '-' => '_',
-            other => other.to_ascii_uppercase(),
-        }));
+        let before = value.len();
+        value.extend(
+            word.chars()
+                .filter(|character| !is_stripped(*character))
+                .map(|character| match character {
+                    '-' => '_',
+                    other => other.to_ascii_uppercase(),
+                }),
+        );
+        if value.len() == before {
+            value.truncate(start);
+        }
     }
     (!value.is_empty()).then_some(value)
 }
@@ -209,7 +292,7 @@ const ADDRESS_WORDS: [(&str, &str); 24] = [
 pub fn address(raw: &str) -> Option<String> {
     let upper: String = raw
         .chars()
-        .filter(|character| *character != '.')
+        .filter(|character| *character != '.' && !is_stripped(*character))
         .map(|character| character.to_ascii_uppercase())
         .collect();
     let mut normalized = String::with_capacity(upper.len());
@@ -301,6 +384,86 @@ mod tests {
         assert!(is_folded("San Antonio"));
         assert!(!is_folded("a  b"));
         assert!(!is_folded("v\u{b}t"));
+    }
+
+    #[test]
+    fn control_characters_never_survive() {
+        assert_eq!(text("Aus\0tin").as_deref(), Some("Austin"));
+        assert_eq!(text("a\u{7}b\tc\r\nd").as_deref(), Some("ab c d"));
+        assert_eq!(text("x \0 y").as_deref(), Some("x y"));
+        assert_eq!(text("\0\u{1b}"), None);
+        assert_eq!(text("caf\u{9c}é").as_deref(), Some("café"));
+        assert_eq!(
+            address("12\0 Oak St, Katy").as_deref(),
+            Some("12 OAK ST, KATY")
+        );
+        assert_eq!(
+            home_type("single\0 family").as_deref(),
+            Some("SINGLE_FAMILY")
+        );
+        assert_eq!(home_type("\0 condo").as_deref(), Some("CONDO"));
+        // every value the rules can return is free of them, whatever the input
+        for byte in 0_u8..=0x7f {
+            let raw = format!("a{}b", char::from(byte));
+            for value in [
+                text(&raw),
+                address(&raw),
+                home_type(&raw),
+                home_status(&raw),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                assert!(!value.chars().any(char::is_control), "{byte}: {value:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn zip_codes_from_labels() {
+        assert_eq!(zip_code_from_label("zip:77494").as_deref(), Some("77494"));
+        assert_eq!(
+            zip_code_from_label("ZIP:77494-1234").as_deref(),
+            Some("77494")
+        );
+        assert_eq!(zip_code_from_label("77494").as_deref(), Some("77494"));
+        assert_eq!(zip_code_from_label("zip:unknown"), None);
+        assert_eq!(zip_code_from_label("zip:"), None);
+        assert_eq!(zip_code_from_label("z"), None);
+        assert_eq!(zip_code_from_label("é"), None);
+    }
+
+    #[test]
+    fn address_parts_at_the_end_of_an_address() {
+        let parts = |raw| {
+            let AddressParts { city, state, zip } = address_parts(raw);
+            (city, state, zip)
+        };
+        let some = |value: &str| Some(value.to_owned());
+        assert_eq!(
+            parts("123 Main St, Katy, TX 77494"),
+            (some("Katy"), some("TX"), some("77494"))
+        );
+        assert_eq!(
+            parts("9 Elm Ave Apt 4, San  Antonio , Texas 78205-1234"),
+            (some("San Antonio"), some("TX"), some("78205"))
+        );
+        assert_eq!(
+            parts("123 Main St, TX 77494"),
+            (None, some("TX"), some("77494"))
+        );
+        assert_eq!(
+            parts("123 Main St, Katy, TX"),
+            (some("Katy"), some("TX"), None)
+        );
+        assert_eq!(parts("123 Main St"), (None, None, None));
+        assert_eq!(parts("12 Oak St, Apt 4"), (None, None, None));
+        assert_eq!(
+            parts("12 Oak St, Katy, XX 77494"),
+            (None, None, some("77494"))
+        );
+        assert_eq!(parts(""), (None, None, None));
+        assert_eq!(parts(",,,"), (None, None, None));
     }
 
     #[test]

@@ -50,6 +50,8 @@ fn upload_observed() -> UploadObserved {
         declared_record_count: Some(330),
         format: UploadFormat::V1,
         epoch: None,
+        epoch_id: None,
+        zipcode: None,
         discovery: UploadDiscovery::Notification,
     }
 }
@@ -72,7 +74,18 @@ fn samples() -> Vec<(&'static str, Event)> {
             zipcodes_completed: Some(25),
             data_format_version: Some("2.0".into()),
         }),
+        epoch_id: Some("2025-10-01T16-00-00".into()),
         discovery: UploadDiscovery::Listing,
+        ..upload.clone()
+    };
+    let epoch_json = UploadObserved {
+        key: "data/hotkey=5H2WNb/data/hotkey=5H2WNb/epoch=2025-10-21T12-00-00/zipcode=19103/data_20251021_082030.json".into(),
+        miner_hotkey: "5H2WNb".into(),
+        job_id: "2025-10-21T12-00-00".into(),
+        declared_record_count: None,
+        format: UploadFormat::EpochJson,
+        epoch_id: Some("2025-10-21T12-00-00".into()),
+        zipcode: Some("19103".into()),
         ..upload.clone()
     };
     let parsed = UploadParsed {
@@ -100,6 +113,11 @@ fn samples() -> Vec<(&'static str, Event)> {
         duplicate_rows: 1,
         distinct_zip_codes: 2,
         extra_columns: vec!["label".into()],
+        extra_column_count: 1,
+        epoch_id: None,
+        zipcode: None,
+        rows_outside_zipcode: 0,
+        future_scrape_times: 0,
         quality: QualityAssessment {
             score: 0.3,
             issues: vec![
@@ -115,6 +133,41 @@ fn samples() -> Vec<(&'static str, Event)> {
             admitted: 100,
             rate_limited: 227,
         },
+    };
+    let parsed_epoch_json = UploadParsed {
+        key: epoch_json.key.clone(),
+        job_id: epoch_json.job_id.clone(),
+        format: UploadFormat::EpochJson,
+        rejections: vec![
+            ReasonCount {
+                reason: RejectReason::Synthetic,
+                rows: 3,
+            },
+            ReasonCount {
+                reason: RejectReason::NoListingValues,
+                rows: 1,
+            },
+        ],
+        extra_columns: vec!["lot_size".into(), "year_built".into()],
+        extra_column_count: 140,
+        epoch_id: Some("2025-10-21T12-00-00".into()),
+        zipcode: Some("19103".into()),
+        rows_outside_zipcode: 7,
+        future_scrape_times: 2,
+        quality: QualityAssessment {
+            score: 0.1,
+            issues: vec![QualityIssue::SyntheticListings],
+        },
+        ..parsed.clone()
+    };
+    let rejected_hotkeys = UploadRejected {
+        upload_id,
+        bucket: upload.bucket.clone(),
+        key: "data/hotkey=5C7VLT/data/hotkey=5Other/epoch=2025-10-21T12-00-00/zipcode=19103/data.json".into(),
+        etag: upload.etag.clone(),
+        miner_hotkey: "5C7VLT".into(),
+        reason: UploadRejectReason::HotkeyMismatch,
+        detail: "the key names two miners: `5C7VLT` and `5Other`".into(),
     };
     let rejected = UploadRejected {
         upload_id,
@@ -137,6 +190,15 @@ fn samples() -> Vec<(&'static str, Event)> {
         content_hash: listing.content_hash(),
         listing,
         miner_trust: 0.8125,
+        epoch_id: None,
+        zipcode: None,
+    };
+    let attested_epoch_json = ListingAttested {
+        key: epoch_json.key.clone(),
+        job_id: epoch_json.job_id.clone(),
+        epoch_id: Some("2025-10-21T12-00-00".into()),
+        zipcode: Some("19103".into()),
+        ..attested.clone()
     };
     let dead_upload = DeadLettered {
         subject: DeadLetterSubject::Upload {
@@ -182,14 +244,30 @@ fn samples() -> Vec<(&'static str, Event)> {
             "upload_observed_v2",
             event(EventPayload::UploadObserved(v2)),
         ),
+        (
+            "upload_observed_epoch_json",
+            event(EventPayload::UploadObserved(epoch_json)),
+        ),
         ("upload_parsed", event(EventPayload::UploadParsed(parsed))),
+        (
+            "upload_parsed_epoch_json",
+            event(EventPayload::UploadParsed(parsed_epoch_json)),
+        ),
         (
             "upload_rejected",
             event(EventPayload::UploadRejected(rejected)),
         ),
         (
+            "upload_rejected_hotkey_mismatch",
+            event(EventPayload::UploadRejected(rejected_hotkeys)),
+        ),
+        (
             "listing_attested",
             event(EventPayload::ListingAttested(Box::new(attested))),
+        ),
+        (
+            "listing_attested_epoch_json",
+            event(EventPayload::ListingAttested(Box::new(attested_epoch_json))),
         ),
         (
             "dead_lettered_upload",
@@ -252,6 +330,63 @@ fn encodings_match_golden_vectors() {
         mismatches.is_empty(),
         "encodings changed for {mismatches:?}"
     );
+}
+
+/// The sample as schema version 1 could hold it: what a version 1 vector decodes to.
+fn as_schema1(mut event: Event) -> Event {
+    match &mut event.payload {
+        EventPayload::UploadObserved(upload) => {
+            upload.zipcode = None;
+            upload.epoch_id = (upload.format != UploadFormat::V1).then(|| upload.job_id.clone());
+        }
+        EventPayload::UploadParsed(parsed) => {
+            parsed.zipcode = None;
+            parsed.epoch_id = (parsed.format != UploadFormat::V1).then(|| parsed.job_id.clone());
+            parsed.rows_outside_zipcode = 0;
+            parsed.future_scrape_times = 0;
+            parsed.extra_column_count = u32::try_from(parsed.extra_columns.len()).unwrap_or(0);
+        }
+        EventPayload::ListingAttested(attested) => {
+            attested.epoch_id = None;
+            attested.zipcode = None;
+        }
+        EventPayload::UploadRejected(_) | EventPayload::DeadLettered(_) => {}
+    }
+    event
+}
+
+/// Logs written by the first release replay unchanged: every schema version 1 vector (the
+/// encodings that release wrote, checked in when it was current) still decodes, to the event
+/// it holds with the fields it did not have left unknown, and with the same id.
+#[test]
+fn schema_version_1_vectors_still_decode() {
+    let directory = golden_dir().join("schema1");
+    let samples = samples();
+    let mut decoded = 0;
+    for entry in std::fs::read_dir(&directory).expect("schema 1 vectors") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .expect("vector name")
+            .to_owned();
+        let (_, sample) = samples
+            .iter()
+            .find(|(sample_name, _)| *sample_name == name)
+            .unwrap_or_else(|| panic!("no sample for {name}"));
+        let bytes = hex::decode(std::fs::read_to_string(&path).expect("read").trim()).expect("hex");
+        assert_eq!(bytes[1 + 32], 1, "{name} is a version 1 vector");
+        let event = codec::decode(&bytes).unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert_eq!(event, as_schema1(sample.clone()), "{name}");
+        assert_eq!(
+            event.id, sample.id,
+            "{name}: ids do not depend on the version"
+        );
+        // encoded again, it is a current event
+        assert_eq!(codec::decode(&codec::encode(&event)), Ok(event), "{name}");
+        decoded += 1;
+    }
+    assert_eq!(decoded, 8, "every version 1 vector was read");
 }
 
 #[test]
@@ -317,13 +452,19 @@ fn typed_errors_for_known_bad_inputs() {
 
 #[test]
 fn newer_schema_versions_are_refused() {
-    let mut event = samples().remove(0).1;
-    event.schema_version = 99;
-    let bytes = codec::encode(&event);
-    assert!(matches!(
-        codec::decode(&bytes),
-        Err(DecodeError::UnsupportedSchemaVersion { version: 99, .. })
-    ));
+    for (name, mut event) in samples() {
+        let event_type = event.event_type();
+        event.schema_version = event_type.schema_version() + 1;
+        let bytes = codec::encode(&event);
+        assert_eq!(
+            codec::decode(&bytes),
+            Err(DecodeError::UnsupportedSchemaVersion {
+                event_type: event_type.as_str(),
+                version: event_type.schema_version() + 1,
+            }),
+            "{name}"
+        );
+    }
 }
 
 #[test]
@@ -408,6 +549,8 @@ proptest! {
             content_hash: listing.content_hash(),
             listing,
             miner_trust: trust,
+            epoch_id: None,
+            zipcode: Some("78702".into()),
         };
         let event = Event::new(EventPayload::ListingAttested(Box::new(attested)), FILE_TIME, RECORD_TIME);
         prop_assert_eq!(codec::decode(&codec::encode(&event)), Ok(event));

@@ -8,7 +8,8 @@ use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
 use resi_events::codec::{self, headers};
 use resi_events::{
-    Event, EventPayload, Timestamp, Topics, UploadDiscovery, UploadFormat, UploadObserved,
+    Event, EventPayload, EventType, Timestamp, Topics, UploadDiscovery, UploadFormat,
+    UploadObserved,
 };
 use resi_runtime::kafka;
 use resi_tests::{eventually, fresh_kafka};
@@ -63,6 +64,8 @@ async fn an_event_round_trips_through_the_broker_with_key_and_headers() -> anyho
         declared_record_count: Some(3),
         format: UploadFormat::V1,
         epoch: None,
+        epoch_id: None,
+        zipcode: None,
         discovery: UploadDiscovery::Notification,
     };
     let event = Event::new(
@@ -143,7 +146,10 @@ async fn an_event_round_trips_through_the_broker_with_key_and_headers() -> anyho
         "{header_pairs:?}"
     );
     assert!(
-        header_pairs.contains(&(headers::SCHEMA_VERSION.to_owned(), "1".to_owned())),
+        header_pairs.contains(&(
+            headers::SCHEMA_VERSION.to_owned(),
+            EventType::UploadObserved.schema_version().to_string()
+        )),
         "{header_pairs:?}"
     );
     Ok(())

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use rdkafka::producer::FutureRecord;
 use resi_events::{DeadLetterReason, EventPayload, EventType, Timestamp};
-use resi_parser::file::{AdmissionPlan, parse_file};
+use resi_parser::emit::{AdmissionPlan, ParseOptions};
+use resi_parser::file::parse_file;
 
 use resi_tests::harness::{Harness, count, payloads, v1_file, v1_key};
 
@@ -65,25 +66,24 @@ async fn a_parser_killed_mid_file_resumes_and_loses_nothing() -> anyhow::Result<
             _ => None,
         })
         .ok_or_else(|| anyhow::anyhow!("no summary"))?;
-    let plan = AdmissionPlan::new(0.5, upload.file_timestamp.utc_day(), 0);
+    let plan = AdmissionPlan::new(0.5, upload.last_modified.utc_day(), 0);
+    let options = ParseOptions {
+        batch_rows: 1_000,
+        max_scrape_skew_micros: 600_000_000,
+        max_json_listing_bytes: 1 << 20,
+        record_time: Timestamp::now(),
+    };
     let mut expected = BTreeSet::new();
-    parse_file(
-        bytes::Bytes::from(body),
-        &upload,
-        plan,
-        1_000,
-        Timestamp::now(),
-        |batch| {
-            for encoded in batch {
-                expected.insert(
-                    resi_events::decode(&encoded.payload)
-                        .map(|event| event.id)
-                        .unwrap_or_else(|error| panic!("{error}")),
-                );
-            }
-            true
-        },
-    )
+    parse_file(bytes::Bytes::from(body), &upload, plan, options, |batch| {
+        for encoded in batch {
+            expected.insert(
+                resi_events::decode(&encoded.payload)
+                    .map(|event| event.id)
+                    .unwrap_or_else(|error| panic!("{error}")),
+            );
+        }
+        true
+    })
     .map_err(|failure| anyhow::anyhow!("{failure:?}"))?;
     let delivered = stack.read_all(&attestations).await?;
     let distinct: BTreeSet<_> = delivered.iter().map(|record| record.event.id).collect();

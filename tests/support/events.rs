@@ -30,6 +30,8 @@ pub fn report(
         content_hash: listing.content_hash(),
         listing,
         miner_trust: trust,
+        epoch_id: None,
+        zipcode: None,
     };
     Event::new(
         EventPayload::ListingAttested(Box::new(payload)),
@@ -66,6 +68,11 @@ pub fn parsed(miner: &str, index: u64, quality: f64, rows: u64, duplicates: u64,
         duplicate_rows: duplicates,
         distinct_zip_codes: 3,
         extra_columns: Vec::new(),
+        extra_column_count: 0,
+        epoch_id: None,
+        zipcode: None,
+        rows_outside_zipcode: 0,
+        future_scrape_times: 0,
         quality: QualityAssessment {
             score: quality,
             issues: Vec::new(),

@@ -21,7 +21,8 @@ use futures::SinkExt as _;
 use resi_datagen::parquet_files::{BATCH_ROWS, v1_batch, write};
 use resi_datagen::report::Report;
 use resi_events::{Timestamp, UploadDiscovery, UploadFormat, UploadObserved};
-use resi_parser::file::{AdmissionPlan, parse_file};
+use resi_parser::emit::AdmissionPlan;
+use resi_parser::file::parse_file;
 use resi_projector::engine::ProjectionKind;
 use tokio::io::AsyncReadExt as _;
 
@@ -190,13 +191,16 @@ async fn produce(
             key: file.key.clone(),
             etag: file.key.clone(),
             size: 0,
-            last_modified: Timestamp::EPOCH,
+            // uploaded after every scrape of the benchmark: no scrape time is clamped
+            last_modified: crate::UPLOADED_AT,
             miner_hotkey: hotkey,
             job_id: "bench".into(),
             file_timestamp: Timestamp::from_micros(1_756_706_400_000_000),
             declared_record_count: Some(file.rows as u64),
             format: UploadFormat::V1,
             epoch: None,
+            epoch_id: None,
+            zipcode: None,
             discovery: UploadDiscovery::Listing,
         };
         let plan = AdmissionPlan {
@@ -209,17 +213,10 @@ async fn produce(
         let encoded = tokio::task::spawn_blocking(move || {
             let mut all = Vec::new();
             let reader = std::fs::File::open(&path)?;
-            parse_file(
-                reader,
-                &upload,
-                plan,
-                8_192,
-                Timestamp::from_micros(1_756_706_400_000_000),
-                |batch| {
-                    all.extend(batch);
-                    true
-                },
-            )
+            parse_file(reader, &upload, plan, crate::parse_options(), |batch| {
+                all.extend(batch);
+                true
+            })
             .map_err(|failure| anyhow::anyhow!("parse failed: {failure:?}"))?;
             anyhow::Ok(all)
         })

@@ -28,7 +28,8 @@ use rdkafka::producer::FutureProducer;
 use resi_datagen::parquet_files::{BATCH_ROWS, v1_batch, write};
 use resi_datagen::report::Report;
 use resi_events::{Timestamp, UploadDiscovery, UploadFormat, UploadObserved};
-use resi_parser::file::{AdmissionPlan, parse_file};
+use resi_parser::emit::{AdmissionPlan, ParseOptions};
+use resi_parser::file::parse_file;
 
 mod api;
 mod consensus;
@@ -186,14 +187,30 @@ fn upload(key: &str, rows: usize, hotkey: &str) -> UploadObserved {
         key: key.to_owned(),
         etag: "bench".into(),
         size: 0,
-        last_modified: Timestamp::EPOCH,
+        // uploaded after every scrape of the benchmark: no scrape time is clamped
+        last_modified: UPLOADED_AT,
         miner_hotkey: hotkey.to_owned(),
         job_id: "bench".into(),
         file_timestamp: Timestamp::from_micros(1_758_110_400_000_000),
         declared_record_count: Some(rows as u64),
         format: UploadFormat::V1,
         epoch: None,
+        epoch_id: None,
+        zipcode: None,
         discovery: UploadDiscovery::Listing,
+    }
+}
+
+/// When the benchmarks' uploads were made: after every scrape time they hold (2030-03-17).
+pub(crate) const UPLOADED_AT: Timestamp = Timestamp::from_micros(1_900_000_000_000_000);
+
+/// The parser's default options.
+pub(crate) fn parse_options() -> ParseOptions {
+    ParseOptions {
+        batch_rows: 8_192,
+        max_scrape_skew_micros: 600_000_000,
+        max_json_listing_bytes: 1 << 20,
+        record_time: Timestamp::now(),
     }
 }
 
@@ -214,21 +231,14 @@ fn parse_counting<R: parquet::file::reader::ChunkReader + 'static>(
 ) -> anyhow::Result<(u64, u64)> {
     let mut events = 0_u64;
     let mut bytes = 0_u64;
-    parse_file(
-        reader,
-        upload,
-        admit_all(),
-        8_192,
-        Timestamp::now(),
-        |batch| {
-            events += batch.len() as u64;
-            bytes += batch
-                .iter()
-                .map(|encoded| encoded.payload.len() as u64)
-                .sum::<u64>();
-            true
-        },
-    )
+    parse_file(reader, upload, admit_all(), parse_options(), |batch| {
+        events += batch.len() as u64;
+        bytes += batch
+            .iter()
+            .map(|encoded| encoded.payload.len() as u64)
+            .sum::<u64>();
+        true
+    })
     .map_err(|failure| anyhow::anyhow!("parse failed: {failure:?}"))?;
     Ok((events, bytes))
 }

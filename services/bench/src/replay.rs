@@ -52,6 +52,8 @@ fn attestation(index: usize, listings: usize, miners: usize, reports: usize) -> 
         content_hash: canonical.content_hash(),
         listing: canonical,
         miner_trust: 0.5 + (miner % 5) as f64 / 10.0,
+        epoch_id: None,
+        zipcode: None,
     };
     Event::new(
         EventPayload::ListingAttested(Box::new(payload)),

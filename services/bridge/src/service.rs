@@ -46,6 +46,8 @@ struct Described {
     declared_record_count: Option<u64>,
     format: UploadFormat,
     epoch: Option<EpochMetadata>,
+    epoch_id: Option<String>,
+    zipcode: Option<String>,
 }
 
 /// The `bridge` configuration section.
@@ -458,6 +460,21 @@ impl Bridge {
         let layout = match layout {
             Ok(layout) => layout,
             Err(KeyError::OutsidePrefix) => return Ok(Handled::OutsidePrefix),
+            Err(KeyError::HotkeyMismatch { outer, inner }) => {
+                if self.published(&object.key, &object.etag).await?.is_some() {
+                    return Ok(Handled::AlreadyPublished);
+                }
+                let detail = format!("the key names two miners: `{outer}` and `{inner}`");
+                return self
+                    .reject(
+                        &object,
+                        &outer,
+                        UploadRejectReason::HotkeyMismatch,
+                        detail,
+                        discovery,
+                    )
+                    .await;
+            }
             Err(KeyError::Unparseable(reason)) => {
                 if self.published(&object.key, &object.etag).await?.is_some() {
                     return Ok(Handled::AlreadyPublished);
@@ -499,6 +516,35 @@ impl Bridge {
                         declared_record_count: Some(declared_count),
                         format: UploadFormat::V1,
                         epoch: None,
+                        epoch_id: None,
+                        zipcode: None,
+                    },
+                    discovery,
+                );
+                self.observe(upload).await
+            }
+            UploadKey::EpochJson {
+                hotkey,
+                epoch_id,
+                zipcode,
+                file_timestamp,
+            } => {
+                if self.published(&object.key, &object.etag).await?.is_some() {
+                    return Ok(Handled::AlreadyPublished);
+                }
+                // the document is read by the parser: it may be gigabytes, the bridge reads
+                // nothing of it
+                let upload = self.observed(
+                    &object,
+                    Described {
+                        miner_hotkey: hotkey,
+                        job_id: epoch_id.clone(),
+                        file_timestamp: file_timestamp.unwrap_or(object.last_modified),
+                        declared_record_count: None,
+                        format: UploadFormat::EpochJson,
+                        epoch: None,
+                        epoch_id: Some(epoch_id),
+                        zipcode: Some(zipcode),
                     },
                     discovery,
                 );
@@ -609,11 +655,13 @@ impl Bridge {
             &object,
             Described {
                 miner_hotkey: hotkey,
-                job_id: epoch_id,
+                job_id: epoch_id.clone(),
                 file_timestamp: parsed.epoch.mining_end_time.unwrap_or(object.last_modified),
                 declared_record_count: parsed.total_listings,
                 format: UploadFormat::V2,
                 epoch: Some(parsed.epoch),
+                epoch_id: Some(epoch_id),
+                zipcode: None,
             },
             discovery,
         );
@@ -639,12 +687,15 @@ impl Bridge {
             declared_record_count: described.declared_record_count,
             format: described.format,
             epoch: described.epoch,
+            epoch_id: described.epoch_id,
+            zipcode: described.zipcode,
             discovery,
         }
     }
 
     async fn observe(&self, upload: UploadObserved) -> anyhow::Result<Handled> {
-        let event_time = upload.file_timestamp;
+        // the store's time: the name's is the miner's claim (and its local clock)
+        let event_time = upload.last_modified;
         let (key, etag, discovery) = (upload.key.clone(), upload.etag.clone(), upload.discovery);
         let event = Event::new(
             EventPayload::UploadObserved(upload),

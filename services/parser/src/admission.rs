@@ -10,14 +10,14 @@ use deadpool_postgres::GenericClient;
 use resi_events::EventId;
 use resi_projections::trust::INITIAL_TRUST;
 
-use crate::file::AdmissionPlan;
+use crate::emit::AdmissionPlan;
 
 /// The recorded decision and, when the file was finished before, how it ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     /// The plan the file is (or was) parsed under.
     pub plan: AdmissionPlan,
-    /// `parsed` or `dead_lettered` when the file was finished already.
+    /// `parsed`, `dead_lettered` or `rejected` when the file was finished already.
     pub outcome: Option<String>,
 }
 

@@ -9,6 +9,7 @@
 //! | more than 50 distinct zip codes | 0.7 | seed 001 |
 //! | declared record count ≠ rows in the file | 0.9 | the file name or metadata lied |
 //! | more than half the rows rejected | 0.5 | mostly unusable data |
+//! | a row made up by a mock scraper | 0.1 | the seed's blacklist factor: data known to be fake |
 //!
 //! The seed's blacklist check (×0.1) needs validator data this system does not have yet; the
 //! trust projection's fake-data penalty stands in for it once validators report.
@@ -26,6 +27,7 @@ pub const fn factor(issue: QualityIssue) -> f64 {
         QualityIssue::DuplicateListingIds => 0.3,
         QualityIssue::ExcessiveGeographicSpread => 0.7,
         QualityIssue::DeclaredCountMismatch => 0.9,
+        QualityIssue::SyntheticListings => 0.1,
     }
 }
 
@@ -53,6 +55,9 @@ pub fn assess(parsed: &UploadParsed) -> QualityAssessment {
     }
     if parsed.rows_rejected * 2 > parsed.rows_read {
         issues.push(QualityIssue::HighRejectionRate);
+    }
+    if rejected(RejectReason::Synthetic) {
+        issues.push(QualityIssue::SyntheticListings);
     }
     issues.sort();
     let score = issues.iter().map(|issue| factor(*issue)).product();
@@ -82,6 +87,11 @@ mod tests {
             duplicate_rows: 0,
             distinct_zip_codes: 3,
             extra_columns: Vec::new(),
+            extra_column_count: 0,
+            epoch_id: None,
+            zipcode: None,
+            rows_outside_zipcode: 0,
+            future_scrape_times: 0,
             quality: QualityAssessment {
                 score: 1.0,
                 issues: Vec::new(),
@@ -129,6 +139,19 @@ mod tests {
             ]
         );
         assert!((assessment.score - 0.5 * 0.3 * 0.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn made_up_rows_cost_most() {
+        let mut file = parsed(10);
+        file.rejections = vec![ReasonCount {
+            reason: RejectReason::Synthetic,
+            rows: 1,
+        }];
+        file.rows_rejected = 1;
+        let assessment = assess(&file);
+        assert_eq!(assessment.issues, vec![QualityIssue::SyntheticListings]);
+        assert!((assessment.score - 0.1).abs() < 1e-12);
     }
 
     #[test]

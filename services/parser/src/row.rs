@@ -1,12 +1,33 @@
-//! One row of either schema → a canonical listing, or the reason it is rejected.
+//! One row of any upload layout → a canonical listing, or the reason it is rejected.
+//!
+//! Every layout first reads a row into [`RowValues`] (what the row holds, by meaning, before any
+//! validation); the rules below are then the same for all of them, so a listing reported in a
+//! v1 Parquet file, a v2 file and an epoch JSON document maps to the same canonical values and
+//! the same content hash.
+//!
+//! **Fallbacks.** The network's miners leave most columns empty and keep the facts elsewhere:
+//!
+//! | value | taken from, in order |
+//! |---|---|
+//! | listing id | `zpid`; the zpid in `uri`, `url` or `source_url` (`…/NNN_zpid/`); for v2 and epoch JSON then `mls-{mls_id}`, then a hash of address and zip code |
+//! | zip code | the zip code column; a `zip:NNNNN` label; the address's trailing `ST 12345`; for epoch JSON the file's `zipcode=` folder |
+//! | city, state | their columns; the address (`…, City, ST 12345`) |
+//! | scrape time | the row's; the upload's `LastModified` when missing (pandas' NaT) |
+//! | living area | `0` means unknown (lots, land): missing, not implausible |
+//!
+//! A row is rejected only when, after the fallbacks, it has no listing id, no valid zip code, a
+//! value out of range, or nothing at all to report; a mock scraper's rows are rejected as
+//! `synthetic` before anything else is looked at.
+//!
+//! **Time.** A scrape time later than the upload's `LastModified` plus the allowed skew is a
+//! claim nothing observed: it is clamped to that bound (and counted), so a report dated in the
+//! future can neither win consensus nor become a listing's latest values.
 
-use arrow::array::RecordBatch;
 use resi_events::id::IdHasher;
-use resi_events::{CanonicalListing, RejectReason, Timestamp, UploadFormat, normalize};
+use resi_events::normalize::{self, AddressParts};
+use resi_events::{CanonicalListing, RejectReason, Timestamp};
 
-use crate::coerce::{
-    Cell, CoerceError, Coerced, ColumnSpec, SchemaError, SchemaPlan, Target, coerce, plan,
-};
+use crate::coerce::Cell;
 
 /// Prices outside this range (dollars) are rejected, as the seed's sanity check has it.
 pub const PRICE_RANGE: std::ops::RangeInclusive<i64> = 1_000..=100_000_000;
@@ -14,313 +35,97 @@ pub const PRICE_RANGE: std::ops::RangeInclusive<i64> = 1_000..=100_000_000;
 pub const BEDROOM_RANGE: std::ops::RangeInclusive<f64> = 0.0..=50.0;
 /// Plausible bathroom counts.
 pub const BATHROOM_RANGE: std::ops::RangeInclusive<f64> = 0.0..=50.0;
-/// Plausible living areas, square feet.
+/// Plausible living areas, square feet (0 is "unknown", see the module notes).
 pub const LIVING_AREA_RANGE: std::ops::RangeInclusive<f64> = 100.0..=100_000.0;
 /// Longest accepted listing id.
 pub const MAX_LISTING_ID_LEN: usize = 64;
+/// The site the network's mock scraper puts in its listings' URLs.
+pub const MOCK_SITE: &str = "mock-realestate-site.com";
 
-const fn text(name: &'static str, required: bool) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        target: Target::Text,
-        required,
-    }
-}
-const fn number(name: &'static str) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        target: Target::Number,
-        required: false,
-    }
-}
-const fn instant(name: &'static str) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        target: Target::Instant,
-        required: false,
-    }
+/// A zip code as a row holds it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ZipValue<'a> {
+    /// The text (integers in decimal).
+    pub text: Cell<&'a str>,
+    /// Whether the file stored it as a number (pandas turns `"02134"` into `2134`).
+    pub numeric: bool,
 }
 
-/// The v1 (Zillow) columns.
-pub const V1_SPECS: [ColumnSpec; 18] = [
-    text("zpid", true),
-    text("uri", false),
-    instant("datetime"),
-    number("price"),
-    text("address", false),
-    number("bedrooms"),
-    number("bathrooms"),
-    number("living_area"),
-    text("home_type", false),
-    text("home_status", false),
-    number("days_on_zillow"),
-    text("url", false),
-    text("zip_code", false),
-    text("city", false),
-    text("state", false),
-    number("latitude"),
-    number("longitude"),
-    text("label", false),
-];
-
-/// The v2 (epoch) columns.
-pub const V2_SPECS: [ColumnSpec; 13] = [
-    text("address", false),
-    text("zipcode", false),
-    number("price"),
-    number("bedrooms"),
-    number("bathrooms"),
-    number("sqft"),
-    instant("listing_date"),
-    text("property_type", false),
-    text("listing_status", false),
-    number("days_on_market"),
-    text("mls_id", false),
-    text("source_url", false),
-    instant("scraped_timestamp"),
-];
-
-/// Indices into the specs, per field.
-mod v1 {
-    pub const ZPID: usize = 0;
-    pub const URI: usize = 1;
-    pub const DATETIME: usize = 2;
-    pub const PRICE: usize = 3;
-    pub const ADDRESS: usize = 4;
-    pub const BEDROOMS: usize = 5;
-    pub const BATHROOMS: usize = 6;
-    pub const LIVING_AREA: usize = 7;
-    pub const HOME_TYPE: usize = 8;
-    pub const HOME_STATUS: usize = 9;
-    pub const DAYS: usize = 10;
-    pub const URL: usize = 11;
-    pub const ZIP: usize = 12;
-    pub const CITY: usize = 13;
-    pub const STATE: usize = 14;
-    pub const LATITUDE: usize = 15;
-    pub const LONGITUDE: usize = 16;
-    pub const LABEL: usize = 17;
+/// What one row holds, by meaning, before validation. Every layout fills what it has; the rest
+/// stays missing.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RowValues<'a> {
+    /// `zpid`.
+    pub zpid: Cell<&'a str>,
+    /// v1 `uri` (absolute or relative Zillow path).
+    pub uri: Cell<&'a str>,
+    /// v1 `url`, v2 and epoch JSON `source_url`.
+    pub url: Cell<&'a str>,
+    /// `mls_id`.
+    pub mls_id: Cell<&'a str>,
+    /// The address as written.
+    pub address: Cell<&'a str>,
+    /// `zip_code` or `zipcode`.
+    pub zip: ZipValue<'a>,
+    /// v1 `label` (`zip:NNNNN`).
+    pub label: Cell<&'a str>,
+    /// `city`.
+    pub city: Cell<&'a str>,
+    /// `state`.
+    pub state: Cell<&'a str>,
+    /// `home_type` or `property_type`.
+    pub home_type: Cell<&'a str>,
+    /// `home_status` or `listing_status`.
+    pub home_status: Cell<&'a str>,
+    /// `price`, dollars.
+    pub price: Cell<f64>,
+    /// `bedrooms`.
+    pub bedrooms: Cell<f64>,
+    /// `bathrooms`.
+    pub bathrooms: Cell<f64>,
+    /// `living_area` or `sqft`.
+    pub living_area: Cell<f64>,
+    /// `days_on_zillow` or `days_on_market`.
+    pub days_on_market: Cell<f64>,
+    /// `latitude`, degrees.
+    pub latitude: Cell<f64>,
+    /// `longitude`, degrees.
+    pub longitude: Cell<f64>,
+    /// `listing_date`, microseconds since the epoch.
+    pub listing_date: Cell<i64>,
+    /// `datetime` or `scraped_timestamp`, microseconds since the epoch.
+    pub scraped_at: Cell<i64>,
+    /// The row says it was made up (`mock_generated: true`).
+    pub mock_generated: bool,
 }
 
-mod v2 {
-    pub const ADDRESS: usize = 0;
-    pub const ZIP: usize = 1;
-    pub const PRICE: usize = 2;
-    pub const BEDROOMS: usize = 3;
-    pub const BATHROOMS: usize = 4;
-    pub const SQFT: usize = 5;
-    pub const LISTING_DATE: usize = 6;
-    pub const PROPERTY_TYPE: usize = 7;
-    pub const LISTING_STATUS: usize = 8;
-    pub const DAYS: usize = 9;
-    pub const MLS_ID: usize = 10;
-    pub const SOURCE_URL: usize = 11;
-    pub const SCRAPED: usize = 12;
+/// Where a layout's listing ids may come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdRule {
+    /// Zillow rows (v1): the zpid, or the zpid in a Zillow URL.
+    Zillow,
+    /// Rows of any source (v2, epoch JSON): as Zillow, then the MLS number, then a hash of the
+    /// normalised address and zip code.
+    AnySource,
 }
 
-/// The specs of a format.
-#[must_use]
-pub const fn specs(format: UploadFormat) -> &'static [ColumnSpec] {
-    match format {
-        UploadFormat::V1 => &V1_SPECS,
-        UploadFormat::V2 => &V2_SPECS,
-    }
+/// What a row is read against: the upload's facts, which the miner does not control.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowContext {
+    /// The upload's `LastModified`.
+    pub upload_time: Timestamp,
+    /// How far past `upload_time` a scrape time may be (clock skew) before it is clamped.
+    pub max_skew_micros: i64,
+    /// The zipcode the upload is for (epoch JSON), the last zip code fallback.
+    pub zipcode: Option<String>,
 }
 
-/// Plans a file of `format`; a v2 file must have at least one column that can identify a listing.
-pub fn plan_format(
-    schema: &arrow::datatypes::Schema,
-    format: UploadFormat,
-) -> Result<SchemaPlan, SchemaError> {
-    let planned = plan(schema, specs(format))?;
-    if format == UploadFormat::V2
-        && [v2::SOURCE_URL, v2::MLS_ID, v2::ADDRESS]
-            .iter()
-            .all(|&index| planned.indices[index].is_none())
-    {
-        return Err(SchemaError::MissingColumn("source_url, mls_id or address"));
-    }
-    Ok(planned)
-}
-
-/// The specs (indices into [`specs`]) a format's listing id is derived from.
-#[must_use]
-pub const fn id_specs(format: UploadFormat) -> &'static [usize] {
-    match format {
-        UploadFormat::V1 => &[v1::ZPID],
-        UploadFormat::V2 => &[v2::SOURCE_URL, v2::MLS_ID, v2::ADDRESS, v2::ZIP],
-    }
-}
-
-/// The plan of a batch that holds only the id columns of a file planned as `full` (`schema` is
-/// the batch's): every other spec is absent.
-#[must_use]
-pub fn id_plan(schema: &arrow::datatypes::Schema, format: UploadFormat) -> SchemaPlan {
-    let keep = id_specs(format);
-    let indices = specs(format)
-        .iter()
-        .enumerate()
-        .map(|(index, spec)| {
-            if !keep.contains(&index) {
-                return None;
-            }
-            schema
-                .fields()
-                .iter()
-                .position(|field| field.name().eq_ignore_ascii_case(spec.name))
-        })
-        .collect();
-    SchemaPlan {
-        indices,
-        extra_columns: Vec::new(),
-    }
-}
-
-/// A record batch with every used column coerced.
-#[derive(Debug)]
-pub struct CoercedBatch {
-    format: UploadFormat,
-    columns: Vec<Coerced>,
-    rows: usize,
-}
-
-impl CoercedBatch {
-    /// Coerces the used columns of `batch` as `planned` says.
-    pub fn new(
-        batch: &RecordBatch,
-        planned: &SchemaPlan,
-        format: UploadFormat,
-    ) -> Result<Self, CoerceError> {
-        let columns = specs(format)
-            .iter()
-            .zip(&planned.indices)
-            .map(|(spec, index)| coerce(index.map(|index| batch.column(index)), spec))
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
-            format,
-            columns,
-            rows: batch.num_rows(),
-        })
-    }
-
-    /// Rows in the batch.
-    #[must_use]
-    pub const fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Maps one row. `file_time` stands in for a missing scrape time.
-    pub fn map(&self, row: usize, file_time: Timestamp) -> Result<MappedRow, RejectReason> {
-        match self.format {
-            UploadFormat::V1 => self.map_v1(row, file_time),
-            UploadFormat::V2 => self.map_v2(row, file_time),
-        }
-    }
-
-    /// The listing id [`Self::map`] would give the row if the row is valid; `None` when the id
-    /// columns alone already make it invalid. Needs only the [`id_specs`] columns.
-    #[must_use]
-    pub fn listing_id(&self, row: usize) -> Option<String> {
-        let columns = &self.columns;
-        match self.format {
-            UploadFormat::V1 => listing_id(columns[v1::ZPID].text(row)).ok(),
-            UploadFormat::V2 => {
-                let url = plain_text(columns[v2::SOURCE_URL].text(row)).ok()?;
-                let mls_id = plain_text(columns[v2::MLS_ID].text(row)).ok()?;
-                let address =
-                    normalized(columns[v2::ADDRESS].text(row), normalize::address).ok()?;
-                let zip = zip_code(&columns[v2::ZIP], row).ok()??;
-                v2_listing_id(url.as_deref(), mls_id.as_deref(), address.as_deref(), &zip).ok()
-            }
-        }
-    }
-
-    fn map_v1(&self, row: usize, file_time: Timestamp) -> Result<MappedRow, RejectReason> {
-        let columns = &self.columns;
-        let listing_id = listing_id(columns[v1::ZPID].text(row))?;
-        let scraped_at = scrape_time(columns[v1::DATETIME].instant(row), file_time)?;
-        let zip = match zip_code(&columns[v1::ZIP], row)? {
-            Some(zip) => Some(zip),
-            None => zip_code(&columns[v1::LABEL], row)?,
-        };
-        let mut listing = CanonicalListing {
-            listing_id,
-            zip_code: Some(zip.ok_or(RejectReason::InvalidZipCode)?),
-            state: state(columns[v1::STATE].text(row))?,
-            latitude_e7: coordinate(
-                columns[v1::LATITUDE].number(row),
-                90.0,
-                RejectReason::LatitudeOutOfRange,
-            )?,
-            longitude_e7: coordinate(
-                columns[v1::LONGITUDE].number(row),
-                180.0,
-                RejectReason::LongitudeOutOfRange,
-            )?,
-            uri: plain_text(columns[v1::URI].text(row))?,
-            url: plain_text(columns[v1::URL].text(row))?,
-            address: normalized(columns[v1::ADDRESS].text(row), normalize::address)?,
-            city: normalized(columns[v1::CITY].text(row), normalize::text)?,
-            home_type: normalized(columns[v1::HOME_TYPE].text(row), normalize::home_type)?,
-            home_status: normalized(columns[v1::HOME_STATUS].text(row), normalize::home_status)?,
-            ..CanonicalListing::default()
-        };
-        measurements(
-            &mut listing,
-            columns,
-            row,
-            [
-                v1::PRICE,
-                v1::BEDROOMS,
-                v1::BATHROOMS,
-                v1::LIVING_AREA,
-                v1::DAYS,
-            ],
-        )?;
-        Ok(MappedRow {
-            listing,
-            scraped_at,
-        })
-    }
-
-    fn map_v2(&self, row: usize, file_time: Timestamp) -> Result<MappedRow, RejectReason> {
-        let columns = &self.columns;
-        let scraped_at = scrape_time(columns[v2::SCRAPED].instant(row), file_time)?;
-        let url = plain_text(columns[v2::SOURCE_URL].text(row))?;
-        let mls_id = plain_text(columns[v2::MLS_ID].text(row))?;
-        let address = normalized(columns[v2::ADDRESS].text(row), normalize::address)?;
-        let zip = zip_code(&columns[v2::ZIP], row)?.ok_or(RejectReason::InvalidZipCode)?;
-        let listing_id =
-            v2_listing_id(url.as_deref(), mls_id.as_deref(), address.as_deref(), &zip)?;
-        let listing_date = match columns[v2::LISTING_DATE].instant(row) {
-            Cell::Value(micros) => Some(Timestamp::from_micros(micros).utc_day()),
-            Cell::Missing => None,
-            Cell::Invalid => return Err(RejectReason::UncoercibleValue),
-        };
-        let mut listing = CanonicalListing {
-            listing_id,
-            url,
-            mls_id,
-            address,
-            zip_code: Some(zip),
-            listing_date,
-            home_type: normalized(columns[v2::PROPERTY_TYPE].text(row), normalize::home_type)?,
-            home_status: normalized(
-                columns[v2::LISTING_STATUS].text(row),
-                normalize::home_status,
-            )?,
-            ..CanonicalListing::default()
-        };
-        measurements(
-            &mut listing,
-            columns,
-            row,
-            [v2::PRICE, v2::BEDROOMS, v2::BATHROOMS, v2::SQFT, v2::DAYS],
-        )?;
-        Ok(MappedRow {
-            listing,
-            scraped_at,
-        })
+impl RowContext {
+    /// The latest scrape time a row of this upload may have.
+    const fn latest(&self) -> i64 {
+        self.upload_time
+            .as_micros()
+            .saturating_add(self.max_skew_micros)
     }
 }
 
@@ -329,44 +134,187 @@ impl CoercedBatch {
 pub struct MappedRow {
     /// The canonical listing.
     pub listing: CanonicalListing,
-    /// When it was scraped.
+    /// When it was scraped (clamped, see the module notes).
     pub scraped_at: Timestamp,
+    /// Whether the row's scrape time was later than the upload allows, and was clamped.
+    pub future_scrape_time: bool,
 }
 
-fn listing_id(cell: Cell<&str>) -> Result<String, RejectReason> {
-    match cell {
-        Cell::Value(id)
-            if id.len() <= MAX_LISTING_ID_LEN
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            Ok(id.to_owned())
+/// Maps one row, or says why it is rejected.
+pub fn map_row(
+    values: &RowValues<'_>,
+    rule: IdRule,
+    context: &RowContext,
+) -> Result<MappedRow, RejectReason> {
+    if is_synthetic(values) {
+        return Err(RejectReason::Synthetic);
+    }
+    let parts = match values.address {
+        Cell::Value(raw) => normalize::address_parts(raw),
+        Cell::Missing | Cell::Invalid => AddressParts::default(),
+    };
+    let zip = zip_code(values, &parts, context);
+    if rule == IdRule::AnySource {
+        // the address hash needs the zip code, so without one there is no id either
+        zip.clone()?.ok_or(RejectReason::InvalidZipCode)?;
+    }
+    let identity = Identity::of(values)?;
+    let listing_id = identity.listing_id(values.zpid, rule, zip.clone()?.as_deref())?;
+    let zip_code = zip?.ok_or(RejectReason::InvalidZipCode)?;
+    let (scraped_at, future_scrape_time) = scrape_time(values.scraped_at, context)?;
+    let mut listing = CanonicalListing {
+        listing_id,
+        zip_code: Some(zip_code),
+        state: match values.state {
+            Cell::Missing => parts.state,
+            Cell::Value(text) => Some(normalize::state(text).ok_or(RejectReason::InvalidState)?),
+            Cell::Invalid => return Err(RejectReason::InvalidState),
+        },
+        city: normalized(values.city, normalize::text)?.or(parts.city),
+        latitude_e7: coordinate(values.latitude, 90.0, RejectReason::LatitudeOutOfRange)?,
+        longitude_e7: coordinate(values.longitude, 180.0, RejectReason::LongitudeOutOfRange)?,
+        uri: identity.uri,
+        url: identity.url,
+        mls_id: identity.mls_id,
+        address: identity.address,
+        home_type: normalized(values.home_type, normalize::home_type)?,
+        home_status: normalized(values.home_status, normalize::home_status)?,
+        listing_date: match values.listing_date {
+            Cell::Value(micros) => Some(Timestamp::from_micros(micros).utc_day()),
+            Cell::Missing => None,
+            Cell::Invalid => return Err(RejectReason::UncoercibleValue),
+        },
+        ..CanonicalListing::default()
+    };
+    measurements(&mut listing, values)?;
+    if !reports_anything(&listing) {
+        return Err(RejectReason::NoListingValues);
+    }
+    Ok(MappedRow {
+        listing,
+        scraped_at,
+        future_scrape_time,
+    })
+}
+
+/// The listing id [`map_row`] would give the row if the row is valid; `None` when the id
+/// values alone already make it invalid. Needs only the id values: `zpid`, `uri`, `url`, and for
+/// [`IdRule::AnySource`] `mls_id`, `address` and `zip`.
+#[must_use]
+pub fn listing_id(values: &RowValues<'_>, rule: IdRule) -> Option<String> {
+    if is_synthetic(values) {
+        return None;
+    }
+    let identity = Identity::of(values).ok()?;
+    let zip = match rule {
+        IdRule::Zillow => None,
+        IdRule::AnySource => {
+            let parts = match values.address {
+                Cell::Value(raw) => normalize::address_parts(raw),
+                Cell::Missing | Cell::Invalid => AddressParts::default(),
+            };
+            zip_code(values, &parts, &RowContext::without_upload()).ok()?
         }
-        _ => Err(RejectReason::MissingListingId),
+    };
+    identity.listing_id(values.zpid, rule, zip.as_deref()).ok()
+}
+
+impl RowContext {
+    /// A context that knows nothing of the upload (the id pass, where only ids matter).
+    const fn without_upload() -> Self {
+        Self {
+            upload_time: Timestamp::EPOCH,
+            max_skew_micros: 0,
+            zipcode: None,
+        }
     }
 }
 
-/// v2 rows have no zpid column: the zpid in a Zillow URL, else the MLS number, else a hash of
-/// the normalised address and zip code.
-fn v2_listing_id(
-    url: Option<&str>,
-    mls_id: Option<&str>,
-    address: Option<&str>,
-    zip: &str,
-) -> Result<String, RejectReason> {
-    if let Some(zpid) = url.and_then(zpid_from_url) {
-        return Ok(zpid);
+/// The text values that identify a listing, normalised.
+struct Identity {
+    uri: Option<String>,
+    url: Option<String>,
+    mls_id: Option<String>,
+    address: Option<String>,
+}
+
+impl Identity {
+    fn of(values: &RowValues<'_>) -> Result<Self, RejectReason> {
+        Ok(Self {
+            uri: plain_text(values.uri)?,
+            url: plain_text(values.url)?,
+            mls_id: plain_text(values.mls_id)?,
+            address: normalized(values.address, normalize::address)?,
+        })
     }
-    if let Some(mls) = mls_id {
-        return listing_id(Cell::Value(mls)).map(|id| format!("mls-{id}"));
+
+    fn listing_id(
+        &self,
+        zpid: Cell<&str>,
+        rule: IdRule,
+        zip: Option<&str>,
+    ) -> Result<String, RejectReason> {
+        match zpid {
+            Cell::Value(id) => return checked_id(id),
+            Cell::Invalid => return Err(RejectReason::MissingListingId),
+            Cell::Missing => {}
+        }
+        if let Some(zpid) = [&self.uri, &self.url]
+            .into_iter()
+            .flatten()
+            .find_map(|url| zpid_from_url(url))
+        {
+            return Ok(zpid);
+        }
+        if rule == IdRule::Zillow {
+            return Err(RejectReason::MissingListingId);
+        }
+        if let Some(mls) = &self.mls_id {
+            return checked_id(mls).map(|id| format!("mls-{id}"));
+        }
+        let (Some(address), Some(zip)) = (&self.address, zip) else {
+            return Err(RejectReason::MissingListingId);
+        };
+        let digest = IdHasher::new("resi.address-listing.v1")
+            .str(address)
+            .str(zip)
+            .finish();
+        Ok(format!("addr-{}", hex::encode(&digest[..10])))
     }
-    let address = address.ok_or(RejectReason::MissingListingId)?;
-    let digest = IdHasher::new("resi.address-listing.v1")
-        .str(address)
-        .str(zip)
-        .finish();
-    Ok(format!("addr-{}", hex::encode(&digest[..10])))
+}
+
+fn checked_id(id: &str) -> Result<String, RejectReason> {
+    if !id.is_empty()
+        && id.len() <= MAX_LISTING_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(id.to_owned())
+    } else {
+        Err(RejectReason::MissingListingId)
+    }
+}
+
+/// Whether a row was made up by the network's mock scraper: it says so, its zpid is
+/// `mock_…`, or its URL is on the mock site.
+fn is_synthetic(values: &RowValues<'_>) -> bool {
+    let mock_zpid = values.zpid.value().is_some_and(|zpid| {
+        zpid.get(..5)
+            .is_some_and(|head| head.eq_ignore_ascii_case("mock_"))
+    });
+    let mock_url = [values.url, values.uri]
+        .into_iter()
+        .filter_map(Cell::value)
+        .any(|url| contains_ignoring_case(url, MOCK_SITE));
+    values.mock_generated || mock_zpid || mock_url
+}
+
+fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// `…/12345678_zpid/` → `12345678`.
@@ -381,42 +329,48 @@ pub fn zpid_from_url(url: &str) -> Option<String> {
     (!digits.is_empty() && digits.len() <= 20).then(|| digits.chars().rev().collect())
 }
 
-fn scrape_time(cell: Cell<i64>, file_time: Timestamp) -> Result<Timestamp, RejectReason> {
-    match cell {
-        Cell::Value(micros) => Ok(Timestamp::from_micros(micros)),
-        Cell::Missing => Ok(file_time),
-        Cell::Invalid => Err(RejectReason::InvalidScrapeTime),
-    }
-}
-
-/// Five digits; ZIP+4 keeps its first five; a zip that pandas turned into a number is padded.
-fn zip_code(column: &Coerced, row: usize) -> Result<Option<String>, RejectReason> {
-    match column.text(row) {
-        Cell::Missing => Ok(None),
-        Cell::Invalid => Err(RejectReason::InvalidZipCode),
+/// The zip code after the fallbacks: `Ok(None)` when no source has one, an error when the zip
+/// code column holds something that is not one.
+fn zip_code(
+    values: &RowValues<'_>,
+    parts: &AddressParts,
+    context: &RowContext,
+) -> Result<Option<String>, RejectReason> {
+    let from_column = match values.zip.text {
+        Cell::Missing => None,
+        Cell::Invalid => return Err(RejectReason::InvalidZipCode),
         Cell::Value(text) => {
-            let numeric = column
-                .source_is_numeric()
+            let numeric = values
+                .zip
+                .numeric
                 .then(|| text.parse::<i64>().ok())
                 .flatten();
-            numeric
-                .map_or_else(
-                    || normalize::zip_code_from_text(text),
-                    normalize::zip_code_from_int,
-                )
-                .map(Some)
-                .ok_or(RejectReason::InvalidZipCode)
+            let zip = numeric.map_or_else(
+                || normalize::zip_code_from_text(text),
+                normalize::zip_code_from_int,
+            );
+            Some(zip.ok_or(RejectReason::InvalidZipCode)?)
         }
-    }
+    };
+    Ok(from_column
+        .or_else(|| {
+            values
+                .label
+                .value()
+                .and_then(normalize::zip_code_from_label)
+        })
+        .or_else(|| parts.zip.clone())
+        .or_else(|| context.zipcode.clone()))
 }
 
-fn state(cell: Cell<&str>) -> Result<Option<String>, RejectReason> {
+fn scrape_time(cell: Cell<i64>, context: &RowContext) -> Result<(Timestamp, bool), RejectReason> {
     match cell {
-        Cell::Missing => Ok(None),
-        Cell::Invalid => Err(RejectReason::InvalidState),
-        Cell::Value(text) => normalize::state(text)
-            .map(Some)
-            .ok_or(RejectReason::InvalidState),
+        Cell::Value(micros) if micros > context.latest() => {
+            Ok((Timestamp::from_micros(context.latest()), true))
+        }
+        Cell::Value(micros) => Ok((Timestamp::from_micros(micros), false)),
+        Cell::Missing => Ok((context.upload_time, false)),
+        Cell::Invalid => Err(RejectReason::InvalidScrapeTime),
     }
 }
 
@@ -449,14 +403,27 @@ fn normalized(
     }
 }
 
+/// Whether a listing carries at least one reported value beyond its identity and location.
+fn reports_anything(listing: &CanonicalListing) -> bool {
+    listing.price_usd.is_some()
+        || listing.address.is_some()
+        || listing.bedrooms.is_some()
+        || listing.bathrooms_tenths.is_some()
+        || listing.living_area_sqft.is_some()
+        || listing.home_type.is_some()
+        || listing.home_status.is_some()
+        || listing.days_on_market.is_some()
+        || listing.latitude_e7.is_some()
+        || listing.listing_date.is_some()
+        || listing.mls_id.is_some()
+}
+
 /// Price, bedrooms, bathrooms, living area and days on market, validated.
 fn measurements(
     listing: &mut CanonicalListing,
-    columns: &[Coerced],
-    row: usize,
-    [price, bedrooms, bathrooms, area, days]: [usize; 5],
+    values: &RowValues<'_>,
 ) -> Result<(), RejectReason> {
-    listing.price_usd = match columns[price].number(row) {
+    listing.price_usd = match values.price {
         Cell::Missing => None,
         Cell::Value(dollars) => {
             let whole =
@@ -468,15 +435,17 @@ fn measurements(
         }
         Cell::Invalid => return Err(RejectReason::UncoercibleValue),
     };
-    listing.bedrooms = match columns[bedrooms].number(row) {
+    listing.bedrooms = match values.bedrooms {
         Cell::Missing => None,
         Cell::Value(count) if BEDROOM_RANGE.contains(&count) && count.fract() == 0.0 => {
-            u16::try_from(count as i64).ok()
+            // in range and integral: exact
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Some(count as u16)
         }
         Cell::Value(_) => return Err(RejectReason::ImplausibleBedrooms),
         Cell::Invalid => return Err(RejectReason::UncoercibleValue),
     };
-    listing.bathrooms_tenths = match columns[bathrooms].number(row) {
+    listing.bathrooms_tenths = match values.bathrooms {
         Cell::Missing => None,
         Cell::Value(count) if BATHROOM_RANGE.contains(&count) => {
             normalize::tenths_from_f64(count).and_then(|tenths| u16::try_from(tenths).ok())
@@ -484,18 +453,22 @@ fn measurements(
         Cell::Value(_) => return Err(RejectReason::ImplausibleBathrooms),
         Cell::Invalid => return Err(RejectReason::UncoercibleValue),
     };
-    listing.living_area_sqft = match columns[area].number(row) {
+    listing.living_area_sqft = match values.living_area {
+        // the network's scrapers write 0 for "unknown" (lots, land)
         Cell::Missing => None,
+        Cell::Value(0.0) => None,
         Cell::Value(sqft) if LIVING_AREA_RANGE.contains(&sqft) => {
             normalize::dollars_from_f64(sqft).and_then(|rounded| u32::try_from(rounded).ok())
         }
         Cell::Value(_) => return Err(RejectReason::ImplausibleLivingArea),
         Cell::Invalid => return Err(RejectReason::UncoercibleValue),
     };
-    listing.days_on_market = match columns[days].number(row) {
+    listing.days_on_market = match values.days_on_market {
         Cell::Missing => None,
-        Cell::Value(value) if value >= 0.0 && value.fract() == 0.0 && value <= 36_500.0 => {
-            u32::try_from(value as i64).ok()
+        Cell::Value(value) if (0.0..=36_500.0).contains(&value) && value.fract() == 0.0 => {
+            // in range and integral: exact
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Some(value as u32)
         }
         Cell::Value(_) | Cell::Invalid => return Err(RejectReason::UncoercibleValue),
     };
@@ -504,204 +477,291 @@ fn measurements(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
-    use arrow::datatypes::{Field, Schema};
-    use chrono::NaiveDate;
-    use resi_datagen::parquet_files::{v1_batch, v2_batch};
-    use resi_datagen::report::Report;
-
     use super::*;
 
-    const FILE_TIME: Timestamp = Timestamp::from_micros(1_758_123_000_000_000);
+    const UPLOADED: Timestamp = Timestamp::from_micros(1_758_123_000_000_000);
+    const TEN_MINUTES: i64 = 600_000_000;
 
-    fn report() -> Report {
-        Report {
-            zpid: 29_420_456,
-            street: "1204 East 7th Street".into(),
-            city: "Austin".into(),
-            state: "TX".into(),
-            zip: "78702".into(),
-            price: Some(459_900),
-            bedrooms: Some(3),
-            bathrooms: Some(2.5),
-            living_area: Some(1_850),
-            home_type: "SINGLE_FAMILY".into(),
-            home_status: "FOR_SALE".into(),
-            days_on_market: Some(12),
-            latitude: Some(30.267_153_1),
-            longitude: Some(-97.743_060_8),
-            listing_date: NaiveDate::from_ymd_opt(2025, 9, 5).unwrap_or_default(),
-            mls_id: "TX1234567".into(),
-            scraped_at: NaiveDate::from_ymd_opt(2025, 9, 17)
-                .and_then(|d| d.and_hms_opt(14, 0, 0))
-                .unwrap_or_default(),
+    fn context() -> RowContext {
+        RowContext {
+            upload_time: UPLOADED,
+            max_skew_micros: TEN_MINUTES,
+            zipcode: None,
         }
     }
 
-    fn mapped(batch: &RecordBatch, format: UploadFormat) -> Vec<Result<MappedRow, RejectReason>> {
-        let planned = plan_format(&batch.schema(), format).expect("plan");
-        let coerced = CoercedBatch::new(batch, &planned, format).expect("coerce");
-        (0..coerced.rows())
-            .map(|row| coerced.map(row, FILE_TIME))
-            .collect()
+    /// A row as the network's v1 miners write it: six columns null, zip only in the label and
+    /// the address.
+    fn real_v1<'a>() -> RowValues<'a> {
+        RowValues {
+            zpid: Cell::Value("29420456"),
+            uri: Cell::Value("https://zillow.com/homedetails/1204-E-7th-St/29420456_zpid/"),
+            label: Cell::Value("zip:78702"),
+            address: Cell::Value("1204 East 7th Street, Austin, TX 78702"),
+            price: Cell::Value(459_900.0),
+            bedrooms: Cell::Value(3.0),
+            bathrooms: Cell::Value(2.5),
+            living_area: Cell::Value(1_850.0),
+            days_on_market: Cell::Value(12.0),
+            latitude: Cell::Value(30.267_153_1),
+            longitude: Cell::Value(-97.743_060_8),
+            scraped_at: Cell::Value(UPLOADED.as_micros() - 3_600_000_000),
+            ..RowValues::default()
+        }
     }
 
     #[test]
-    fn a_v1_row_maps_to_the_canonical_listing() {
-        let rows = mapped(&v1_batch(&[report()]).expect("batch"), UploadFormat::V1);
-        let MappedRow {
-            listing,
-            scraped_at,
-        } = rows[0].clone().expect("valid");
-        assert_eq!(scraped_at, Timestamp::from_micros(1_758_117_600_000_000));
+    fn zip_city_and_state_come_from_the_label_and_the_address() {
+        let mapped = map_row(&real_v1(), IdRule::Zillow, &context()).expect("valid");
+        let listing = mapped.listing;
         assert_eq!(listing.listing_id, "29420456");
-        assert_eq!(listing.price_usd, Some(459_900));
+        assert_eq!(listing.zip_code.as_deref(), Some("78702"));
+        assert_eq!(listing.city.as_deref(), Some("Austin"));
+        assert_eq!(listing.state.as_deref(), Some("TX"));
         assert_eq!(
             listing.address.as_deref(),
             Some("1204 E 7TH ST, AUSTIN, TX 78702")
         );
+
+        let unknown_label = RowValues {
+            label: Cell::Value("zip:unknown"),
+            ..real_v1()
+        };
+        let mapped = map_row(&unknown_label, IdRule::Zillow, &context()).expect("valid");
         assert_eq!(
-            (
-                listing.bedrooms,
-                listing.bathrooms_tenths,
-                listing.living_area_sqft
-            ),
-            (Some(3), Some(25), Some(1_850))
-        );
-        assert_eq!(
-            (listing.latitude_e7, listing.longitude_e7),
-            (Some(302_671_531), Some(-977_430_608))
-        );
-        assert_eq!(
-            (listing.zip_code.as_deref(), listing.state.as_deref()),
-            (Some("78702"), Some("TX"))
-        );
-        assert_eq!(
-            listing.uri.as_deref(),
-            Some("/homedetails/1204-East-7th-Street-Austin-TX-78702/29420456_zpid/")
+            mapped.listing.zip_code.as_deref(),
+            Some("78702"),
+            "the address's zip code"
         );
     }
 
     #[test]
-    fn a_v2_row_of_the_same_listing_gets_the_same_identity() {
-        let rows = mapped(&v2_batch(&[report()]).expect("batch"), UploadFormat::V2);
-        let MappedRow { listing, .. } = rows[0].clone().expect("valid");
+    fn the_zpid_comes_out_of_the_uri_or_url() {
+        for uri in [
+            "https://zillow.com/homedetails/1204-E-7th-St/29420456_zpid/",
+            "/homedetails/1204-E-7th-St/29420456_zpid/",
+        ] {
+            let values = RowValues {
+                zpid: Cell::Missing,
+                uri: Cell::Value(uri),
+                ..real_v1()
+            };
+            assert_eq!(
+                map_row(&values, IdRule::Zillow, &context()).map(|row| row.listing.listing_id),
+                Ok("29420456".to_owned()),
+                "{uri}"
+            );
+            assert_eq!(
+                listing_id(&values, IdRule::Zillow).as_deref(),
+                Some("29420456")
+            );
+        }
+        let nothing = RowValues {
+            zpid: Cell::Missing,
+            uri: Cell::Value("https://example.com/listing/42"),
+            ..real_v1()
+        };
         assert_eq!(
-            listing.listing_id, "29420456",
-            "the zpid comes from the Zillow source_url"
+            map_row(&nothing, IdRule::Zillow, &context()),
+            Err(RejectReason::MissingListingId)
         );
-        assert_eq!(
-            listing.home_type.as_deref(),
-            Some("SINGLE_FAMILY"),
-            "house maps to the v1 vocabulary"
-        );
-        assert_eq!(
-            listing.home_status.as_deref(),
-            Some("FOR_SALE"),
-            "active maps to FOR_SALE"
-        );
-        assert_eq!(listing.listing_date, Some(20_336));
-        assert_eq!(listing.mls_id.as_deref(), Some("TX1234567"));
+        assert_eq!(listing_id(&nothing, IdRule::Zillow), None);
     }
 
     #[test]
-    fn bad_values_reject_only_their_row_with_a_reason() {
-        let mut bad_price = report();
-        bad_price.price = Some(500);
-        let mut bad_baths = report();
-        bad_baths.bathrooms = Some(80.0);
-        let mut bad_zip = report();
-        bad_zip.zip = "7870".into();
-        let mut bad_lat = report();
-        bad_lat.latitude = Some(91.0);
-        let mut half_bedroom = report();
-        half_bedroom.bedrooms = None;
-        let rows = mapped(
-            &v1_batch(&[
-                report(),
-                bad_price,
-                bad_baths,
-                bad_zip,
-                bad_lat,
-                half_bedroom,
-            ])
-            .expect("batch"),
-            UploadFormat::V1,
-        );
-        let outcomes: Vec<Option<RejectReason>> =
-            rows.iter().map(|row| row.as_ref().err().copied()).collect();
+    fn a_row_with_nothing_to_report_is_rejected() {
+        // the nested property schema: only uri, datetime and label carry data
+        let values = RowValues {
+            zpid: Cell::Missing,
+            uri: Cell::Value("https://zillow.com/homedetails/x/29420456_zpid/"),
+            label: Cell::Value("zip:78702"),
+            scraped_at: Cell::Missing,
+            ..RowValues::default()
+        };
         assert_eq!(
-            outcomes,
-            vec![
-                None,
-                Some(RejectReason::PriceOutOfRange),
-                Some(RejectReason::ImplausibleBathrooms),
-                Some(RejectReason::InvalidZipCode),
-                Some(RejectReason::LatitudeOutOfRange),
-                None,
-            ]
+            map_row(&values, IdRule::Zillow, &context()),
+            Err(RejectReason::NoListingValues)
         );
+        let no_zip = RowValues {
+            label: Cell::Value("zip:unknown"),
+            ..values
+        };
         assert_eq!(
-            rows[5].as_ref().map(|row| row.listing.bedrooms).ok(),
-            Some(None),
-            "a missing value is not an error"
+            map_row(&no_zip, IdRule::Zillow, &context()),
+            Err(RejectReason::InvalidZipCode)
         );
     }
 
     #[test]
-    fn pandas_coercions_are_undone() {
-        let columns: Vec<(&str, ArrayRef)> = vec![
-            (
-                "ZPID",
-                Arc::new(Int64Array::from(vec![Some(7), Some(8), None])),
-            ),
-            (
-                "zip_code",
-                Arc::new(Int64Array::from(vec![2134, 2134, 2134])),
-            ),
-            (
-                "bedrooms",
-                Arc::new(Float64Array::from(vec![Some(3.0), Some(2.5), Some(1.0)])),
-            ),
-            (
-                "price",
-                Arc::new(StringArray::from(vec!["350000", "350000", "350000"])),
-            ),
-            ("extra", Arc::new(StringArray::from(vec!["x", "y", "z"]))),
-        ];
-        let fields: Vec<Field> = columns
-            .iter()
-            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
-            .collect();
-        let batch = RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            columns.into_iter().map(|(_, a)| a).collect(),
-        )
-        .expect("batch");
-        let planned = plan_format(&batch.schema(), UploadFormat::V1).expect("plan");
-        assert_eq!(planned.extra_columns, vec!["extra".to_owned()]);
-        let rows = mapped(&batch, UploadFormat::V1);
-        let first = rows[0].clone().expect("valid");
-        assert_eq!(first.listing.listing_id, "7");
+    fn scrape_times_are_bounded_by_the_upload() {
+        let missing = RowValues {
+            scraped_at: Cell::Missing,
+            ..real_v1()
+        };
+        let mapped = map_row(&missing, IdRule::Zillow, &context()).expect("valid");
         assert_eq!(
-            first.listing.zip_code.as_deref(),
-            Some("02134"),
-            "an integer zip is padded"
+            mapped.scraped_at, UPLOADED,
+            "NaT falls back to the upload time"
         );
-        assert_eq!(first.listing.price_usd, Some(350_000));
+        assert!(!mapped.future_scrape_time);
+
+        let within_skew = RowValues {
+            scraped_at: Cell::Value(UPLOADED.as_micros() + TEN_MINUTES),
+            ..real_v1()
+        };
+        let mapped = map_row(&within_skew, IdRule::Zillow, &context()).expect("valid");
         assert_eq!(
-            first.scraped_at, FILE_TIME,
-            "no datetime column: the file's time"
+            mapped.scraped_at.as_micros(),
+            UPLOADED.as_micros() + TEN_MINUTES
         );
+        assert!(!mapped.future_scrape_time);
+
+        let years_ahead = RowValues {
+            scraped_at: Cell::Value(UPLOADED.as_micros() + 3 * 365 * 86_400_000_000),
+            ..real_v1()
+        };
+        let mapped = map_row(&years_ahead, IdRule::Zillow, &context()).expect("valid");
         assert_eq!(
-            rows[1].as_ref().err(),
-            Some(&RejectReason::ImplausibleBedrooms)
+            mapped.scraped_at.as_micros(),
+            UPLOADED.as_micros() + TEN_MINUTES
         );
+        assert!(mapped.future_scrape_time);
+    }
+
+    #[test]
+    fn zero_living_area_is_unknown() {
+        let lot = RowValues {
+            living_area: Cell::Value(0.0),
+            ..real_v1()
+        };
+        let mapped = map_row(&lot, IdRule::Zillow, &context()).expect("valid");
+        assert_eq!(mapped.listing.living_area_sqft, None);
+        let tiny = RowValues {
+            living_area: Cell::Value(12.0),
+            ..real_v1()
+        };
         assert_eq!(
-            rows[2].as_ref().err(),
-            Some(&RejectReason::MissingListingId)
+            map_row(&tiny, IdRule::Zillow, &context()),
+            Err(RejectReason::ImplausibleLivingArea)
+        );
+    }
+
+    #[test]
+    fn mock_scraper_rows_are_synthetic() {
+        let flagged = RowValues {
+            mock_generated: true,
+            ..real_v1()
+        };
+        let mock_zpid = RowValues {
+            zpid: Cell::Value("mock_19103_0_123456"),
+            ..real_v1()
+        };
+        let mock_site = RowValues {
+            zpid: Cell::Missing,
+            url: Cell::Value("https://Mock-RealEstate-Site.com/property/x"),
+            ..real_v1()
+        };
+        // synthetic wins over every other reason
+        let broken_mock = RowValues {
+            price: Cell::Value(5.0),
+            label: Cell::Missing,
+            address: Cell::Missing,
+            ..flagged
+        };
+        for values in [flagged, mock_zpid, mock_site, broken_mock] {
+            assert_eq!(
+                map_row(&values, IdRule::AnySource, &context()),
+                Err(RejectReason::Synthetic)
+            );
+            assert_eq!(listing_id(&values, IdRule::AnySource), None);
+        }
+    }
+
+    #[test]
+    fn any_source_ids_fall_back_to_mls_and_address() {
+        let base = RowValues {
+            zpid: Cell::Missing,
+            uri: Cell::Missing,
+            url: Cell::Value("https://example.com/listing/42"),
+            ..real_v1()
+        };
+        let with_mls = RowValues {
+            mls_id: Cell::Value("TX1234567"),
+            ..base
+        };
+        assert_eq!(
+            listing_id(&with_mls, IdRule::AnySource).as_deref(),
+            Some("mls-TX1234567")
+        );
+        let by_address = listing_id(&base, IdRule::AnySource).expect("address id");
+        assert!(by_address.starts_with("addr-"), "{by_address}");
+        assert_eq!(
+            map_row(&base, IdRule::AnySource, &context()).map(|row| row.listing.listing_id),
+            Ok(by_address)
+        );
+        assert_eq!(listing_id(&base, IdRule::Zillow), None);
+    }
+
+    #[test]
+    fn the_upload_zipcode_is_the_last_fallback() {
+        let values = RowValues {
+            label: Cell::Missing,
+            address: Cell::Value("12 Oak St"),
+            ..real_v1()
+        };
+        assert_eq!(
+            map_row(&values, IdRule::Zillow, &context()),
+            Err(RejectReason::InvalidZipCode)
+        );
+        let epoch = RowContext {
+            zipcode: Some("19103".into()),
+            ..context()
+        };
+        let mapped = map_row(&values, IdRule::Zillow, &epoch).expect("valid");
+        assert_eq!(mapped.listing.zip_code.as_deref(), Some("19103"));
+        assert_eq!((mapped.listing.city, mapped.listing.state), (None, None));
+    }
+
+    #[test]
+    fn explicit_columns_win_and_bad_ones_reject() {
+        let explicit = RowValues {
+            zip: ZipValue {
+                text: Cell::Value("2134"),
+                numeric: true,
+            },
+            city: Cell::Value("Boston"),
+            state: Cell::Value("ma"),
+            ..real_v1()
+        };
+        let listing = map_row(&explicit, IdRule::Zillow, &context())
+            .expect("valid")
+            .listing;
+        assert_eq!(
+            (
+                listing.zip_code.as_deref(),
+                listing.city.as_deref(),
+                listing.state.as_deref()
+            ),
+            (Some("02134"), Some("Boston"), Some("MA"))
+        );
+        let bad_state = RowValues {
+            state: Cell::Value("XX"),
+            ..real_v1()
+        };
+        assert_eq!(
+            map_row(&bad_state, IdRule::Zillow, &context()),
+            Err(RejectReason::InvalidState)
+        );
+        let bad_zip = RowValues {
+            zip: ZipValue {
+                text: Cell::Value("7870"),
+                numeric: false,
+            },
+            ..real_v1()
+        };
+        assert_eq!(
+            map_row(&bad_zip, IdRule::Zillow, &context()),
+            Err(RejectReason::InvalidZipCode)
         );
     }
 

@@ -26,7 +26,7 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{DeliveryFuture, FutureProducer};
 use resi_events::{
     DeadLetterReason, DeadLetterSubject, DeadLettered, Event, EventPayload, Timestamp, Topics,
-    UploadObserved, codec,
+    UploadFormat, UploadObserved, UploadRejectReason, UploadRejected, codec,
 };
 use resi_runtime::assignment::AssignmentConfig;
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfig};
@@ -38,7 +38,9 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::admission;
-use crate::file::{AdmissionPlan, Encoded, FileFailure, FileFailureKind, parse_file};
+use crate::emit::{AdmissionPlan, Encoded, ParseOptions};
+use crate::epoch_json::parse_epoch_json;
+use crate::file::{FileFailure, FileFailureKind, parse_file};
 use crate::metrics;
 
 /// The `parser` configuration section.
@@ -61,6 +63,12 @@ pub struct ParserConfig {
     pub max_in_flight: usize,
     /// How often each owned partition's lag is measured and exported, in seconds.
     pub lag_report_interval_secs: u64,
+    /// How far past its upload's `LastModified` a row's scrape time may be, in seconds (the
+    /// miners' clocks are not exact); later times are clamped to that bound.
+    pub max_scrape_skew_secs: u64,
+    /// Largest listing of an epoch JSON document (and largest header value), in bytes: a
+    /// larger one makes the file `corrupt_file`. Memory per document stays within it.
+    pub max_json_listing_bytes: u64,
     /// Retries of transient S3 failures before the upload is dead-lettered; the same backoff
     /// (without a limit) paces retries while the broker or Postgres is unavailable.
     pub retry: RetryPolicy,
@@ -76,6 +84,8 @@ impl Default for ParserConfig {
             batch_rows: 8_192,
             max_in_flight: 200_000,
             lag_report_interval_secs: 15,
+            max_scrape_skew_secs: 600,
+            max_json_listing_bytes: 1 << 20,
             retry: RetryPolicy::default(),
         }
     }
@@ -373,11 +383,12 @@ impl Parser {
         let started = Instant::now();
         let upload_id = upload.event_id();
         let mut client = resi_runtime::postgres::connection(&self.pool).await?;
+        // the store's time, not the file name's: a miner cannot move its files to other days
         let decision = admission::decide(
             &mut client,
             &upload_id,
             &upload.miner_hotkey,
-            upload.file_timestamp.utc_day(),
+            upload.last_modified.utc_day(),
         )
         .await?;
         drop(client);
@@ -489,6 +500,13 @@ impl Parser {
                 let reason = match failure.kind {
                     FileFailureKind::Corrupt => DeadLetterReason::CorruptFile,
                     FileFailureKind::WrongSchema => DeadLetterReason::WrongSchema,
+                    FileFailureKind::Rejected(reason) => {
+                        self.reject_upload(upload, reason, failure.detail).await?;
+                        return Ok(("rejected", failure.admitted, 0));
+                    }
+                    FileFailureKind::Io => {
+                        anyhow::bail!("failed to read the spooled file: {}", failure.detail)
+                    }
                     FileFailureKind::Stopped => {
                         anyhow::bail!("parsing stopped before the end of the file")
                     }
@@ -509,17 +527,25 @@ impl Parser {
         plan: AdmissionPlan,
     ) -> Result<Result<Event, FileFailure>, Infrastructure> {
         let (sender, mut receiver) = mpsc::channel::<Vec<Encoded>>(4);
-        let batch_rows = self.config.batch_rows;
+        let options = ParseOptions {
+            batch_rows: self.config.batch_rows,
+            max_scrape_skew_micros: i64::try_from(self.config.max_scrape_skew_secs)
+                .unwrap_or(i64::MAX / 1_000_000)
+                .saturating_mul(1_000_000),
+            max_json_listing_bytes: self.config.max_json_listing_bytes,
+            record_time: Timestamp::now(),
+        };
         let upload_for_parser = Arc::new(upload.clone());
         let parsing = tokio::task::spawn_blocking(move || {
-            parse_file(
-                file,
-                &upload_for_parser,
-                plan,
-                batch_rows,
-                Timestamp::now(),
-                |batch| sender.blocking_send(batch).is_ok(),
-            )
+            let emit = |batch| sender.blocking_send(batch).is_ok();
+            match upload_for_parser.format {
+                UploadFormat::EpochJson => {
+                    parse_epoch_json(file, &upload_for_parser, plan, options, emit)
+                }
+                UploadFormat::V1 | UploadFormat::V2 => {
+                    parse_file(file, &upload_for_parser, plan, options, emit)
+                }
+            }
         });
         let topic = self.topics.attestations();
         // the attestations carry the upload's trace, so the projector's fold continues it
@@ -578,7 +604,34 @@ impl Parser {
             detail,
             attempts,
         };
-        self.publish_dead_letter(dead, upload.file_timestamp).await
+        self.publish_dead_letter(dead, upload.last_modified).await
+    }
+
+    /// Records that the file contradicts its upload (its document names another miner, epoch
+    /// or zipcode than its key): an `UploadRejected`, as the bridge records for bad keys.
+    async fn reject_upload(
+        &self,
+        upload: &UploadObserved,
+        reason: UploadRejectReason,
+        detail: String,
+    ) -> Result<(), Infrastructure> {
+        tracing::warn!(reason = reason.as_str(), detail, "upload rejected");
+        metrics::upload("rejected");
+        let rejected = UploadRejected {
+            upload_id: upload.event_id(),
+            bucket: upload.bucket.clone(),
+            key: upload.key.clone(),
+            etag: upload.etag.clone(),
+            miner_hotkey: upload.miner_hotkey.clone(),
+            reason,
+            detail,
+        };
+        let event = Event::new(
+            EventPayload::UploadRejected(rejected),
+            upload.last_modified,
+            Timestamp::now(),
+        );
+        kafka::publish(&self.producer, &self.topics.uploads(), &event).await
     }
 
     async fn publish_dead_letter(
