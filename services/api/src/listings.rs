@@ -344,6 +344,7 @@ async fn search_with(state: &AppState, area: Area, mut params: Params) -> ApiRes
                 url: row.get(13),
                 first_seen_at: row.get(14),
                 last_updated_at: row.get(15),
+                last_reported_at: row.get(19),
                 total_attestations: row.get(16),
                 unique_miners: row.get(17),
                 consensus_score: score,
@@ -417,7 +418,7 @@ pub fn search_sql(consensus: &str, listing: &str, kind: AreaKind) -> (String, St
         format!("SELECT count(*) FROM {consensus}.consensus_listings c WHERE {filter_sql}");
     let page_sql = format!(
         "SELECT c.listing_id, {values}, l.url, l.first_seen_at, l.last_updated_at,
-                l.total_attestations, c.unique_miners, c.consensus_score
+                l.total_attestations, c.unique_miners, c.consensus_score, l.last_reported_at
          FROM {consensus}.consensus_listings c
          LEFT JOIN {listing}.listings l ON l.listing_id = c.listing_id
          WHERE {filter_sql} AND (${f}::text IS NULL OR c.listing_id > ${f})
@@ -455,7 +456,7 @@ pub fn detail_sql(listing: &str, consensus: &str, trust: &str) -> [String; 3] {
     [
         format!(
             "SELECT l.uri, l.url, l.first_seen_at, l.last_updated_at, l.total_attestations,
-                    l.unique_miners_count, {values}
+                    l.unique_miners_count, l.last_reported_at, {values}
              FROM {listing}.listings l WHERE l.listing_id = $1",
             values = value_columns("l"),
         ),
@@ -525,11 +526,12 @@ pub async fn detail(
             let score: Option<f64> = consensus_row.map(|row| row.get(0));
             Ok(ListingDetail {
                 consensus: consensus_row.map(|row| ListingValues::from_row(row, 2)),
-                latest_reported: Some(ListingValues::from_row(listing_row, 6)),
+                latest_reported: Some(ListingValues::from_row(listing_row, 7)),
                 uri: listing_row.get(0),
                 url: listing_row.get(1),
                 first_seen_at: listing_row.get(2),
                 last_updated_at: listing_row.get(3),
+                last_reported_at: listing_row.get(6),
                 consensus_info: ConsensusInfo {
                     total_attestations: listing_row.get(4),
                     unique_miners: consensus_row

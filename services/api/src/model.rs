@@ -125,9 +125,13 @@ pub struct ListingSummary {
     pub url: Option<String>,
     /// When a miner first reported it.
     pub first_seen_at: Option<DateTime<Utc>>,
-    /// The scrape time of its latest report.
+    /// Since when its latest values have been reported: the scrape time of the first report of
+    /// them after any report of other values.
     pub last_updated_at: Option<DateTime<Utc>>,
-    /// Attestations of it, from every miner.
+    /// The scrape time of its latest report, re-reports of unchanged values included.
+    pub last_reported_at: Option<DateTime<Utc>>,
+    /// Independent reports of it: distinct (miner, values) pairs, so a miner's re-report of
+    /// unchanged values counts once.
     pub total_attestations: Option<i64>,
     /// Distinct miners whose latest report counts in the consensus.
     pub unique_miners: i32,
@@ -179,7 +183,8 @@ pub struct ListingPage {
 /// The seed's `consensus_info`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsensusInfo {
-    /// Attestations of the listing, from every miner.
+    /// Independent reports of the listing: distinct (miner, values) pairs, so a miner's re-report
+    /// of unchanged values counts once.
     pub total_attestations: i64,
     /// Distinct miners in the consensus.
     pub unique_miners: i32,
@@ -227,8 +232,11 @@ pub struct ListingDetail {
     pub url: Option<String>,
     /// When a miner first reported it.
     pub first_seen_at: Option<DateTime<Utc>>,
-    /// The scrape time of its latest report.
+    /// Since when its latest values have been reported: the scrape time of the first report of
+    /// them after any report of other values.
     pub last_updated_at: Option<DateTime<Utc>>,
+    /// The scrape time of its latest report, re-reports of unchanged values included.
+    pub last_reported_at: Option<DateTime<Utc>>,
     /// The seed's consensus summary.
     pub consensus_info: ConsensusInfo,
     /// The latest attestations, newest first (at most 10).

@@ -39,12 +39,16 @@ CREATE INDEX IF NOT EXISTS miner_attestations_by_miner ON {schema}.miner_attesta
 
 -- One row per listing: identity, counts, and the values of its most recent report (by scrape
 -- time, then attestation id, so the choice never depends on arrival order).
+-- total_attestations counts independent reports, distinct (miner, content hash): a miner that
+-- sends the same values again re-reports, which moves last_reported_at only; last_updated_at
+-- is when the current values were first reported after any report of other values.
 CREATE TABLE IF NOT EXISTS {schema}.listings (
     listing_id          text        PRIMARY KEY,
     uri                 text,
     url                 text,
     first_seen_at       timestamptz NOT NULL,
     last_updated_at     timestamptz NOT NULL,
+    last_reported_at    timestamptz NOT NULL,
     total_attestations  bigint      NOT NULL,
     unique_miners_count integer     NOT NULL,
     latest_attestation  bytea       NOT NULL,
@@ -64,6 +68,9 @@ CREATE TABLE IF NOT EXISTS {schema}.listings (
     listing_date        date,
     mls_id              text
 );
+-- tables made before the column existed: filled as their listings are recomputed (a replay of
+-- the version fills all of them)
+ALTER TABLE {schema}.listings ADD COLUMN IF NOT EXISTS last_reported_at timestamptz;
 CREATE INDEX IF NOT EXISTS listings_by_zip ON {schema}.listings (zip_code, listing_id);
 -- the API's "updated in the last 24 hours"
 CREATE INDEX IF NOT EXISTS listings_by_update ON {schema}.listings (last_updated_at);

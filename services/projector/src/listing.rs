@@ -6,6 +6,12 @@
 //! statement, so a listing's counts and latest values are a function of the set of its
 //! attestations, never of their arrival order.
 //!
+//! A miner that sends a listing again with the same values (the same content hash, seed 000's
+//! `data_hash` rule) re-reports it: the attestation is kept, the listing's `last_reported_at`
+//! moves, but `total_attestations` counts independent reports, distinct (miner, content hash),
+//! so the re-report adds nothing; with new values, the report is new and, being the latest,
+//! supersedes the old values.
+//!
 //! A version behind the log (a replay, an outage) stages instead: a batch inserts its
 //! attestations and notes the listings they touch in `listings_staged`, and one pass at the
 //! log's end recomputes each noted listing once. A listing reported five times over the log is
@@ -190,12 +196,14 @@ async fn recompute(
         .execute(
             &format!(
                 "INSERT INTO {schema}.listings AS current
-                   (listing_id, uri, url, first_seen_at, last_updated_at, total_attestations,
-                    unique_miners_count, latest_attestation, price_usd, address, bedrooms,
-                    bathrooms_tenths, living_area_sqft, home_type, home_status, days_on_market,
-                    zip_code, city, state, latitude_e7, longitude_e7, listing_date, mls_id)
+                   (listing_id, uri, url, first_seen_at, last_updated_at, last_reported_at,
+                    total_attestations, unique_miners_count, latest_attestation, price_usd,
+                    address, bedrooms, bathrooms_tenths, living_area_sqft, home_type,
+                    home_status, days_on_market, zip_code, city, state, latitude_e7,
+                    longitude_e7, listing_date, mls_id)
                  SELECT latest.listing_id, latest.uri, latest.url, counts.first_seen,
-                        latest.scraped_at, counts.total, counts.miners, latest.attestation_id,
+                        coalesce(unchanged.since, latest.scraped_at), latest.scraped_at,
+                        counts.reports, counts.miners, latest.attestation_id,
                         latest.price_usd, latest.address, latest.bedrooms,
                         latest.bathrooms_tenths, latest.living_area_sqft, latest.home_type,
                         latest.home_status, latest.days_on_market, latest.zip_code, latest.city,
@@ -208,16 +216,31 @@ async fn recompute(
                      ORDER BY listing_id, scraped_at DESC, attestation_id DESC
                  ) AS latest
                  JOIN (
-                     SELECT listing_id, min(scraped_at) AS first_seen, count(*) AS total,
+                     SELECT listing_id, min(scraped_at) AS first_seen,
+                            count(DISTINCT (miner_hotkey, content_hash)) AS reports,
                             count(DISTINCT miner_hotkey)::integer AS miners
                      FROM {schema}.miner_attestations
                      WHERE {filter}
                      GROUP BY listing_id
                  ) AS counts USING (listing_id)
+                 -- the first report of the latest values after the last report of others
+                 CROSS JOIN LATERAL (
+                     SELECT min(same.scraped_at) AS since
+                     FROM {schema}.miner_attestations AS same
+                     WHERE same.listing_id = latest.listing_id
+                       AND same.content_hash = latest.content_hash
+                       AND same.scraped_at > coalesce(
+                           (SELECT max(other.scraped_at)
+                            FROM {schema}.miner_attestations AS other
+                            WHERE other.listing_id = latest.listing_id
+                              AND other.content_hash <> latest.content_hash),
+                           '-infinity')
+                 ) AS unchanged
                  ON CONFLICT (listing_id) DO UPDATE SET
                    uri = EXCLUDED.uri, url = EXCLUDED.url,
                    first_seen_at = EXCLUDED.first_seen_at,
                    last_updated_at = EXCLUDED.last_updated_at,
+                   last_reported_at = EXCLUDED.last_reported_at,
                    total_attestations = EXCLUDED.total_attestations,
                    unique_miners_count = EXCLUDED.unique_miners_count,
                    latest_attestation = EXCLUDED.latest_attestation,
