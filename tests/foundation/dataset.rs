@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use resi_datagen::parquet_files::{V1_COLUMNS, V2_COLUMNS};
-use resi_datagen::{Behaviour, Expected, GeneratorConfig, MANIFEST_KEY, Manifest, Sink};
+use resi_datagen::parquet_files::{V1_COLUMNS, V1_EMPTY_IN_REAL_FILES, V2_COLUMNS};
+use resi_datagen::{Behaviour, Expected, GeneratorConfig, MANIFEST_KEY, Manifest, Shape, Sink};
 use resi_events::layout::{KeyError, UploadKey, parse_upload_key};
 use resi_tests::{fresh_bucket, run_python};
 use serde_json::Value;
@@ -12,8 +12,10 @@ use serde_json::Value;
 fn small_config() -> GeneratorConfig {
     GeneratorConfig {
         seed: 11,
-        honest_miners: 4,
+        honest_miners: 6,
         v2_miners: 1,
+        epoch_json_miners: 2,
+        real_v1_miners: 2,
         listings: 150,
         areas: 4,
         zips_per_miner: 2,
@@ -62,6 +64,9 @@ fn check_against_manifest(
             (Expected::Rejected { reason }, Err(KeyError::Unparseable(_))) => {
                 assert_eq!(reason, "unparseable_path", "{}", object.key)
             }
+            (Expected::Rejected { reason }, Err(KeyError::HotkeyMismatch { .. })) => {
+                assert_eq!(reason, "hotkey_mismatch", "{}", object.key)
+            }
             (Expected::Rejected { reason }, other) => {
                 assert!(
                     reason.starts_with("metadata_"),
@@ -101,6 +106,18 @@ fn check_against_manifest(
                     object.key
                 );
             }
+            (
+                _,
+                Ok(UploadKey::EpochJson {
+                    hotkey, zipcode, ..
+                }),
+            ) => {
+                assert_eq!(hotkey, object.miner);
+                if is_good {
+                    assert_eq!(found["miner_hotkey"], hotkey.as_str(), "{}", object.key);
+                    assert_eq!(found["zipcode"], zipcode.as_str(), "{}", object.key);
+                }
+            }
             (Expected::Companion, Ok(UploadKey::V2Metadata { .. })) => continue,
             (expected, other) => panic!("{}: {expected:?} with layout {other:?}", object.key),
         }
@@ -117,13 +134,31 @@ fn check_against_manifest(
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        if is_good {
+        let shape = manifest
+            .miners
+            .iter()
+            .find(|miner| miner.hotkey == object.miner)
+            .map(|miner| miner.shape);
+        if is_good && object.format != "epoch_json" {
             let schema: &[&str] = if object.format == "v1" {
                 &V1_COLUMNS
             } else {
                 &V2_COLUMNS
             };
             assert_eq!(columns, schema, "{} columns", object.key);
+        }
+        // what pandas writes for columns without a value: the null type
+        let null_columns: &[&str] = match shape {
+            Some(Shape::V1Real) => &V1_EMPTY_IN_REAL_FILES,
+            Some(Shape::V1Nested) => &V1_COLUMNS[3..],
+            _ => &[],
+        };
+        for column in null_columns {
+            let position = columns
+                .iter()
+                .position(|name| name == column)
+                .unwrap_or_else(|| panic!("{} has {column}", object.key));
+            assert_eq!(found["types"][position], "null", "{} {column}", object.key);
         }
         *rows_by_format.entry(object.format.clone()).or_default() += rows;
     }
@@ -147,10 +182,22 @@ async fn a_dataset_in_s3_reads_back_with_pyarrow() -> anyhow::Result<()> {
 
     // Assert
     let rows = check_against_manifest(&manifest, &seen);
-    assert!(
-        rows.get("v1").copied().unwrap_or(0) > 0 && rows.get("v2").copied().unwrap_or(0) > 0,
-        "{rows:?}"
-    );
+    for format in ["v1", "v2", "epoch_json"] {
+        assert!(
+            rows.get(format).copied().unwrap_or(0) > 0,
+            "{format}: {rows:?}"
+        );
+    }
+    let shapes: Vec<Shape> = manifest.miners.iter().map(|miner| miner.shape).collect();
+    for wanted in [
+        Shape::V1,
+        Shape::V1Real,
+        Shape::V1Nested,
+        Shape::V2,
+        Shape::EpochJson,
+    ] {
+        assert!(shapes.contains(&wanted), "{wanted:?} miner present");
+    }
     let behaviours: Vec<Behaviour> = manifest
         .miners
         .iter()
@@ -162,6 +209,8 @@ async fn a_dataset_in_s3_reads_back_with_pyarrow() -> anyhow::Result<()> {
         Behaviour::DuplicateRows,
         Behaviour::Flood,
         Behaviour::WrongZips,
+        Behaviour::NestedSchema,
+        Behaviour::MockScraper,
     ] {
         assert!(behaviours.contains(&wanted), "{wanted:?} miner present");
     }
@@ -186,6 +235,7 @@ async fn a_dataset_in_s3_reads_back_with_pyarrow() -> anyhow::Result<()> {
     }
     for reason in [
         "unparseable_path",
+        "hotkey_mismatch",
         "metadata_miner_mismatch",
         "metadata_missing",
         "metadata_invalid",

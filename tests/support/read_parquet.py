@@ -1,7 +1,9 @@
-"""Reads every object of a generated dataset with pyarrow, from a directory or an S3 bucket.
+"""Reads every object of a generated dataset with pyarrow (Parquet) or Python's json (epoch
+documents), from a directory or an S3 bucket.
 
 Prints JSON: {key: {"rows": n, "columns": [...], "types": [...]} or {"error": "..."}} so the
-Rust tests can compare what pyarrow sees with the generator's manifest.
+Rust tests can compare what pyarrow and Python see with the generator's manifest. An epoch
+document's "rows" are its listings, its "columns" the keys of its first listing.
 """
 
 import io
@@ -25,17 +27,40 @@ def describe(data: bytes) -> dict:
     }
 
 
+def describe_json(data: bytes) -> dict:
+    try:
+        document = json.loads(data)
+    except Exception as error:  # noqa: BLE001 - any failure to read is the answer
+        return {"error": f"{type(error).__name__}: {error}"}
+    listings = document.get("listings") if isinstance(document, dict) else None
+    if not isinstance(listings, list):
+        return {"rows": 0, "columns": []}
+    first = listings[0] if listings and isinstance(listings[0], dict) else {}
+    return {
+        "rows": len(listings),
+        "columns": list(first.keys()),
+        "miner_hotkey": document.get("miner_hotkey"),
+        "epoch_id": document.get("epoch_id"),
+        "zipcode": document.get("zipcode"),
+    }
+
+
+def describe_any(key: str, data: bytes, size: int) -> dict:
+    if key.endswith(".parquet"):
+        return describe(data)
+    if key.endswith(".json") and "/zipcode=" in key:
+        return describe_json(data)
+    return {"bytes": size}
+
+
 def from_directory(root: str) -> dict:
     found = {}
     for directory, _, files in os.walk(root):
         for name in files:
             path = os.path.join(directory, name)
             key = os.path.relpath(path, root)
-            if key.endswith(".parquet"):
-                with open(path, "rb") as handle:
-                    found[key] = describe(handle.read())
-            else:
-                found[key] = {"bytes": os.path.getsize(path)}
+            with open(path, "rb") as handle:
+                found[key] = describe_any(key, handle.read(), os.path.getsize(path))
     return found
 
 
@@ -47,10 +72,8 @@ def from_bucket(endpoint: str, bucket: str) -> dict:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
             key = item["Key"]
-            if key.endswith(".parquet"):
-                found[key] = describe(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-            else:
-                found[key] = {"bytes": item["Size"]}
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            found[key] = describe_any(key, body, item["Size"])
     return found
 
 

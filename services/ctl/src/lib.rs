@@ -110,6 +110,22 @@ pub struct GenerateArgs {
     /// Honest miners that upload in the v2 (epoch) layout.
     #[arg(long)]
     pub v2_miners: Option<usize>,
+    /// Honest miners that upload one epoch JSON document per zipcode, as the network's do.
+    #[arg(long)]
+    pub epoch_json_miners: Option<usize>,
+    /// Honest miners that write v1 files as the network's do (null-typed columns, zip only in
+    /// label and address, NaT scrape times, local-time file names).
+    #[arg(long)]
+    pub real_v1_miners: Option<usize>,
+    /// Miners on the nested property schema (v1 files without content columns).
+    #[arg(long)]
+    pub nested_schema_miners: Option<usize>,
+    /// Miners running the network's mock scraper (made-up listings).
+    #[arg(long)]
+    pub mock_scraper_miners: Option<usize>,
+    /// Hours the clocks in real-shaped file names are behind UTC.
+    #[arg(long)]
+    pub local_clock_behind_hours: Option<u32>,
     /// Distinct listings.
     #[arg(long)]
     pub listings: Option<usize>,
@@ -181,6 +197,11 @@ impl GenerateArgs {
             seed,
             honest_miners,
             v2_miners,
+            epoch_json_miners,
+            real_v1_miners,
+            nested_schema_miners,
+            mock_scraper_miners,
+            local_clock_behind_hours,
             listings,
             areas,
             zips_per_miner,

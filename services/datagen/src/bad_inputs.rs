@@ -1,12 +1,13 @@
 //! Inputs the pipeline must survive, each with the outcome it must record.
 
+use crate::json_files;
 use crate::parquet_files::{self, BATCH_ROWS};
 use crate::report::Report;
 use crate::world::{
     Entry, Miner, fabricate, hotkey, put_recorded, rng_for, v1_key, v2_dir, write_v1,
     write_v2_epoch,
 };
-use crate::{Behaviour, Expected, GeneratorConfig, ManifestObject, Sink};
+use crate::{Behaviour, Expected, GeneratorConfig, ManifestObject, Shape, Sink};
 use chrono::{Duration, NaiveDateTime};
 
 const JOB: &str = "bad_inputs";
@@ -79,7 +80,7 @@ pub(crate) async fn write_all(
     let miner = Miner {
         hotkey: hotkey(&mut rng),
         behaviour: Behaviour::BadInputs,
-        v2: false,
+        shape: Shape::V1,
         offset_secs: 0,
     };
     let mut bad = BadInputs {
@@ -124,7 +125,7 @@ pub(crate) async fn write_all(
 
     let reports = bad.reports(12);
     let key = bad.next_key(12);
-    let body = parquet_files::v1_without_zpid(&reports)?;
+    let body = parquet_files::v1_without_ids(&reports)?;
     bad.put(sink, objects, key, "v1", 12, body, dead("wrong_schema"))
         .await?;
 
@@ -223,6 +224,80 @@ pub(crate) async fn write_all(
         Expected::Companion,
     )
     .await?;
+    write_epoch_json(&mut bad, config, sink, objects).await
+}
+
+/// Epoch JSON documents that cannot be attested: keys naming two miners or a bad zipcode, a
+/// document naming another miner, one cut short, one whose listings are no array.
+async fn write_epoch_json(
+    bad: &mut BadInputs,
+    config: &GeneratorConfig,
+    sink: &mut Sink,
+    objects: &mut Vec<ManifestObject>,
+) -> anyhow::Result<()> {
+    let epoch_start = config.start.naive_utc() + Duration::hours(12);
+    let epoch_id = epoch_start.format("%Y-%m-%dT%H-%M-%S").to_string();
+    let miner = bad.miner.hotkey.clone();
+    let impostor = hotkey(&mut bad.rng);
+    let reports = bad.reports(6);
+    let zipcode = reports[0].zip.clone();
+    let listings: Vec<serde_json::Value> = reports.iter().map(json_files::real_listing).collect();
+    let submitted = epoch_start + Duration::hours(3);
+    let document = |named: &str| {
+        json_files::bytes(&json_files::document(
+            &epoch_id,
+            &zipcode,
+            named,
+            submitted,
+            listings.clone(),
+        ))
+    };
+    let mut next_name = || {
+        bad.at += Duration::seconds(1);
+        crate::epoch_json_file_name(bad.at)
+    };
+    // (key, body, listings in it, outcome)
+    let mut cases: Vec<(String, Vec<u8>, usize, Expected)> = Vec::new();
+    let rows = listings.len();
+    let doubled_elsewhere = format!(
+        "data/hotkey={miner}/data/hotkey={impostor}/epoch={epoch_id}/zipcode={zipcode}/{}",
+        next_name()
+    );
+    cases.push((
+        doubled_elsewhere,
+        document(&impostor)?,
+        rows,
+        rejected("hotkey_mismatch"),
+    ));
+    let key = json_files::key(&miner, &epoch_id, &zipcode, &next_name(), true);
+    cases.push((
+        key,
+        document(&impostor)?,
+        rows,
+        rejected("metadata_miner_mismatch"),
+    ));
+    let key = json_files::key(&miner, &epoch_id, "1234", &next_name(), false);
+    cases.push((key, document(&miner)?, rows, rejected("unparseable_path")));
+    let whole = document(&miner)?;
+    let key = json_files::key(&miner, &epoch_id, &zipcode, &next_name(), true);
+    cases.push((
+        key,
+        whole[..whole.len() / 2].to_vec(),
+        0,
+        dead("corrupt_file"),
+    ));
+    let not_a_list = serde_json::to_vec_pretty(&serde_json::json!({
+        "epoch_id": epoch_id,
+        "zipcode": zipcode,
+        "miner_hotkey": miner,
+        "listings": {"count": 6},
+    }))?;
+    let key = json_files::key(&miner, &epoch_id, &zipcode, &next_name(), false);
+    cases.push((key, not_a_list, 0, dead("wrong_schema")));
+    for (key, body, rows, expected) in cases {
+        bad.put(sink, objects, key, "epoch_json", rows, body, expected)
+            .await?;
+    }
     Ok(())
 }
 
@@ -236,7 +311,7 @@ pub(crate) async fn write_huge(
     let miner = Miner {
         hotkey: hotkey(&mut rng),
         behaviour: Behaviour::Honest,
-        v2: false,
+        shape: Shape::V1,
         offset_secs: 0,
     };
     let at = config.start.naive_utc() + Duration::minutes(13);

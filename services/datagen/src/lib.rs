@@ -6,8 +6,14 @@
 //! listings inside a file, flood the system or report wrong zip codes. Files are laid out exactly
 //! as miners write them:
 //!
-//! * v1: `data/hotkey={hotkey}/job_id={job_id}/data_{YYYYMMDD_HHMMSS}_{count}.parquet`
+//! * v1: `data/hotkey={hotkey}/job_id={job_id}/data_{YYYYMMDD_HHMMSS}_{count}.parquet`, in the
+//!   tidy shape (every column typed and filled) or the shape the network's miners really write
+//!   (six columns `null`-typed, the zip code only in `label` and `address`, NaT scrape times,
+//!   file names in the miner's local time), or the nested property schema's (all fifteen
+//!   content columns `null`-typed)
 //! * v2: `data/hotkey={hotkey}/epoch={epoch_id}/listings.parquet` + `metadata.json`
+//! * epoch JSON: `data/hotkey={hotkey}/[data/hotkey={hotkey}/]epoch={epoch_id}/zipcode={zip}/data_{local time}.json`,
+//!   one document per zipcode, from real scrapers or the network's mock scraper
 //!
 //! On request it also writes every kind of bad input the pipeline must survive. A manifest
 //! (`_resi/manifest.json`, outside the upload prefix) lists every object with the outcome the
@@ -17,6 +23,7 @@
 
 mod bad_inputs;
 pub mod geography;
+pub mod json_files;
 pub mod parquet_files;
 pub mod report;
 mod sink;
@@ -36,10 +43,22 @@ pub const MANIFEST_KEY: &str = "_resi/manifest.json";
 pub struct GeneratorConfig {
     /// Seed of every random choice.
     pub seed: u64,
-    /// Honest miners (of which `v2_miners` upload in the v2 epoch layout).
+    /// Honest miners (of which `v2_miners`, `epoch_json_miners` and `real_v1_miners` upload in
+    /// those layouts, the rest in the tidy v1 shape).
     pub honest_miners: usize,
     /// Honest miners that upload v2 (epoch) files instead of v1.
     pub v2_miners: usize,
+    /// Honest miners that upload one epoch JSON document per zipcode, as the network's miners do.
+    pub epoch_json_miners: usize,
+    /// Honest miners that write v1 files the way the network's miners really do.
+    pub real_v1_miners: usize,
+    /// Miners on the nested property schema: v1 files whose content columns are all `null`.
+    pub nested_schema_miners: usize,
+    /// Miners running the network's mock scraper: epoch JSON of made-up listings.
+    pub mock_scraper_miners: usize,
+    /// How many hours the clocks in real-shaped file names are behind UTC (the miners' local
+    /// time).
+    pub local_clock_behind_hours: u32,
     /// Distinct listings in the world.
     pub listings: usize,
     /// Zip-code areas the listings lie in (at most 40).
@@ -84,7 +103,12 @@ impl Default for GeneratorConfig {
         Self {
             seed: 46,
             honest_miners: 8,
-            v2_miners: 2,
+            v2_miners: 1,
+            epoch_json_miners: 2,
+            real_v1_miners: 3,
+            nested_schema_miners: 1,
+            mock_scraper_miners: 1,
+            local_clock_behind_hours: 4,
             listings: 2_000,
             areas: 12,
             zips_per_miner: 4,
@@ -121,8 +145,28 @@ pub enum Behaviour {
     Flood,
     /// Reports other, well-formed zip codes.
     WrongZips,
+    /// Uses the nested property schema: its files carry no content columns.
+    NestedSchema,
+    /// Runs the network's mock scraper: made-up listings.
+    MockScraper,
     /// Not a miner: the author of the bad inputs.
     BadInputs,
+}
+
+/// How a miner lays its uploads out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// v1 Parquet, every column typed and filled.
+    V1,
+    /// v1 Parquet as the network's miners write it.
+    V1Real,
+    /// v1 Parquet of the nested property schema: no content columns.
+    V1Nested,
+    /// v2 `listings.parquet` with `metadata.json`.
+    V2,
+    /// One epoch JSON document per zipcode.
+    EpochJson,
 }
 
 /// What the pipeline should record for an object.
@@ -153,7 +197,7 @@ pub enum Expected {
 pub struct ManifestObject {
     /// Object key.
     pub key: String,
-    /// `v1`, `v2` or `metadata`.
+    /// `v1`, `v2`, `metadata` or `epoch_json`.
     pub format: String,
     /// Miner hotkey from the path.
     pub miner: String,
@@ -174,8 +218,8 @@ pub struct ManifestMiner {
     pub hotkey: String,
     /// Behaviour.
     pub behaviour: Behaviour,
-    /// `v1` or `v2`.
-    pub format: String,
+    /// How it lays its uploads out.
+    pub shape: Shape,
 }
 
 /// Everything a run wrote.
@@ -213,4 +257,10 @@ pub async fn generate(config: &GeneratorConfig, sink: &mut Sink) -> anyhow::Resu
 #[must_use]
 pub fn v1_file_name(at: NaiveDateTime, rows: usize) -> String {
     format!("data_{}_{rows}.parquet", at.format("%Y%m%d_%H%M%S"))
+}
+
+/// `data_{YYYYMMDD_HHMMSS}.json`.
+#[must_use]
+pub fn epoch_json_file_name(at: NaiveDateTime) -> String {
+    format!("data_{}.json", at.format("%Y%m%d_%H%M%S"))
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampNanosecondArray,
+    ArrayRef, BooleanArray, Float64Array, Int64Array, NullArray, StringArray,
+    TimestampNanosecondArray,
 };
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
@@ -157,6 +158,107 @@ pub fn v1_batch(reports: &[Report]) -> anyhow::Result<RecordBatch> {
     ])
 }
 
+/// The v1 columns the network's miners leave empty: their scrapers never fill them, so pandas
+/// writes them `null`-typed.
+pub const V1_EMPTY_IN_REAL_FILES: [&str; 6] = [
+    "home_type",
+    "home_status",
+    "url",
+    "zip_code",
+    "city",
+    "state",
+];
+
+/// Whether the real shape's scrape time of `report` is NaT (pandas could not read the stored
+/// time): one listing in fifty, by zpid, so the choice is deterministic.
+#[must_use]
+pub fn real_scrape_time_missing(report: &Report) -> bool {
+    report.zpid.is_multiple_of(50)
+}
+
+fn null_column(rows: usize) -> ArrayRef {
+    Arc::new(NullArray::new(rows))
+}
+
+/// One v1 record batch as the network's miners really write it: `uri` (absolute or relative),
+/// `datetime` as timestamp[ns, tz=UTC] with NaT, `label` as `zip:NNNNN`, and the six columns
+/// their scrapers never fill `null`-typed; the zip code, city and state are only in `label` and
+/// `address`.
+pub fn v1_real_batch(reports: &[Report]) -> anyhow::Result<RecordBatch> {
+    let column = |pick: fn(&Report) -> Option<i64>| {
+        pandas_ints(&reports.iter().map(pick).collect::<Vec<_>>())
+    };
+    let timestamps = reports
+        .iter()
+        .map(|report| (!real_scrape_time_missing(report)).then(|| nanos(report)))
+        .collect::<TimestampNanosecondArray>()
+        .with_timezone("UTC");
+    let uri = |report: &Report| {
+        if report.zpid.is_multiple_of(2) {
+            format!("https://zillow.com{}", report.uri())
+        } else {
+            report.uri()
+        }
+    };
+    let rows = reports.len();
+    batch(vec![
+        ("uri", strings(reports.iter().map(uri))),
+        ("datetime", Arc::new(timestamps)),
+        (
+            "label",
+            strings(reports.iter().map(|report| format!("zip:{}", report.zip))),
+        ),
+        ("zpid", column(|report| i64::try_from(report.zpid).ok())),
+        ("price", column(|report| report.price)),
+        ("address", strings(reports.iter().map(Report::full_address))),
+        ("bedrooms", column(|report| report.bedrooms)),
+        (
+            "bathrooms",
+            floats(reports.iter().map(|report| report.bathrooms)),
+        ),
+        ("living_area", column(|report| report.living_area)),
+        ("home_type", null_column(rows)),
+        ("home_status", null_column(rows)),
+        ("days_on_zillow", column(|report| report.days_on_market)),
+        ("url", null_column(rows)),
+        ("zip_code", null_column(rows)),
+        ("city", null_column(rows)),
+        ("state", null_column(rows)),
+        (
+            "latitude",
+            floats(reports.iter().map(|report| report.latitude)),
+        ),
+        (
+            "longitude",
+            floats(reports.iter().map(|report| report.longitude)),
+        ),
+    ])
+}
+
+/// One v1 record batch of a miner on the nested property schema: its content has none of the
+/// fifteen fields at the top level, so only `uri`, `datetime` and `label` carry data.
+pub fn v1_nested_batch(reports: &[Report]) -> anyhow::Result<RecordBatch> {
+    let timestamps = reports
+        .iter()
+        .map(|report| Some(nanos(report)))
+        .collect::<TimestampNanosecondArray>()
+        .with_timezone("UTC");
+    let mut columns: Vec<(&str, ArrayRef)> = vec![
+        ("uri", strings(reports.iter().map(Report::url))),
+        ("datetime", Arc::new(timestamps)),
+        (
+            "label",
+            strings(reports.iter().map(|report| format!("zip:{}", report.zip))),
+        ),
+    ];
+    columns.extend(
+        V1_COLUMNS[3..]
+            .iter()
+            .map(|&name| (name, null_column(reports.len()))),
+    );
+    batch(columns)
+}
+
 /// One v2 record batch.
 pub fn v2_batch(reports: &[Report]) -> anyhow::Result<RecordBatch> {
     let column = |pick: fn(&Report) -> Option<i64>| {
@@ -274,15 +376,16 @@ pub fn v1_wrong_types(reports: &[Report]) -> anyhow::Result<Vec<u8>> {
     write([batch(columns)], BATCH_ROWS)
 }
 
-/// A v1 file without its `zpid` column.
-pub fn v1_without_zpid(reports: &[Report]) -> anyhow::Result<Vec<u8>> {
-    let good = v1_batch(reports)?;
-    let index = good
-        .schema()
-        .index_of("zpid")
-        .context("v1 batches have zpid")?;
-    let mut trimmed = good;
-    trimmed.remove_column(index);
+/// A v1 file without any column a listing id can come from (`zpid`, `uri`, `url`).
+pub fn v1_without_ids(reports: &[Report]) -> anyhow::Result<Vec<u8>> {
+    let mut trimmed = v1_batch(reports)?;
+    for column in ["zpid", "uri", "url"] {
+        let index = trimmed
+            .schema()
+            .index_of(column)
+            .with_context(|| format!("v1 batches have {column}"))?;
+        trimmed.remove_column(index);
+    }
     write([Ok(trimmed)], BATCH_ROWS)
 }
 

@@ -9,17 +9,22 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::geography::{AREAS, HOME_TYPES, STREETS, SUFFIXES, ZipArea};
+use crate::json_files;
 use crate::parquet_files::{self, BATCH_ROWS};
 use crate::report::Report;
 use crate::{
     Behaviour, Expected, GeneratorConfig, MANIFEST_KEY, Manifest, ManifestMiner, ManifestObject,
-    Sink,
+    Shape, Sink,
 };
 
 /// Hours between upload rounds (mainnet cadence).
 const ROUND_HOURS: i64 = 2;
-/// Rounds per v2 epoch (four hours).
+/// Rounds per epoch (four hours).
 const ROUNDS_PER_EPOCH: usize = 2;
+/// Zipcodes the mock scraper fills per epoch.
+const MOCK_ZIPCODES_PER_EPOCH: usize = 2;
+/// Listings the mock scraper makes up per zipcode.
+const MOCK_LISTINGS_PER_ZIPCODE: usize = 10;
 
 /// A deterministic generator for one purpose, independent of every other purpose's draws, so
 /// changing one knob does not reshuffle unrelated data.
@@ -45,9 +50,22 @@ pub(crate) fn hotkey(rng: &mut impl RngCore) -> String {
 pub(crate) struct Miner {
     pub hotkey: String,
     pub behaviour: Behaviour,
-    pub v2: bool,
+    pub shape: Shape,
     /// Seconds after each round boundary at which this miner uploads.
     pub offset_secs: i64,
+}
+
+impl Miner {
+    /// The time this miner's file names show for an upload at `at` (UTC): the real shapes use
+    /// the miner's local clock.
+    pub(crate) fn name_time(&self, at: NaiveDateTime, config: &GeneratorConfig) -> NaiveDateTime {
+        match self.shape {
+            Shape::V1 | Shape::V2 => at,
+            Shape::V1Real | Shape::V1Nested | Shape::EpochJson => {
+                at - Duration::hours(i64::from(config.local_clock_behind_hours))
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -304,6 +322,8 @@ pub(crate) struct World<'c> {
     config: &'c GeneratorConfig,
     start: NaiveDateTime,
     miners: Vec<Miner>,
+    /// The areas of this world (indices into `AREAS`).
+    areas: Vec<usize>,
     truths: Vec<Truth>,
     /// (miner, round) → listings it reports then, in listing order.
     schedule: BTreeMap<(usize, usize), Vec<usize>>,
@@ -314,21 +334,48 @@ impl<'c> World<'c> {
         let start = config.start.naive_utc();
         let mut miner_rng = rng_for(config.seed, "miners", 0);
         let mut miners = Vec::new();
-        let mut add = |count: usize, behaviour: Behaviour, v2_count: usize| {
+        let mut add = |count: usize, behaviour: Behaviour, shape: &dyn Fn(usize) -> Shape| {
             for index in 0..count {
                 miners.push(Miner {
                     hotkey: hotkey(&mut miner_rng),
                     behaviour,
-                    v2: index >= count.saturating_sub(v2_count),
+                    shape: shape(index),
                     offset_secs: miner_rng.random_range(0..3_600),
                 });
             }
         };
-        add(config.honest_miners, Behaviour::Honest, config.v2_miners);
-        add(config.fake_price_miners, Behaviour::FakePrices, 0);
-        add(config.duplicate_miners, Behaviour::DuplicateRows, 0);
-        add(config.flood_miners, Behaviour::Flood, 0);
-        add(config.wrong_zip_miners, Behaviour::WrongZips, 0);
+        // the honest miners' layouts, from the last one back: v2, epoch JSON, real v1, tidy v1
+        let honest = config.honest_miners;
+        let v2_from = honest.saturating_sub(config.v2_miners);
+        let json_from = v2_from.saturating_sub(config.epoch_json_miners);
+        let real_from = json_from.saturating_sub(config.real_v1_miners);
+        let honest_shape = |index: usize| match index {
+            index if index >= v2_from => Shape::V2,
+            index if index >= json_from => Shape::EpochJson,
+            index if index >= real_from => Shape::V1Real,
+            _ => Shape::V1,
+        };
+        add(honest, Behaviour::Honest, &honest_shape);
+        add(config.fake_price_miners, Behaviour::FakePrices, &|_| {
+            Shape::V1
+        });
+        add(config.duplicate_miners, Behaviour::DuplicateRows, &|_| {
+            Shape::V1
+        });
+        add(config.flood_miners, Behaviour::Flood, &|_| Shape::V1);
+        add(config.wrong_zip_miners, Behaviour::WrongZips, &|_| {
+            Shape::V1
+        });
+        add(
+            config.nested_schema_miners,
+            Behaviour::NestedSchema,
+            &|_| Shape::V1Nested,
+        );
+        // last, so that the miners who scrape are the first `scrapers` of the list
+        add(config.mock_scraper_miners, Behaviour::MockScraper, &|_| {
+            Shape::EpochJson
+        });
+        let scrapers = miners.len() - config.mock_scraper_miners;
 
         // the markets of this world, and the ones each miner scrapes
         let mut area_rng = rng_for(config.seed, "areas", 0);
@@ -338,10 +385,11 @@ impl<'c> World<'c> {
             config.areas.clamp(1, AREAS.len()),
         )
         .into_vec();
+        // the mock scraper scrapes nothing: it has no territory
         let coverers = territories(
             &mut area_rng,
             areas.len(),
-            miners.len(),
+            scrapers,
             config.zips_per_miner,
             config.reports_per_listing,
         );
@@ -393,6 +441,7 @@ impl<'c> World<'c> {
             config,
             start,
             miners,
+            areas,
             truths,
             schedule,
         }
@@ -454,7 +503,7 @@ impl<'c> World<'c> {
         let mut objects = Vec::new();
         for (&(miner_index, round), listings) in &self.schedule {
             let miner = &self.miners[miner_index];
-            if miner.v2 {
+            if matches!(miner.shape, Shape::V2 | Shape::EpochJson) {
                 continue;
             }
             let mut by_job: BTreeMap<String, Vec<Report>> = BTreeMap::new();
@@ -478,6 +527,8 @@ impl<'c> World<'c> {
             }
         }
         self.write_v2(sink, &mut objects).await?;
+        self.write_epoch_json(sink, &mut objects).await?;
+        self.write_mock(sink, &mut objects).await?;
         self.write_floods(sink, &mut objects).await?;
         let changed_listings = self
             .truths
@@ -492,7 +543,7 @@ impl<'c> World<'c> {
                 .map(|miner| ManifestMiner {
                     hotkey: miner.hotkey.clone(),
                     behaviour: miner.behaviour,
-                    format: if miner.v2 { "v2" } else { "v1" }.to_owned(),
+                    shape: miner.shape,
                 })
                 .collect(),
             listings: self.truths.len(),
@@ -508,7 +559,7 @@ impl<'c> World<'c> {
     ) -> anyhow::Result<()> {
         let mut epochs: BTreeMap<(usize, usize), Vec<Report>> = BTreeMap::new();
         for (&(miner_index, round), listings) in &self.schedule {
-            if self.miners[miner_index].v2 {
+            if self.miners[miner_index].shape == Shape::V2 {
                 let reports = self.reports(miner_index, round, listings);
                 epochs
                     .entry((miner_index, round / ROUNDS_PER_EPOCH))
@@ -534,6 +585,119 @@ impl<'c> World<'c> {
             .await?;
         }
         Ok(())
+    }
+
+    /// The epoch JSON miners' uploads: one document per epoch and zipcode, uploaded when the
+    /// epoch's mining ends.
+    async fn write_epoch_json(
+        &self,
+        sink: &mut Sink,
+        objects: &mut Vec<ManifestObject>,
+    ) -> anyhow::Result<()> {
+        let mut documents: BTreeMap<(usize, usize, String), Vec<Report>> = BTreeMap::new();
+        for (&(miner_index, round), listings) in &self.schedule {
+            if self.miners[miner_index].shape != Shape::EpochJson {
+                continue;
+            }
+            for report in self.reports(miner_index, round, listings) {
+                documents
+                    .entry((miner_index, round / ROUNDS_PER_EPOCH, report.zip.clone()))
+                    .or_default()
+                    .push(report);
+            }
+        }
+        for (index, ((miner_index, epoch, zipcode), reports)) in documents.into_iter().enumerate() {
+            let miner = &self.miners[miner_index];
+            let listings = reports.iter().map(json_files::real_listing).collect();
+            let document = Document {
+                miner,
+                epoch,
+                zipcode: &zipcode,
+                doubled: index % 3 != 2,
+                rows: reports.len(),
+            };
+            self.put_document(sink, objects, &document, listings)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The mock scraper miners' uploads: made-up listings for a few of the world's zipcodes
+    /// each epoch.
+    async fn write_mock(
+        &self,
+        sink: &mut Sink,
+        objects: &mut Vec<ManifestObject>,
+    ) -> anyhow::Result<()> {
+        let epochs = self.config.rounds.max(1).div_ceil(ROUNDS_PER_EPOCH);
+        for (miner_index, miner) in self.miners.iter().enumerate() {
+            if miner.behaviour != Behaviour::MockScraper {
+                continue;
+            }
+            let mut rng = rng_for(self.config.seed, "mock", miner_index as u64);
+            for epoch in 0..epochs {
+                let now = self.round_time(miner, epoch * ROUNDS_PER_EPOCH + 1);
+                for pick in index::sample(
+                    &mut rng,
+                    self.areas.len(),
+                    MOCK_ZIPCODES_PER_EPOCH.min(self.areas.len()),
+                ) {
+                    let zipcode = AREAS[self.areas[pick]].zip;
+                    let listings = (0..MOCK_LISTINGS_PER_ZIPCODE)
+                        .map(|index| json_files::mock_listing(&mut rng, zipcode, index, now))
+                        .collect();
+                    let document = Document {
+                        miner,
+                        epoch,
+                        zipcode,
+                        doubled: true,
+                        rows: MOCK_LISTINGS_PER_ZIPCODE,
+                    };
+                    self.put_document(sink, objects, &document, listings)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_document(
+        &self,
+        sink: &mut Sink,
+        objects: &mut Vec<ManifestObject>,
+        document: &Document<'_>,
+        listings: Vec<serde_json::Value>,
+    ) -> anyhow::Result<()> {
+        let miner = document.miner;
+        let epoch_start = self.start
+            + Duration::hours(ROUND_HOURS * i64::try_from(document.epoch * ROUNDS_PER_EPOCH)?);
+        let epoch_id = epoch_start.format("%Y-%m-%dT%H-%M-%S").to_string();
+        let uploaded = self.round_time(miner, document.epoch * ROUNDS_PER_EPOCH + 1);
+        let file_name = crate::epoch_json_file_name(miner.name_time(uploaded, self.config));
+        let key = json_files::key(
+            &miner.hotkey,
+            &epoch_id,
+            document.zipcode,
+            &file_name,
+            document.doubled,
+        );
+        let body = json_files::bytes(&json_files::document(
+            &epoch_id,
+            document.zipcode,
+            &miner.hotkey,
+            uploaded,
+            listings,
+        ))?;
+        let entry = Entry {
+            key,
+            format: "epoch_json",
+            miner,
+            rows: document.rows,
+            expected: Expected::Parsed {
+                rows: document.rows as u64,
+            },
+        };
+        put_recorded(sink, objects, entry, body).await
     }
 
     async fn write_floods(
@@ -569,6 +733,16 @@ impl<'c> World<'c> {
         }
         Ok(())
     }
+}
+
+/// One epoch JSON document to write.
+struct Document<'m> {
+    miner: &'m Miner,
+    epoch: usize,
+    zipcode: &'m str,
+    /// Whether the key has the credential folder twice.
+    doubled: bool,
+    rows: usize,
 }
 
 /// Record batches of at most `BATCH_ROWS` rows; one empty batch for no rows, so that even a
@@ -654,18 +828,27 @@ pub(crate) async fn write_v1(
     at: NaiveDateTime,
     reports: &[Report],
 ) -> anyhow::Result<()> {
-    let key = v1_key(&miner.hotkey, job, &crate::v1_file_name(at, reports.len()));
-    let body = parquet_files::write(
-        batches(reports, parquet_files::v1_batch),
-        config.row_group_rows,
-    )?;
-    put_jsonl(
-        config,
-        sink,
-        &key,
-        reports.iter().map(parquet_files::v1_json),
-    )
-    .await?;
+    let name_time = miner.name_time(at, config);
+    let key = v1_key(
+        &miner.hotkey,
+        job,
+        &crate::v1_file_name(name_time, reports.len()),
+    );
+    let layout = match miner.shape {
+        Shape::V1Real => parquet_files::v1_real_batch,
+        Shape::V1Nested => parquet_files::v1_nested_batch,
+        Shape::V1 | Shape::V2 | Shape::EpochJson => parquet_files::v1_batch,
+    };
+    let body = parquet_files::write(batches(reports, layout), config.row_group_rows)?;
+    if miner.shape == Shape::V1 {
+        put_jsonl(
+            config,
+            sink,
+            &key,
+            reports.iter().map(parquet_files::v1_json),
+        )
+        .await?;
+    }
     let expected = Expected::Parsed {
         rows: reports.len() as u64,
     };
