@@ -5,4 +5,5 @@
 mod bridge;
 mod dataset;
 mod parser;
+mod real_uploads;
 mod replay;
