@@ -99,29 +99,37 @@ pub struct AddressParts {
 /// precedes it. Parts that do not fit are `None`; nothing here rejects a row.
 #[must_use]
 pub fn address_parts(raw: &str) -> AddressParts {
-    let parts: Vec<&str> = raw
-        .split(',')
+    // read from the end, without collecting: the parser calls this for most rows
+    let mut parts = raw
+        .rsplit(',')
         .map(str::trim)
-        .filter(|part| !part.is_empty())
-        .collect();
-    let Some((last, before)) = parts.split_last() else {
+        .filter(|part| !part.is_empty());
+    let Some(last) = parts.next() else {
         return AddressParts::default();
     };
-    let words: Vec<&str> = last.split_whitespace().collect();
-    let (zip, state_words) = match words.split_last() {
-        Some((tail, head)) if zip_code_from_text(tail).is_some() => {
-            (zip_code_from_text(tail), head)
-        }
-        _ => (None, words.as_slice()),
+    let (state_text, zip) = match last.rsplit_once(char::is_whitespace) {
+        Some((head, tail)) => match zip_code_from_text(tail) {
+            Some(zip) => (head.trim(), Some(zip)),
+            None => (last, None),
+        },
+        None => match zip_code_from_text(last) {
+            Some(zip) => ("", Some(zip)),
+            None => (last, None),
+        },
     };
-    let state_text = state_words.join(" ");
     let state = (!state_text.is_empty())
-        .then(|| state(&state_text))
+        .then(|| state(state_text))
         .flatten();
     // a city only where the address also has a street part, and the state was recognised,
     // so a street line alone ("12 Oak St, Apt 4") is never taken for a city
-    let city = match before {
-        [_, .., city] if state.is_some() || (zip.is_some() && state_text.is_empty()) => text(city),
+    let city_part = parts.next();
+    let has_street = parts.next().is_some();
+    let city = match city_part {
+        Some(city)
+            if has_street && (state.is_some() || (zip.is_some() && state_text.is_empty())) =>
+        {
+            text(city)
+        }
         _ => None,
     };
     AddressParts { city, state, zip }

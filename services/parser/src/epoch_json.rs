@@ -703,51 +703,113 @@ impl<'de> Visitor<'de> for ListingVisitor {
         Ok(None)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use ListingKey as K;
         let mut listing = JsonListing::default();
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "zpid" => listing.zpid = map.next_value::<Scalar>()?.text(),
-                "source_url" | "url" => listing.url = map.next_value::<Scalar>()?.text(),
-                "mls_id" => listing.mls_id = map.next_value::<Scalar>()?.text(),
-                "address" => listing.address = map.next_value::<Scalar>()?.text(),
-                "zipcode" | "zip_code" => {
-                    let value = map.next_value::<Scalar>()?;
+        while let Some(key) = map.next_key::<ListingKey>()? {
+            if let K::Other(name) = key {
+                map.next_value::<IgnoredAny>()?;
+                listing.extra_keys.push(name);
+                continue;
+            }
+            let value = map.next_value::<Scalar>()?;
+            match key {
+                K::Zpid => listing.zpid = value.text(),
+                K::Url => listing.url = value.text(),
+                K::MlsId => listing.mls_id = value.text(),
+                K::Address => listing.address = value.text(),
+                K::Zip => {
                     listing.zip_numeric = matches!(value, Scalar::Int(_) | Scalar::UInt(_));
                     listing.zip = value.text();
                 }
-                "city" => listing.city = map.next_value::<Scalar>()?.text(),
-                "state" => listing.state = map.next_value::<Scalar>()?.text(),
-                "property_type" | "home_type" => {
-                    listing.home_type = map.next_value::<Scalar>()?.text();
-                }
-                "listing_status" | "home_status" => {
-                    listing.home_status = map.next_value::<Scalar>()?.text();
-                }
-                "price" => listing.price = map.next_value::<Scalar>()?.number(),
-                "bedrooms" => listing.bedrooms = map.next_value::<Scalar>()?.number(),
-                "bathrooms" => listing.bathrooms = map.next_value::<Scalar>()?.number(),
-                "sqft" | "living_area" => {
-                    listing.living_area = map.next_value::<Scalar>()?.number();
-                }
-                "days_on_market" => {
-                    listing.days_on_market = map.next_value::<Scalar>()?.number();
-                }
-                "latitude" => listing.latitude = map.next_value::<Scalar>()?.number(),
-                "longitude" => listing.longitude = map.next_value::<Scalar>()?.number(),
-                "listing_date" => listing.listing_date = map.next_value::<Scalar>()?.instant(),
-                "scraped_timestamp" => {
-                    listing.scraped_at = map.next_value::<Scalar>()?.instant();
-                }
-                "mock_generated" => {
-                    listing.mock_generated = map.next_value::<Scalar>()? == Scalar::Bool(true);
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                    listing.extra_keys.push(key);
-                }
+                K::City => listing.city = value.text(),
+                K::State => listing.state = value.text(),
+                K::HomeType => listing.home_type = value.text(),
+                K::HomeStatus => listing.home_status = value.text(),
+                K::Price => listing.price = value.number(),
+                K::Bedrooms => listing.bedrooms = value.number(),
+                K::Bathrooms => listing.bathrooms = value.number(),
+                K::LivingArea => listing.living_area = value.number(),
+                K::DaysOnMarket => listing.days_on_market = value.number(),
+                K::Latitude => listing.latitude = value.number(),
+                K::Longitude => listing.longitude = value.number(),
+                K::ListingDate => listing.listing_date = value.instant(),
+                K::ScrapedAt => listing.scraped_at = value.instant(),
+                K::MockGenerated => listing.mock_generated = value == Scalar::Bool(true),
+                K::Other(_) => {}
             }
         }
         Ok(Some(listing))
+    }
+}
+
+/// A key of a listing object, read without allocating unless it is one the layout does not
+/// use.
+enum ListingKey {
+    Zpid,
+    Url,
+    MlsId,
+    Address,
+    Zip,
+    City,
+    State,
+    HomeType,
+    HomeStatus,
+    Price,
+    Bedrooms,
+    Bathrooms,
+    LivingArea,
+    DaysOnMarket,
+    Latitude,
+    Longitude,
+    ListingDate,
+    ScrapedAt,
+    MockGenerated,
+    Other(String),
+}
+
+impl ListingKey {
+    fn of(name: &str) -> Self {
+        match name {
+            "zpid" => Self::Zpid,
+            "source_url" | "url" => Self::Url,
+            "mls_id" => Self::MlsId,
+            "address" => Self::Address,
+            "zipcode" | "zip_code" => Self::Zip,
+            "city" => Self::City,
+            "state" => Self::State,
+            "property_type" | "home_type" => Self::HomeType,
+            "listing_status" | "home_status" => Self::HomeStatus,
+            "price" => Self::Price,
+            "bedrooms" => Self::Bedrooms,
+            "bathrooms" => Self::Bathrooms,
+            "sqft" | "living_area" => Self::LivingArea,
+            "days_on_market" => Self::DaysOnMarket,
+            "latitude" => Self::Latitude,
+            "longitude" => Self::Longitude,
+            "listing_date" => Self::ListingDate,
+            "scraped_timestamp" => Self::ScrapedAt,
+            "mock_generated" => Self::MockGenerated,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+impl<'de> de::Deserialize<'de> for ListingKey {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(ListingKeyVisitor)
+    }
+}
+
+struct ListingKeyVisitor;
+
+impl Visitor<'_> for ListingKeyVisitor {
+    type Value = ListingKey;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a key of a listing")
+    }
+    fn visit_str<E>(self, name: &str) -> Result<ListingKey, E> {
+        Ok(ListingKey::of(name))
     }
 }
 

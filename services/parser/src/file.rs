@@ -15,6 +15,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::file::reader::ChunkReader;
 use resi_events::{Event, UploadObserved, UploadRejectReason};
 
+use crate::coerce::{Cell, SchemaPlan};
 use crate::columns::{CoercedBatch, id_plan, id_rule, id_specs, plan_format};
 use crate::emit::{AdmissionPlan, Emitter, Encoded, Extras, ParseOptions, Repeats, seen_key};
 use crate::row::listing_id;
@@ -85,53 +86,103 @@ impl<R: ChunkReader> ChunkReader for Shared<R> {
     }
 }
 
-/// The keys of listing ids that occur in more than one row, from a pass over the id columns
-/// only. It holds 8 bytes per row while it runs and frees them before rows are mapped, so the
-/// peak of a file is the larger of the two passes rather than their sum.
-fn repeated_ids<R: ChunkReader + 'static>(
-    reader: ParquetRecordBatchReaderBuilder<Shared<R>>,
-    id_columns: Vec<usize>,
+/// Id keys reserved up front at most (32 MiB): a footer may claim any row count.
+const MAX_PRESIZED_ROWS: usize = 4 << 20;
+
+/// A pass over a file's id columns.
+struct IdPass<'f, R> {
+    reader: &'f Shared<R>,
+    metadata: &'f ArrowReaderMetadata,
     format: resi_events::UploadFormat,
     batch_rows: usize,
-) -> Result<HashSet<u64>, String> {
-    let mask = ProjectionMask::roots(reader.parquet_schema(), id_columns);
-    let batches = reader
-        .with_projection(mask)
-        .with_batch_size(batch_rows)
-        .build()
-        .map_err(|error| error.to_string())?;
-    let plan = id_plan(batches.schema().as_ref(), format);
-    // grown as rows arrive: the footer's row count is the miner's claim
-    let mut keys = Vec::new();
-    for batch in batches {
-        let batch = batch.map_err(|error| error.to_string())?;
-        // the zpid column comes first when the file has one (a projection keeps file order)
-        if format == resi_events::UploadFormat::V1
-            && plan.indices[0] == Some(0)
-            && batch.column(0).null_count() == 0
-            && let Some(ids) = batch.column(0).as_primitive_opt::<Int64Type>()
+}
+
+impl<R: ChunkReader + 'static> IdPass<'_, R> {
+    /// The keys of listing ids that occur in more than one row, from a pass over the id
+    /// columns only. It holds 8 bytes per row while it runs and frees them before rows are
+    /// mapped, so the peak of a file is the larger of the two passes rather than their sum.
+    ///
+    /// A v1 file's ids are its zpids unless a row has none (then its `uri` or `url` tells):
+    /// the pass reads the zpid column alone first, and the other id columns only if a zpid is
+    /// missing.
+    fn repeated_ids(&self, plan: &SchemaPlan) -> Result<HashSet<u64>, String> {
+        let zpid_column = (self.format == resi_events::UploadFormat::V1)
+            .then(|| plan.indices[id_specs(self.format)[0]])
+            .flatten();
+        if let Some(zpid) = zpid_column
+            && let Some(keys) = self.keys(vec![zpid], true)?
         {
-            // integer zpids (the usual case) are their own keys: no text round trip
-            keys.extend(ids.iter().flatten().map(|id| match u64::try_from(id) {
-                Ok(number) => number,
-                Err(_) => seen_key(&id.to_string()),
-            }));
-            continue;
+            return Ok(repeated(keys));
         }
-        let coerced =
-            CoercedBatch::new(&batch, &plan, format).map_err(|error| error.to_string())?;
-        let rule = id_rule(format);
-        keys.extend(
-            (0..coerced.rows())
-                .filter_map(|row| listing_id(&coerced.values(row), rule).map(|id| seen_key(&id))),
-        );
+        let id_columns = id_specs(self.format)
+            .iter()
+            .filter_map(|&spec| plan.indices[spec])
+            .collect();
+        Ok(repeated(self.keys(id_columns, false)?.unwrap_or_default()))
     }
+
+    /// The keys of every row's listing id read from `columns`; `None` when `zpids_only` and a
+    /// row has no zpid.
+    fn keys(&self, columns: Vec<usize>, zpids_only: bool) -> Result<Option<Vec<u64>>, String> {
+        let format = self.format;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            self.reader.clone(),
+            self.metadata.clone(),
+        );
+        let claimed_rows =
+            usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+        let mask = ProjectionMask::roots(builder.parquet_schema(), columns);
+        let batches = builder
+            .with_projection(mask)
+            .with_batch_size(self.batch_rows)
+            .build()
+            .map_err(|error| error.to_string())?;
+        let plan = id_plan(batches.schema().as_ref(), format);
+        let rule = id_rule(format);
+        // sized by the footer's row count, which is the miner's claim: never beyond a bound,
+        // and grown as rows arrive past it
+        let mut keys = Vec::with_capacity(claimed_rows.min(MAX_PRESIZED_ROWS));
+        for batch in batches {
+            let batch = batch.map_err(|error| error.to_string())?;
+            if zpids_only && batch.column(0).null_count() > 0 {
+                return Ok(None);
+            }
+            // the zpid column comes first when the file has one (a projection keeps file order)
+            if format == resi_events::UploadFormat::V1
+                && plan.indices[0] == Some(0)
+                && batch.column(0).null_count() == 0
+                && let Some(ids) = batch.column(0).as_primitive_opt::<Int64Type>()
+            {
+                // integer zpids (the usual case) are their own keys: no text round trip
+                keys.extend(ids.values().iter().map(|&id| match u64::try_from(id) {
+                    Ok(number) => number,
+                    Err(_) => seen_key(&id.to_string()),
+                }));
+                continue;
+            }
+            let coerced =
+                CoercedBatch::new(&batch, &plan, format).map_err(|error| error.to_string())?;
+            for row in 0..coerced.rows() {
+                let values = coerced.values(row);
+                if zpids_only && values.zpid == Cell::Missing {
+                    return Ok(None);
+                }
+                if let Some(id) = listing_id(&values, rule) {
+                    keys.push(seen_key(&id));
+                }
+            }
+        }
+        Ok(Some(keys))
+    }
+}
+
+/// The keys that occur more than once.
+fn repeated(mut keys: Vec<u64>) -> HashSet<u64> {
     keys.sort_unstable();
-    Ok(keys
-        .windows(2)
+    keys.windows(2)
         .filter(|pair| pair[0] == pair[1])
         .map(|pair| pair[0])
-        .collect())
+        .collect()
 }
 
 /// Parses one Parquet upload and hands out its attestation events a batch at a time through
@@ -152,16 +203,13 @@ pub fn parse_file<R: ChunkReader + 'static>(
         ParquetRecordBatchReaderBuilder::new_with_metadata(reader.clone(), metadata.clone());
     let full_plan = plan_format(builder.schema(), upload.format)
         .map_err(|error| FileFailure::new(WrongSchema, error.to_string(), 0))?;
-    let id_columns = id_specs(upload.format)
-        .iter()
-        .filter_map(|&spec| full_plan.indices[spec])
-        .collect();
-    let repeated = repeated_ids(
-        ParquetRecordBatchReaderBuilder::new_with_metadata(reader, metadata),
-        id_columns,
-        upload.format,
+    let repeated = IdPass {
+        reader: &reader,
+        metadata: &metadata,
+        format: upload.format,
         batch_rows,
-    )
+    }
+    .repeated_ids(&full_plan)
     .map_err(|detail| FileFailure::new(Corrupt, detail, 0))?;
     // read only the columns the schema uses
     let used: Vec<usize> = full_plan.indices.iter().flatten().copied().collect();
@@ -348,6 +396,41 @@ mod tests {
             first_summary.expect("parsed").payload,
             second_summary.expect("parsed").payload
         );
+    }
+
+    #[test]
+    fn a_row_without_zpid_is_checked_for_duplicates_by_its_uri() {
+        use std::sync::Arc;
+
+        use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+
+        // rows 0 and 2 are the same listing: row 2 names it only in its uri
+        let mut batch =
+            v1_batch(&[report(1, 300_000), report(2, 310_000), report(1, 300_000)]).expect("batch");
+        let zpid = batch.schema().index_of("zpid").expect("zpid");
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns[zpid] = Arc::new(Int64Array::from(vec![Some(1), Some(2), None]));
+        let mut fields: Vec<arrow::datatypes::Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|field| field.as_ref().clone())
+            .collect();
+        fields[zpid] =
+            arrow::datatypes::Field::new("zpid", arrow::datatypes::DataType::Int64, true);
+        batch = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns)
+            .expect("batch");
+        let bytes = Bytes::from(write([Ok(batch)], 4).expect("parquet"));
+
+        let (outcome, events) = run(bytes, AdmissionPlan::new(0.9, 0, 0), 2);
+
+        let parsed = match outcome.expect("parsed").payload {
+            EventPayload::UploadParsed(parsed) => parsed,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(parsed.duplicate_rows, 1);
+        assert_eq!(parsed.duplicate_listing_ids, vec!["1".to_owned()]);
+        assert_eq!(events.len(), 2);
     }
 
     #[test]

@@ -149,10 +149,7 @@ pub fn map_row(
     if is_synthetic(values) {
         return Err(RejectReason::Synthetic);
     }
-    let parts = match values.address {
-        Cell::Value(raw) => normalize::address_parts(raw),
-        Cell::Missing | Cell::Invalid => AddressParts::default(),
-    };
+    let parts = address_parts(values);
     let zip = zip_code(values, &parts, context);
     if rule == IdRule::AnySource {
         // the address hash needs the zip code, so without one there is no id either
@@ -199,22 +196,25 @@ pub fn map_row(
 
 /// The listing id [`map_row`] would give the row if the row is valid; `None` when the id
 /// values alone already make it invalid. Needs only the id values: `zpid`, `uri`, `url`, and for
-/// [`IdRule::AnySource`] `mls_id`, `address` and `zip`.
+/// [`IdRule::AnySource`] `mls_id`, `address` and `zip`. It may also name rows that turn out
+/// invalid (a mock scraper's): the duplicate check only needs every valid row's id.
 #[must_use]
 pub fn listing_id(values: &RowValues<'_>, rule: IdRule) -> Option<String> {
-    if is_synthetic(values) {
-        return None;
+    // the common case, a zpid, costs no normalisation
+    match values.zpid {
+        Cell::Value(id) => return checked_id(id).ok(),
+        Cell::Invalid => return None,
+        Cell::Missing => {}
     }
     let identity = Identity::of(values).ok()?;
     let zip = match rule {
         IdRule::Zillow => None,
-        IdRule::AnySource => {
-            let parts = match values.address {
-                Cell::Value(raw) => normalize::address_parts(raw),
-                Cell::Missing | Cell::Invalid => AddressParts::default(),
-            };
-            zip_code(values, &parts, &RowContext::without_upload()).ok()?
-        }
+        IdRule::AnySource => zip_code(
+            values,
+            &address_parts(values),
+            &RowContext::without_upload(),
+        )
+        .ok()?,
     };
     identity.listing_id(values.zpid, rule, zip.as_deref()).ok()
 }
@@ -227,6 +227,18 @@ impl RowContext {
             max_skew_micros: 0,
             zipcode: None,
         }
+    }
+}
+
+/// What the address says of city, state and zip code, read only when a column that would say
+/// it is missing (most of a row's cost otherwise, for files that fill every column).
+fn address_parts(values: &RowValues<'_>) -> AddressParts {
+    let needed = matches!(values.city, Cell::Missing)
+        || matches!(values.state, Cell::Missing)
+        || matches!(values.zip.text, Cell::Missing);
+    match values.address {
+        Cell::Value(raw) if needed => normalize::address_parts(raw),
+        _ => AddressParts::default(),
     }
 }
 
@@ -306,15 +318,45 @@ fn is_synthetic(values: &RowValues<'_>) -> bool {
     let mock_url = [values.url, values.uri]
         .into_iter()
         .filter_map(Cell::value)
-        .any(|url| contains_ignoring_case(url, MOCK_SITE));
+        .any(|url| host(url).is_some_and(is_mock_host));
     values.mock_generated || mock_zpid || mock_url
 }
 
-fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+/// The host of an absolute URL (`scheme://host[:port]/…`); `None` for a relative one.
+fn host(url: &str) -> Option<&str> {
+    let bytes = url.as_bytes();
+    // a scheme is letters (and `+-.`) before `://`; a relative path starts with `/`
+    let colon = bytes
+        .iter()
+        .take(16)
+        .position(|&byte| !(byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'-' | b'.')))?;
+    if bytes.get(colon..colon + 3) != Some(b"://") {
+        return None;
+    }
+    let authority_start = colon + 3;
+    let authority_end = bytes[authority_start..]
+        .iter()
+        .position(|&byte| matches!(byte, b'/' | b'?' | b'#'))
+        .map_or(bytes.len(), |end| authority_start + end);
+    let authority = &url[authority_start..authority_end];
+    let without_user = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    Some(
+        without_user
+            .split_once(':')
+            .map_or(without_user, |(host, _)| host),
+    )
+}
+
+/// The mock site or one of its subdomains, in any case.
+fn is_mock_host(host: &str) -> bool {
+    let Some(start) = host.len().checked_sub(MOCK_SITE.len()) else {
+        return false;
+    };
+    host.get(start..)
+        .is_some_and(|tail| tail.eq_ignore_ascii_case(MOCK_SITE))
+        && (start == 0 || host.as_bytes()[start - 1] == b'.')
 }
 
 /// `…/12345678_zpid/` → `12345678`.
@@ -661,6 +703,11 @@ mod tests {
             url: Cell::Value("https://Mock-RealEstate-Site.com/property/x"),
             ..real_v1()
         };
+        let mock_subdomain = RowValues {
+            zpid: Cell::Missing,
+            uri: Cell::Value("http://www.mock-realestate-site.com:8080/property/x"),
+            ..real_v1()
+        };
         // synthetic wins over every other reason
         let broken_mock = RowValues {
             price: Cell::Value(5.0),
@@ -668,12 +715,46 @@ mod tests {
             address: Cell::Missing,
             ..flagged
         };
-        for values in [flagged, mock_zpid, mock_site, broken_mock] {
+        for values in [flagged, mock_zpid, mock_site, mock_subdomain, broken_mock] {
             assert_eq!(
                 map_row(&values, IdRule::AnySource, &context()),
                 Err(RejectReason::Synthetic)
             );
-            assert_eq!(listing_id(&values, IdRule::AnySource), None);
+        }
+    }
+
+    #[test]
+    fn hosts_of_urls() {
+        assert_eq!(
+            host("https://www.zillow.com/homedetails/x/1_zpid/"),
+            Some("www.zillow.com")
+        );
+        assert_eq!(
+            host("http://user@Host.example:8080?q"),
+            Some("Host.example")
+        );
+        assert_eq!(host("https://example.com"), Some("example.com"));
+        assert_eq!(host("/homedetails/x/1_zpid/"), None);
+        assert_eq!(host("zillow.com/homedetails"), None);
+        assert_eq!(host(""), None);
+        assert_eq!(host("é://x"), None);
+    }
+
+    #[test]
+    fn only_the_mock_site_itself_is_synthetic() {
+        for url in [
+            "https://www.zillow.com/homedetails/mock-realestate-site.com/1_zpid/",
+            "https://notmock-realestate-site.com/x",
+            "/homedetails/mock-realestate-site.com/2_zpid/",
+        ] {
+            let values = RowValues {
+                url: Cell::Value(url),
+                ..real_v1()
+            };
+            assert!(
+                map_row(&values, IdRule::Zillow, &context()).is_ok(),
+                "{url} is not the mock site"
+            );
         }
     }
 
