@@ -5,6 +5,8 @@
 //!   one core (parsing a file is single-threaded).
 //! * `rss` — peak resident memory while the parser reads files of growing size from disk, each
 //!   in a fresh child process.
+//! * `json` — the epoch JSON reader over documents of growing size (rows/s, peak RSS in a child
+//!   process), beside tokenising the same bytes with serde_json in the same run.
 //! * `e2e` — files in S3 to attestation events acknowledged by the broker, beside the broker's
 //!   raw produce rate for the same number of messages of the same size, in the same run. Needs
 //!   the local stack (`scripts/stack up`, then `source .stack/env`).
@@ -34,6 +36,7 @@ use resi_parser::file::parse_file;
 mod api;
 mod consensus;
 mod cpu;
+mod json;
 mod replay;
 
 #[global_allocator]
@@ -78,6 +81,22 @@ enum Command {
         /// Timed repetitions; the best is reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// `tidy` (every column typed and filled) or `real` (as the network's miners write:
+        /// six columns null-typed, zip only in label and address, NaT scrape times).
+        #[arg(long, default_value = "tidy")]
+        shape: String,
+    },
+    /// The epoch JSON reader over large documents: rows/s and peak RSS.
+    Json {
+        /// Document sizes, MiB, one after the other.
+        #[arg(long, value_delimiter = ',', default_value = "100,1024")]
+        mib: Vec<u64>,
+        /// Timed repetitions per size; the best is reported.
+        #[arg(long, default_value_t = 2)]
+        runs: usize,
+        /// (Internal) parse this file in this process and print its figures.
+        #[arg(long, hide = true)]
+        child: Option<std::path::PathBuf>,
     },
     /// Peak RSS while parsing files of growing size.
     Rss {
@@ -144,7 +163,7 @@ enum Command {
 }
 
 /// A row of a large honest file: distinct listings spread over a few zip codes.
-fn report(zpid: u64) -> Report {
+pub(crate) fn report(zpid: u64) -> Report {
     let scraped = NaiveDate::from_ymd_opt(2025, 9, 17)
         .and_then(|day| day.and_hms_opt(12, 0, 0))
         .unwrap_or_default();
@@ -171,12 +190,22 @@ fn report(zpid: u64) -> Report {
 
 /// A v1 file of `rows` rows from `first_zpid` on, built a batch at a time.
 fn v1_file(rows: usize, first_zpid: u64, row_group_rows: usize) -> anyhow::Result<Vec<u8>> {
+    v1_file_of(v1_batch, rows, first_zpid, row_group_rows)
+}
+
+/// A v1 file laid out by `layout`.
+fn v1_file_of(
+    layout: fn(&[Report]) -> anyhow::Result<arrow::record_batch::RecordBatch>,
+    rows: usize,
+    first_zpid: u64,
+    row_group_rows: usize,
+) -> anyhow::Result<Vec<u8>> {
     let batches = (0..rows).step_by(BATCH_ROWS).map(|start| {
         let count = BATCH_ROWS.min(rows - start);
         let reports: Vec<Report> = (start..start + count)
             .map(|row| report(first_zpid + row as u64))
             .collect();
-        v1_batch(&reports)
+        layout(&reports)
     });
     write(batches, row_group_rows)
 }
@@ -215,7 +244,7 @@ pub(crate) fn parse_options() -> ParseOptions {
 }
 
 /// Admits everything: the benchmark measures parsing, not the rate limit.
-fn admit_all() -> AdmissionPlan {
+pub(crate) fn admit_all() -> AdmissionPlan {
     AdmissionPlan {
         trust_used: 1.0,
         daily_limit: u64::MAX,
@@ -243,11 +272,16 @@ fn parse_counting<R: parquet::file::reader::ChunkReader + 'static>(
     Ok((events, bytes))
 }
 
-fn bench_parse(rows: usize, row_group_rows: usize, runs: usize) -> anyhow::Result<()> {
+fn bench_parse(rows: usize, row_group_rows: usize, runs: usize, shape: &str) -> anyhow::Result<()> {
     let built = Instant::now();
-    let file = Bytes::from(v1_file(rows, 10_000_000, row_group_rows)?);
+    let layout = match shape {
+        "tidy" => v1_batch,
+        "real" => resi_datagen::parquet_files::v1_real_batch,
+        other => anyhow::bail!("--shape is tidy or real, not {other}"),
+    };
+    let file = Bytes::from(v1_file_of(layout, rows, 10_000_000, row_group_rows)?);
     println!(
-        "parse: {rows} rows, {row_group_rows} rows per row group, {:.1} MiB of Parquet (built in {:.1} s)",
+        "parse: {shape} v1, {rows} rows, {row_group_rows} rows per row group, {:.1} MiB of Parquet (built in {:.1} s)",
         file.len() as f64 / 1_048_576.0,
         built.elapsed().as_secs_f64()
     );
@@ -283,7 +317,7 @@ fn bench_parse(rows: usize, row_group_rows: usize, runs: usize) -> anyhow::Resul
     Ok(())
 }
 
-fn peak_rss_kib() -> anyhow::Result<u64> {
+pub(crate) fn peak_rss_kib() -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()
@@ -581,7 +615,9 @@ async fn main() -> anyhow::Result<()> {
             rows,
             row_group_rows,
             runs,
-        } => bench_parse(rows, row_group_rows, runs),
+            shape,
+        } => bench_parse(rows, row_group_rows, runs, &shape),
+        Command::Json { mib, runs, child } => json::bench_json(&mib, runs, child),
         Command::Rss { rows, child } => bench_rss(&rows, child),
         Command::E2e {
             files,
