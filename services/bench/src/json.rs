@@ -145,22 +145,9 @@ pub fn bench_json(mebibytes: &[u64], runs: usize, child: Option<PathBuf>) -> any
 
 /// Parses `path` in a child process: (events, seconds, peak RSS MiB).
 fn parse_in_child(path: &Path) -> anyhow::Result<(u64, f64, f64)> {
-    let output = std::process::Command::new(std::env::current_exe()?)
-        .args(["json", "--child"])
-        .arg(path)
-        .output()?;
-    anyhow::ensure!(
-        output.status.success(),
-        "child failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8_lossy(&output.stdout);
-    let fields: Vec<f64> = text
-        .split_whitespace()
-        .filter_map(|field| field.parse().ok())
-        .collect();
+    let fields = crate::child_figures("json", path)?;
     let [events, seconds, _before, peak] = fields[..] else {
-        anyhow::bail!("unexpected child output {text}");
+        anyhow::bail!("unexpected child output {fields:?}");
     };
     // counts and kibibytes printed by the child: exact in f64
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]

@@ -317,6 +317,23 @@ fn bench_parse(rows: usize, row_group_rows: usize, runs: usize, shape: &str) -> 
     Ok(())
 }
 
+/// Runs `resi-bench {subcommand} --child {path}` and reads the numbers it prints.
+pub(crate) fn child_figures(subcommand: &str, path: &std::path::Path) -> anyhow::Result<Vec<f64>> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args([subcommand, "--child"])
+        .arg(path)
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .filter_map(|field| field.parse().ok())
+        .collect())
+}
+
 pub(crate) fn peak_rss_kib() -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
@@ -342,28 +359,15 @@ fn bench_rss(rows: &[usize], child: Option<std::path::PathBuf>) -> anyhow::Resul
         let path = directory.path().join(format!("{count}.parquet"));
         std::fs::write(&path, v1_file(count, 10_000_000, 1_048_576)?)?;
         let size = std::fs::metadata(&path)?.len();
-        let output = std::process::Command::new(std::env::current_exe()?)
-            .args(["rss", "--child"])
-            .arg(&path)
-            .output()?;
-        anyhow::ensure!(
-            output.status.success(),
-            "child failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let text = String::from_utf8_lossy(&output.stdout);
-        let fields: Vec<u64> = text
-            .split_whitespace()
-            .filter_map(|field| field.parse().ok())
-            .collect();
+        let fields = child_figures("rss", &path)?;
         let [events, before, peak] = fields[..] else {
-            anyhow::bail!("unexpected child output {text}");
+            anyhow::bail!("unexpected child output {fields:?}");
         };
         println!(
             "  {count:>9} rows, {:>6.1} MiB file: {events} events, peak RSS {:.1} MiB (at start {:.1} MiB)",
             size as f64 / 1_048_576.0,
-            peak as f64 / 1024.0,
-            before as f64 / 1024.0
+            peak / 1024.0,
+            before / 1024.0
         );
     }
     Ok(())

@@ -504,24 +504,17 @@ impl Bridge {
                 file_timestamp,
                 declared_count,
             } => {
-                if self.published(&object.key, &object.etag).await?.is_some() {
-                    return Ok(Handled::AlreadyPublished);
-                }
-                let upload = self.observed(
-                    &object,
-                    Described {
-                        miner_hotkey: hotkey,
-                        job_id,
-                        file_timestamp,
-                        declared_record_count: Some(declared_count),
-                        format: UploadFormat::V1,
-                        epoch: None,
-                        epoch_id: None,
-                        zipcode: None,
-                    },
-                    discovery,
-                );
-                self.observe(upload).await
+                let described = Described {
+                    miner_hotkey: hotkey,
+                    job_id,
+                    file_timestamp,
+                    declared_record_count: Some(declared_count),
+                    format: UploadFormat::V1,
+                    epoch: None,
+                    epoch_id: None,
+                    zipcode: None,
+                };
+                self.observe_once(&object, described, discovery).await
             }
             UploadKey::EpochJson {
                 hotkey,
@@ -529,26 +522,19 @@ impl Bridge {
                 zipcode,
                 file_timestamp,
             } => {
-                if self.published(&object.key, &object.etag).await?.is_some() {
-                    return Ok(Handled::AlreadyPublished);
-                }
                 // the document is read by the parser: it may be gigabytes, the bridge reads
                 // nothing of it
-                let upload = self.observed(
-                    &object,
-                    Described {
-                        miner_hotkey: hotkey,
-                        job_id: epoch_id.clone(),
-                        file_timestamp: file_timestamp.unwrap_or(object.last_modified),
-                        declared_record_count: None,
-                        format: UploadFormat::EpochJson,
-                        epoch: None,
-                        epoch_id: Some(epoch_id),
-                        zipcode: Some(zipcode),
-                    },
-                    discovery,
-                );
-                self.observe(upload).await
+                let described = Described {
+                    miner_hotkey: hotkey,
+                    job_id: epoch_id.clone(),
+                    file_timestamp: file_timestamp.unwrap_or(object.last_modified),
+                    declared_record_count: None,
+                    format: UploadFormat::EpochJson,
+                    epoch: None,
+                    epoch_id: Some(epoch_id),
+                    zipcode: Some(zipcode),
+                };
+                self.observe_once(&object, described, discovery).await
             }
             UploadKey::V2Listings {
                 hotkey,
@@ -691,6 +677,20 @@ impl Bridge {
             zipcode: described.zipcode,
             discovery,
         }
+    }
+
+    /// Publishes what `object` is, unless that object version was published before.
+    async fn observe_once(
+        &self,
+        object: &ObjectInfo,
+        described: Described,
+        discovery: UploadDiscovery,
+    ) -> anyhow::Result<Handled> {
+        if self.published(&object.key, &object.etag).await?.is_some() {
+            return Ok(Handled::AlreadyPublished);
+        }
+        self.observe(self.observed(object, described, discovery))
+            .await
     }
 
     async fn observe(&self, upload: UploadObserved) -> anyhow::Result<Handled> {
