@@ -183,3 +183,133 @@ async fn two_parsers_split_the_uploads_topic_and_dead_letter_garbage() -> anyhow
     assert_eq!(checkpointed, 2, "each instance checkpointed its partition");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_file_that_keeps_stopping_the_parser_is_dead_lettered_not_read_forever()
+-> anyhow::Result<()> {
+    // Arrange: one upload, and a parser slow enough to be stopped in the middle of it
+    let stack = Harness::new().await?;
+    stack
+        .put(
+            &v1_key("5Crashy", "j", "20250917_150000", 1_000),
+            v1_file(1_000, 8_000_000)?,
+        )
+        .await?;
+    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
+    let uploads = stack.topics.uploads();
+    stack
+        .wait_for(&uploads, "the upload event", |records| {
+            count(records, EventType::UploadObserved) == 1
+        })
+        .await?;
+    bridge.stop().await?;
+    let mut slow = stack.parser_config(0, 1);
+    slow.parser.max_in_flight = 1;
+    slow.parser.batch_rows = 50;
+    slow.parser.max_parse_attempts = 3;
+    let attestations = stack.topics.attestations();
+
+    // Act: the parser is killed in the middle of the file three times, as a file that makes
+    // it run out of memory would have it killed; then it starts once more
+    let mut delivered = 0;
+    for _ in 0..3 {
+        let crashing = stack.spawn_parser(&slow).await?;
+        delivered = stack
+            .wait_for(&attestations, "more attestations", |records| {
+                records.len() >= delivered + 20
+            })
+            .await?
+            .len();
+        crashing.kill().await;
+    }
+    let parser = stack.spawn_parser(&slow).await?;
+    let dead_letters = stack
+        .wait_for(&stack.topics.dead_letters(), "the dead letter", |records| {
+            !records.is_empty()
+        })
+        .await?;
+    parser.stop().await?;
+
+    // Assert: dead-lettered with its attempts, its record checkpointed, no summary
+    match &dead_letters[0].event.payload {
+        EventPayload::DeadLettered(dead) => {
+            assert_eq!(dead.reason, DeadLetterReason::RetriesExhausted);
+            assert_eq!(dead.attempts, 3);
+            assert!(dead.detail.contains("stopped 3 times"), "{}", dead.detail);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        count(&stack.read_all(&uploads).await?, EventType::UploadParsed),
+        0
+    );
+    let pool = resi_runtime::postgres::pool(&stack.postgres)?;
+    let outcome: Option<String> = pool
+        .get()
+        .await?
+        .query_one("SELECT outcome FROM parser_admissions", &[])
+        .await?
+        .get(0);
+    assert_eq!(outcome.as_deref(), Some("dead_lettered"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_file_that_makes_a_decoder_panic_is_dead_lettered_and_the_next_is_parsed()
+-> anyhow::Result<()> {
+    // Arrange: a miner's crafted file, then a good one (same miner: same partition, in order)
+    let stack = Harness::new().await?;
+    let crasher = std::fs::read(
+        resi_tests::workspace_root().join("tests/fixtures/crashers/negative_column_start.parquet"),
+    )?;
+    let crafted = v1_key("5Crafty", "j", "20250917_150000", 9);
+    stack.put(&crafted, crasher).await?;
+    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
+    let uploads = stack.topics.uploads();
+    stack
+        .wait_for(&uploads, "the crafted upload", |records| {
+            count(records, EventType::UploadObserved) == 1
+        })
+        .await?;
+    stack
+        .put(
+            &v1_key("5Crafty", "j", "20250917_160000", 5),
+            v1_file(5, 9_000_000)?,
+        )
+        .await?;
+    stack
+        .wait_for(&uploads, "the good upload", |records| {
+            count(records, EventType::UploadObserved) == 2
+        })
+        .await?;
+    bridge.stop().await?;
+
+    // Act
+    let parser = stack.spawn_parser(&stack.parser_config(0, 1)).await?;
+    let parsed = stack
+        .wait_for(&uploads, "the good file's summary", |records| {
+            count(records, EventType::UploadParsed) == 1
+        })
+        .await?;
+    let dead_letters = stack.read_all(&stack.topics.dead_letters()).await?;
+    parser.stop().await?;
+
+    // Assert
+    assert_eq!(dead_letters.len(), 1);
+    match &dead_letters[0].event.payload {
+        EventPayload::DeadLettered(dead) => {
+            assert_eq!(dead.reason, DeadLetterReason::CorruptFile);
+            assert!(dead.detail.contains("panic"), "{}", dead.detail);
+        }
+        other => panic!("{other:?}"),
+    }
+    let summary = payloads(&parsed)
+        .find_map(|payload| match payload {
+            EventPayload::UploadParsed(parsed) => Some(parsed.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow::anyhow!("no summary"))?;
+    assert_eq!(summary.admission.admitted, 5);
+    assert_ne!(summary.key, crafted, "the good file is the one parsed");
+    Ok(())
+}

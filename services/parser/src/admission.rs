@@ -155,3 +155,42 @@ pub async fn complete(
         .context("failed to record the end of the upload")?;
     Ok(())
 }
+
+/// Counts one more start of reading the upload; the number of starts, this one included,
+/// since the last one that ended (see [`end_attempt`]).
+#[tracing::instrument(skip_all, fields(upload_id = %upload_id))]
+pub async fn begin_attempt(
+    pool: &deadpool_postgres::Pool,
+    upload_id: &EventId,
+) -> anyhow::Result<u32> {
+    let client = resi_runtime::postgres::connection(pool).await?;
+    let attempts: i32 = client
+        .query_one(
+            "UPDATE parser_admissions SET parse_attempts = parse_attempts + 1
+             WHERE upload_id = $1 RETURNING parse_attempts",
+            &[&upload_id.as_bytes().as_slice()],
+        )
+        .await
+        .context("failed to count a parse attempt")?
+        .get(0);
+    Ok(u32::try_from(attempts).unwrap_or(u32::MAX))
+}
+
+/// Records that the attempt begun last ended in this process (finished, or failed for a reason
+/// that is retried), so that only attempts that never ended, crashes, are counted.
+#[tracing::instrument(skip_all, fields(upload_id = %upload_id))]
+pub async fn end_attempt(
+    pool: &deadpool_postgres::Pool,
+    upload_id: &EventId,
+) -> anyhow::Result<()> {
+    let client = resi_runtime::postgres::connection(pool).await?;
+    client
+        .execute(
+            "UPDATE parser_admissions SET parse_attempts = greatest(parse_attempts - 1, 0)
+             WHERE upload_id = $1",
+            &[&upload_id.as_bytes().as_slice()],
+        )
+        .await
+        .context("failed to end a parse attempt")?;
+    Ok(())
+}

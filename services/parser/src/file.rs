@@ -13,7 +13,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::file::reader::ChunkReader;
-use resi_events::{Event, UploadObserved, UploadRejectReason};
+use resi_events::{Event, UploadFormat, UploadObserved, UploadRejectReason};
 
 use crate::coerce::{Cell, SchemaPlan};
 use crate::columns::{CoercedBatch, id_plan, id_rule, id_specs, plan_format};
@@ -183,6 +183,54 @@ fn repeated(mut keys: Vec<u64>) -> HashSet<u64> {
         .filter(|pair| pair[0] == pair[1])
         .map(|pair| pair[0])
         .collect()
+}
+
+/// Parses one upload of any layout (Parquet or epoch JSON, as `upload.format` says) and hands
+/// out its attestation events a batch at a time through `emit`, which returns `false` to stop;
+/// returns the file's `UploadParsed` event.
+///
+/// The decoders are given whatever a miner uploaded, and some of their bugs panic on crafted
+/// files (a forged column offset, a page shorter than its bitmap): a panic is caught and the
+/// file is corrupt, with the events handed out before it standing, as for any corrupt file.
+pub fn parse_object(
+    file: std::fs::File,
+    upload: &UploadObserved,
+    admission: AdmissionPlan,
+    options: ParseOptions,
+    mut emit: impl FnMut(Vec<Encoded>) -> bool,
+) -> Result<Event, FileFailure> {
+    let handed = std::cell::Cell::new(0_u64);
+    let counting = |batch: Vec<Encoded>| {
+        handed.set(handed.get() + batch.len() as u64);
+        emit(batch)
+    };
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match upload.format {
+        UploadFormat::EpochJson => {
+            crate::epoch_json::parse_epoch_json(file, upload, admission, options, counting)
+        }
+        UploadFormat::V1 | UploadFormat::V2 => {
+            parse_file(file, upload, admission, options, counting)
+        }
+    }));
+    parsed.unwrap_or_else(|panic| {
+        Err(FileFailure::new(
+            FileFailureKind::Corrupt,
+            format!(
+                "reading the file made the parser panic: {}",
+                panic_message(panic.as_ref())
+            ),
+            handed.get(),
+        ))
+    })
+}
+
+/// The message a panic carried, when it was text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
 }
 
 /// Parses one Parquet upload and hands out its attestation events a batch at a time through
@@ -431,6 +479,38 @@ mod tests {
         assert_eq!(parsed.duplicate_rows, 1);
         assert_eq!(parsed.duplicate_listing_ids, vec!["1".to_owned()]);
         assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn files_that_make_the_decoders_panic_are_corrupt() {
+        let crashers =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/crashers");
+        for name in [
+            "negative_column_start.parquet",
+            "bit_chunk_out_of_bounds.parquet",
+        ] {
+            let file = std::fs::File::open(crashers.join(name)).expect("crasher fixture");
+            let options = ParseOptions {
+                batch_rows: 1_024,
+                max_scrape_skew_micros: 0,
+                max_json_listing_bytes: 1 << 20,
+                record_time: Timestamp::EPOCH,
+            };
+            let failure = parse_object(
+                file,
+                &upload(6),
+                AdmissionPlan::new(0.9, 0, 0),
+                options,
+                |_| true,
+            )
+            .expect_err(name);
+            assert_eq!(failure.kind, FileFailureKind::Corrupt, "{name}");
+            assert!(
+                failure.detail.contains("panic"),
+                "{name}: {}",
+                failure.detail
+            );
+        }
     }
 
     #[test]

@@ -26,21 +26,20 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{DeliveryFuture, FutureProducer};
 use resi_events::{
     DeadLetterReason, DeadLetterSubject, DeadLettered, Event, EventPayload, Timestamp, Topics,
-    UploadFormat, UploadObserved, UploadRejectReason, UploadRejected, codec,
+    UploadObserved, UploadRejectReason, UploadRejected, codec,
 };
 use resi_runtime::assignment::AssignmentConfig;
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfig};
 use resi_runtime::retry::{Backoff, RetryError, RetryPolicy, retry};
 use resi_runtime::shutdown::Shutdown;
-use resi_runtime::store::{FetchError, Store, StoreError};
+use resi_runtime::store::{FetchError, Store};
 use resi_runtime::{checkpoints, kafka};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::admission;
 use crate::emit::{AdmissionPlan, Encoded, ParseOptions};
-use crate::epoch_json::parse_epoch_json;
-use crate::file::{FileFailure, FileFailureKind, parse_file};
+use crate::file::{FileFailure, FileFailureKind, parse_object};
 use crate::metrics;
 
 /// The `parser` configuration section.
@@ -69,8 +68,13 @@ pub struct ParserConfig {
     /// Largest listing of an epoch JSON document (and largest header value), in bytes: a
     /// larger one makes the file `corrupt_file`. Memory per document stays within it.
     pub max_json_listing_bytes: u64,
-    /// Retries of transient S3 failures before the upload is dead-lettered; the same backoff
-    /// (without a limit) paces retries while the broker or Postgres is unavailable.
+    /// Times a file may be started and not finished (the parser's process killed while
+    /// reading it) before it is dead-lettered `retries_exhausted`: no file can put the parser
+    /// in a crash loop.
+    pub max_parse_attempts: u32,
+    /// Backoff of S3 reads (a failing store is retried without a limit, a round of
+    /// `max_attempts` at a time, and never dead-lettered), and while the broker or Postgres is
+    /// unavailable.
     pub retry: RetryPolicy,
 }
 
@@ -86,6 +90,7 @@ impl Default for ParserConfig {
             lag_report_interval_secs: 15,
             max_scrape_skew_secs: 600,
             max_json_listing_bytes: 1 << 20,
+            max_parse_attempts: 3,
             retry: RetryPolicy::default(),
         }
     }
@@ -451,29 +456,45 @@ impl Parser {
         metrics::fetch_seconds(fetch_started.elapsed());
         let object = match fetched {
             Ok(object) => object,
-            Err(failure) => {
-                let (reason, attempts, error) = match failure {
-                    RetryError::Exhausted { attempts, last } => {
-                        (DeadLetterReason::RetriesExhausted, attempts, last)
-                    }
-                    RetryError::Permanent(error) => {
-                        let reason = match &error {
-                            FetchError::TooLarge { .. } => DeadLetterReason::TooLarge,
-                            FetchError::Store(StoreError::NotFound(_)) => {
-                                DeadLetterReason::ObjectMissing
-                            }
-                            FetchError::Store(_) => DeadLetterReason::RetriesExhausted,
-                        };
-                        (reason, 1, error)
-                    }
+            // the store or this machine is failing (an outage, expired credentials, a full
+            // spool disk): the upload waits for it, it is never dead-lettered for it
+            Err(RetryError::Exhausted { attempts, last }) => {
+                metrics::failure("store");
+                anyhow::bail!("fetching the upload failed {attempts} times: {last}");
+            }
+            Err(RetryError::Permanent(error)) => {
+                let reason = match &error {
+                    FetchError::TooLarge { .. } => DeadLetterReason::TooLarge,
+                    FetchError::Store(_) => DeadLetterReason::ObjectMissing,
                 };
-                self.dead_letter_upload(upload, reason, error.to_string(), attempts)
+                self.dead_letter_upload(upload, reason, error.to_string(), 1)
                     .await?;
                 return Ok(("dead_lettered", 0, 0));
             }
         };
 
-        match self.emit_file(object.file, upload, plan).await? {
+        // A file that stops the parser (its process killed while reading it, out of memory
+        // say) would be read again on every start: such attempts are counted, and capped.
+        let upload_id = upload.event_id();
+        let attempt = admission::begin_attempt(&self.pool, &upload_id).await?;
+        if attempt > self.config.max_parse_attempts {
+            let detail = format!(
+                "the parser stopped {} times while reading this upload, without finishing it",
+                attempt - 1
+            );
+            self.dead_letter_upload(
+                upload,
+                DeadLetterReason::RetriesExhausted,
+                detail,
+                attempt - 1,
+            )
+            .await?;
+            return Ok(("dead_lettered", 0, 0));
+        }
+        let emitted = self.emit_file(object.file, upload, plan).await;
+        // the attempt ended here, not in a crash: it does not count
+        admission::end_attempt(&self.pool, &upload_id).await?;
+        match emitted? {
             Ok(parsed) => {
                 let EventPayload::UploadParsed(summary) = &parsed.payload else {
                     unreachable!("parse_file returns an UploadParsed event");
@@ -537,15 +558,9 @@ impl Parser {
         };
         let upload_for_parser = Arc::new(upload.clone());
         let parsing = tokio::task::spawn_blocking(move || {
-            let emit = |batch| sender.blocking_send(batch).is_ok();
-            match upload_for_parser.format {
-                UploadFormat::EpochJson => {
-                    parse_epoch_json(file, &upload_for_parser, plan, options, emit)
-                }
-                UploadFormat::V1 | UploadFormat::V2 => {
-                    parse_file(file, &upload_for_parser, plan, options, emit)
-                }
-            }
+            parse_object(file, &upload_for_parser, plan, options, |batch| {
+                sender.blocking_send(batch).is_ok()
+            })
         });
         let topic = self.topics.attestations();
         // the attestations carry the upload's trace, so the projector's fold continues it
@@ -579,7 +594,7 @@ impl Parser {
         let sent = sending.await;
         // dropping the receiver stops the parsing thread at its next batch
         drop(receiver);
-        let parsed = parsing.await.context("the parsing thread panicked")?;
+        let parsed = parsing.await.context("the parsing thread was cancelled")?;
         sent?;
         Ok(parsed)
     }

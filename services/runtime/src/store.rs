@@ -2,8 +2,11 @@
 //!
 //! The bridge lists and inspects objects, the parser reads them; both go through [`Store`] so
 //! the offline directory source behaves exactly like a bucket. Errors are classified once here:
-//! a missing object, a transient failure worth retrying (throttling, 5xx, connection trouble) or
-//! a permanent one.
+//! a missing object, a permanent failure of the object itself (archived, so unreadable until an
+//! operator restores it), or a transient failure of the store or this machine: throttling,
+//! 5xx, connection trouble, but also expired or refused credentials, permissions and local I/O
+//! (a full spool disk), which an operator fixes. A transient failure is retried, never turned
+//! into a dead letter: an expired credential must not turn an hour of uploads into dead letters.
 
 use std::collections::HashMap;
 use std::io::Read as _;
@@ -11,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use anyhow::Context as _;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use resi_events::Timestamp;
@@ -41,10 +43,11 @@ pub enum StoreError {
     /// The object does not exist.
     #[error("object not found: {0}")]
     NotFound(String),
-    /// Worth retrying: throttling, a 5xx, a timeout, a broken connection.
+    /// Worth retrying: throttling, a 5xx, a timeout, a broken connection, refused or expired
+    /// credentials, local I/O.
     #[error("transient store failure: {0:#}")]
     Transient(anyhow::Error),
-    /// Not worth retrying: access denied, a bad request, an unreadable local file.
+    /// A failure of the object itself that no retry mends (an archived object).
     #[error("store failure: {0:#}")]
     Permanent(anyhow::Error),
 }
@@ -75,29 +78,26 @@ where
     if status == Some(404) || status == Some(412) || code == "PreconditionFailed" {
         return StoreError::NotFound(key.to_owned());
     }
-    let transient = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(_) => {
-            code.contains("Throttl")
-                || [
-                    "SlowDown",
-                    "InternalError",
-                    "ServiceUnavailable",
-                    "RequestTimeout",
-                ]
-                .contains(&code.as_str())
-                || status.is_some_and(|status| status >= 500 || status == 429)
-        }
-        _ => false,
-    };
+    // only what the object itself is can make a failure permanent; everything else (the
+    // network, the service, credentials, permissions, configuration) is fixed by waiting or by
+    // an operator, and the upload must still be there afterwards
+    let permanent =
+        matches!(error, SdkError::ServiceError(_)) && PERMANENT_CODES.contains(&code.as_str());
     let detail = anyhow::anyhow!("{what} {key}: {}", DisplayErrorContext(&error));
-    if transient {
-        StoreError::Transient(detail)
-    } else {
+    if permanent {
         StoreError::Permanent(detail)
+    } else {
+        StoreError::Transient(detail)
     }
+}
+
+/// S3 error codes that describe the object, not the store: an archived object cannot be read
+/// until it is restored (then `resi dead-letters replay` re-drives it).
+const PERMANENT_CODES: [&str; 1] = ["InvalidObjectState"];
+
+/// A local I/O failure: this machine's fault (a full or missing spool directory), transient.
+fn local_io(what: &str, error: impl Into<anyhow::Error>) -> FetchError {
+    FetchError::Store(StoreError::Transient(error.into().context(what.to_owned())))
 }
 
 fn trim_etag(etag: &str) -> String {
@@ -238,7 +238,7 @@ impl Store {
                 let prefix = prefix.to_owned();
                 tokio::task::spawn_blocking(move || list_directory(&root, &prefix, &etags))
                     .await
-                    .map_err(|error| StoreError::Permanent(error.into()))?
+                    .map_err(|error| StoreError::Transient(error.into()))?
                     .map(|objects| (objects, None))
             }
         }
@@ -277,10 +277,10 @@ impl Store {
                     }
                     Ok(_) => Ok(None),
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(error) => Err(StoreError::Permanent(error.into())),
+                    Err(error) => Err(StoreError::Transient(error.into())),
                 })
                 .await
-                .map_err(|error| StoreError::Permanent(error.into()))?
+                .map_err(|error| StoreError::Transient(error.into()))?
             }
         }
     }
@@ -323,7 +323,7 @@ impl Store {
                         bytes.len()
                     ))),
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(error) => Err(StoreError::Permanent(error.into())),
+                    Err(error) => Err(StoreError::Transient(error.into())),
                 }
             }
         }
@@ -363,10 +363,12 @@ impl Store {
                     .prefix("resi-upload-")
                     .suffix(".parquet")
                     .tempfile_in(spool_dir)
-                    .with_context(|| {
-                        format!("failed to create a spool file in {}", spool_dir.display())
-                    })
-                    .map_err(|error| FetchError::Store(StoreError::Permanent(error)))?;
+                    .map_err(|error| {
+                        local_io(
+                            &format!("failed to create a spool file in {}", spool_dir.display()),
+                            error,
+                        )
+                    })?;
                 let (file, path) = spooled.into_parts();
                 let mut writer = tokio::fs::File::from_std(file);
                 let mut written = 0_u64;
@@ -376,16 +378,15 @@ impl Store {
                     )))
                 })? {
                     written += chunk.len() as u64;
-                    writer.write_all(&chunk).await.map_err(|error| {
-                        FetchError::Store(StoreError::Permanent(anyhow::anyhow!(
-                            "writing the spool file: {error}"
-                        )))
-                    })?;
+                    writer
+                        .write_all(&chunk)
+                        .await
+                        .map_err(|error| local_io("failed to write the spool file", error))?;
                 }
                 writer
                     .flush()
                     .await
-                    .map_err(|error| FetchError::Store(StoreError::Permanent(error.into())))?;
+                    .map_err(|error| local_io("failed to write the spool file", error))?;
                 tracing::Span::current().record("bytes", written);
                 let file = writer.into_std().await;
                 Ok(LocalObject {
@@ -401,13 +402,11 @@ impl Store {
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                         return Err(FetchError::Store(StoreError::NotFound(key.to_owned())));
                     }
-                    Err(error) => {
-                        return Err(FetchError::Store(StoreError::Permanent(error.into())));
-                    }
+                    Err(error) => return Err(local_io("failed to open the file", error)),
                 };
                 let size = file
                     .metadata()
-                    .map_err(|error| FetchError::Store(StoreError::Permanent(error.into())))?
+                    .map_err(|error| local_io("failed to read the file's size", error))?
                     .len();
                 if size > max_bytes {
                     return Err(FetchError::TooLarge { size, max_bytes });
@@ -449,14 +448,14 @@ fn list_directory(
         let entries = match std::fs::read_dir(&directory) {
             Ok(entries) => entries,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(error) => return Err(StoreError::Permanent(error.into())),
+            Err(error) => return Err(StoreError::Transient(error.into())),
         };
         for entry in entries {
-            let entry = entry.map_err(|error| StoreError::Permanent(error.into()))?;
+            let entry = entry.map_err(|error| StoreError::Transient(error.into()))?;
             let path = entry.path();
             let metadata = entry
                 .metadata()
-                .map_err(|error| StoreError::Permanent(error.into()))?;
+                .map_err(|error| StoreError::Transient(error.into()))?;
             if metadata.is_dir() {
                 pending.push(path);
                 continue;
@@ -486,7 +485,7 @@ fn local_info(
 ) -> Result<ObjectInfo, StoreError> {
     let modified = metadata
         .modified()
-        .map_err(|error| StoreError::Permanent(error.into()))?;
+        .map_err(|error| StoreError::Transient(error.into()))?;
     let size = metadata.len();
     let cached = etags
         .lock()
@@ -498,7 +497,7 @@ fn local_info(
     let etag = match cached {
         Some((_, _, etag)) => etag,
         None => {
-            let etag = hash_file(path).map_err(|error| StoreError::Permanent(error.into()))?;
+            let etag = hash_file(path).map_err(|error| StoreError::Transient(error.into()))?;
             if let Ok(mut cache) = etags.lock() {
                 cache.insert(path.to_path_buf(), (size, modified, etag.clone()));
             }

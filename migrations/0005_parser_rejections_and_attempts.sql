@@ -4,3 +4,8 @@
 ALTER TABLE parser_admissions DROP CONSTRAINT parser_admissions_outcome_check;
 ALTER TABLE parser_admissions ADD CONSTRAINT parser_admissions_outcome_check
     CHECK (outcome IN ('parsed', 'dead_lettered', 'rejected'));
+
+-- Starts of reading an upload that did not end in the process that began them (it was killed,
+-- out of memory say): a file that keeps doing that is dead-lettered instead of read forever.
+ALTER TABLE parser_admissions
+    ADD COLUMN parse_attempts integer NOT NULL DEFAULT 0 CHECK (parse_attempts >= 0);
