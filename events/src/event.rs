@@ -85,15 +85,16 @@ impl EventType {
     ///
     /// * 2: uploads record the epoch and zipcode they belong to and the epoch JSON format;
     ///   summaries count rows outside the file's zipcode and every extra column; attestations
-    ///   carry the epoch and zipcode; new row and upload rejection reasons.
+    ///   carry the epoch and zipcode; new row and upload rejection reasons; dead letters of
+    ///   events a projection's database refused.
     #[must_use]
     pub const fn schema_version(self) -> u16 {
         match self {
             Self::UploadObserved
             | Self::UploadParsed
             | Self::UploadRejected
-            | Self::ListingAttested => 2,
-            Self::DeadLettered => 1,
+            | Self::ListingAttested
+            | Self::DeadLettered => 2,
         }
     }
 
@@ -650,6 +651,9 @@ pub enum DeadLetterReason {
     RetriesExhausted,
     /// A queue message that is not an S3 event notification.
     UnreadableNotification,
+    /// An event a projection's database refused for what it holds (a value out of a column's
+    /// range, a constraint): the rest of its batch was folded without it.
+    RefusedByProjection,
 }
 
 impl DeadLetterReason {
@@ -664,6 +668,7 @@ impl DeadLetterReason {
             Self::UndecodableEvent => "undecodable_event",
             Self::RetriesExhausted => "retries_exhausted",
             Self::UnreadableNotification => "unreadable_notification",
+            Self::RefusedByProjection => "refused_by_projection",
         }
     }
 }

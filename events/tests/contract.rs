@@ -223,6 +223,18 @@ fn samples() -> Vec<(&'static str, Event)> {
         detail: "unknown event format 9".into(),
         attempts: 1,
     };
+    let dead_refused = DeadLettered {
+        subject: DeadLetterSubject::Record {
+            topic: "resi.attestations.v1".into(),
+            partition: 5,
+            offset: 1_234,
+            key: "29420456".into(),
+            payload: vec![1, 2, 3],
+        },
+        reason: DeadLetterReason::RefusedByProjection,
+        detail: "listing v1: 22021 invalid byte sequence for encoding \"UTF8\": 0x00".into(),
+        attempts: 1,
+    };
     let dead_message = DeadLettered {
         subject: DeadLetterSubject::QueueMessage {
             queue: "https://sqs.us-east-1.amazonaws.com/123456789012/resi-upload-notifications"
@@ -280,6 +292,10 @@ fn samples() -> Vec<(&'static str, Event)> {
         (
             "dead_lettered_queue_message",
             event(EventPayload::DeadLettered(dead_message)),
+        ),
+        (
+            "dead_lettered_refused_by_projection",
+            event(EventPayload::DeadLettered(dead_refused)),
         ),
     ]
 }

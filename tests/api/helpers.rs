@@ -2,19 +2,15 @@
 //! generated events, and one helper per request.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use chrono::{DurationRound as _, TimeDelta, Utc};
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use resi_api::ApiServiceConfig;
 use resi_api::config::Quota;
-use resi_api::{ApiServiceConfig, App};
 use resi_events::{CanonicalListing, Event};
 use resi_projector::engine::ProjectionKind;
-use resi_runtime::shutdown::{Shutdown, ShutdownTrigger};
+use resi_runtime::shutdown::Shutdown;
 use resi_tests::events::{HOUR, parsed, report};
 use resi_tests::stack::{Running, Stack};
-use serde_json::Value;
 
 pub const ZIPS: [&str; 3] = ["78701", "78702", "78703"];
 pub const HONEST: [&str; 3] = ["5Honest1", "5Honest2", "5Honest3"];
@@ -284,95 +280,4 @@ impl Built {
     }
 }
 
-/// A running API and a client for it.
-pub struct TestApi {
-    pub address: SocketAddr,
-    pub client: reqwest::Client,
-    stop: ShutdownTrigger,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-/// An answer: status, headers and the body as JSON (Null when it is not JSON).
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-    pub text: String,
-}
-
-impl Answer {
-    /// The error code of an error answer.
-    pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_default()
-    }
-
-    /// The error message of an error answer.
-    pub fn message(&self) -> &str {
-        self.body["error"]["message"].as_str().unwrap_or_default()
-    }
-}
-
-/// Starts the API with `config`.
-pub async fn spawn_api(config: &ApiServiceConfig) -> anyhow::Result<TestApi> {
-    let app = App::build(config).await?;
-    let address = app.local_addr()?;
-    let (stop, shutdown) = Shutdown::new();
-    let task = tokio::spawn(app.run_until_stopped(shutdown));
-    Ok(TestApi {
-        address,
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()?,
-        stop,
-        task,
-    })
-}
-
-impl TestApi {
-    /// GET `path` (with its query).
-    pub async fn get(&self, path: &str) -> anyhow::Result<Answer> {
-        self.get_with(path, &[]).await
-    }
-
-    /// GET `path` with extra headers.
-    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<Answer> {
-        let mut request = self.client.get(format!("http://{}{path}", self.address));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request.send().await?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await?;
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(Answer {
-            status,
-            headers,
-            body,
-            text,
-        })
-    }
-
-    /// GET `path`, expecting 200.
-    pub async fn ok(&self, path: &str) -> anyhow::Result<Value> {
-        let answer = self.get(path).await?;
-        anyhow::ensure!(
-            answer.status == StatusCode::OK,
-            "GET {path}: {} {}",
-            answer.status,
-            answer.text
-        );
-        Ok(answer.body)
-    }
-
-    /// Tells the API to stop (it stops accepting, then finishes what is in flight).
-    pub fn begin_stop(&self) {
-        self.stop.trigger();
-    }
-
-    /// Stops the API gracefully and surfaces its error.
-    pub async fn stop(self) -> anyhow::Result<()> {
-        self.stop.trigger();
-        self.task.await?
-    }
-}
+pub use resi_tests::api::spawn_api;

@@ -53,3 +53,71 @@ async fn sessions_run_without_jit_and_with_the_statement_timeout_unless_configur
     assert_eq!(show(&with_url_options, "jit").await?, "off");
     Ok(())
 }
+
+#[tokio::test]
+async fn failures_are_classified_by_what_postgres_says() -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use resi_runtime::postgres::{Fault, fault_of};
+
+    // Arrange
+    let config = fresh_database().await?;
+    let client = pool(&config)?.get().await?;
+    client
+        .batch_execute("CREATE TABLE faults (id integer PRIMARY KEY, name text, small smallint)")
+        .await?;
+    client
+        .execute("INSERT INTO faults VALUES (1, 'one', 1)", &[])
+        .await?;
+    let fault = |result: Result<u64, tokio_postgres::Error>| {
+        let error = result
+            .context("a statement failed")
+            .expect_err("the statement fails");
+        fault_of(&error)
+    };
+
+    // Act / Assert: the data itself is refused
+    let nul = "a\0b";
+    assert_eq!(
+        fault(
+            client
+                .execute("INSERT INTO faults VALUES (2, $1, 1)", &[&nul])
+                .await
+        ),
+        Fault::Data,
+        "a NUL byte in text (22021)"
+    );
+    assert_eq!(
+        fault(
+            client
+                .execute("INSERT INTO faults VALUES (1, 'again', 1)", &[])
+                .await
+        ),
+        Fault::Data,
+        "a duplicate key (23505)"
+    );
+    assert_eq!(
+        fault(
+            client
+                .execute("INSERT INTO faults VALUES (3, 'big', 40000)", &[])
+                .await
+        ),
+        Fault::Data,
+        "a value out of a column's range (22003)"
+    );
+    // anything else is retried
+    assert_eq!(
+        fault(
+            client
+                .execute("INSERT INTO no_such_table VALUES (1)", &[])
+                .await
+        ),
+        Fault::Transient,
+        "a statement that names nothing (42P01): a bug a release mends"
+    );
+    assert_eq!(
+        fault_of(&anyhow::anyhow!("the pool timed out")),
+        Fault::Transient,
+        "no answer from the database at all"
+    );
+    Ok(())
+}

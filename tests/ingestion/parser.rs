@@ -313,3 +313,74 @@ async fn a_file_that_makes_a_decoder_panic_is_dead_lettered_and_the_next_is_pars
     assert_ne!(summary.key, crafted, "the good file is the one parsed");
     Ok(())
 }
+
+#[tokio::test]
+async fn control_characters_are_removed_and_later_uploads_still_fold() -> anyhow::Result<()> {
+    // Arrange: a file whose text holds NUL and other control characters, then a clean one
+    let stack = Harness::new().await?;
+    let mut dirty = resi_tests::harness::reports(3, 9_100_000);
+    dirty[0].city = "Aus\0tin".into();
+    dirty[1].street = "12\u{7} Oak\u{0} Street".into();
+    dirty[2].home_type = "SINGLE\u{1b}_FAMILY".into();
+    let file = resi_datagen::parquet_files::write(
+        [resi_datagen::parquet_files::v1_batch(&dirty)],
+        10_000,
+    )?;
+    stack
+        .put(&v1_key("5Dirty", "j", "20250917_150000", 3), file)
+        .await?;
+    stack
+        .put(
+            &v1_key("5Dirty", "j", "20250917_160000", 2),
+            v1_file(2, 9_200_000)?,
+        )
+        .await?;
+
+    // Act
+    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
+    let parser = stack.spawn_parser(&stack.parser_config(0, 1)).await?;
+    let projector = stack
+        .spawn_projector(&[(resi_projector::engine::ProjectionKind::Listing, "v1")])
+        .await?;
+    stack
+        .wait_for(&stack.topics.uploads(), "both summaries", |records| {
+            count(records, EventType::UploadParsed) == 2
+        })
+        .await?;
+    stack
+        .projected(resi_projector::engine::ProjectionKind::Listing, "v1")
+        .await?;
+    projector.stop().await?;
+    parser.stop().await?;
+    bridge.stop().await?;
+
+    // Assert: every listing folded, with the control characters gone
+    let pool = resi_runtime::postgres::pool(&stack.postgres)?;
+    let rows = pool
+        .get()
+        .await?
+        .query(
+            "SELECT listing_id, city, address, home_type FROM listing_v1.listings ORDER BY 1",
+            &[],
+        )
+        .await?;
+    assert_eq!(rows.len(), 5);
+    let first: (String, String, String, String) = (
+        rows[0].get(0),
+        rows[0].get(1),
+        rows[0].get(2),
+        rows[0].get(3),
+    );
+    assert_eq!(first.1, "Austin");
+    let second_address: String = rows[1].get(2);
+    assert!(second_address.starts_with("12 OAK ST"), "{second_address}");
+    let third_type: String = rows[2].get(3);
+    assert_eq!(third_type, "SINGLE_FAMILY");
+    assert!(
+        stack
+            .read_all(&stack.topics.dead_letters())
+            .await?
+            .is_empty()
+    );
+    Ok(())
+}

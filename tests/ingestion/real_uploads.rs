@@ -4,16 +4,14 @@
 //! them with zip code, city and state filled from the label and the address.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use resi_events::{
     EventPayload, EventType, ListingAttested, QualityIssue, RejectReason, Timestamp, UploadFormat,
     UploadObserved, UploadParsed, UploadRejectReason,
 };
 use resi_projector::engine::ProjectionKind;
-use resi_runtime::shutdown::Shutdown;
+use resi_tests::api::{TestApi, spawn_api};
 use resi_tests::harness::{Harness, Record, count, payloads};
-use serde_json::Value;
 
 const REAL_V1: &str = "5RealV1MinerKaty77494AAAAAAAAAAAAAAAAAAAAAAAAAAA";
 const EPOCH: &str = "5EpochJsonMinerPhiladelphiaCCCCCCCCCCCCCCCCCCCCC";
@@ -273,7 +271,7 @@ async fn real_miner_uploads_are_ingested_and_served() -> anyhow::Result<()> {
 
     // and the API serves them
     let api = served(&stack).await?;
-    let listing = api.get("/api/listing/2077001").await?;
+    let listing = api.ok("/api/listing/2077001").await?;
     let latest = &listing["latest_reported"];
     assert_eq!(
         (
@@ -289,7 +287,7 @@ async fn real_miner_uploads_are_ingested_and_served() -> anyhow::Result<()> {
     assert_eq!(listing["consensus_info"]["unique_miners"], 1);
     assert_eq!(listing["consensus_info"]["total_attestations"], 2);
 
-    let rereported = api.get("/api/listing/3019103").await?;
+    let rereported = api.ok("/api/listing/3019103").await?;
     assert_eq!(
         rereported["consensus_info"]["total_attestations"], 1,
         "the same values again are a re-report: {rereported}"
@@ -302,7 +300,7 @@ async fn real_miner_uploads_are_ingested_and_served() -> anyhow::Result<()> {
     assert_eq!(rereported["attestations"].as_array().map(Vec::len), Some(2));
     assert_eq!(rereported["latest_reported"]["state"], "PA", "{rereported}");
 
-    let search = api.get("/api/listings/77494?limit=10").await?;
+    let search = api.ok("/api/listings/77494?limit=10").await?;
     let found: Vec<&str> = search["listings"]
         .as_array()
         .map(|listings| {
@@ -322,7 +320,7 @@ async fn real_miner_uploads_are_ingested_and_served() -> anyhow::Result<()> {
 }
 
 /// The projector and the API over the test's stack, once the projections have caught up.
-async fn served(stack: &Harness) -> anyhow::Result<Api> {
+async fn served(stack: &Harness) -> anyhow::Result<TestApi> {
     let targets = [
         (ProjectionKind::Listing, "v1"),
         (ProjectionKind::Trust, "v1"),
@@ -333,46 +331,5 @@ async fn served(stack: &Harness) -> anyhow::Result<Api> {
         stack.projected(projection, version).await?;
     }
     projector.stop().await?;
-    let mut config = resi_api::ApiServiceConfig {
-        postgres: stack.postgres.clone(),
-        kafka: stack.kafka.clone(),
-        ..resi_api::ApiServiceConfig::default()
-    };
-    config.api.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let app = resi_api::App::build(&config).await?;
-    let address = app.local_addr()?;
-    let (trigger, shutdown) = Shutdown::new();
-    let task = tokio::spawn(app.run_until_stopped(shutdown));
-    Ok(Api {
-        address,
-        client: reqwest::Client::new(),
-        trigger,
-        task,
-    })
-}
-
-struct Api {
-    address: SocketAddr,
-    client: reqwest::Client,
-    trigger: resi_runtime::shutdown::ShutdownTrigger,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Api {
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let response = self
-            .client
-            .get(format!("http://{}{path}", self.address))
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        anyhow::ensure!(status.is_success(), "GET {path}: {status} {body}");
-        Ok(body)
-    }
-
-    async fn stop(self) -> anyhow::Result<()> {
-        self.trigger.trigger();
-        self.task.await?
-    }
+    spawn_api(&resi_tests::api::config(&stack.postgres, &stack.kafka)).await
 }

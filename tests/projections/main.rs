@@ -3,5 +3,6 @@
 mod consensus;
 mod crash;
 mod listing;
+mod poison;
 mod trust;
 mod versions;

@@ -252,57 +252,7 @@ impl Harness {
 
     /// Every event on `topic` so far, in partition order (records that do not decode skipped).
     pub async fn read_all(&self, topic: &str) -> anyhow::Result<Vec<Record>> {
-        let mut client = resi_runtime::kafka::client_config(&self.kafka);
-        client
-            .set("group.id", unique_name("reader"))
-            .set("enable.auto.commit", "false");
-        let consumer: BaseConsumer = client.create()?;
-        let topic = topic.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
-            let partitions = metadata.topics()[0].partitions().len() as i32;
-            let mut assignment = TopicPartitionList::new();
-            let mut ends = BTreeMap::new();
-            for partition in 0..partitions {
-                let (_, high) =
-                    consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))?;
-                if high > 0 {
-                    ends.insert(partition, high);
-                    assignment.add_partition_offset(&topic, partition, Offset::Offset(0))?;
-                }
-            }
-            let mut records = Vec::new();
-            if ends.is_empty() {
-                return Ok(records);
-            }
-            consumer.assign(&assignment)?;
-            let deadline = std::time::Instant::now() + Duration::from_secs(60);
-            let mut positions: BTreeMap<i32, i64> = BTreeMap::new();
-            while ends
-                .iter()
-                .any(|(partition, end)| positions.get(partition).copied().unwrap_or(0) < *end)
-            {
-                anyhow::ensure!(
-                    std::time::Instant::now() < deadline,
-                    "reading {topic} timed out"
-                );
-                let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-                    continue;
-                };
-                let message = message?;
-                positions.insert(message.partition(), message.offset() + 1);
-                // records that are no events (a test may write some) are the parser's concern
-                let Ok(event) = codec::decode(message.payload().unwrap_or_default()) else {
-                    continue;
-                };
-                records.push(Record {
-                    partition: message.partition(),
-                    event,
-                });
-            }
-            Ok(records)
-        })
-        .await?
+        read_topic(&self.kafka, topic).await
     }
 
     /// Waits until the events on `topic` satisfy `done`; returns them.
@@ -331,6 +281,62 @@ impl Harness {
             .with_context(|| format!("failed to put {key}"))?;
         Ok(())
     }
+}
+
+/// Every event on `topic` of `kafka`'s broker so far, in partition order (records that do not
+/// decode skipped).
+pub async fn read_topic(kafka: &KafkaConfig, topic: &str) -> anyhow::Result<Vec<Record>> {
+    let mut client = resi_runtime::kafka::client_config(kafka);
+    client
+        .set("group.id", unique_name("reader"))
+        .set("enable.auto.commit", "false");
+    let consumer: BaseConsumer = client.create()?;
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+        let partitions = metadata.topics()[0].partitions().len() as i32;
+        let mut assignment = TopicPartitionList::new();
+        let mut ends = BTreeMap::new();
+        for partition in 0..partitions {
+            let (_, high) =
+                consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))?;
+            if high > 0 {
+                ends.insert(partition, high);
+                assignment.add_partition_offset(&topic, partition, Offset::Offset(0))?;
+            }
+        }
+        let mut records = Vec::new();
+        if ends.is_empty() {
+            return Ok(records);
+        }
+        consumer.assign(&assignment)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut positions: BTreeMap<i32, i64> = BTreeMap::new();
+        while ends
+            .iter()
+            .any(|(partition, end)| positions.get(partition).copied().unwrap_or(0) < *end)
+        {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "reading {topic} timed out"
+            );
+            let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+                continue;
+            };
+            let message = message?;
+            positions.insert(message.partition(), message.offset() + 1);
+            // records that are no events (a test may write some) are the parser's concern
+            let Ok(event) = codec::decode(message.payload().unwrap_or_default()) else {
+                continue;
+            };
+            records.push(Record {
+                partition: message.partition(),
+                event,
+            });
+        }
+        Ok(records)
+    })
+    .await?
 }
 
 /// The payloads of `records`.

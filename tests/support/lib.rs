@@ -13,6 +13,7 @@ use resi_projector::engine::{ProjectionKind, ProjectionTarget};
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config};
 use secrecy::SecretString;
 
+pub mod api;
 pub mod events;
 pub mod faults;
 pub mod harness;

@@ -56,6 +56,10 @@ pub struct ApiConfig {
     /// `/ready` answers 503 when a live projection is more than this many events behind its
     /// topic.
     pub ready_max_lag: i64,
+    /// `/ready` answers 503 when a partition of a live projection has not moved on (its batch
+    /// retried, or blocked at an event of a newer schema version) for this many seconds,
+    /// whatever its lag.
+    pub ready_max_stall_secs: u64,
     /// How long the projections' lag is reused by `/ready`, in milliseconds (probes from many
     /// kubelets then cost one broker round trip).
     pub lag_cache_ms: u64,
@@ -87,6 +91,7 @@ impl Default for ApiConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             database_role: "resi_api".to_owned(),
             ready_max_lag: 10_000,
+            ready_max_stall_secs: 300,
             lag_cache_ms: 2_000,
             stats_cache_ms: 10_000,
             request_timeout_ms: 5_000,

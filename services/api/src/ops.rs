@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -47,6 +48,24 @@ pub struct ProjectionLag {
     pub lag: Option<i64>,
 }
 
+/// A partition of a live projection that has not moved on for longer than
+/// `api.ready_max_stall_secs`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct StalledPartition {
+    /// The projection.
+    pub projection: String,
+    /// Its live version.
+    pub version: String,
+    /// The partition.
+    pub partition: i32,
+    /// `retrying` (a batch keeps failing) or `blocked` (an event of a newer schema version).
+    pub state: String,
+    /// What the projector last said of it.
+    pub detail: String,
+    /// Since when.
+    pub since: DateTime<Utc>,
+}
+
 /// `GET /ready`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Readiness {
@@ -61,11 +80,14 @@ pub struct Readiness {
     pub projections: BTreeMap<String, ProjectionLag>,
     /// The largest lag that is still ready.
     pub max_lag: i64,
+    /// Partitions of live projections that have not moved on for too long.
+    pub stalled: Vec<StalledPartition>,
 }
 
-/// `GET /ready`: 200 when the database answers, every projection has a live version and none
-/// lags its topic by more than `api.ready_max_lag` events; 503 otherwise. The lag is reused
-/// for `api.lag_cache_ms`.
+/// `GET /ready`: 200 when the database answers, every projection has a live version, none
+/// lags its topic by more than `api.ready_max_lag` events and no partition of one has stood
+/// still (retrying or blocked) for more than `api.ready_max_stall_secs`; 503 otherwise. The
+/// answer is reused for `api.lag_cache_ms`.
 #[utoipa::path(get, path = "/ready", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Readiness),
@@ -103,6 +125,7 @@ async fn check_readiness(state: &AppState) -> Readiness {
         broker: "ok".to_owned(),
         projections: BTreeMap::new(),
         max_lag: state.config.ready_max_lag,
+        stalled: Vec::new(),
     };
     let client = match state.pool.get().await {
         Ok(client) => client,
@@ -153,10 +176,53 @@ async fn check_readiness(state: &AppState) -> Readiness {
             },
         );
     }
-    if all_ready {
+    match stalled_partitions(&client, &live, state.config.ready_max_stall_secs).await {
+        Ok(stalled) => readiness.stalled = stalled,
+        Err(error) => {
+            readiness.database = format!("{error:#}");
+            all_ready = false;
+        }
+    }
+    if all_ready && readiness.stalled.is_empty() {
         readiness.status = "ready";
     }
     readiness
+}
+
+/// The partitions of the live versions that have stood still for longer than `max_secs`.
+async fn stalled_partitions(
+    client: &deadpool_postgres::Client,
+    live: &BTreeMap<String, String>,
+    max_secs: u64,
+) -> anyhow::Result<Vec<StalledPartition>> {
+    let (projections, versions): (Vec<&str>, Vec<&str>) = live
+        .iter()
+        .map(|(projection, version)| (projection.as_str(), version.as_str()))
+        .unzip();
+    let max_secs = f64::from(u32::try_from(max_secs).unwrap_or(u32::MAX));
+    let rows = client
+        .query(
+            "SELECT f.projection, f.version, f.partition, f.state, f.detail, f.since
+             FROM projection_faults f
+             JOIN unnest($1::text[], $2::text[]) AS live (projection, version)
+               USING (projection, version)
+             WHERE f.since < now() - make_interval(secs => $3)
+             ORDER BY f.projection, f.partition",
+            &[&projections, &versions, &max_secs],
+        )
+        .await
+        .context("failed to read the projections' faults")?;
+    Ok(rows
+        .iter()
+        .map(|row| StalledPartition {
+            projection: row.get(0),
+            version: row.get(1),
+            partition: row.get(2),
+            state: row.get(3),
+            detail: row.get(4),
+            since: row.get(5),
+        })
+        .collect())
 }
 
 /// A live version's lag, reading its topic's end offsets unless `ends` has them already.

@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | `resi_parser_uploads_total` | counter | `outcome`: parsed, dead_lettered, already_finished, undecodable | upload records handled |
 //! | `resi_parser_rows_total` | counter | `outcome`: admitted, rejected, rate_limited | rows of parsed files |
-//! | `resi_parser_failures_total` | counter | `kind`: consume, infrastructure | failures that were retried |
+//! | `resi_parser_failures_total` | counter | `kind`: consume, infrastructure (any failure of the store, broker or Postgres, retried), store (a round of S3 reads that all failed) | failures that were retried |
 //! | `resi_parser_file_seconds` | histogram | | one upload from its record to its checkpoint |
 //! | `resi_parser_fetch_seconds` | histogram | | reading an object from the store (with retries) |
 //! | `resi_parser_lag` | gauge | `partition` | upload records of an owned partition not processed yet (consumer lag) |

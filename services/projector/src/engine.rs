@@ -8,15 +8,21 @@ use anyhow::Context as _;
 use deadpool_postgres::Pool;
 use rdkafka::Message as _;
 use rdkafka::consumer::StreamConsumer;
-use resi_events::{Event, Topics, codec};
+use rdkafka::producer::FutureProducer;
+use resi_events::{
+    DeadLetterReason, DeadLetterSubject, DeadLettered, DecodeError, Event, EventPayload, Timestamp,
+    Topics, codec,
+};
 use resi_runtime::assignment::AssignmentConfig;
 use resi_runtime::config::{KafkaConfig, PostgresConfig, TelemetryConfig};
 use resi_runtime::kafka;
+use resi_runtime::postgres::{Fault, fault_of};
 use resi_runtime::retry::{Backoff, RetryPolicy};
 use resi_runtime::shutdown::Shutdown;
 use serde::Deserialize;
 use tracing::Instrument as _;
 
+use crate::faults::{self, Lane, LaneState, Refusal};
 use crate::{consensus, listing, metrics, trust, versions};
 
 /// The projections this binary can run.
@@ -207,6 +213,31 @@ struct Fold {
     staged_at_start: bool,
     /// The checkpoints of these partitions when the lane started.
     start_offsets: BTreeMap<i32, i64>,
+    /// The lane's index among its version's lanes in this instance.
+    lane: usize,
+    /// Since when the lane has not moved on, and whether it is blocked; `None` while it folds.
+    stalled: std::sync::Mutex<Option<(Instant, LaneState)>>,
+}
+
+impl Fold {
+    fn lane(&self) -> Lane<'_> {
+        Lane {
+            projection: self.kind.as_str(),
+            version: &self.version,
+            topic: &self.topic,
+            partitions: &self.partitions,
+        }
+    }
+
+    fn set_stalled(&self, state: Option<LaneState>) {
+        if let Ok(mut stalled) = self.stalled.lock() {
+            *stalled = match (state, *stalled) {
+                (None, _) => None,
+                (Some(state), Some((since, current))) if current == state => Some((since, state)),
+                (Some(state), _) => Some((Instant::now(), state)),
+            };
+        }
+    }
 }
 
 /// The projector service: one fold loop per lane of each configured projection version.
@@ -215,6 +246,9 @@ pub struct Projector {
     kafka: KafkaConfig,
     pool: Pool,
     folds: Vec<Fold>,
+    /// Dead letters of records no projection can fold.
+    producer: FutureProducer,
+    topics: Topics,
 }
 
 impl Projector {
@@ -262,6 +296,8 @@ impl Projector {
                         .collect(),
                     partitions,
                     consumer,
+                    lane,
+                    stalled: std::sync::Mutex::new(None),
                 });
             }
         }
@@ -270,6 +306,8 @@ impl Projector {
             kafka: config.kafka.clone(),
             pool,
             folds,
+            producer: kafka::producer(&config.kafka)?,
+            topics,
         })
     }
 
@@ -297,6 +335,7 @@ impl Projector {
             // read once per tick
             let mut ends: BTreeMap<&str, BTreeMap<i32, i64>> = BTreeMap::new();
             // a version's lanes are built one after the other: its checkpoints are read once
+            self.report_stalls();
             for lanes in self
                 .folds
                 .chunk_by(|one, next| one.kind == next.kind && one.version == next.version)
@@ -348,6 +387,23 @@ impl Projector {
         Ok(())
     }
 
+    /// Exports how long each lane has not moved on.
+    fn report_stalls(&self) {
+        for fold in &self.folds {
+            let stalled = fold.stalled.lock().ok().and_then(|stalled| *stalled);
+            let (seconds, blocked) = stalled.map_or((0.0, false), |(since, state)| {
+                (since.elapsed().as_secs_f64(), state == LaneState::Blocked)
+            });
+            metrics::stalled(
+                fold.kind.as_str(),
+                &fold.version,
+                fold.lane,
+                seconds,
+                blocked,
+            );
+        }
+    }
+
     /// Folds batch after batch. While one batch is folded (most of its time is Postgres's),
     /// the next one is consumed and decoded, so the two overlap. Only a committed batch moves
     /// the checkpoint: a batch taken ahead and not yet folded when the process stops is simply
@@ -358,6 +414,8 @@ impl Projector {
     /// log's end first applies what the lane staged.
     async fn fold_loop(&self, fold: &Fold, mut shutdown: Shutdown) -> anyhow::Result<()> {
         let projection = fold.kind.as_str();
+        // a fault recorded before a restart is recorded again if it is still there
+        self.clear_faults(fold).await;
         let mut backoff = Backoff::endless(&self.config.retry);
         let mut ahead: Option<anyhow::Result<Batch>> = None;
         let mut staged = fold.staged_at_start;
@@ -376,11 +434,9 @@ impl Projector {
                 Err(error) => {
                     metrics::failure(projection, "consume");
                     let delay = backoff.pause();
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        projection,
-                        "kafka consumer error"
-                    );
+                    let detail = format!("consuming: {error:#}");
+                    tracing::warn!(error = detail, projection, "kafka consumer error");
+                    self.record_fault(fold, LaneState::Retrying, &detail).await;
                     if shutdown.sleep(delay).await {
                         return Ok(());
                     }
@@ -388,6 +444,25 @@ impl Projector {
                 }
             };
             positions.extend(&consumed.next_offsets);
+            if let Some(blocked) = &consumed.blocked {
+                // fold what came before the newer event, and take nothing after it
+                if staged
+                    && !self
+                        .apply_until_committed(fold, &mut backoff, &mut shutdown)
+                        .await
+                {
+                    return Ok(());
+                }
+                if consumed.records > 0
+                    && self
+                        .fold_until_committed(fold, &consumed, false, &mut backoff, &mut shutdown)
+                        .await
+                        .is_none()
+                {
+                    return Ok(());
+                }
+                return self.wait_blocked(fold, blocked, shutdown).await;
+            }
             let stage = if !(self.config.stage_when_behind && fold.kind.stages()) {
                 false
             } else if consumed.records >= self.config.batch_max_events {
@@ -432,6 +507,110 @@ impl Projector {
         }
     }
 
+    /// Runs `attempt` until it succeeds, retrying failures (counted as `kind` in
+    /// `resi_projector_failures_total`) with backoff; `None` if shutdown came first. The attempts
+    /// are transactions that fail only for reasons that are retried (a batch's data the database
+    /// refuses is isolated inside the attempt, see [`Self::fold_batch`]); while they fail, the
+    /// lane's partitions are recorded as retrying, for `/ready` and the stall alert.
+    async fn until_committed<T, F, Attempt>(
+        &self,
+        fold: &Fold,
+        kind: &'static str,
+        backoff: &mut Backoff,
+        shutdown: &mut Shutdown,
+        mut attempt: F,
+    ) -> Option<T>
+    where
+        F: FnMut() -> Attempt,
+        Attempt: std::future::Future<Output = anyhow::Result<T>>,
+    {
+        let projection = fold.kind.as_str();
+        let mut failed = false;
+        loop {
+            match attempt().await {
+                Ok(done) => {
+                    backoff.reset();
+                    if failed {
+                        self.clear_faults(fold).await;
+                    }
+                    return Some(done);
+                }
+                Err(error) => {
+                    failed = true;
+                    metrics::failure(projection, kind);
+                    let delay = backoff.pause();
+                    let detail = format!("{kind}: {error:#}");
+                    tracing::error!(
+                        error = detail,
+                        projection,
+                        kind,
+                        delay_ms = delay.as_millis() as u64,
+                        "{kind} failed, retrying"
+                    );
+                    self.record_fault(fold, LaneState::Retrying, &detail).await;
+                    if shutdown.sleep(delay).await {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops the lane at an event of a newer schema version than this release reads: it is not
+    /// skipped (that would lose it), it waits for a release that reads it, and says so until
+    /// shutdown (the projector's restart after the upgrade resumes at it).
+    async fn wait_blocked(
+        &self,
+        fold: &Fold,
+        blocked: &Blocked,
+        mut shutdown: Shutdown,
+    ) -> anyhow::Result<()> {
+        let detail = format!(
+            "partition {} offset {}: {}; upgrade the projector to read it",
+            blocked.partition, blocked.offset, blocked.detail
+        );
+        fold.set_stalled(Some(LaneState::Blocked));
+        loop {
+            tracing::error!(
+                projection = fold.kind.as_str(),
+                version = %fold.version,
+                detail,
+                "lane blocked at an event of a newer schema version"
+            );
+            self.record_fault(fold, LaneState::Blocked, &detail).await;
+            if shutdown.sleep(Duration::from_secs(60)).await {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Records the lane's fault for `/ready`; best effort (the database may be the fault).
+    async fn record_fault(&self, fold: &Fold, state: LaneState, detail: &str) {
+        fold.set_stalled(Some(state));
+        let recorded = async {
+            let client = resi_runtime::postgres::connection(&self.pool).await?;
+            faults::record(&client, fold.lane(), state, detail).await
+        };
+        if let Err(error) = recorded.await {
+            tracing::debug!(
+                error = format!("{error:#}"),
+                "failed to record a lane fault"
+            );
+        }
+    }
+
+    /// Records that the lane folds normally; best effort.
+    async fn clear_faults(&self, fold: &Fold) {
+        fold.set_stalled(None);
+        let cleared = async {
+            let client = resi_runtime::postgres::connection(&self.pool).await?;
+            faults::clear(&client, fold.lane()).await
+        };
+        if let Err(error) = cleared.await {
+            tracing::debug!(error = format!("{error:#}"), "failed to clear lane faults");
+        }
+    }
+
     /// Whether the lane's partitions still hold more than a batch past `positions`: then a
     /// short batch came from a slow fetch, not from the log's end, and staging goes on. An
     /// unreadable end counts as the end (applying early is only slower).
@@ -469,7 +648,7 @@ impl Projector {
         shutdown: &mut Shutdown,
     ) -> bool {
         let span = tracing::info_span!("apply_staged", projection = fold.kind.as_str(), version = %fold.version);
-        until_committed(fold, "apply", backoff, shutdown, || {
+        self.until_committed(fold, "apply", backoff, shutdown, || {
             self.apply_staged(fold).instrument(span.clone())
         })
         .await
@@ -572,7 +751,7 @@ impl Projector {
             &consumed.traces,
         );
         // a batch is folded until it commits: the consumer has moved past it
-        until_committed(fold, "fold", backoff, shutdown, || {
+        self.until_committed(fold, "fold", backoff, shutdown, || {
             self.fold_batch(fold, consumed, stage)
                 .instrument(span.clone())
         })
@@ -595,12 +774,18 @@ impl Projector {
         } else {
             fold.consumer.recv().await?
         };
-        batch.push(&first, projection);
+        if !batch.push(&first, projection) {
+            return Ok(batch);
+        }
         let deadline = Instant::now() + window;
         while batch.records < self.config.batch_max_events {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(remaining, fold.consumer.recv()).await {
-                Ok(Ok(message)) => batch.push(&message, projection),
+                Ok(Ok(message)) => {
+                    if !batch.push(&message, projection) {
+                        break;
+                    }
+                }
                 Ok(Err(error)) => {
                     metrics::failure(projection, "consume");
                     tracing::warn!(%error, projection, "kafka consumer error; folding the batch so far");
@@ -614,11 +799,18 @@ impl Projector {
 
     /// Folds `batch` (or stages it) and moves the checkpoints in one transaction; whether
     /// records of the batch's partitions stand staged afterwards.
+    ///
+    /// If the database refuses the batch for what it holds (a value out of a column's range, a
+    /// constraint: [`Fault::Data`]), the batch is folded again halving it under savepoints
+    /// until the refused events stand alone: they are recorded in `projection_refusals` and
+    /// dead-lettered, the rest is folded, and the checkpoint moves on. Halves are folded in
+    /// order, so a projection that depends on order (trust) sees the same order. Records that
+    /// are no event are dead-lettered too. Anything else fails the attempt, which is retried.
     async fn fold_batch(&self, fold: &Fold, batch: &Batch, stage: bool) -> anyhow::Result<bool> {
         let started = Instant::now();
         let projection = fold.kind.as_str();
         let mut client = resi_runtime::postgres::connection(&self.pool).await?;
-        let transaction = client.transaction().await.context("failed to begin")?;
+        let mut transaction = client.transaction().await.context("failed to begin")?;
         // Whoever else folds these partitions of this version (a second instance by mistake,
         // an operator's replay beside the projector) waits here, and then skips what was
         // folded meanwhile: an offset is folded exactly once per version.
@@ -626,38 +818,43 @@ impl Projector {
         lock_partitions(&transaction, projection, &fold.version, &partitions).await?;
         let (folded_up_to, staged) =
             versions::positions(&transaction, projection, &fold.version, &fold.topic).await?;
-        let events: Vec<(i32, &Event)> = batch
+        let fresh = |partition: &i32, offset: &i64| {
+            folded_up_to
+                .get(partition)
+                .is_none_or(|next| offset >= next)
+        };
+        let events: Vec<(i32, i64, &Event)> = batch
             .events
             .iter()
-            .filter(|(partition, offset, _)| {
-                folded_up_to
-                    .get(partition)
-                    .is_none_or(|next| offset >= next)
-            })
-            .map(|(partition, _, event)| (*partition, event))
+            .filter(|(partition, offset, _)| fresh(partition, offset))
+            .map(|(partition, offset, event)| (*partition, *offset, event))
             .collect();
         let already = batch.events.len() - events.len();
-        let plain: Vec<&Event> = events.iter().map(|(_, event)| *event).collect();
-        let (outcome, folded) = if stage {
-            let staged = match fold.kind {
-                ProjectionKind::Consensus => {
-                    consensus::stage(&transaction, &fold.schema, &events).await?
-                }
-                ProjectionKind::Listing => {
-                    listing::stage(&transaction, &fold.schema, &events).await?
-                }
-                ProjectionKind::Trust => {
-                    anyhow::bail!("the {projection} projection does not stage")
-                }
-            };
-            ("staged", staged)
-        } else {
-            let folded = fold
-                .kind
-                .fold(&transaction, &fold.schema, &fold.version, &plain)
-                .await?;
-            ("folded", folded)
+        let (folded, refusals) = match self.fold_events(fold, &transaction, &events, stage).await {
+            Ok(folded) => (folded, Vec::new()),
+            Err(error) if fault_of(&error) == Fault::Data => {
+                // the failed statement aborted the transaction: begin again, isolating
+                drop(transaction);
+                transaction = client.transaction().await.context("failed to begin")?;
+                lock_partitions(&transaction, projection, &fold.version, &partitions).await?;
+                tracing::warn!(error = format!("{error:#}"), projection, version = %fold.version, "the database refused a batch; isolating the events it refuses");
+                Box::pin(self.fold_isolating(fold, &mut transaction, &events, stage)).await?
+            }
+            Err(error) => return Err(error),
         };
+        let undecodable: Vec<&Undecodable> = batch
+            .undecodable
+            .iter()
+            .filter(|record| fresh(&record.partition, &record.offset))
+            .collect();
+        faults::store_refusals(
+            &transaction,
+            projection,
+            &fold.version,
+            &fold.topic,
+            &refusals,
+        )
+        .await?;
         versions::store_checkpoints(
             &transaction,
             projection,
@@ -667,20 +864,31 @@ impl Projector {
             stage.then_some(&batch.first_offsets),
         )
         .await?;
+        // before the commit: a dead letter published twice is one event (its id is its
+        // position and reason), one never published would be lost
+        self.dead_letter(fold, &refusals, &undecodable).await?;
         transaction
             .commit()
             .await
             .context("failed to commit a batch")?;
+        let outcome = if stage { "staged" } else { "folded" };
         metrics::events(projection, &fold.version, outcome, folded);
         metrics::events(projection, &fold.version, "already_folded", already);
         if !stage {
-            metrics::events(projection, &fold.version, "skipped", events.len() - folded);
+            metrics::events(
+                projection,
+                &fold.version,
+                "skipped",
+                events.len().saturating_sub(folded + refusals.len()),
+            );
         }
-        metrics::events(projection, &fold.version, "undecodable", batch.undecodable);
+        metrics::events(projection, &fold.version, "undecodable", undecodable.len());
+        metrics::refused(projection, &fold.version, refusals.len());
         metrics::batch(projection, batch.records, started.elapsed());
         resi_runtime::metrics::postgres("projector.batch", started.elapsed());
         // staged attestations become visible in the listings when applied (see apply_staged)
         if fold.kind == ProjectionKind::Listing && !stage {
+            let plain: Vec<&Event> = events.iter().map(|(_, _, event)| *event).collect();
             record_visibility(&plain);
         }
         Ok(stage
@@ -688,44 +896,153 @@ impl Projector {
                 .iter()
                 .any(|partition| staged.contains_key(partition)))
     }
-}
 
-/// Runs `attempt` until it succeeds, retrying failures (counted as `kind` in
-/// `resi_projector_failures_total`) with backoff; `None` if shutdown came first.
-async fn until_committed<T, F, Attempt>(
-    fold: &Fold,
-    kind: &'static str,
-    backoff: &mut Backoff,
-    shutdown: &mut Shutdown,
-    mut attempt: F,
-) -> Option<T>
-where
-    F: FnMut() -> Attempt,
-    Attempt: std::future::Future<Output = anyhow::Result<T>>,
-{
-    let projection = fold.kind.as_str();
-    loop {
-        match attempt().await {
-            Ok(done) => {
-                backoff.reset();
-                return Some(done);
+    /// Folds (or stages) `events` in `transaction`; how many were new.
+    async fn fold_events(
+        &self,
+        fold: &Fold,
+        transaction: &tokio_postgres::Transaction<'_>,
+        events: &[(i32, i64, &Event)],
+        stage: bool,
+    ) -> anyhow::Result<usize> {
+        if !stage {
+            let plain: Vec<&Event> = events.iter().map(|(_, _, event)| *event).collect();
+            return fold
+                .kind
+                .fold(transaction, &fold.schema, &fold.version, &plain)
+                .await;
+        }
+        let by_partition: Vec<(i32, &Event)> = events
+            .iter()
+            .map(|(partition, _, event)| (*partition, *event))
+            .collect();
+        match fold.kind {
+            ProjectionKind::Consensus => {
+                consensus::stage(transaction, &fold.schema, &by_partition).await
             }
-            Err(error) => {
-                metrics::failure(projection, kind);
-                let delay = backoff.pause();
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    projection,
-                    kind,
-                    delay_ms = delay.as_millis() as u64,
-                    "{kind} failed, retrying"
-                );
-                if shutdown.sleep(delay).await {
-                    return None;
-                }
+            ProjectionKind::Listing => {
+                listing::stage(transaction, &fold.schema, &by_partition).await
             }
+            ProjectionKind::Trust => anyhow::bail!("the trust projection does not stage"),
         }
     }
+
+    /// Folds `events` under a savepoint; where the database refuses them for their data, folds
+    /// each half again, in order, down to single events, which are refused. How many were
+    /// new, and the refused ones.
+    async fn fold_isolating(
+        &self,
+        fold: &Fold,
+        transaction: &mut tokio_postgres::Transaction<'_>,
+        events: &[(i32, i64, &Event)],
+        stage: bool,
+    ) -> anyhow::Result<(usize, Vec<Refusal>)> {
+        if events.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        let savepoint = transaction
+            .savepoint("isolate")
+            .await
+            .context("failed to set a savepoint")?;
+        let error = match self.fold_events(fold, &savepoint, events, stage).await {
+            Ok(folded) => {
+                savepoint
+                    .commit()
+                    .await
+                    .context("failed to release a savepoint")?;
+                return Ok((folded, Vec::new()));
+            }
+            Err(error) if fault_of(&error) == Fault::Data => error,
+            Err(error) => return Err(error),
+        };
+        savepoint
+            .rollback()
+            .await
+            .context("failed to roll back to a savepoint")?;
+        if let [(partition, offset, event)] = events {
+            let refusal = Refusal {
+                partition: *partition,
+                offset: *offset,
+                event_id: event.id,
+                key: event.payload.partition_key().to_owned(),
+                payload: codec::encode(event),
+                detail: format!(
+                    "{} {}: {}",
+                    fold.kind.as_str(),
+                    fold.version,
+                    database_message(&error)
+                ),
+            };
+            tracing::warn!(partition, offset, event_id = %event.id, detail = refusal.detail, "event refused by the database, dead-lettered");
+            return Ok((0, vec![refusal]));
+        }
+        let (left, right) = events.split_at(events.len() / 2);
+        let (left_folded, mut refused) =
+            Box::pin(self.fold_isolating(fold, transaction, left, stage)).await?;
+        let (right_folded, right_refused) =
+            Box::pin(self.fold_isolating(fold, transaction, right, stage)).await?;
+        refused.extend(right_refused);
+        Ok((left_folded + right_folded, refused))
+    }
+
+    /// Publishes the dead letters of refused events and of records that are no event.
+    async fn dead_letter(
+        &self,
+        fold: &Fold,
+        refusals: &[Refusal],
+        undecodable: &[&Undecodable],
+    ) -> anyhow::Result<()> {
+        let projection = fold.kind.as_str();
+        let letters = refusals
+            .iter()
+            .map(|refusal| DeadLettered {
+                subject: DeadLetterSubject::Record {
+                    topic: fold.topic.clone(),
+                    partition: refusal.partition,
+                    offset: refusal.offset,
+                    key: refusal.key.clone(),
+                    payload: refusal.payload.clone(),
+                },
+                reason: DeadLetterReason::RefusedByProjection,
+                detail: refusal.detail.clone(),
+                attempts: 1,
+            })
+            .chain(undecodable.iter().map(|record| DeadLettered {
+                subject: DeadLetterSubject::Record {
+                    topic: fold.topic.clone(),
+                    partition: record.partition,
+                    offset: record.offset,
+                    key: record.key.clone(),
+                    payload: record.payload.clone(),
+                },
+                reason: DeadLetterReason::UndecodableEvent,
+                detail: record.detail.clone(),
+                attempts: 1,
+            }));
+        for letter in letters {
+            let reason = letter.reason.as_str();
+            let event = Event::new(
+                EventPayload::DeadLettered(letter),
+                Timestamp::now(),
+                Timestamp::now(),
+            );
+            kafka::publish(&self.producer, &self.topics.dead_letters(), &event).await?;
+            metrics::dead_lettered(projection, &fold.version, reason, 1);
+        }
+        Ok(())
+    }
+}
+
+/// What the database said of a failed statement: its SQLSTATE and message when there is one.
+fn database_message(error: &anyhow::Error) -> String {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<tokio_postgres::Error>())
+        .and_then(tokio_postgres::Error::as_db_error)
+        .map_or_else(
+            || format!("{error:#}"),
+            |db| format!("{} {}", db.code().code(), db.message()),
+        )
 }
 
 /// Takes the version's advisory lock of each of `partitions` (in the transaction), in order,
@@ -777,8 +1094,9 @@ fn record_visibility(events: &[&Event]) {
 /// Traces one batch's span continues or links to, at most.
 const MAX_TRACE_LINKS: usize = 32;
 
-/// Consumed records, decoded once: the events, each partition's next offset, and how many
-/// records could not be decoded.
+/// Consumed records, decoded once: the events, each partition's next offset, the records
+/// that are no event (dead-lettered with the batch), and the first event of a newer schema
+/// version, where the batch ends.
 #[derive(Default)]
 struct Batch {
     /// (partition, offset, event) in consumption order.
@@ -789,11 +1107,42 @@ struct Batch {
     /// Each partition's first offset in the batch.
     first_offsets: BTreeMap<i32, i64>,
     records: usize,
-    undecodable: usize,
+    undecodable: Vec<Undecodable>,
+    /// An event this release cannot read yet: the batch ends before it.
+    blocked: Option<Blocked>,
+}
+
+/// A record that does not decode as an event.
+struct Undecodable {
+    partition: i32,
+    offset: i64,
+    key: String,
+    payload: Vec<u8>,
+    detail: String,
+}
+
+/// Where a lane stops: an event of a newer schema version.
+#[derive(Clone, Debug)]
+struct Blocked {
+    partition: i32,
+    offset: i64,
+    detail: String,
 }
 
 impl Batch {
-    fn push(&mut self, message: &rdkafka::message::BorrowedMessage<'_>, projection: &str) {
+    /// Takes one record; `false` once the batch must end (before a record of a newer schema).
+    fn push(&mut self, message: &rdkafka::message::BorrowedMessage<'_>, projection: &str) -> bool {
+        let payload = message.payload().unwrap_or_default();
+        let decoded = codec::decode(payload);
+        if let Err(error @ DecodeError::UnsupportedSchemaVersion { .. }) = &decoded {
+            // neither folded nor skipped: the lane waits for a release that reads it
+            self.blocked = Some(Blocked {
+                partition: message.partition(),
+                offset: message.offset(),
+                detail: error.to_string(),
+            });
+            return false;
+        }
         self.records += 1;
         self.next_offsets
             .insert(message.partition(), message.offset() + 1);
@@ -807,16 +1156,22 @@ impl Batch {
         {
             self.traces.push(trace);
         }
-        match codec::decode(message.payload().unwrap_or_default()) {
+        match decoded {
             Ok(event) => self
                 .events
                 .push((message.partition(), message.offset(), event)),
             Err(error) => {
-                self.undecodable += 1;
-                // the parser dead-letters what it cannot decode; here it is only counted
-                tracing::warn!(%error, projection, partition = message.partition(), offset = message.offset(), "undecodable record skipped");
+                tracing::warn!(%error, projection, partition = message.partition(), offset = message.offset(), "undecodable record dead-lettered");
+                self.undecodable.push(Undecodable {
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
+                    payload: payload.to_vec(),
+                    detail: error.to_string(),
+                });
             }
         }
+        true
     }
 }
 

@@ -10,6 +10,10 @@
 //! | `resi_projector_failures_total` | counter | `projection`, `kind`: consume, fold, apply | failures that were retried |
 //! | `resi_projector_visible_seconds` | histogram | | from an attestation's upload to its listing committed (uploads of the last day) |
 //! | `resi_projector_lag` | gauge | `projection`, `version`, `partition` | records of an owned partition not folded yet (staged ones included), every `lag_report_interval_secs` (consumer lag) |
+//! | `resi_projector_refused_total` | counter | `projection`, `version` | events the database refused for what they hold, isolated from their batch and dead-lettered |
+//! | `resi_projector_dead_lettered_total` | counter | `projection`, `version`, `reason` | records dead-lettered: refused_by_projection, undecodable_event |
+//! | `resi_projector_stalled_seconds` | gauge | `projection`, `version`, `lane` | how long the lane has not moved on (retrying a batch, or blocked), 0 while it folds; every `lag_report_interval_secs` |
+//! | `resi_projector_blocked` | gauge | `projection`, `version`, `lane` | 1 while the lane waits at an event of a newer schema version than it reads |
 
 use std::time::Duration;
 
@@ -60,4 +64,44 @@ pub fn lag(projection: &'static str, version: &str, partition: i32, lag: i64) {
 /// One attestation became visible `seconds` after its upload.
 pub fn visible(seconds: f64) {
     metrics::histogram!("resi_projector_visible_seconds").record(seconds);
+}
+
+/// Events refused by the database and isolated from their batch.
+pub fn refused(projection: &'static str, version: &str, count: usize) {
+    metrics::counter!(
+        "resi_projector_refused_total",
+        "projection" => projection,
+        "version" => version.to_owned()
+    )
+    .increment(count as u64);
+}
+
+/// Records dead-lettered, by reason.
+pub fn dead_lettered(projection: &'static str, version: &str, reason: &'static str, count: usize) {
+    metrics::counter!(
+        "resi_projector_dead_lettered_total",
+        "projection" => projection,
+        "version" => version.to_owned(),
+        "reason" => reason
+    )
+    .increment(count as u64);
+}
+
+/// How long a lane has not moved on, and whether it is blocked.
+pub fn stalled(projection: &'static str, version: &str, lane: usize, seconds: f64, blocked: bool) {
+    let lane = lane.to_string();
+    metrics::gauge!(
+        "resi_projector_stalled_seconds",
+        "projection" => projection,
+        "version" => version.to_owned(),
+        "lane" => lane.clone()
+    )
+    .set(seconds);
+    metrics::gauge!(
+        "resi_projector_blocked",
+        "projection" => projection,
+        "version" => version.to_owned(),
+        "lane" => lane
+    )
+    .set(if blocked { 1.0 } else { 0.0 });
 }

@@ -21,6 +21,33 @@ include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 /// Advisory lock key held while migrating ("resi-mig" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7265_7369_2d6d_6967;
 
+/// What a failed Postgres statement says about retrying it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The data itself was refused (SQLSTATE class 22, data exception: a value out of range,
+    /// a NUL in text; class 23, integrity constraint violation): the same statement over the
+    /// same data fails again, so retrying it can only wedge whoever retries.
+    Data,
+    /// Anything else: a lost connection, a timeout, a serialization failure or deadlock (class
+    /// 40), exhausted resources (53), an operator's intervention (57), a system error (58, XX),
+    /// or a bug in a statement (42), which a fix and a restart mend. Retried, never skipped.
+    Transient,
+}
+
+/// Classifies a failure by the SQLSTATE of the first Postgres error in its chain; a failure
+/// with none (no answer at all, a pool timeout) is transient.
+#[must_use]
+pub fn fault_of(error: &anyhow::Error) -> Fault {
+    let state = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<tokio_postgres::Error>())
+        .and_then(tokio_postgres::Error::code);
+    match state.map(|state| state.code().get(..2).unwrap_or_default()) {
+        Some("22" | "23") => Fault::Data,
+        _ => Fault::Transient,
+    }
+}
+
 /// Parses the configured URL and applies the connection settings.
 pub fn connection_config(config: &PostgresConfig) -> anyhow::Result<tokio_postgres::Config> {
     let mut parsed: tokio_postgres::Config = config
