@@ -4,6 +4,7 @@
 
 mod bridge;
 mod dataset;
+mod hostile;
 mod outage;
 mod parser;
 mod real_uploads;
