@@ -384,3 +384,79 @@ async fn control_characters_are_removed_and_later_uploads_still_fold() -> anyhow
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_dead_lettered_upload_is_re_driven_once_its_cause_is_fixed() -> anyhow::Result<()> {
+    use resi_ctl::{Command, CtlConfig, DeadLetterAction};
+
+    // Arrange: an upload over a (too small) size limit, dead-lettered
+    let stack = Harness::new().await?;
+    stack
+        .put(
+            &v1_key("5Big", "j", "20250917_150000", 40),
+            v1_file(40, 9_300_000)?,
+        )
+        .await?;
+    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
+    let mut strict = stack.parser_config(0, 1);
+    strict.parser.max_object_bytes = 100;
+    let parser = stack.spawn_parser(&strict).await?;
+    let dead_letters = stack
+        .wait_for(&stack.topics.dead_letters(), "the dead letter", |records| {
+            !records.is_empty()
+        })
+        .await?;
+    parser.stop().await?;
+    bridge.stop().await?;
+    let id = dead_letters[0].event.id.to_hex();
+    let ctl = CtlConfig {
+        postgres: stack.postgres.clone(),
+        kafka: stack.kafka.clone(),
+        ..CtlConfig::default()
+    };
+    // the operator looks at it
+    for action in [
+        DeadLetterAction::List {
+            reason: Some("too_large".into()),
+            limit: 10,
+            json: true,
+        },
+        DeadLetterAction::Show { id: id[..8].into() },
+    ] {
+        resi_ctl::run(Command::DeadLetters { action }, &ctl).await?;
+    }
+
+    // Act: the limit is raised, and the dead letter re-driven
+    let parser = stack.spawn_parser(&stack.parser_config(0, 1)).await?;
+    resi_ctl::run(
+        Command::DeadLetters {
+            action: DeadLetterAction::Replay { id },
+        },
+        &ctl,
+    )
+    .await?;
+    let uploads = stack
+        .wait_for(&stack.topics.uploads(), "the summary", |records| {
+            count(records, EventType::UploadParsed) == 1
+        })
+        .await?;
+    parser.stop().await?;
+
+    // Assert
+    match &dead_letters[0].event.payload {
+        EventPayload::DeadLettered(dead) => assert_eq!(dead.reason, DeadLetterReason::TooLarge),
+        other => panic!("{other:?}"),
+    }
+    let summary = payloads(&uploads)
+        .find_map(|payload| match payload {
+            EventPayload::UploadParsed(parsed) => Some(parsed.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow::anyhow!("no summary"))?;
+    assert_eq!(summary.admission.admitted, 40);
+    assert_eq!(
+        stack.read_all(&stack.topics.attestations()).await?.len(),
+        40
+    );
+    Ok(())
+}

@@ -1,7 +1,6 @@
 //! A fresh, private slice of the real stack per test — database, topic prefix, bucket, queue —
 //! and the bridge and parser running in-process against it.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::{eventually, fresh_bucket, fresh_database, fresh_kafka, unique_name};
@@ -10,9 +9,6 @@ use aws_sdk_s3::types::{
     Event as S3Event, FilterRule, FilterRuleName, NotificationConfiguration,
     NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
 };
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::message::Message as _;
-use rdkafka::{Offset, TopicPartitionList};
 use resi_bridge::{Bridge, BridgeServiceConfig};
 use resi_events::{Event, EventPayload, Topics, codec};
 use resi_parser::{Parser, ParserServiceConfig};
@@ -284,59 +280,18 @@ impl Harness {
 }
 
 /// Every event on `topic` of `kafka`'s broker so far, in partition order (records that do not
-/// decode skipped).
+/// decode skipped: a test may write some, and they are the services' concern).
 pub async fn read_topic(kafka: &KafkaConfig, topic: &str) -> anyhow::Result<Vec<Record>> {
-    let mut client = resi_runtime::kafka::client_config(kafka);
-    client
-        .set("group.id", unique_name("reader"))
-        .set("enable.auto.commit", "false");
-    let consumer: BaseConsumer = client.create()?;
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
-        let partitions = metadata.topics()[0].partitions().len() as i32;
-        let mut assignment = TopicPartitionList::new();
-        let mut ends = BTreeMap::new();
-        for partition in 0..partitions {
-            let (_, high) =
-                consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))?;
-            if high > 0 {
-                ends.insert(partition, high);
-                assignment.add_partition_offset(&topic, partition, Offset::Offset(0))?;
-            }
-        }
-        let mut records = Vec::new();
-        if ends.is_empty() {
-            return Ok(records);
-        }
-        consumer.assign(&assignment)?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        let mut positions: BTreeMap<i32, i64> = BTreeMap::new();
-        while ends
-            .iter()
-            .any(|(partition, end)| positions.get(partition).copied().unwrap_or(0) < *end)
-        {
-            anyhow::ensure!(
-                std::time::Instant::now() < deadline,
-                "reading {topic} timed out"
-            );
-            let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-                continue;
-            };
-            let message = message?;
-            positions.insert(message.partition(), message.offset() + 1);
-            // records that are no events (a test may write some) are the parser's concern
-            let Ok(event) = codec::decode(message.payload().unwrap_or_default()) else {
-                continue;
-            };
-            records.push(Record {
-                partition: message.partition(),
+    let records = resi_runtime::kafka::read_to_end(kafka, topic, Duration::from_secs(60)).await?;
+    Ok(records
+        .into_iter()
+        .filter_map(|record| {
+            codec::decode(&record.payload).ok().map(|event| Record {
+                partition: record.partition,
                 event,
-            });
-        }
-        Ok(records)
-    })
-    .await?
+            })
+        })
+        .collect())
 }
 
 /// The payloads of `records`.

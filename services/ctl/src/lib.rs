@@ -9,10 +9,12 @@ use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfi
 use serde::Deserialize;
 
 mod api_keys;
+mod dead_letters;
 mod status;
 mod versions;
 
 pub use api_keys::{ApiKeyAction, new_key};
+pub use dead_letters::DeadLetterAction;
 pub use versions::{DropArgs, PromoteArgs, ReplayArgs};
 
 /// Configuration of the operator command line. Every section is optional; see the README for
@@ -82,6 +84,12 @@ pub enum Command {
         /// Action.
         #[command(subcommand)]
         action: ApiKeyAction,
+    },
+    /// Read the dead letters, and re-drive one once its cause is fixed.
+    DeadLetters {
+        /// Action.
+        #[command(subcommand)]
+        action: DeadLetterAction,
     },
 }
 
@@ -252,6 +260,7 @@ pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
         Command::Versions => versions::list(config).await?,
         Command::Drop(args) => versions::drop(&args, config).await?,
         Command::ApiKey { action } => api_keys::run(action, config).await?,
+        Command::DeadLetters { action } => dead_letters::run(action, config).await?,
         Command::Generate(args) => {
             let generator = args.generator_config()?;
             let mut sink = match &args.out {

@@ -280,6 +280,81 @@ pub async fn end_offsets(config: &KafkaConfig, topic: &str) -> anyhow::Result<BT
     .context("watermark task failed")?
 }
 
+/// One record as stored, undecoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// The broker's timestamp, milliseconds since the epoch, when it has one.
+    pub timestamp_ms: Option<i64>,
+    /// Key.
+    pub key: Vec<u8>,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+/// Every record of `topic` up to its end offsets as they are when called, in partition order,
+/// read without a consumer group (for operators' tools and tests, not for services: it holds
+/// the whole topic in memory). Fails if the records cannot be read within `deadline`.
+#[tracing::instrument(skip_all, fields(topic))]
+pub async fn read_to_end(
+    config: &KafkaConfig,
+    topic: &str,
+    deadline: Duration,
+) -> anyhow::Result<Vec<StoredRecord>> {
+    let ends = end_offsets(config, topic).await?;
+    let consumer: BaseConsumer = client_config(config)
+        .set("group.id", "resi-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .context("failed to create a kafka reader")?;
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut assignment = TopicPartitionList::new();
+        for (&partition, &end) in &ends {
+            if end > 0 {
+                assignment.add_partition_offset(&topic, partition, Offset::Offset(0))?;
+            }
+        }
+        let mut records = Vec::new();
+        if assignment.count() == 0 {
+            return Ok(records);
+        }
+        consumer.assign(&assignment)?;
+        let stop = std::time::Instant::now() + deadline;
+        let mut positions: BTreeMap<i32, i64> = BTreeMap::new();
+        while ends
+            .iter()
+            .any(|(partition, end)| positions.get(partition).copied().unwrap_or(0) < *end)
+        {
+            if std::time::Instant::now() >= stop {
+                bail!("reading {topic} took longer than {deadline:?}");
+            }
+            let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+                continue;
+            };
+            let message = message?;
+            positions.insert(message.partition(), message.offset() + 1);
+            if message.offset() >= ends.get(&message.partition()).copied().unwrap_or(0) {
+                continue;
+            }
+            records.push(StoredRecord {
+                partition: message.partition(),
+                offset: message.offset(),
+                timestamp_ms: message.timestamp().to_millis(),
+                key: message.key().unwrap_or_default().to_vec(),
+                payload: message.payload().unwrap_or_default().to_vec(),
+            });
+        }
+        records.sort_by_key(|record| (record.partition, record.offset));
+        Ok(records)
+    })
+    .await
+    .context("reader task failed")?
+}
+
 /// Assigns `partitions` of `topic`, each at its checkpoint (0 when it has none).
 pub fn assign_at(
     consumer: &StreamConsumer,
