@@ -188,3 +188,96 @@ async fn the_api_role_can_read_and_nothing_else() -> anyhow::Result<()> {
 
     resi_tests::stack::stop(vec![built.projector]).await
 }
+
+#[tokio::test]
+async fn junk_api_keys_are_throttled_before_the_database_is_asked() -> anyhow::Result<()> {
+    // Arrange: three key lookups a minute per client
+    let built = Built::new(3).await?;
+    let mut config = built.api_config();
+    config.api.client_ip_header = Some("x-forwarded-for".into());
+    config.api.key_lookup_rate_limit = Quota {
+        requests: 3,
+        per_secs: 60,
+    };
+    config.api.rate_limit = Quota {
+        requests: 1_000,
+        per_secs: 60,
+    };
+    // the API's sessions, told apart from the test's own
+    config.postgres.url = secrecy::SecretString::from(format!(
+        "{}?application_name=resi_api_under_test",
+        secrecy::ExposeSecret::expose_secret(&config.postgres.url)
+    ));
+    let api = spawn_api(&config).await?;
+    let guesser = [("x-forwarded-for", "198.51.100.7")];
+
+    // Act: a client tries 20 well-formed keys that do not exist, and 20 that are not keys
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let (guess, _) = resi_ctl::new_key();
+        let answer = api
+            .get_with("/api/stats", &[guesser[0], ("x-api-key", &guess)])
+            .await?;
+        statuses.push(answer.status);
+    }
+    let mut junk_statuses = Vec::new();
+    for index in 0..20 {
+        let junk = format!("' OR 1=1; -- {index}");
+        let answer = api
+            .get_with(
+                "/api/stats",
+                &[("x-forwarded-for", "198.51.100.8"), ("x-api-key", &junk)],
+            )
+            .await?;
+        junk_statuses.push(answer.status);
+    }
+    api.stop().await?;
+
+    // Assert: three lookups, then 429 without asking; junk never looked up
+    assert_eq!(statuses[..3], [StatusCode::UNAUTHORIZED; 3], "{statuses:?}");
+    assert!(
+        statuses[3..]
+            .iter()
+            .all(|status| *status == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    assert!(
+        junk_statuses
+            .iter()
+            .all(|status| *status == StatusCode::UNAUTHORIZED),
+        "{junk_statuses:?}"
+    );
+    // the database read the key table for the three lookups only, not for each request: its
+    // statistics count every scan (the planner may probe the index too), reported by each of
+    // the API's sessions as it ends
+    let owner = built.stack.pool.get().await?;
+    resi_tests::eventually(
+        std::time::Duration::from_secs(30),
+        "the API's sessions to end",
+        || async {
+            let sessions: i64 = owner
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE application_name = 'resi_api_under_test'",
+                    &[],
+                )
+                .await?
+                .get(0);
+            Ok((sessions == 0).then_some(()))
+        },
+    )
+    .await?;
+    let scans: i64 = owner
+        .query_one(
+            "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0)
+             FROM pg_stat_user_tables WHERE relname = 'api_keys'",
+            &[],
+        )
+        .await?
+        .get(0);
+    assert!(
+        (3..=6).contains(&scans),
+        "{scans} reads of api_keys for 40 requests with keys"
+    );
+    resi_tests::stack::stop(vec![built.projector]).await
+}

@@ -83,6 +83,9 @@ pub struct ApiConfig {
     /// How long an API key lookup is reused, in milliseconds (a revoked key stops working
     /// within this time).
     pub api_key_cache_ms: u64,
+    /// Lookups of keys not in the cache (new, unknown or wrong keys) per client IP: checked
+    /// before the database is asked, so junk keys cost their sender, not the database.
+    pub key_lookup_rate_limit: Quota,
 }
 
 impl Default for ApiConfig {
@@ -116,6 +119,10 @@ impl Default for ApiConfig {
             client_ip_header: None,
             cors_origins: Vec::new(),
             api_key_cache_ms: 30_000,
+            key_lookup_rate_limit: Quota {
+                requests: 20,
+                per_secs: 60,
+            },
         }
     }
 }
@@ -123,7 +130,12 @@ impl Default for ApiConfig {
 impl ApiConfig {
     /// Checks what serde cannot: non-zero quotas, a plain role name.
     pub fn validate(&self) -> anyhow::Result<()> {
-        for (name, quota) in std::iter::once(("rate_limit", &self.rate_limit)).chain(
+        for (name, quota) in [
+            ("rate_limit", &self.rate_limit),
+            ("key_lookup_rate_limit", &self.key_lookup_rate_limit),
+        ]
+        .into_iter()
+        .chain(
             self.tiers
                 .iter()
                 .map(|(name, quota)| (name.as_str(), quota)),

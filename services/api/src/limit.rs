@@ -3,6 +3,11 @@
 //! `authorization: Bearer …`), whose tier names a larger quota. Keys are stored as blake3
 //! hashes; a lookup is reused for `api.api_key_cache_ms`, so a request costs no database round
 //! trip for its key.
+//!
+//! A presented key costs the database a lookup only if it is shaped like a key, is in neither
+//! cache, and its client IP is within `api.key_lookup_rate_limit`: junk keys are refused or
+//! throttled before any query. Valid keys and unknown ones are cached apart, each bounded, so a
+//! flood of junk keys can never push the valid ones out.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -30,11 +35,15 @@ use crate::state::AppState;
 type Limiter<K> =
     RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
 
-/// Lookups cached at most (a flood of random keys must not grow memory without bound).
-const KEY_CACHE_ENTRIES: usize = 10_000;
+/// Valid keys cached at most (keys are made by operators: far fewer in practice).
+const VALID_KEY_ENTRIES: usize = 100_000;
+/// Unknown keys cached at most (a flood of random keys must not grow memory without bound).
+const UNKNOWN_KEY_ENTRIES: usize = 10_000;
 
-/// Key hash → when it was looked up, and what it is (None: unknown or revoked).
-type KeyCache = HashMap<[u8; 32], (Instant, Option<KeyInfo>)>;
+/// Key hash → when it was looked up, and what it is.
+type KeyCache = HashMap<[u8; 32], (Instant, KeyInfo)>;
+/// Key hash → when it was found unknown or revoked.
+type UnknownKeys = HashMap<[u8; 32], Instant>;
 
 /// What a valid API key is.
 #[derive(Clone, Debug)]
@@ -48,7 +57,9 @@ pub struct RateLimits {
     anonymous: Limiter<IpAddr>,
     anonymous_quota: Quota,
     tiers: BTreeMap<String, (Limiter<String>, Quota)>,
+    lookups: Limiter<IpAddr>,
     keys: Mutex<KeyCache>,
+    unknown: Mutex<UnknownKeys>,
     key_cache: Duration,
     client_ip_header: Option<String>,
     clock: DefaultClock,
@@ -87,7 +98,9 @@ impl RateLimits {
             anonymous: RateLimiter::keyed(gcra(config.rate_limit)?).with_middleware(),
             anonymous_quota: config.rate_limit,
             tiers,
+            lookups: RateLimiter::keyed(gcra(config.key_lookup_rate_limit)?).with_middleware(),
             keys: Mutex::new(HashMap::new()),
+            unknown: Mutex::new(HashMap::new()),
             key_cache: Duration::from_millis(config.api_key_cache_ms),
             client_ip_header: config.client_ip_header.clone(),
             clock: DefaultClock::default(),
@@ -99,6 +112,8 @@ impl RateLimits {
     pub fn forget_idle(&self) {
         self.anonymous.retain_recent();
         self.anonymous.shrink_to_fit();
+        self.lookups.retain_recent();
+        self.lookups.shrink_to_fit();
         for (limiter, _) in self.tiers.values() {
             limiter.retain_recent();
             limiter.shrink_to_fit();
@@ -122,15 +137,26 @@ impl RateLimits {
         peer.map(|peer| peer.ip())
     }
 
-    async fn key_info(&self, pool: &Pool, key: &str) -> Result<Option<KeyInfo>, ApiError> {
+    /// What `key` is: from the caches, or (within the client's lookup quota) the database.
+    async fn key_info(&self, pool: &Pool, key: &str, ip: IpAddr) -> Result<KeyLookup, ApiError> {
+        if !is_key_shaped(key) {
+            return Ok(KeyLookup::Unknown);
+        }
         let hash = key_hash(key);
+        if let Some((at, info)) = self.keys.lock().await.get(&hash)
+            && at.elapsed() < self.key_cache
         {
-            let keys = self.keys.lock().await;
-            if let Some((at, info)) = keys.get(&hash)
-                && at.elapsed() < self.key_cache
-            {
-                return Ok(info.clone());
-            }
+            return Ok(KeyLookup::Valid(info.clone()));
+        }
+        if let Some(at) = self.unknown.lock().await.get(&hash)
+            && at.elapsed() < self.key_cache
+        {
+            return Ok(KeyLookup::Unknown);
+        }
+        if let Err(not_until) = self.lookups.check_key(&ip) {
+            return Ok(KeyLookup::Throttled(
+                not_until.wait_time_from(self.clock.now()),
+            ));
         }
         let client = crate::db::connection(pool).await?;
         let row = client
@@ -141,17 +167,48 @@ impl RateLimits {
             .await
             .context("failed to look up an api key")
             .map_err(ApiError::from_postgres)?;
-        let info = row.map(|row| KeyInfo {
+        metrics::key_lookup(if row.is_some() { "found" } else { "unknown" });
+        let Some(row) = row else {
+            let mut unknown = self.unknown.lock().await;
+            if unknown.len() >= UNKNOWN_KEY_ENTRIES {
+                unknown.clear();
+            }
+            unknown.insert(hash, Instant::now());
+            return Ok(KeyLookup::Unknown);
+        };
+        let info = KeyInfo {
             key_id: row.get(0),
             tier: row.get(1),
-        });
+        };
         let mut keys = self.keys.lock().await;
-        if keys.len() >= KEY_CACHE_ENTRIES {
-            keys.clear();
+        if keys.len() >= VALID_KEY_ENTRIES {
+            keys.retain(|_, (at, _)| at.elapsed() < self.key_cache);
         }
-        keys.insert(hash, (Instant::now(), info.clone()));
-        Ok(info)
+        if keys.len() < VALID_KEY_ENTRIES {
+            keys.insert(hash, (Instant::now(), info.clone()));
+        }
+        Ok(KeyLookup::Valid(info))
     }
+}
+
+/// What a presented key turned out to be.
+enum KeyLookup {
+    /// A key of a tier.
+    Valid(KeyInfo),
+    /// Not a key, or a revoked one.
+    Unknown,
+    /// Not known without asking the database, and the client asked too often.
+    Throttled(Duration),
+}
+
+/// Whether `key` has the shape `resi api-key create` gives keys: `resi_` + 8 hex + `_` + 48 hex.
+fn is_key_shaped(key: &str) -> bool {
+    let Some(rest) = key.strip_prefix("resi_") else {
+        return false;
+    };
+    let hex =
+        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_hexdigit());
+    matches!(rest.split_once('_'), Some((id, secret)) if hex(id, 8) && hex(secret, 48))
 }
 
 fn presented_key(headers: &HeaderMap) -> Option<String> {
@@ -185,16 +242,20 @@ pub async fn middleware(
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let key = presented_key(request.headers());
     let verdict = match &key {
-        Some(key) => match limits.key_info(&state.pool, key).await {
+        Some(key) => match limits.key_info(&state.pool, key, ip).await {
             Err(error) => return error.into_response(),
-            Ok(None) => {
+            Ok(KeyLookup::Throttled(retry_after)) => {
+                metrics::rejected("key_lookups_limited");
+                return ApiError::RateLimited { retry_after }.into_response();
+            }
+            Ok(KeyLookup::Unknown) => {
                 // a wrong key still costs its sender a request, so keys cannot be guessed at
                 // the speed of the network
                 let _ = limits.anonymous.check_key(&ip);
                 metrics::rejected("invalid_api_key");
                 return ApiError::InvalidApiKey.into_response();
             }
-            Ok(Some(info)) => match limits.tiers.get(&info.tier) {
+            Ok(KeyLookup::Valid(info)) => match limits.tiers.get(&info.tier) {
                 Some((limiter, quota)) => (limiter.check_key(&info.key_id), *quota),
                 None => {
                     tracing::warn!(key_id = %info.key_id, tier = %info.tier, "api key of an unconfigured tier: anonymous quota");
@@ -234,6 +295,23 @@ pub async fn middleware(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_key_shaped_keys_are_looked_up() {
+        assert!(is_key_shaped(&format!("resi_0a1b2c3d_{}", "f".repeat(48))));
+        for junk in [
+            "",
+            "resi_",
+            "resi_0a1b2c3d_",
+            "resi_0a1b2c3_ffffffffffffffffffffffffffffffffffffffffffffffff",
+            "resi_0a1b2c3d_ffffffffffffffffffffffffffffffffffffffffffffffffff",
+            "xesi_0a1b2c3d_ffffffffffffffffffffffffffffffffffffffffffffffff",
+            "resi_0a1b2c3g_ffffffffffffffffffffffffffffffffffffffffffffffff",
+            "' OR 1=1 --",
+        ] {
+            assert!(!is_key_shaped(junk), "{junk:?}");
+        }
+    }
 
     #[test]
     fn any_positive_quota_makes_a_limiter() {

@@ -3,7 +3,9 @@
 //! - `resi_api_requests_total{route, method, status}`: requests answered.
 //! - `resi_api_request_duration_seconds{route, method, status}`: time to answer (histogram).
 //! - `resi_api_rejected_total{reason}`: requests refused before a handler ran
-//!   (`rate_limited`, `invalid_api_key`, `uri_too_long`, `timeout`).
+//!   (`rate_limited`, `invalid_api_key`, `key_lookups_limited`, `uri_too_long`, `timeout`).
+//! - `resi_api_key_lookups_total{outcome}`: API keys looked up in the database (`found`,
+//!   `unknown`); cached and throttled keys cost none.
 
 use std::time::Duration;
 
@@ -22,4 +24,9 @@ pub fn request(route: &str, method: &str, status: u16, elapsed: Duration) {
 /// A request refused before its handler.
 pub fn rejected(reason: &'static str) {
     metrics::counter!("resi_api_rejected_total", "reason" => reason).increment(1);
+}
+
+/// An API key looked up in the database.
+pub fn key_lookup(outcome: &'static str) {
+    metrics::counter!("resi_api_key_lookups_total", "outcome" => outcome).increment(1);
 }
