@@ -132,6 +132,34 @@ async fn every_endpoint_answers_from_the_projections() -> anyhow::Result<()> {
     assert_eq!(expected.len(), 6);
     assert_eq!(ids(&bbox), expected);
     assert_eq!(bbox["pagination"]["total"], 6);
+    // the box between two corners, whichever way round they come
+    let reversed = api
+        .ok("/api/listings?bbox=-97.6995,30.2805,-97.7205,30.2695&limit=500")
+        .await?;
+    assert_eq!(ids(&reversed), expected);
+
+    // what the document allows but nothing can match is an empty page, not an error
+    for path in [
+        format!("/api/listings/{zip}?minPrice=9&maxPrice=3"),
+        format!("/api/listings/{zip}?status=%20"),
+        format!("/api/listings/{zip}?type=--"),
+    ] {
+        let empty = api.ok(&path).await?;
+        assert_eq!(empty["pagination"]["total"], 0, "{path}");
+        assert_eq!(ids(&empty), Vec::<String>::new(), "{path}");
+    }
+    // a cursor with an offset: the rows after the cursor, skipping `offset` of them
+    let first = api.ok(&format!("/api/listings/{zip}?limit=2")).await?;
+    let cursor = first["pagination"]["next_cursor"]
+        .as_str()
+        .expect("a next cursor")
+        .to_owned();
+    let skipped = api
+        .ok(&format!(
+            "/api/listings/{zip}?limit=3&offset=2&cursor={cursor}"
+        ))
+        .await?;
+    assert_eq!(ids(&skipped), all_ids[4..7].to_vec());
 
     // one listing: consensus, latest report, attestations with trust
     let changed = homes

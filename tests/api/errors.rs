@@ -10,7 +10,6 @@ async fn bad_parameters_are_400_naming_the_parameter_and_unknowns_are_404() -> a
     // Arrange
     let built = Built::new(6).await?;
     let api = spawn_api(&built.api_config()).await?;
-    let cursor_elsewhere = "c1.3330"; // a cursor this API would make, for id "30"
 
     // Act / Assert
     let bad = [
@@ -19,30 +18,32 @@ async fn bad_parameters_are_400_naming_the_parameter_and_unknowns_are_404() -> a
         ("/api/listings/78701?limit=501", "limit"),
         ("/api/listings/78701?limit=ten", "limit"),
         ("/api/listings/78701?minPrice=-5", "minPrice"),
-        ("/api/listings/78701?minPrice=9&maxPrice=3", "maxPrice"),
         ("/api/listings/78701?minBeds=x", "minBeds"),
         ("/api/listings/78701?attestations=11", "attestations"),
-        ("/api/listings/78701?status=%20", "status"),
         ("/api/listings/78701?colour=red", "colour"),
         ("/api/listings/78701?limit=5&limit=6", "limit"),
+        ("/api/listings/78701?limit=", "limit"),
+        ("/api/listings/78701?limit=%2B5", "limit"),
+        ("/api/listings/78701?limit=5.0", "limit"),
+        ("/api/listings/78701?status=caf%C3%A9", "status"),
+        ("/api/listings/78701?cursor=c1.ABCD", "cursor"),
         ("/api/listings/78701?cursor=nonsense", "cursor"),
-        (
-            &format!("/api/listings/78701?offset=2&cursor={cursor_elsewhere}") as &str,
-            "offset",
-        ),
         (
             "/api/listings/78701?consensus_version=V%3B--",
             "consensus_version",
         ),
         ("/api/listings", "bbox"),
         ("/api/listings?bbox=1,2,3", "bbox"),
-        ("/api/listings?bbox=-97,30,-98,31", "bbox"),
         ("/api/listings?bbox=-197,30,-98,31", "bbox"),
+        ("/api/listings?bbox=-97,30,-98,1e1", "bbox"),
+        ("/api/listings?bbox=%20-97,30,-98,31", "bbox"),
         ("/api/listing/%20x", "zpid"),
+        ("/api/listing/mls:42", "zpid"),
         ("/api/listing/300001/history?limit=1001", "limit"),
         ("/api/miners/not%20a%20key/stats", "hotkey"),
         ("/api/miners?sort=shoe_size", "sort"),
         ("/api/miners?order=sideways", "order"),
+        ("/api/miners?order=DESC", "order"),
     ];
     for (path, parameter) in bad {
         let answer = api.get(path).await?;
@@ -83,7 +84,7 @@ async fn bad_parameters_are_400_naming_the_parameter_and_unknowns_are_404() -> a
         .send()
         .await?;
     assert_eq!(posted.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let long = format!("/api/listings/78701?status={}", "A".repeat(3_000));
+    let long = format!("/api/listings/78701?status={}", "A".repeat(5_000));
     let answer = api.get(&long).await?;
     assert_eq!(answer.status, StatusCode::URI_TOO_LONG);
     assert_eq!(answer.code(), "uri_too_long");

@@ -7,4 +7,5 @@ mod helpers;
 mod pagination;
 mod plans;
 mod protection;
+mod schema;
 mod versions;

@@ -67,7 +67,9 @@ pub struct ApiConfig {
     pub stats_cache_ms: u64,
     /// Longest time a request may take, in milliseconds; then 503 `timeout`.
     pub request_timeout_ms: u64,
-    /// Longest accepted request URI (path and query), in bytes; longer is 414.
+    /// Longest accepted request URI (path and query), in bytes; longer is 414. The default
+    /// holds every request the OpenAPI document allows (each value at most 256 printable
+    /// characters, percent-encoded).
     pub max_uri_bytes: usize,
     /// Quota of a client without an API key, per client IP (the seed's 100 per 15 minutes).
     pub rate_limit: Quota,
@@ -98,7 +100,7 @@ impl Default for ApiConfig {
             lag_cache_ms: 2_000,
             stats_cache_ms: 10_000,
             request_timeout_ms: 5_000,
-            max_uri_bytes: 2_048,
+            max_uri_bytes: 4_096,
             rate_limit: Quota::default(),
             tiers: BTreeMap::from([
                 (

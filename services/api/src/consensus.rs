@@ -18,12 +18,33 @@ use crate::listings::only_consensus_version;
 use crate::params::{self, Params};
 use crate::state::AppState;
 
+/// A field's value in the document: an integer, a number, text or a point.
+fn field_value() -> utoipa::openapi::Schema {
+    use utoipa::openapi::Schema;
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+    let number = || ObjectBuilder::new().schema_type(Type::Number);
+    let any = AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer))
+        .item(number())
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("latitude", number())
+                .property("longitude", number())
+                .required("latitude")
+                .required("longitude"),
+        )
+        .build();
+    Schema::AnyOf(any)
+}
+
 /// One distinct value of a field, with who supports it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ValueSupport {
     /// The value, typed: integers for price, bedrooms and living area; a number for
     /// bathrooms; `{latitude, longitude}` for coordinates; text otherwise.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = field_value)]
     pub value: Value,
     /// Distinct miners whose latest report carries it.
     pub miners: i64,
@@ -159,8 +180,8 @@ pub fn consensus_sql(consensus: &str) -> [String; 2] {
     path = "/api/listing/{zpid}/consensus",
     tag = "listings",
     params(
-        ("zpid" = String, Path, description = "The listing's id"),
-        ("consensus_version" = Option<String>, Query, description = "Read this consensus version instead of the live one"),
+        ("zpid" = String, Path, pattern = "^[A-Za-z0-9_-]{1,128}$", description = "The listing's id"),
+        ("consensus_version" = Option<String>, Query, pattern = "^[a-z_][a-z0-9_]{0,47}$", description = "Read this consensus version instead of the live one"),
     ),
     responses(
         (status = 200, description = "The listing's consensus", body = ListingConsensus),
@@ -250,7 +271,7 @@ pub struct HistoryReport {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ValuePeriod {
     /// The value (an integer for the price, text for the status).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = field_value)]
     pub value: Value,
     /// Its first report.
     pub first_reported: DateTime<Utc>,
@@ -308,9 +329,9 @@ pub fn history_sql(listing: &str) -> [String; 4] {
     path = "/api/listing/{zpid}/history",
     tag = "listings",
     params(
-        ("zpid" = String, Path, description = "The listing's id"),
-        ("limit" = Option<i64>, Query, description = "Reports per page, 1 to 1000 (default 100)"),
-        ("offset" = Option<i64>, Query, description = "Reports to skip"),
+        ("zpid" = String, Path, pattern = "^[A-Za-z0-9_-]{1,128}$", description = "The listing's id"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Reports per page (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, maximum = 1000000, description = "Reports to skip"),
     ),
     responses(
         (status = 200, description = "The listing's history", body = ListingHistory),

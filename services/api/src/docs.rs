@@ -55,6 +55,7 @@ use crate::{consensus, error, listings, miners, model, ops};
         ops::VersionView,
         ops::DatabaseStats,
     )),
+    modifiers(&CommonResponses),
     tags(
         (name = "listings", description = "Listings, their consensus and history"),
         (name = "miners", description = "Miner trust, accuracy and the leaderboard"),
@@ -62,6 +63,70 @@ use crate::{consensus, error, listings, miners, model, ops};
     )
 )]
 pub struct ApiDoc;
+
+/// The answers every route can give, whatever its handler: 414 (the URI limit) and 503 (the
+/// request timeout) everywhere; 401 (a wrong API key), 404 (a consensus version that does not
+/// exist) and 429 (a quota) on the `/api/…` routes.
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in &mut openapi.paths.paths {
+            let limited = path.starts_with("/api/");
+            for operation in [&mut item.get, &mut item.head].into_iter().flatten() {
+                bound_query_strings(operation);
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description));
+                };
+                add("414", "The URI is longer than api.max_uri_bytes");
+                add("503", "Database unavailable, or the request timed out");
+                if limited {
+                    add("401", "The API key is unknown or revoked");
+                    add("404", "No such resource or consensus version");
+                    add("429", "Over the client's quota; see Retry-After");
+                }
+            }
+        }
+    }
+}
+
+/// Declares the server's limit on every query value (`params::MAX_VALUE_CHARS`) on the string
+/// parameters that have no tighter one, so a generated client never sends what is refused.
+fn bound_query_strings(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{RefOr, Schema, Type, path::ParameterIn, schema::SchemaType};
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if !matches!(parameter.parameter_in, ParameterIn::Query) {
+            continue;
+        }
+        if let Some(RefOr::T(Schema::Object(object))) = &mut parameter.schema {
+            let text = match &object.schema_type {
+                SchemaType::Type(kind) => *kind == Type::String,
+                SchemaType::Array(kinds) => kinds.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            if text && object.max_length.is_none() {
+                object.max_length = Some(crate::params::MAX_VALUE_CHARS);
+            }
+        }
+    }
+}
 
 /// The OpenAPI document as JSON.
 pub fn openapi_json() -> anyhow::Result<String> {
@@ -149,4 +214,34 @@ pub fn html(openapi_json: &str) -> anyhow::Result<String> {
     }
     page.push_str("</body></html>");
     Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_query_string_is_bounded_by_what_the_server_accepts() {
+        let document: Value =
+            serde_json::from_str(&openapi_json().expect("document")).expect("json");
+        let mut strings = 0;
+        for item in document["paths"].as_object().expect("paths").values() {
+            for parameter in item["get"]["parameters"].as_array().into_iter().flatten() {
+                let schema = &parameter["schema"];
+                let text = schema["type"] == "string"
+                    || schema["type"]
+                        .as_array()
+                        .is_some_and(|kinds| kinds.iter().any(|kind| kind == "string"));
+                if parameter["in"] == "query" && text {
+                    strings += 1;
+                    let bound = schema["maxLength"].as_u64().expect("maxLength");
+                    assert!(
+                        bound <= crate::params::MAX_VALUE_CHARS as u64,
+                        "{parameter}"
+                    );
+                }
+            }
+        }
+        assert!(strings >= 5, "{strings} query strings");
+    }
 }

@@ -68,30 +68,21 @@ impl Filters {
     }
 
     fn take(params: &mut Params) -> ApiResult<Self> {
+        // a minimum above the maximum matches nothing, as it says
         let min_price = params.integer("minPrice", 0, i64::MAX)?;
         let max_price = params.integer("maxPrice", 0, i64::MAX)?;
-        if let (Some(min), Some(max)) = (min_price, max_price)
-            && min > max
-        {
-            return Err(ApiError::bad(
-                "maxPrice",
-                format!("{max} is below minPrice {min}"),
-            ));
-        }
+        // spelled as listings are (`sold`, `Pending`); a value with nothing left to compare
+        // (white space, punctuation) becomes the empty one no listing has, and matches nothing
         let status = params
             .text("status")
-            .map(|raw| {
-                resi_events::normalize::home_status(&raw)
-                    .ok_or_else(|| ApiError::bad("status", "not a listing status, e.g. FOR_SALE"))
-            })
-            .transpose()?;
+            .map(|raw| printable("status", raw))
+            .transpose()?
+            .map(|raw| resi_events::normalize::home_status(&raw).unwrap_or_default());
         let home_type = params
             .text("type")
-            .map(|raw| {
-                resi_events::normalize::home_type(&raw)
-                    .ok_or_else(|| ApiError::bad("type", "not a home type, e.g. SINGLE_FAMILY"))
-            })
-            .transpose()?;
+            .map(|raw| printable("type", raw))
+            .transpose()?
+            .map(|raw| resi_events::normalize::home_type(&raw).unwrap_or_default());
         let min_beds = params
             .integer("minBeds", 0, 100)?
             .map(|beds| i32::try_from(beds).unwrap_or(i32::MAX));
@@ -105,6 +96,16 @@ impl Filters {
     }
 }
 
+/// A value of printable ASCII (`^[ -~]{1,256}$`): enumerations are words, and a limit in
+/// characters is then one in bytes, so a valid request always fits `api.max_uri_bytes`.
+fn printable(name: &str, raw: String) -> ApiResult<String> {
+    if raw.bytes().all(|byte| (b' '..=b'~').contains(&byte)) {
+        Ok(raw)
+    } else {
+        Err(ApiError::bad(name, "not printable ASCII"))
+    }
+}
+
 /// Where a search looks.
 enum Area {
     Zip(String),
@@ -113,6 +114,8 @@ enum Area {
 }
 
 impl Area {
+    /// `minLon,minLat,maxLon,maxLat` in decimal degrees (the document's [`BBOX_PATTERN`]);
+    /// the box between the two corners, whichever way round they are given.
     fn bbox(raw: &str) -> ApiResult<Self> {
         let parts: Vec<&str> = raw.split(',').collect();
         let [min_lon, min_lat, max_lon, max_lat] = parts.as_slice() else {
@@ -122,33 +125,59 @@ impl Area {
             ));
         };
         let mut corners = [0.0; 4];
-        for (slot, (text, limit)) in corners.iter_mut().zip([
-            (min_lon, 180.0),
-            (min_lat, 90.0),
-            (max_lon, 180.0),
-            (max_lat, 90.0),
-        ]) {
-            let degrees: f64 = text
-                .trim()
-                .parse()
-                .ok()
-                .filter(|value: &f64| value.is_finite() && value.abs() <= limit)
-                .ok_or_else(|| {
-                    ApiError::bad(
-                        "bbox",
-                        format!("{text:?} is not a coordinate within ±{limit}"),
-                    )
-                })?;
+        for (slot, (text, limit)) in
+            corners
+                .iter_mut()
+                .zip([(min_lon, 180), (min_lat, 90), (max_lon, 180), (max_lat, 90)])
+        {
+            let degrees = decimal_degrees(text, limit).ok_or_else(|| {
+                ApiError::bad(
+                    "bbox",
+                    format!("{text:?} is not a decimal coordinate within ±{limit}"),
+                )
+            })?;
             *slot = (degrees * 1e7).round();
-        }
-        if corners[0] > corners[2] || corners[1] > corners[3] {
-            return Err(ApiError::bad(
-                "bbox",
-                "the minimum corner is above or east of the maximum",
-            ));
         }
         Ok(Self::Bbox(corners))
     }
+}
+
+/// A bounding box as the document declares it: four decimal coordinates, longitudes within
+/// ±180 and latitudes within ±90.
+pub const BBOX_PATTERN: &str = concat!(
+    r"^-?(180(\.0+)?|(1[0-7][0-9]|[0-9]{1,2})(\.[0-9]+)?),",
+    r"-?(90(\.0+)?|[0-8]?[0-9](\.[0-9]+)?),",
+    r"-?(180(\.0+)?|(1[0-7][0-9]|[0-9]{1,2})(\.[0-9]+)?),",
+    r"-?(90(\.0+)?|[0-8]?[0-9](\.[0-9]+)?)$"
+);
+
+/// `-?digits(.digits)?` within ±`limit` (an integer part of at most three digits, no leading
+/// `+`, exponent or spaces), as [`BBOX_PATTERN`] has it.
+fn decimal_degrees(text: &str, limit: u32) -> Option<f64> {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (unsigned, None),
+    };
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
+    if !digits(whole) || fraction.is_some_and(|fraction| !digits(fraction)) {
+        return None;
+    }
+    let whole_value: u32 = whole.parse().ok()?;
+    let fraction_zero = fraction.is_none_or(|fraction| fraction.bytes().all(|byte| byte == b'0'));
+    // the pattern: 180 or 90 only with a zero fraction; below it, at most two or three digits
+    let allowed = match limit {
+        180 => {
+            whole.len() <= 2
+                || (whole.len() == 3 && whole.starts_with('1') && whole_value < 180)
+                || (whole == "180" && fraction_zero)
+        }
+        _ => (whole.len() <= 2 && whole_value < 90) || (whole == "90" && fraction_zero),
+    };
+    if !allowed {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// `GET /api/listings/{zip}`: listings of a zip code.
@@ -157,7 +186,7 @@ impl Area {
     path = "/api/listings/{zip}",
     tag = "listings",
     params(
-        ("zip" = String, Path, description = "Five-digit zip code"),
+        ("zip" = String, Path, pattern = "^[0-9]{5}$", description = "Five-digit zip code"),
         SearchParams,
     ),
     responses(
@@ -183,7 +212,7 @@ pub async fn by_zip(
     path = "/api/listings",
     tag = "listings",
     params(
-        ("bbox" = String, Query, description = "minLon,minLat,maxLon,maxLat in degrees"),
+        ("bbox" = String, Query, pattern = "^-?(180(\\.0+)?|(1[0-7][0-9]|[0-9]{1,2})(\\.[0-9]+)?),-?(90(\\.0+)?|[0-8]?[0-9](\\.[0-9]+)?),-?(180(\\.0+)?|(1[0-7][0-9]|[0-9]{1,2})(\\.[0-9]+)?),-?(90(\\.0+)?|[0-8]?[0-9](\\.[0-9]+)?)$", description = "minLon,minLat,maxLon,maxLat in decimal degrees: the box between the two corners"),
         SearchParams,
     ),
     responses(
@@ -215,24 +244,35 @@ pub async fn by_bbox(
 #[allow(non_snake_case, dead_code)]
 pub struct SearchParams {
     /// Lowest price in dollars.
+    #[param(minimum = 0)]
     minPrice: Option<i64>,
-    /// Highest price in dollars.
+    /// Highest price in dollars (below `minPrice`: nothing matches).
+    #[param(minimum = 0)]
     maxPrice: Option<i64>,
-    /// Listing status, e.g. `FOR_SALE` (other spellings are normalised: `sold`, `active`).
+    /// Listing status, e.g. `FOR_SALE` (other spellings are normalised: `sold`, `active`;
+    /// one with nothing left to compare matches nothing).
+    #[param(pattern = "^[ -~]{1,256}$")]
     status: Option<String>,
-    /// Home type, e.g. `SINGLE_FAMILY`, `CONDO`.
+    /// Home type, e.g. `SINGLE_FAMILY`, `CONDO` (normalised like `status`).
+    #[param(pattern = "^[ -~]{1,256}$")]
     r#type: Option<String>,
     /// Fewest bedrooms.
+    #[param(minimum = 0, maximum = 100)]
     minBeds: Option<i32>,
-    /// Rows per page, 1 to 500 (default 100).
+    /// Rows per page (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// Opaque cursor from `pagination.next_cursor`: stable while listings are added.
+    #[param(pattern = "^c1\\.([0-9a-f]{2}){1,126}$")]
     cursor: Option<String>,
-    /// Rows to skip (the seed's paging; prefer `cursor`).
+    /// Rows to skip (the seed's paging; after `cursor` when both are given).
+    #[param(minimum = 0, maximum = 100000)]
     offset: Option<i64>,
-    /// Latest attestations shown with each listing, 0 to 10 (default 5).
+    /// Latest attestations shown with each listing (default 5).
+    #[param(minimum = 0, maximum = 10)]
     attestations: Option<i64>,
     /// Read this consensus version instead of the live one.
+    #[param(pattern = "^[a-z_][a-z0-9_]{0,47}$")]
     consensus_version: Option<String>,
 }
 
@@ -483,8 +523,8 @@ pub fn detail_sql(listing: &str, consensus: &str, trust: &str) -> [String; 3] {
     path = "/api/listing/{zpid}",
     tag = "listings",
     params(
-        ("zpid" = String, Path, description = "The listing's id"),
-        ("consensus_version" = Option<String>, Query, description = "Read this consensus version instead of the live one"),
+        ("zpid" = String, Path, pattern = "^[A-Za-z0-9_-]{1,128}$", description = "The listing's id"),
+        ("consensus_version" = Option<String>, Query, pattern = "^[a-z_][a-z0-9_]{0,47}$", description = "Read this consensus version instead of the live one"),
     ),
     responses(
         (status = 200, description = "The listing", body = ListingDetail),
@@ -559,4 +599,56 @@ pub async fn detail(
     )
     .await?;
     Ok(Json(detail))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_declares_the_bbox_grammar_the_server_parses() {
+        let document: serde_json::Value =
+            serde_json::from_str(&crate::docs::openapi_json().expect("document")).expect("json");
+        let parameters = document["paths"]["/api/listings"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let bbox = parameters
+            .iter()
+            .find(|parameter| parameter["name"] == "bbox")
+            .expect("bbox");
+        assert_eq!(bbox["schema"]["pattern"], BBOX_PATTERN);
+    }
+
+    #[test]
+    fn coordinates_follow_the_pattern() {
+        for (text, limit) in [
+            ("180", 180),
+            ("-180.000", 180),
+            ("179.9999999", 180),
+            ("-97.7205", 180),
+            ("0", 90),
+            ("90.0", 90),
+            ("-89.5", 90),
+            ("07", 90),
+        ] {
+            assert!(decimal_degrees(text, limit).is_some(), "{text}");
+        }
+        for (text, limit) in [
+            ("180.1", 180),
+            ("181", 180),
+            ("200", 180),
+            ("0180", 180),
+            ("90.01", 90),
+            ("100", 90),
+            ("+5", 90),
+            ("5.", 90),
+            (".5", 90),
+            ("1e1", 90),
+            (" 5", 90),
+            ("-", 90),
+            ("NaN", 90),
+        ] {
+            assert!(decimal_degrees(text, limit).is_none(), "{text}");
+        }
+    }
 }

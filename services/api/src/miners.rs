@@ -77,8 +77,8 @@ pub fn miner_sql(trust: &str, consensus: &str, listing: &str) -> [String; 4] {
     path = "/api/miners/{hotkey}/stats",
     tag = "miners",
     params(
-        ("hotkey" = String, Path, description = "The miner's hotkey"),
-        ("consensus_version" = Option<String>, Query, description = "Take accuracy from this consensus version"),
+        ("hotkey" = String, Path, pattern = "^[A-Za-z0-9_-]{1,64}$", description = "The miner's hotkey"),
+        ("consensus_version" = Option<String>, Query, pattern = "^[a-z_][a-z0-9_]{0,47}$", description = "Take accuracy from this consensus version"),
     ),
     responses(
         (status = 200, description = "The miner", body = MinerStats),
@@ -220,11 +220,11 @@ pub fn leaderboard_sql(trust: &str, consensus: &str, sort: &str, order: &str) ->
     path = "/api/miners",
     tag = "miners",
     params(
-        ("sort" = Option<String>, Query, description = "trust_score (default), accuracy_score, total_submissions, duplicate_rate or last_submission"),
-        ("order" = Option<String>, Query, description = "desc (default) or asc"),
-        ("limit" = Option<i64>, Query, description = "Rows per page, 1 to 500 (default 100)"),
-        ("offset" = Option<i64>, Query, description = "Rows to skip"),
-        ("consensus_version" = Option<String>, Query, description = "Take accuracy from this consensus version"),
+        ("sort" = Option<String>, Query, pattern = "^(trust_score|accuracy_score|total_submissions|duplicate_rate|last_submission)$", description = "trust_score (default), accuracy_score, total_submissions, duplicate_rate or last_submission"),
+        ("order" = Option<String>, Query, pattern = "^(asc|desc)$", description = "desc (default) or asc"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Rows per page (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, maximum = 100000, description = "Rows to skip"),
+        ("consensus_version" = Option<String>, Query, pattern = "^[a-z_][a-z0-9_]{0,47}$", description = "Take accuracy from this consensus version"),
     ),
     responses(
         (status = 200, description = "The leaderboard", body = Leaderboard),

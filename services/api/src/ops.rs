@@ -290,7 +290,7 @@ pub struct DatabaseStats {
 
 /// `GET /api/stats`: totals, the last 24 hours, the consensus score and the versions.
 #[utoipa::path(get, path = "/api/stats", tag = "operations",
-    params(("consensus_version" = Option<String>, Query, description = "Average this consensus version's scores")),
+    params(("consensus_version" = Option<String>, Query, pattern = "^[a-z_][a-z0-9_]{0,47}$", description = "Average this consensus version's scores")),
     responses(
         (status = 200, description = "Database statistics", body = DatabaseStats),
         (status = 400, description = "A bad parameter", body = crate::error::ErrorBody),

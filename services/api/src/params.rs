@@ -1,12 +1,17 @@
 //! Query parameters, parsed by hand so that every mistake is a 400 naming the parameter: an
-//! unknown parameter, a repeated one, a value that does not parse or is out of range.
+//! unknown parameter, a repeated or empty one, a value that does not parse or is out of range.
+//!
+//! What is accepted is exactly what the OpenAPI document declares (its `pattern`, `minimum`,
+//! `maximum` and `maxLength`), so that clients generated from it are right: the `api` suite's
+//! schemathesis run checks that nothing the document allows is refused and nothing it forbids
+//! accepted.
 
 use std::collections::BTreeMap;
 
 use crate::error::{ApiError, ApiResult};
 
-/// Longest accepted value of one parameter, in bytes.
-const MAX_VALUE_BYTES: usize = 256;
+/// Longest accepted value of one parameter, in characters.
+pub const MAX_VALUE_CHARS: usize = 256;
 
 /// The parameters of one request; each is taken once, and [`Params::finish`] rejects the rest.
 pub struct Params {
@@ -18,10 +23,16 @@ impl Params {
     pub fn parse(raw: Option<&str>) -> ApiResult<Self> {
         let mut values = BTreeMap::new();
         for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-            if value.len() > MAX_VALUE_BYTES {
+            if value.chars().count() > MAX_VALUE_CHARS {
                 return Err(ApiError::bad(
                     &name,
-                    format!("longer than {MAX_VALUE_BYTES} bytes"),
+                    format!("longer than {MAX_VALUE_CHARS} characters"),
+                ));
+            }
+            if value.is_empty() {
+                return Err(ApiError::bad(
+                    &name,
+                    "empty: leave the parameter out instead",
                 ));
             }
             if values
@@ -34,9 +45,9 @@ impl Params {
         Ok(Self { values })
     }
 
-    /// The raw value of `name`, if given (an empty value counts as not given).
+    /// The raw value of `name`, if given.
     pub fn text(&mut self, name: &str) -> Option<String> {
-        self.values.remove(name).filter(|value| !value.is_empty())
+        self.values.remove(name)
     }
 
     /// An integer within `min..=max`.
@@ -44,9 +55,12 @@ impl Params {
         let Some(raw) = self.text(name) else {
             return Ok(None);
         };
-        let value: i64 = raw
-            .parse()
-            .map_err(|_| ApiError::bad(name, format!("{raw:?} is not an integer")))?;
+        // JSON Schema's integer, written out: an optional minus and digits
+        let digits = raw.strip_prefix('-').unwrap_or(&raw);
+        let value: i64 = (!digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()))
+            .then(|| raw.parse().ok())
+            .flatten()
+            .ok_or_else(|| ApiError::bad(name, format!("{raw:?} is not an integer")))?;
         if !(min..=max).contains(&value) {
             return Err(ApiError::bad(
                 name,
@@ -67,7 +81,7 @@ impl Params {
         };
         choices
             .iter()
-            .find(|choice| choice.eq_ignore_ascii_case(&raw))
+            .find(|choice| **choice == raw)
             .copied()
             .map(Some)
             .ok_or_else(|| {
@@ -107,17 +121,12 @@ impl Page {
     /// Takes `limit`, `offset` and `cursor`.
     pub fn take(params: &mut Params, default: i64, max: i64) -> ApiResult<Self> {
         let limit = params.integer("limit", 1, max)?.unwrap_or(default);
+        // both: the rows after the cursor, skipping `offset` of them
         let offset = params.integer("offset", 0, MAX_OFFSET)?;
         let after = params
             .text("cursor")
             .map(|cursor| decode_cursor(&cursor))
             .transpose()?;
-        if offset.is_some() && after.is_some() {
-            return Err(ApiError::bad(
-                "offset",
-                "give either offset or cursor, not both",
-            ));
-        }
         Ok(Self {
             limit,
             offset: offset.unwrap_or(0),
@@ -133,10 +142,18 @@ pub fn encode_cursor(key: &str) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> ApiResult<String> {
+    // `^c1\.([0-9a-f]{2})+$`; any bytes make a key to page after, even ones no id has
     cursor
         .strip_prefix("c1.")
+        .filter(|encoded| {
+            !encoded.is_empty()
+                && encoded
+                    .bytes()
+                    .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+        })
         .and_then(|encoded| hex::decode(encoded).ok())
-        .and_then(|bytes| String::from_utf8(bytes).ok())
+        // Postgres text holds no NUL, and no id has one: a key without it pages the same
+        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', ""))
         .ok_or_else(|| ApiError::bad("cursor", "not a cursor returned by this API"))
 }
 
@@ -153,14 +170,19 @@ pub fn zip_code(raw: &str) -> ApiResult<String> {
 }
 
 /// A listing id (`zpid`) path parameter: the ids the parser makes (digits for Zillow,
-/// `mls:…`, `addr:…`), at most 128 bytes of printable ASCII without spaces.
+/// `mls-…`, `addr-…`), letters, digits, `_` and `-`, at most 128.
 pub fn listing_id(raw: &str) -> ApiResult<String> {
-    if !raw.is_empty() && raw.len() <= 128 && raw.bytes().all(|byte| byte.is_ascii_graphic()) {
+    if !raw.is_empty()
+        && raw.len() <= 128
+        && raw
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+    {
         Ok(raw.to_owned())
     } else {
         Err(ApiError::bad(
             "zpid",
-            "not a listing id (1 to 128 printable characters)",
+            "not a listing id (1 to 128 letters, digits, _ and -)",
         ))
     }
 }
@@ -215,10 +237,32 @@ mod tests {
                 .as_deref(),
             Some("mls:42")
         );
-        let mut forged = Params::parse(Some("cursor=zzz")).expect("parses");
-        assert!(Page::take(&mut forged, 100, 500).is_err());
+        for forged in ["zzz", "c1.", "c1.ABCD", "c1.abc"] {
+            let mut params = Params::parse(Some(&format!("cursor={forged}"))).expect("parses");
+            assert!(Page::take(&mut params, 100, 500).is_err(), "{forged}");
+        }
         let mut both = Params::parse(Some(&format!("offset=3&cursor={}", encode_cursor("1"))))
             .expect("parses");
-        assert!(Page::take(&mut both, 100, 500).is_err());
+        let page = Page::take(&mut both, 100, 500).expect("both: after the cursor, skipping 3");
+        assert_eq!((page.offset, page.after.as_deref()), (3, Some("1")));
+    }
+
+    #[test]
+    fn values_are_what_the_document_declares() {
+        assert!(Params::parse(Some("limit=")).is_err(), "empty");
+        assert!(Params::parse(Some(&format!("status={}", "é".repeat(256)))).is_ok());
+        assert!(Params::parse(Some(&format!("status={}", "é".repeat(257)))).is_err());
+        for raw in ["+5", "5.0", " 5", "0x5", "-", ""] {
+            let mut params = Params {
+                values: BTreeMap::from([("limit".to_owned(), raw.to_owned())]),
+            };
+            assert!(params.integer("limit", -10, 10).is_err(), "{raw:?}");
+        }
+        let mut params = Params::parse(Some("limit=-7&order=DESC")).expect("parses");
+        assert_eq!(params.integer("limit", -10, 10).expect("integer"), Some(-7));
+        assert!(
+            params.choice("order", &["asc", "desc"]).is_err(),
+            "choices are exact"
+        );
     }
 }
