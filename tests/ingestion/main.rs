@@ -5,6 +5,7 @@
 mod bridge;
 mod dataset;
 mod hostile;
+mod layout;
 mod outage;
 mod parser;
 mod real_uploads;

@@ -257,6 +257,8 @@ impl Bridge {
             (Some(_), Store::S3 { .. }) => Some(sqs_client(&config.sqs, &config.s3).await),
             _ => None,
         };
+        let topics = Topics::new(&config.kafka.topic_prefix);
+        kafka::keyed_partition_count(&config.kafka, &pool, &topics.uploads()).await?;
         Ok(Self {
             config: config.bridge.clone(),
             sqs_config: config.sqs.clone(),
@@ -265,7 +267,7 @@ impl Bridge {
             sqs,
             pool,
             producer: kafka::producer(&config.kafka)?,
-            topics: Topics::new(&config.kafka.topic_prefix),
+            topics,
             in_progress: KeyLocks::default(),
         })
     }

@@ -135,7 +135,8 @@ impl Parser {
         resi_runtime::postgres::check(&pool).await?;
         let topics = Topics::new(&config.kafka.topic_prefix);
         let uploads = topics.uploads();
-        let count = kafka::partition_count(&config.kafka, &uploads).await?;
+        let count = kafka::keyed_partition_count(&config.kafka, &pool, &uploads).await?;
+        kafka::keyed_partition_count(&config.kafka, &pool, &topics.attestations()).await?;
         let partitions = config.parser.assignment.resolve(count)?;
         let client = resi_runtime::postgres::connection(&pool).await?;
         let offsets = checkpoints::load(&client, &config.parser.consumer_name, &uploads).await?;

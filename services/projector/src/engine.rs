@@ -270,7 +270,7 @@ impl Projector {
             let mut client = resi_runtime::postgres::connection(&pool).await?;
             let (schema, status) =
                 versions::ensure(&mut client, kind.as_str(), &target.version, kind.ddl()).await?;
-            let count = kafka::partition_count(&config.kafka, &topic).await?;
+            let count = kafka::keyed_partition_count(&config.kafka, &pool, &topic).await?;
             let partitions = config.projector.assignment.resolve(count)?;
             let (offsets, staged) =
                 versions::positions(&client, kind.as_str(), &target.version, &topic).await?;

@@ -255,6 +255,87 @@ pub async fn partition_count(config: &KafkaConfig, topic: &str) -> anyhow::Resul
     Ok(count)
 }
 
+/// How many partitions keyed `topic` has, once checked against the count recorded when the
+/// system first used it (recorded now if this is the first time). A different count fails:
+/// producers place keys modulo the count, so a changed count moves existing keys to other
+/// partitions and a listing's (or a miner's) events would be folded by two lanes in no common
+/// order. The runbook's "Change a partition count" says what to do instead.
+#[tracing::instrument(skip_all, fields(topic))]
+pub async fn keyed_partition_count(
+    config: &KafkaConfig,
+    pool: &deadpool_postgres::Pool,
+    topic: &str,
+) -> anyhow::Result<i32> {
+    let count = partition_count(config, topic).await?;
+    let client = crate::postgres::connection(pool).await?;
+    let recorded = client
+        .query_opt(
+            "WITH recorded AS (
+                 INSERT INTO topic_partitions (topic, partitions) VALUES ($1, $2)
+                 ON CONFLICT (topic) DO NOTHING
+                 RETURNING partitions
+             )
+             SELECT partitions FROM recorded
+             UNION ALL
+             SELECT partitions FROM topic_partitions WHERE topic = $1
+             LIMIT 1",
+            &[&topic, &count],
+        )
+        .await
+        .with_context(|| format!("failed to record the partition count of {topic}"))?;
+    let recorded: i32 = match recorded {
+        Some(row) => row.get(0),
+        // another service recorded it after this statement's snapshot: read it now
+        None => client
+            .query_one(
+                "SELECT partitions FROM topic_partitions WHERE topic = $1",
+                &[&topic],
+            )
+            .await
+            .with_context(|| format!("failed to read the recorded partition count of {topic}"))?
+            .get(0),
+    };
+    anyhow::ensure!(
+        recorded == count,
+        "topic {topic} has {count} partitions, but the system was built with {recorded}: a \
+         changed count moves existing keys to other partitions, so nothing runs against it \
+         (see the runbook, \"Change a partition count\"; restore the topic or its recorded \
+         count)"
+    );
+    pin(topic, count);
+    Ok(count)
+}
+
+/// Partition counts of keyed topics as checked by [`keyed_partition_count`]: this process
+/// places each key of such a topic itself, by the checked count, so partitions added while it
+/// runs (which librdkafka would start hashing keys over) never receive an existing key.
+static PINNED: std::sync::LazyLock<std::sync::RwLock<BTreeMap<String, i32>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn pin(topic: &str, partitions: i32) {
+    PINNED
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(topic.to_owned(), partitions);
+}
+
+fn pinned(topic: &str) -> Option<i32> {
+    PINNED
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(topic)
+        .copied()
+}
+
+/// The partition librdkafka's default partitioner (`consistent_random`) gives a non-empty
+/// `key` among `partitions`: CRC-32 of the key modulo the count.
+#[must_use]
+pub fn placement(key: &[u8], partitions: i32) -> i32 {
+    let count = u32::try_from(partitions.max(1)).unwrap_or(1);
+    // the remainder is below `partitions`, an i32
+    i32::try_from(crc32fast::hash(key) % count).unwrap_or(0)
+}
+
 /// The end offset (high watermark) of every partition of `topic`: the offset the next record
 /// will get, so a consumer whose next offset equals it has read everything.
 #[tracing::instrument(skip_all, fields(topic))]
@@ -405,6 +486,11 @@ pub async fn enqueue_encoded(
         .key(key)
         .payload(payload)
         .headers(headers);
+    if let Some(partitions) = pinned(topic)
+        && !key.is_empty()
+    {
+        record = record.partition(placement(key.as_bytes(), partitions));
+    }
     let mut backoff = Duration::from_millis(1);
     loop {
         match producer.send_result(record) {
