@@ -71,6 +71,7 @@ async fn a_parser_killed_mid_file_resumes_and_loses_nothing() -> anyhow::Result<
         batch_rows: 1_000,
         max_scrape_skew_micros: 600_000_000,
         max_json_listing_bytes: 1 << 20,
+        max_file_rows: 10_000_000,
         record_time: Timestamp::now(),
     };
     let mut expected = BTreeSet::new();

@@ -239,6 +239,7 @@ pub(crate) fn parse_options() -> ParseOptions {
         batch_rows: 8_192,
         max_scrape_skew_micros: 600_000_000,
         max_json_listing_bytes: 1 << 20,
+        max_file_rows: 10_000_000,
         record_time: Timestamp::now(),
     }
 }

@@ -59,6 +59,8 @@ pub struct ParseOptions {
     /// Largest JSON listing (or document header value), in bytes: memory per row stays bounded
     /// whatever the document holds.
     pub max_json_listing_bytes: u64,
+    /// Most rows (listings) of one file: the memory a file's ids take is bounded by it.
+    pub max_file_rows: u64,
     /// When the events are written (informational).
     pub record_time: Timestamp,
 }
@@ -227,6 +229,18 @@ impl<'u, F: FnMut(Vec<Encoded>) -> bool> Emitter<'u, F> {
     #[must_use]
     pub const fn rows_read(&self) -> u64 {
         self.tally.rows_read
+    }
+
+    /// `max_file_rows`.
+    #[must_use]
+    pub const fn max_rows(&self) -> u64 {
+        self.options.max_file_rows
+    }
+
+    /// Whether the rows read so far are within `max_file_rows`.
+    #[must_use]
+    pub const fn within_row_limit(&self) -> bool {
+        self.tally.rows_read <= self.options.max_file_rows
     }
 
     /// Attestations handed out or buffered so far.

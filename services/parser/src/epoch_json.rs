@@ -182,6 +182,8 @@ enum Failure {
     Io(String),
     /// The header comes after the listings: read it first.
     HeaderAfterListings,
+    /// More listings than `parser.max_file_rows`.
+    TooManyRows(u64),
     /// The receiver of the events wants no more.
     Stopped,
 }
@@ -206,6 +208,9 @@ impl Failure {
             Self::Rejected(reason, detail) => (FileFailureKind::Rejected(reason), detail),
             Self::Io(detail) => (FileFailureKind::Io, detail),
             Self::Stopped => (FileFailureKind::Stopped, "stopped".to_owned()),
+            Self::TooManyRows(max_rows) => {
+                return FileFailure::too_many_rows(max_rows, admitted);
+            }
             Self::HeaderAfterListings => (
                 FileFailureKind::Corrupt,
                 "the document's header could not be read".to_owned(),
@@ -419,6 +424,10 @@ impl<'de, F: FnMut(Vec<Encoded>) -> bool> Visitor<'de> for ListingsSeed<'_, '_, 
                     reading.emitter.row(&listing.values());
                 }
                 None => reading.emitter.reject(RejectReason::UncoercibleValue),
+            }
+            if !reading.emitter.within_row_limit() {
+                let max_rows = reading.emitter.max_rows();
+                return Err(reading.stop(Failure::TooManyRows(max_rows)));
             }
             if reading.emitter.batch_full() && !reading.emitter.flush() {
                 return Err(reading.stop(Failure::Stopped));
@@ -888,6 +897,7 @@ mod tests {
             batch_rows: 2,
             max_scrape_skew_micros: 600_000_000,
             max_json_listing_bytes: 64 * 1024,
+            max_file_rows: 10_000_000,
             record_time: Timestamp::from_micros(7),
         }
     }
@@ -1139,6 +1149,32 @@ mod tests {
         huge["description"] = json!("x".repeat(200 * 1024));
         let bytes = serde_json::to_vec(&document(vec![huge])).expect("json");
         assert_eq!(run_bytes(bytes, roomy).0.expect("parsed").rows_valid, 1);
+    }
+
+    #[test]
+    fn a_document_over_the_row_bound_is_too_large() {
+        let listings: Vec<serde_json::Value> = (0..5)
+            .map(|index| listing(&format!("{}", 500 + index)))
+            .collect();
+        let bytes = serde_json::to_vec(&document(listings)).expect("json");
+        let mut bounded = options();
+        bounded.max_file_rows = 5;
+        assert_eq!(
+            run_bytes(bytes.clone(), bounded)
+                .0
+                .expect("five fit")
+                .rows_valid,
+            5
+        );
+        bounded.max_file_rows = 4;
+        let (outcome, _) = run_bytes(bytes, bounded);
+        let failure = outcome.expect_err("over the bound");
+        assert_eq!(failure.kind, FileFailureKind::TooLarge);
+        assert!(
+            failure.detail.contains("more than 4 rows"),
+            "{}",
+            failure.detail
+        );
     }
 
     #[test]

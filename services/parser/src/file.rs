@@ -32,8 +32,23 @@ pub enum FileFailureKind {
     Rejected(UploadRejectReason),
     /// The local copy of the file could not be read: a fault of this machine, retried.
     Io,
+    /// More rows than `parser.max_file_rows`: memory per file is bounded by configuration,
+    /// whatever the file claims.
+    TooLarge,
     /// The consumer of the events went away (shutdown or crash): nothing to record.
     Stopped,
+}
+
+impl FileFailure {
+    /// The failure of a file with more rows than `max_rows`.
+    #[must_use]
+    pub fn too_many_rows(max_rows: u64, admitted: u64) -> Self {
+        Self::new(
+            FileFailureKind::TooLarge,
+            format!("more than {max_rows} rows (parser.max_file_rows)"),
+            admitted,
+        )
+    }
 }
 
 /// A file that could not be parsed to its end.
@@ -95,6 +110,7 @@ struct IdPass<'f, R> {
     metadata: &'f ArrowReaderMetadata,
     format: resi_events::UploadFormat,
     batch_rows: usize,
+    max_rows: u64,
 }
 
 impl<R: ChunkReader + 'static> IdPass<'_, R> {
@@ -105,7 +121,7 @@ impl<R: ChunkReader + 'static> IdPass<'_, R> {
     /// A v1 file's ids are its zpids unless a row has none (then its `uri` or `url` tells):
     /// the pass reads the zpid column alone first, and the other id columns only if a zpid is
     /// missing.
-    fn repeated_ids(&self, plan: &SchemaPlan) -> Result<HashSet<u64>, String> {
+    fn repeated_ids(&self, plan: &SchemaPlan) -> Result<HashSet<u64>, FileFailure> {
         let zpid_column = (self.format == resi_events::UploadFormat::V1)
             .then(|| plan.indices[id_specs(self.format)[0]])
             .flatten();
@@ -123,7 +139,8 @@ impl<R: ChunkReader + 'static> IdPass<'_, R> {
 
     /// The keys of every row's listing id read from `columns`; `None` when `zpids_only` and a
     /// row has no zpid.
-    fn keys(&self, columns: Vec<usize>, zpids_only: bool) -> Result<Option<Vec<u64>>, String> {
+    fn keys(&self, columns: Vec<usize>, zpids_only: bool) -> Result<Option<Vec<u64>>, FileFailure> {
+        let corrupt = |error: String| FileFailure::new(FileFailureKind::Corrupt, error, 0);
         let format = self.format;
         let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
             self.reader.clone(),
@@ -131,19 +148,28 @@ impl<R: ChunkReader + 'static> IdPass<'_, R> {
         );
         let claimed_rows =
             usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+        // a claim over the bound is refused unread; a file holding more than it claims is
+        // refused once its rows pass the bound
+        let max_rows = usize::try_from(self.max_rows).unwrap_or(usize::MAX);
+        if claimed_rows > max_rows {
+            return Err(FileFailure::too_many_rows(self.max_rows, 0));
+        }
         let mask = ProjectionMask::roots(builder.parquet_schema(), columns);
         let batches = builder
             .with_projection(mask)
             .with_batch_size(self.batch_rows)
             .build()
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| corrupt(error.to_string()))?;
         let plan = id_plan(batches.schema().as_ref(), format);
         let rule = id_rule(format);
         // sized by the footer's row count, which is the miner's claim: never beyond a bound,
         // and grown as rows arrive past it
         let mut keys = Vec::with_capacity(claimed_rows.min(MAX_PRESIZED_ROWS));
         for batch in batches {
-            let batch = batch.map_err(|error| error.to_string())?;
+            let batch = batch.map_err(|error| corrupt(error.to_string()))?;
+            if keys.len().saturating_add(batch.num_rows()) > max_rows {
+                return Err(FileFailure::too_many_rows(self.max_rows, 0));
+            }
             if zpids_only && batch.column(0).null_count() > 0 {
                 return Ok(None);
             }
@@ -160,8 +186,8 @@ impl<R: ChunkReader + 'static> IdPass<'_, R> {
                 }));
                 continue;
             }
-            let coerced =
-                CoercedBatch::new(&batch, &plan, format).map_err(|error| error.to_string())?;
+            let coerced = CoercedBatch::new(&batch, &plan, format)
+                .map_err(|error| corrupt(error.to_string()))?;
             for row in 0..coerced.rows() {
                 let values = coerced.values(row);
                 if zpids_only && values.zpid == Cell::Missing {
@@ -256,9 +282,9 @@ pub fn parse_file<R: ChunkReader + 'static>(
         metadata: &metadata,
         format: upload.format,
         batch_rows,
+        max_rows: options.max_file_rows,
     }
-    .repeated_ids(&full_plan)
-    .map_err(|detail| FileFailure::new(Corrupt, detail, 0))?;
+    .repeated_ids(&full_plan)?;
     // read only the columns the schema uses
     let used: Vec<usize> = full_plan.indices.iter().flatten().copied().collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), used);
@@ -373,11 +399,21 @@ mod tests {
         admission: AdmissionPlan,
         batch_rows: usize,
     ) -> (Result<Event, FileFailure>, Vec<Event>) {
+        run_within(bytes, admission, batch_rows, 10_000_000)
+    }
+
+    fn run_within(
+        bytes: Bytes,
+        admission: AdmissionPlan,
+        batch_rows: usize,
+        max_file_rows: u64,
+    ) -> (Result<Event, FileFailure>, Vec<Event>) {
         let mut events = Vec::new();
         let options = ParseOptions {
             batch_rows,
             max_scrape_skew_micros: 600_000_000,
             max_json_listing_bytes: 1 << 20,
+            max_file_rows,
             record_time: Timestamp::from_micros(7),
         };
         let outcome = parse_file(bytes, &upload(6), admission, options, |batch| {
@@ -481,6 +517,106 @@ mod tests {
         assert_eq!(events.len(), 2);
     }
 
+    /// `bytes` with a footer whose total row count claims one row per row group, while the
+    /// row groups keep their real counts. parquet's writer sums the row groups' counts, so the
+    /// claim is forged in the encoded footer: it is the first byte where the honest footer and
+    /// one written with one-row groups differ (the total comes before the row groups).
+    fn claiming_one_row_per_group(bytes: &Bytes) -> Bytes {
+        use parquet::file::metadata::{
+            ParquetMetaData, ParquetMetaDataBuilder, ParquetMetaDataReader, ParquetMetaDataWriter,
+        };
+        let metadata = ParquetMetaDataReader::new()
+            .parse_and_finish(bytes)
+            .expect("a footer");
+        let footer = |metadata: &ParquetMetaData| {
+            let mut out = Vec::new();
+            ParquetMetaDataWriter::new(&mut out, metadata)
+                .finish()
+                .expect("footer written");
+            out
+        };
+        let honest = footer(&metadata);
+        let mut one_row_groups = ParquetMetaDataBuilder::new(metadata.file_metadata().clone());
+        for group in metadata.row_groups() {
+            one_row_groups = one_row_groups.add_row_group(
+                group
+                    .clone()
+                    .into_builder()
+                    .set_num_rows(1)
+                    .build()
+                    .expect("row group"),
+            );
+        }
+        let claiming = footer(&one_row_groups.build());
+        assert_eq!(
+            honest.len(),
+            claiming.len(),
+            "small counts are one byte each"
+        );
+        let total = (0..honest.len())
+            .find(|&index| honest[index] != claiming[index])
+            .expect("the counts differ");
+        let mut forged = honest;
+        forged[total] = claiming[total];
+        let footer_len = u32::from_le_bytes(
+            bytes[bytes.len() - 8..bytes.len() - 4]
+                .try_into()
+                .expect("four bytes"),
+        ) as usize;
+        let mut out = bytes[..bytes.len() - 8 - footer_len].to_vec();
+        out.extend_from_slice(&forged);
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn a_file_over_the_row_bound_is_too_large_whatever_its_footer_claims() {
+        let plan = AdmissionPlan::new(0.9, 20_348, 0);
+        let honest = file();
+        assert!(
+            run_within(honest.clone(), plan, 2, 6).0.is_ok(),
+            "six rows fit six"
+        );
+
+        // the footer's claim is over the bound: refused before a row is read
+        let (outcome, events) = run_within(honest.clone(), plan, 2, 5);
+        let failure = outcome.expect_err("too large");
+        assert_eq!(failure.kind, FileFailureKind::TooLarge);
+        assert!(
+            failure.detail.contains("more than 5 rows"),
+            "{}",
+            failure.detail
+        );
+        assert!(events.is_empty());
+
+        // a footer that claims two rows holds six: refused once the rows pass the bound
+        let forged = claiming_one_row_per_group(&honest);
+        let metadata = ParquetRecordBatchReaderBuilder::try_new(forged.clone())
+            .expect("readable")
+            .metadata()
+            .clone();
+        assert_eq!(metadata.file_metadata().num_rows(), 2);
+        assert_eq!(
+            metadata
+                .row_groups()
+                .iter()
+                .map(|group| group.num_rows())
+                .sum::<i64>(),
+            6
+        );
+        let (outcome, events) = run_within(forged.clone(), plan, 2, 5);
+        assert_eq!(
+            outcome.expect_err("too large").kind,
+            FileFailureKind::TooLarge
+        );
+        assert!(
+            events.is_empty(),
+            "the bound is met in the id pass, before any event"
+        );
+        let (outcome, events) = run_within(forged, plan, 2, 6);
+        assert!(outcome.is_ok(), "the rows, not the claim, count");
+        assert_eq!(events.len(), 4);
+    }
+
     #[test]
     fn files_that_make_the_decoders_panic_are_corrupt() {
         let crashers =
@@ -494,6 +630,7 @@ mod tests {
                 batch_rows: 1_024,
                 max_scrape_skew_micros: 0,
                 max_json_listing_bytes: 1 << 20,
+                max_file_rows: 10_000_000,
                 record_time: Timestamp::EPOCH,
             };
             let failure = parse_object(

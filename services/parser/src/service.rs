@@ -68,6 +68,10 @@ pub struct ParserConfig {
     /// Largest listing of an epoch JSON document (and largest header value), in bytes: a
     /// larger one makes the file `corrupt_file`. Memory per document stays within it.
     pub max_json_listing_bytes: u64,
+    /// Most rows (listings) of one file; a file with more is dead-lettered `too_large`. The
+    /// parser holds 8 bytes per row of a Parquet file's ids (and a set entry per listing of an
+    /// epoch document) while it reads it, so this bounds a file's memory whatever it claims.
+    pub max_file_rows: u64,
     /// Times a file may be started and not finished (the parser's process killed while
     /// reading it) before it is dead-lettered `retries_exhausted`: no file can put the parser
     /// in a crash loop.
@@ -90,6 +94,7 @@ impl Default for ParserConfig {
             lag_report_interval_secs: 15,
             max_scrape_skew_secs: 600,
             max_json_listing_bytes: 1 << 20,
+            max_file_rows: 10_000_000,
             max_parse_attempts: 3,
             retry: RetryPolicy::default(),
         }
@@ -522,6 +527,7 @@ impl Parser {
                 let reason = match failure.kind {
                     FileFailureKind::Corrupt => DeadLetterReason::CorruptFile,
                     FileFailureKind::WrongSchema => DeadLetterReason::WrongSchema,
+                    FileFailureKind::TooLarge => DeadLetterReason::TooLarge,
                     FileFailureKind::Rejected(reason) => {
                         self.reject_upload(upload, reason, failure.detail).await?;
                         return Ok(("rejected", failure.admitted, 0));
@@ -555,6 +561,7 @@ impl Parser {
                 .unwrap_or(i64::MAX / 1_000_000)
                 .saturating_mul(1_000_000),
             max_json_listing_bytes: self.config.max_json_listing_bytes,
+            max_file_rows: self.config.max_file_rows,
             record_time: Timestamp::now(),
         };
         let upload_for_parser = Arc::new(upload.clone());
