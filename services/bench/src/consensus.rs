@@ -235,7 +235,12 @@ async fn produce(
                     topic,
                     &event.key,
                     &event.payload,
-                    event.headers.build(),
+                    resi_runtime::kafka::EventHeaders::new(
+                        event.event_type,
+                        event.schema_version,
+                        event.id,
+                    )
+                    .build(),
                 )
                 .await?,
             );

@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use foldhash::HashSet;
 use resi_events::{
-    Admission, Event, EventId, EventPayload, ListingAttested, RejectReason, Timestamp,
+    Admission, Event, EventId, EventPayload, EventType, ListingAttested, RejectReason, Timestamp,
     UploadObserved, UploadParsed, codec,
 };
 use resi_projections::trust;
-use resi_runtime::kafka::EventHeaders;
 
 use crate::quality;
 use crate::row::{IdRule, RowContext, RowValues, map_row};
@@ -72,8 +71,13 @@ pub struct Encoded {
     pub key: String,
     /// Format byte + bincode.
     pub payload: Vec<u8>,
-    /// Type, schema version, id and format headers (built into rdkafka's form when produced).
-    pub headers: EventHeaders,
+    /// The event's type, schema version and id, which its headers carry (built into rdkafka's
+    /// form only when produced).
+    pub event_type: EventType,
+    /// Schema version.
+    pub schema_version: u16,
+    /// Event id.
+    pub id: EventId,
 }
 
 impl Encoded {
@@ -83,7 +87,9 @@ impl Encoded {
         Self {
             key: event.payload.partition_key().to_owned(),
             payload: codec::encode(event),
-            headers: EventHeaders::of(event),
+            event_type: event.event_type(),
+            schema_version: event.schema_version,
+            id: event.id,
         }
     }
 }

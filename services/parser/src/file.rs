@@ -223,28 +223,60 @@ pub fn parse_object(
     upload: &UploadObserved,
     admission: AdmissionPlan,
     options: ParseOptions,
-    mut emit: impl FnMut(Vec<Encoded>) -> bool,
+    emit: impl FnMut(Vec<Encoded>) -> bool,
 ) -> Result<Event, FileFailure> {
-    let handed = std::cell::Cell::new(0_u64);
-    let counting = |batch: Vec<Encoded>| {
-        handed.set(handed.get() + batch.len() as u64);
-        emit(batch)
-    };
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match upload.format {
+    guarded(emit, |counting| match upload.format {
         UploadFormat::EpochJson => {
             crate::epoch_json::parse_epoch_json(file, upload, admission, options, counting)
         }
         UploadFormat::V1 | UploadFormat::V2 => {
             parse_file(file, upload, admission, options, counting)
         }
-    }));
+    })
+}
+
+/// [`parse_object`] over an upload held in memory (the fuzz target's entry: the same code,
+/// with no file to write).
+pub fn parse_bytes(
+    bytes: bytes::Bytes,
+    upload: &UploadObserved,
+    admission: AdmissionPlan,
+    options: ParseOptions,
+    emit: impl FnMut(Vec<Encoded>) -> bool,
+) -> Result<Event, FileFailure> {
+    guarded(emit, |counting| match upload.format {
+        UploadFormat::EpochJson => crate::epoch_json::parse_epoch_json(
+            std::io::Cursor::new(bytes),
+            upload,
+            admission,
+            options,
+            counting,
+        ),
+        UploadFormat::V1 | UploadFormat::V2 => {
+            parse_file(bytes, upload, admission, options, counting)
+        }
+    })
+}
+
+/// How the detail of a failure that was a panic begins.
+pub const PANIC_DETAIL: &str = "reading the file made the parser panic";
+
+/// Runs `parse` with `emit` counting the events handed out, and turns a panic into a corrupt
+/// file.
+fn guarded<E: FnMut(Vec<Encoded>) -> bool>(
+    mut emit: E,
+    parse: impl FnOnce(&mut dyn FnMut(Vec<Encoded>) -> bool) -> Result<Event, FileFailure>,
+) -> Result<Event, FileFailure> {
+    let handed = std::cell::Cell::new(0_u64);
+    let mut counting = |batch: Vec<Encoded>| {
+        handed.set(handed.get() + batch.len() as u64);
+        emit(batch)
+    };
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse(&mut counting)));
     parsed.unwrap_or_else(|panic| {
         Err(FileFailure::new(
             FileFailureKind::Corrupt,
-            format!(
-                "reading the file made the parser panic: {}",
-                panic_message(panic.as_ref())
-            ),
+            format!("{PANIC_DETAIL}: {}", panic_message(panic.as_ref())),
             handed.get(),
         ))
     })
@@ -468,55 +500,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn parsing_again_gives_the_same_events() {
-        let plan = AdmissionPlan::new(0.9, 20_348, 0);
-        let (first_summary, first) = run(file(), plan, 2);
-        let (second_summary, second) = run(file(), plan, 5);
-        let ids = |events: &[Event]| events.iter().map(|event| event.id).collect::<Vec<_>>();
-        assert_eq!(ids(&first), ids(&second));
-        assert_eq!(first.len(), 4);
-        assert_eq!(
-            first_summary.expect("parsed").payload,
-            second_summary.expect("parsed").payload
-        );
-    }
-
-    #[test]
-    fn a_row_without_zpid_is_checked_for_duplicates_by_its_uri() {
-        use std::sync::Arc;
-
-        use arrow::array::{ArrayRef, Int64Array, RecordBatch};
-
-        // rows 0 and 2 are the same listing: row 2 names it only in its uri
-        let mut batch =
-            v1_batch(&[report(1, 300_000), report(2, 310_000), report(1, 300_000)]).expect("batch");
-        let zpid = batch.schema().index_of("zpid").expect("zpid");
-        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        columns[zpid] = Arc::new(Int64Array::from(vec![Some(1), Some(2), None]));
-        let mut fields: Vec<arrow::datatypes::Field> = batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|field| field.as_ref().clone())
-            .collect();
-        fields[zpid] =
-            arrow::datatypes::Field::new("zpid", arrow::datatypes::DataType::Int64, true);
-        batch = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns)
-            .expect("batch");
-        let bytes = Bytes::from(write([Ok(batch)], 4).expect("parquet"));
-
-        let (outcome, events) = run(bytes, AdmissionPlan::new(0.9, 0, 0), 2);
-
-        let parsed = match outcome.expect("parsed").payload {
-            EventPayload::UploadParsed(parsed) => parsed,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(parsed.duplicate_rows, 1);
-        assert_eq!(parsed.duplicate_listing_ids, vec!["1".to_owned()]);
-        assert_eq!(events.len(), 2);
-    }
-
     /// `bytes` with a footer whose total row count claims one row per row group, while the
     /// row groups keep their real counts. parquet's writer sums the row groups' counts, so the
     /// claim is forged in the encoded footer: it is the first byte where the honest footer and
@@ -615,6 +598,55 @@ mod tests {
         let (outcome, events) = run_within(forged, plan, 2, 6);
         assert!(outcome.is_ok(), "the rows, not the claim, count");
         assert_eq!(events.len(), 4);
+    }
+
+    #[test]
+    fn parsing_again_gives_the_same_events() {
+        let plan = AdmissionPlan::new(0.9, 20_348, 0);
+        let (first_summary, first) = run(file(), plan, 2);
+        let (second_summary, second) = run(file(), plan, 5);
+        let ids = |events: &[Event]| events.iter().map(|event| event.id).collect::<Vec<_>>();
+        assert_eq!(ids(&first), ids(&second));
+        assert_eq!(first.len(), 4);
+        assert_eq!(
+            first_summary.expect("parsed").payload,
+            second_summary.expect("parsed").payload
+        );
+    }
+
+    #[test]
+    fn a_row_without_zpid_is_checked_for_duplicates_by_its_uri() {
+        use std::sync::Arc;
+
+        use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+
+        // rows 0 and 2 are the same listing: row 2 names it only in its uri
+        let mut batch =
+            v1_batch(&[report(1, 300_000), report(2, 310_000), report(1, 300_000)]).expect("batch");
+        let zpid = batch.schema().index_of("zpid").expect("zpid");
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns[zpid] = Arc::new(Int64Array::from(vec![Some(1), Some(2), None]));
+        let mut fields: Vec<arrow::datatypes::Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|field| field.as_ref().clone())
+            .collect();
+        fields[zpid] =
+            arrow::datatypes::Field::new("zpid", arrow::datatypes::DataType::Int64, true);
+        batch = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns)
+            .expect("batch");
+        let bytes = Bytes::from(write([Ok(batch)], 4).expect("parquet"));
+
+        let (outcome, events) = run(bytes, AdmissionPlan::new(0.9, 0, 0), 2);
+
+        let parsed = match outcome.expect("parsed").payload {
+            EventPayload::UploadParsed(parsed) => parsed,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(parsed.duplicate_rows, 1);
+        assert_eq!(parsed.duplicate_listing_ids, vec!["1".to_owned()]);
+        assert_eq!(events.len(), 2);
     }
 
     #[test]

@@ -588,7 +588,13 @@ impl Parser {
                             &topic,
                             &encoded.key,
                             &encoded.payload,
-                            encoded.headers.with_trace(trace).build(),
+                            kafka::EventHeaders::new(
+                                encoded.event_type,
+                                encoded.schema_version,
+                                encoded.id,
+                            )
+                            .with_trace(trace)
+                            .build(),
                         )
                         .await?,
                     );

@@ -65,10 +65,20 @@ impl EventHeaders {
     /// The headers of `event`.
     #[must_use]
     pub fn of(event: &Event) -> Self {
+        Self::new(event.event_type(), event.schema_version, event.id)
+    }
+
+    /// The headers of an event of `event_type`, `schema_version` and `id`.
+    #[must_use]
+    pub const fn new(
+        event_type: resi_events::EventType,
+        schema_version: u16,
+        id: resi_events::EventId,
+    ) -> Self {
         Self {
-            event_type: event.event_type().as_str(),
-            schema_version: event.schema_version,
-            id: event.id,
+            event_type: event_type.as_str(),
+            schema_version,
+            id,
             trace: None,
         }
     }
