@@ -305,6 +305,9 @@ pub fn parse_file<R: ChunkReader + 'static>(
     let reader = Shared(std::sync::Arc::new(reader));
     let metadata = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::default())
         .map_err(|error| FileFailure::new(Corrupt, error.to_string(), 0))?;
+    // the parquet crate's reading of page headers is not bounded by their bytes: check them first
+    crate::pages::check(&reader, metadata.metadata())
+        .map_err(|detail| FileFailure::new(Corrupt, detail, 0))?;
     let builder =
         ParquetRecordBatchReaderBuilder::new_with_metadata(reader.clone(), metadata.clone());
     let full_plan = plan_format(builder.schema(), upload.format)

@@ -11,6 +11,7 @@ pub mod file;
 pub mod fuzz;
 #[cfg(feature = "service")]
 pub mod metrics;
+pub mod pages;
 pub mod quality;
 pub mod row;
 #[cfg(feature = "service")]
