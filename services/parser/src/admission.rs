@@ -156,19 +156,25 @@ pub async fn complete(
     Ok(())
 }
 
-/// Counts one more start of reading the upload; the number of starts, this one included,
-/// since the last one that ended (see [`end_attempt`]).
+/// Counts one more start of reading the upload by `runner` (one running parser process); the
+/// number of starts, this one included, since the last one that ended (see [`end_attempt`]).
+/// A runner that starts again an attempt it began and could not end (Postgres went away in
+/// between) counts nothing more: only another runner's start means the first one died.
 #[tracing::instrument(skip_all, fields(upload_id = %upload_id))]
 pub async fn begin_attempt(
     pool: &deadpool_postgres::Pool,
     upload_id: &EventId,
+    runner: &str,
 ) -> anyhow::Result<u32> {
     let client = resi_runtime::postgres::connection(pool).await?;
     let attempts: i32 = client
         .query_one(
-            "UPDATE parser_admissions SET parse_attempts = parse_attempts + 1
+            "UPDATE parser_admissions
+             SET parse_attempts = parse_attempts
+                     + CASE WHEN parse_attempt_by IS NOT DISTINCT FROM $2 THEN 0 ELSE 1 END,
+                 parse_attempt_by = $2
              WHERE upload_id = $1 RETURNING parse_attempts",
-            &[&upload_id.as_bytes().as_slice()],
+            &[&upload_id.as_bytes().as_slice(), &runner],
         )
         .await
         .context("failed to count a parse attempt")?
@@ -176,19 +182,22 @@ pub async fn begin_attempt(
     Ok(u32::try_from(attempts).unwrap_or(u32::MAX))
 }
 
-/// Records that the attempt begun last ended in this process (finished, or failed for a reason
-/// that is retried), so that only attempts that never ended, crashes, are counted.
+/// Records that the attempt `runner` began ended in it (finished, or failed for a reason that
+/// is retried), so that only attempts that never ended, crashes, are counted. Repeating it
+/// changes nothing.
 #[tracing::instrument(skip_all, fields(upload_id = %upload_id))]
 pub async fn end_attempt(
     pool: &deadpool_postgres::Pool,
     upload_id: &EventId,
+    runner: &str,
 ) -> anyhow::Result<()> {
     let client = resi_runtime::postgres::connection(pool).await?;
     client
         .execute(
-            "UPDATE parser_admissions SET parse_attempts = greatest(parse_attempts - 1, 0)
-             WHERE upload_id = $1",
-            &[&upload_id.as_bytes().as_slice()],
+            "UPDATE parser_admissions
+             SET parse_attempts = greatest(parse_attempts - 1, 0), parse_attempt_by = NULL
+             WHERE upload_id = $1 AND parse_attempt_by = $2",
+            &[&upload_id.as_bytes().as_slice(), &runner],
         )
         .await
         .context("failed to end a parse attempt")?;

@@ -131,6 +131,8 @@ pub struct Parser {
     partitions: Vec<i32>,
     spool_dir: PathBuf,
     kafka: KafkaConfig,
+    /// This running parser, as the attempts it opens name it: host, process and start.
+    runner: String,
 }
 
 impl Parser {
@@ -163,6 +165,7 @@ impl Parser {
             partitions,
             spool_dir,
             kafka: config.kafka.clone(),
+            runner: runner_name(),
         })
     }
 
@@ -482,7 +485,7 @@ impl Parser {
         // A file that stops the parser (its process killed while reading it, out of memory
         // say) would be read again on every start: such attempts are counted, and capped.
         let upload_id = upload.event_id();
-        let attempt = admission::begin_attempt(&self.pool, &upload_id).await?;
+        let attempt = admission::begin_attempt(&self.pool, &upload_id, &self.runner).await?;
         if attempt > self.config.max_parse_attempts {
             let detail = format!(
                 "the parser stopped {} times while reading this upload, without finishing it",
@@ -499,7 +502,7 @@ impl Parser {
         }
         let emitted = self.emit_file(object.file, upload, plan).await;
         // the attempt ended here, not in a crash: it does not count
-        admission::end_attempt(&self.pool, &upload_id).await?;
+        admission::end_attempt(&self.pool, &upload_id, &self.runner).await?;
         match emitted? {
             Ok(parsed) => {
                 let EventPayload::UploadParsed(summary) = &parsed.payload else {
@@ -675,4 +678,19 @@ impl Parser {
         );
         kafka::publish(&self.producer, &self.topics.dead_letters(), &event).await
     }
+}
+
+/// A name for this running parser, unique among every parser that ever ran: the host, the
+/// process, its start and a count of the parsers it built.
+fn runner_name() -> String {
+    static BUILT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|host| host.trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{host}:{}:{}:{}",
+        std::process::id(),
+        resi_events::Timestamp::now().as_micros(),
+        BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }
