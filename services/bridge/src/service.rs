@@ -978,30 +978,25 @@ impl Bridge {
         if !record.key.starts_with(&self.prefix) {
             return Ok(Handled::OutsidePrefix);
         }
-        // the notification's etag and size describe the version that was written; without them
-        // ask the store for the current version
-        let object = match (record.etag, record.size) {
-            (Some(etag), Some(size)) if !etag.is_empty() => ObjectInfo {
-                key: record.key.clone(),
-                etag,
-                size,
-                last_modified: record.event_time.unwrap_or_else(Timestamp::now),
-            },
-            _ => match retry(
-                "head object",
-                &self.config.retry,
-                || self.store.head(&record.key),
-                is_transient,
-            )
-            .await
-            .map_err(|error| anyhow::anyhow!("{error}"))?
-            {
-                Some(object) => object,
-                None => {
-                    tracing::info!(key = %record.key, "notified object no longer exists");
-                    return Ok(Handled::Waiting);
-                }
-            },
+        // The object's own LastModified, as a listing would find it, is the upload's time: the
+        // notification's eventTime is a moment later and finer (milliseconds), so an upload
+        // found both ways would be described two ways, and which one reached the log would
+        // depend on which way came first. A version replaced since is gone; the current one is
+        // published instead (its own notification then finds it published).
+        let object = match retry(
+            "head object",
+            &self.config.retry,
+            || self.store.head(&record.key),
+            is_transient,
+        )
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))?
+        {
+            Some(object) => object,
+            None => {
+                tracing::info!(key = %record.key, "notified object no longer exists");
+                return Ok(Handled::Waiting);
+            }
         };
         self.handle(object, UploadDiscovery::Notification).await
     }
