@@ -4,6 +4,7 @@
 
 mod bridge;
 mod dataset;
+mod faults;
 mod hostile;
 mod layout;
 mod outage;

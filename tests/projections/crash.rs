@@ -15,7 +15,7 @@ use resi_tests::events::report;
 use resi_tests::stack::{Stack, stop};
 
 /// Twelve miners, two uploads each, over 400 listings: several thousand attestations.
-fn many() -> Vec<Event> {
+pub fn many() -> Vec<Event> {
     let mut events = Vec::new();
     for miner in 0..12_u32 {
         for upload in 0..2_i64 {

@@ -100,22 +100,7 @@ fn expected(events: &[Event]) -> BTreeMap<String, (i64, i64, i64, i64)> {
         .collect()
 }
 
-pub fn listing_tables(schema: &str) -> [String; 2] {
-    [
-        format!(
-            "SELECT listing_id, uri, url, first_seen_at::text, last_updated_at::text, total_attestations,
-                    unique_miners_count, encode(latest_attestation, 'hex'), price_usd, address, bedrooms,
-                    bathrooms_tenths, living_area_sqft, home_type, home_status, days_on_market, zip_code,
-                    city, state, latitude_e7, longitude_e7, listing_date::text, mls_id
-             FROM {schema}.listings ORDER BY listing_id"
-        ),
-        format!(
-            "SELECT encode(attestation_id, 'hex'), listing_id, miner_hotkey, row_index, upload_key,
-                    scraped_at::text, submitted_at::text, encode(content_hash, 'hex'), price_usd
-             FROM {schema}.miner_attestations ORDER BY 1"
-        ),
-    ]
-}
+pub use resi_tests::stack::listing_tables;
 
 #[tokio::test]
 async fn listings_fold_once_split_across_instances_and_rebuild_identically() -> anyhow::Result<()> {

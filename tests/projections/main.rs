@@ -3,6 +3,7 @@
 mod consensus;
 mod crash;
 mod listing;
+mod outage;
 mod poison;
 mod trust;
 mod versions;

@@ -67,6 +67,12 @@ impl Running {
         self.task.await.context("service task panicked")?
     }
 
+    /// Whether it still runs (it has not returned, failed or panicked).
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+
     /// Ends it at once, wherever it is, as a crash would.
     pub async fn kill(self) {
         self.task.abort();
@@ -78,6 +84,24 @@ impl Harness {
     /// A fresh database, topic prefix and bucket. Service logs go to the test's output when
     /// `RUST_LOG` is set.
     pub async fn new() -> anyhow::Result<Self> {
+        Self::build(None, None).await
+    }
+
+    /// A fresh database and topic prefix on the broker at `brokers`, with a fresh bucket.
+    pub async fn on_broker(brokers: &str) -> anyhow::Result<Self> {
+        Self::build(Some(brokers), None).await
+    }
+
+    /// A fresh database and topic prefix reading `other`'s bucket: a second run over the same
+    /// uploads, whose events carry the same ids.
+    pub async fn sharing_bucket(other: &Self) -> anyhow::Result<Self> {
+        Self::build(None, Some((other.s3.clone(), other.s3_client.clone()))).await
+    }
+
+    async fn build(
+        brokers: Option<&str>,
+        bucket: Option<(S3Config, aws_sdk_s3::Client)>,
+    ) -> anyhow::Result<Self> {
         if std::env::var_os("RUST_LOG").is_some() {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -87,9 +111,15 @@ impl Harness {
         let postgres = fresh_database().await?;
         let pool = resi_runtime::postgres::pool(&postgres)?;
         resi_runtime::postgres::migrate(&pool).await?;
-        let kafka = fresh_kafka();
+        let mut kafka = fresh_kafka();
+        if let Some(brokers) = brokers {
+            brokers.clone_into(&mut kafka.brokers);
+        }
         resi_runtime::kafka::ensure_topics(&kafka).await?;
-        let (s3, s3_client) = fresh_bucket().await?;
+        let (s3, s3_client) = match bucket {
+            Some(bucket) => bucket,
+            None => fresh_bucket().await?,
+        };
         let topics = Topics::new(&kafka.topic_prefix);
         Ok(Self {
             postgres,

@@ -14,6 +14,7 @@ use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config};
 use secrecy::SecretString;
 
 pub mod api;
+pub mod broker;
 pub mod events;
 pub mod faults;
 pub mod harness;

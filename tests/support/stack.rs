@@ -117,7 +117,8 @@ impl Stack {
         config
     }
 
-    async fn start(
+    /// Starts a projector of `config`.
+    pub async fn start(
         config: &resi_projector::engine::ProjectorServiceConfig,
     ) -> anyhow::Result<Running> {
         let projector = Projector::build(config).await?;
@@ -192,34 +193,7 @@ impl Stack {
 
     /// The rows of `queries`, as text.
     pub async fn dump(&self, queries: &[String]) -> anyhow::Result<String> {
-        let client = self.pool.get().await?;
-        let mut out = String::new();
-        for query in queries {
-            for row in client.query(query.as_str(), &[]).await? {
-                let line: Vec<String> = (0..row.len())
-                    .map(|index| {
-                        row.try_get::<_, Option<String>>(index)
-                            .map(|value| value.unwrap_or_else(|| "NULL".to_owned()))
-                            .or_else(|_| {
-                                row.try_get::<_, Option<i64>>(index)
-                                    .map(|value| format!("{value:?}"))
-                            })
-                            .or_else(|_| {
-                                row.try_get::<_, Option<i32>>(index)
-                                    .map(|value| format!("{value:?}"))
-                            })
-                            .or_else(|_| {
-                                row.try_get::<_, Option<f64>>(index)
-                                    .map(|value| format!("{value:.12?}"))
-                            })
-                            .unwrap_or_else(|_| "?".to_owned())
-                    })
-                    .collect();
-                out.push_str(&line.join("|"));
-                out.push('\n');
-            }
-        }
-        Ok(out)
+        dump(&self.pool, queries).await
     }
 }
 
@@ -232,4 +206,55 @@ pub async fn stop(instances: Vec<Running>) -> anyhow::Result<()> {
         task.await??;
     }
     Ok(())
+}
+
+/// The rows of `queries` on `pool`'s database, as text (values of every column type the
+/// tests compare).
+pub async fn dump(pool: &deadpool_postgres::Pool, queries: &[String]) -> anyhow::Result<String> {
+    let client = pool.get().await?;
+    let mut out = String::new();
+    for query in queries {
+        for row in client.query(query.as_str(), &[]).await? {
+            let line: Vec<String> = (0..row.len())
+                .map(|index| {
+                    row.try_get::<_, Option<String>>(index)
+                        .map(|value| value.unwrap_or_else(|| "NULL".to_owned()))
+                        .or_else(|_| {
+                            row.try_get::<_, Option<i64>>(index)
+                                .map(|value| format!("{value:?}"))
+                        })
+                        .or_else(|_| {
+                            row.try_get::<_, Option<i32>>(index)
+                                .map(|value| format!("{value:?}"))
+                        })
+                        .or_else(|_| {
+                            row.try_get::<_, Option<f64>>(index)
+                                .map(|value| format!("{value:.12?}"))
+                        })
+                        .unwrap_or_else(|_| "?".to_owned())
+                })
+                .collect();
+            out.push_str(&line.join("|"));
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// The listing projection's tables in `schema`, as rows to compare (no column a clock sets).
+pub fn listing_tables(schema: &str) -> [String; 2] {
+    [
+        format!(
+            "SELECT listing_id, uri, url, first_seen_at::text, last_updated_at::text, total_attestations,
+                    unique_miners_count, encode(latest_attestation, 'hex'), price_usd, address, bedrooms,
+                    bathrooms_tenths, living_area_sqft, home_type, home_status, days_on_market, zip_code,
+                    city, state, latitude_e7, longitude_e7, listing_date::text, mls_id
+             FROM {schema}.listings ORDER BY listing_id"
+        ),
+        format!(
+            "SELECT encode(attestation_id, 'hex'), listing_id, miner_hotkey, row_index, upload_key,
+                    scraped_at::text, submitted_at::text, encode(content_hash, 'hex'), price_usd
+             FROM {schema}.miner_attestations ORDER BY 1"
+        ),
+    ]
 }
