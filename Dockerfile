@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 #
-# One image with every RESI binary: resi (operator CLI: migrate, topics, replay, promote, …),
-# resi-bridge, resi-parser, resi-projector, resi-api. The command picks the service, e.g.
-#   docker run resi:latest resi-api
+# One image with the one RESI binary, `resi`: every service (resi bridge, resi parser,
+# resi projector, resi api) and every operator command (migrate, topics, replay, promote, …).
+# The command picks what runs, e.g.
+#   docker run resi:latest resi api
 #
 # Stages: cargo-chef builds the dependency graph alone first (a layer that changes only with
 # Cargo.toml / Cargo.lock), so editing the services' code rebuilds only the workspace crates.
@@ -26,11 +27,9 @@ FROM chef AS builder
 COPY --from=planner /build/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --locked \
-      -p resi-ctl -p resi-bridge -p resi-parser -p resi-projector -p resi-api \
+RUN cargo build --release --locked -p resi-ctl \
  && mkdir /out \
- && cp target/release/resi target/release/resi-bridge target/release/resi-parser \
-       target/release/resi-projector target/release/resi-api /out/
+ && cp target/release/resi /out/
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 # runtime libraries only (no compiler, no headers); curl for the API's health check

@@ -19,43 +19,53 @@ fn secret_value(key: &str) -> String {
     }
 }
 
-/// The binary a container runs: a command element that is the binary, or a shell line
-/// (`sh -c "…"`) that starts with it.
+/// What a container runs: `resi SERVICE` for a service, `resi` for an operator command, read
+/// from its command and arguments; in a shell line (`sh -c "resi … && resi …"`) a word counts
+/// where a command starts (an argument that happens to be `resi` does not).
 fn binary(command: &[String]) -> Option<&'static str> {
-    [
-        "resi-bridge",
-        "resi-parser",
-        "resi-projector",
-        "resi-api",
-        "resi",
-    ]
-    .into_iter()
-    .find(|binary| {
-        command
-            .iter()
-            .any(|element| element == binary || element.starts_with(&format!("{binary} ")))
-    })
+    for element in command {
+        let words: Vec<&str> = element.split_whitespace().collect();
+        for (at, word) in words.iter().enumerate() {
+            let starts_command = at == 0 || ["&&", "||", ";", "exec"].contains(&words[at - 1]);
+            if *word != "resi" || !starts_command {
+                continue;
+            }
+            // the subcommand: the next word of this element, else the next element
+            let next = words.get(at + 1).copied().or_else(|| {
+                let index = command.iter().position(|other| other == element)?;
+                command.get(index + 1).map(String::as_str)
+            });
+            return Some(match next {
+                Some("bridge") => "resi bridge",
+                Some("parser") => "resi parser",
+                Some("projector") => "resi projector",
+                Some("api") => "resi api",
+                _ => "resi",
+            });
+        }
+    }
+    None
 }
 
 /// Loads `binary`'s configuration from `env`, as the binary would at start.
 fn load(binary: &str, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
     let vars = env.iter().map(|(key, value)| (key.clone(), value.clone()));
     match binary {
-        "resi-bridge" => {
+        "resi bridge" => {
             load_from_env_iter::<resi_bridge::BridgeServiceConfig>(None, vars).map(drop)?
         }
-        "resi-parser" => {
+        "resi parser" => {
             load_from_env_iter::<resi_parser::ParserServiceConfig>(None, vars).map(drop)?
         }
-        "resi-projector" => {
+        "resi projector" => {
             load_from_env_iter::<resi_projector::ProjectorServiceConfig>(None, vars).map(drop)?
         }
-        "resi-api" => {
+        "resi api" => {
             let config = load_from_env_iter::<resi_api::ApiServiceConfig>(None, vars)?;
             config.api.validate()?;
             anyhow::ensure!(
                 config.telemetry.metrics_listen.is_none(),
-                "resi-api refuses telemetry.metrics_listen (it serves /metrics itself)"
+                "resi api refuses telemetry.metrics_listen (it serves /metrics itself)"
             );
         }
         "resi" => load_from_env_iter::<resi_ctl::CtlConfig>(None, vars).map(drop)?,
@@ -67,13 +77,13 @@ fn load(binary: &str, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
 /// Settings without which a binary would talk to its defaults (localhost) in a cluster.
 fn required(binary: &str) -> &'static [&'static str] {
     match binary {
-        "resi-bridge" | "resi-parser" => &[
+        "resi bridge" | "resi parser" => &[
             "RESI__POSTGRES__URL",
             "RESI__KAFKA__BROKERS",
             "RESI__S3__BUCKET",
         ],
-        "resi-projector" | "resi" => &["RESI__POSTGRES__URL", "RESI__KAFKA__BROKERS"],
-        "resi-api" => &[
+        "resi projector" | "resi" => &["RESI__POSTGRES__URL", "RESI__KAFKA__BROKERS"],
+        "resi api" => &[
             "RESI__POSTGRES__URL",
             "RESI__KAFKA__BROKERS",
             "RESI__API__LISTEN",
@@ -257,10 +267,10 @@ fn check_overlay(overlay: &str) -> anyhow::Result<Vec<Value>> {
     let workloads = containers(&documents, &keys)?;
     let binaries: Vec<&str> = workloads.iter().map(|container| container.binary).collect();
     for binary in [
-        "resi-bridge",
-        "resi-parser",
-        "resi-projector",
-        "resi-api",
+        "resi bridge",
+        "resi parser",
+        "resi projector",
+        "resi api",
         "resi",
     ] {
         assert!(binaries.contains(&binary), "{overlay} runs {binary}");
@@ -327,7 +337,7 @@ fn check_overlay(overlay: &str) -> anyhow::Result<Vec<Value>> {
                 container.name
             );
         }
-        if container.binary == "resi-api" {
+        if container.binary == "resi api" {
             assert_eq!(
                 container.spec["readinessProbe"]["httpGet"]["path"],
                 "/ready"
@@ -408,19 +418,19 @@ fn a_misspelt_or_missing_setting_is_caught() {
         ("RESI__KAFKA__BROKERS".to_owned(), "broker:9092".to_owned()),
         ("RESI__API__LISTEN".to_owned(), "0.0.0.0:8080".to_owned()),
     ]);
-    assert!(load("resi-api", &env).is_ok());
+    assert!(load("resi api", &env).is_ok());
     env.insert("RESI__API__LISTN".to_owned(), "0.0.0.0:8080".to_owned());
-    assert!(load("resi-api", &env).is_err(), "a misspelt key fails");
+    assert!(load("resi api", &env).is_err(), "a misspelt key fails");
     env.remove("RESI__API__LISTN");
     env.insert(
         "RESI__TELEMETRY__METRICS_LISTEN".to_owned(),
         "0.0.0.0:9464".to_owned(),
     );
     assert!(
-        load("resi-api", &env).is_err(),
+        load("resi api", &env).is_err(),
         "the API refuses a metrics listener of its own"
     );
-    assert!(load("resi-parser", &env).is_ok());
+    assert!(load("resi parser", &env).is_ok());
 }
 
 #[test]

@@ -259,12 +259,10 @@ async fn method_not_allowed() -> Response {
     response
 }
 
-const USAGE: &str = "usage: resi-api [--config FILE]\n\nServes the projections over HTTP, read-only.\nConfiguration: RESI__SECTION__KEY environment variables or a TOML file (see the README).";
-
-/// The `resi-api` process: configuration, telemetry, then serving until a signal.
-pub async fn service_main() -> anyhow::Result<()> {
-    let file = resi_runtime::service::config_file(std::env::args(), USAGE)?;
-    let config: ApiServiceConfig = resi_runtime::config::load(file.as_deref())?;
+/// `resi api`: configuration (from `file`, then the environment), telemetry, then serving until
+/// a signal.
+pub async fn service_main(file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let config: ApiServiceConfig = resi_runtime::config::load(file)?;
     anyhow::ensure!(
         config.telemetry.metrics_listen.is_none(),
         "telemetry.metrics_listen is not used by resi-api: its /metrics is served on api.listen"

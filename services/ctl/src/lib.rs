@@ -42,7 +42,7 @@ pub struct CtlConfig {
 #[command(
     name = "resi",
     version,
-    about = "Operate the RESI unified real-estate database"
+    about = "Run and operate the RESI unified real-estate database: every service and operator command"
 )]
 pub struct Cli {
     /// Optional TOML configuration file (environment variables override it).
@@ -53,9 +53,18 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Subcommands.
+/// Subcommands: the services first, then the operator commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the bridge: publish an upload event for every object miners upload (S3
+    /// notifications via SQS and periodic listing, or a file:/// directory).
+    Bridge,
+    /// Run the parser: read the uploads announced on the log, emit one attestation per row.
+    Parser,
+    /// Run the projector: fold the log into the projections' tables, checkpoint by checkpoint.
+    Projector,
+    /// Run the API: serve the projections over HTTP, read-only.
+    Api,
     /// Apply pending database migrations (idempotent).
     Migrate,
     /// Manage the broker's topics.
@@ -91,6 +100,43 @@ pub enum Command {
         #[command(subcommand)]
         action: DeadLetterAction,
     },
+}
+
+/// A long-running service of the system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// `resi bridge`.
+    Bridge,
+    /// `resi parser`.
+    Parser,
+    /// `resi projector`.
+    Projector,
+    /// `resi api`.
+    Api,
+}
+
+impl Command {
+    /// The service this command runs, if it runs one.
+    #[must_use]
+    pub const fn service(&self) -> Option<Service> {
+        match self {
+            Self::Bridge => Some(Service::Bridge),
+            Self::Parser => Some(Service::Parser),
+            Self::Projector => Some(Service::Projector),
+            Self::Api => Some(Service::Api),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `service` until a signal, configured from `file` and the environment.
+pub async fn serve(service: Service, file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    match service {
+        Service::Bridge => resi_bridge::service_main(file).await,
+        Service::Parser => resi_parser::service_main(file).await,
+        Service::Projector => resi_projector::service_main(file).await,
+        Service::Api => resi_api::service_main(file).await,
+    }
 }
 
 /// Topic actions.
@@ -235,6 +281,9 @@ impl GenerateArgs {
 /// Runs one command.
 pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
     match command {
+        Command::Bridge | Command::Parser | Command::Projector | Command::Api => {
+            anyhow::bail!("a service loads its own configuration: run it with `serve`")
+        }
         Command::Migrate => {
             let pool = resi_runtime::postgres::pool(&config.postgres)?;
             let report = resi_runtime::postgres::migrate(&pool).await?;

@@ -19,3 +19,15 @@ pub mod service;
 
 #[cfg(feature = "service")]
 pub use service::{Parser, ParserConfig, ParserServiceConfig};
+
+/// `resi parser`: configuration (from `file`, then the environment), telemetry, then parsing
+/// until a signal.
+#[cfg(feature = "service")]
+pub async fn service_main(file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let (config, _telemetry) =
+        resi_runtime::service::start::<ParserServiceConfig>("resi-parser", file, |config| {
+            &config.telemetry
+        })?;
+    let parser = Parser::build(&config).await?;
+    parser.run(resi_runtime::shutdown::on_signal()).await
+}

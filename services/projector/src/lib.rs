@@ -60,15 +60,13 @@ pub(crate) async fn copy_writer(
     ))
 }
 
-const USAGE: &str = "usage: resi-projector [--config FILE]\n\nFolds the log into the projections' Postgres tables, one checkpoint per projection version\nand partition, written in the same transaction as the rows.\nConfiguration: RESI__SECTION__KEY environment variables or a TOML file (see the README).";
-
-/// The `resi-projector` process: configuration, telemetry, then folding until a signal.
-pub async fn service_main() -> anyhow::Result<()> {
-    let (config, _telemetry) = resi_runtime::service::start::<ProjectorServiceConfig>(
-        "resi-projector",
-        USAGE,
-        |config| &config.telemetry,
-    )?;
+/// `resi projector`: configuration (from `file`, then the environment), telemetry, then folding
+/// until a signal.
+pub async fn service_main(file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let (config, _telemetry) =
+        resi_runtime::service::start::<ProjectorServiceConfig>("resi-projector", file, |config| {
+            &config.telemetry
+        })?;
     let projector = Projector::build(&config).await?;
     projector.run(resi_runtime::shutdown::on_signal()).await
 }

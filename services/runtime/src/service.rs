@@ -1,7 +1,7 @@
-//! What every service binary does before its own work: find the configuration file, load the
-//! configuration, start telemetry and the metrics endpoint.
+//! What every service does before its own work: load the configuration, start telemetry and
+//! the metrics endpoint.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use serde::de::DeserializeOwned;
@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 use crate::config::TelemetryConfig;
 use crate::telemetry::TelemetryGuard;
 
-/// The configuration file named by `--config FILE` (or `--config=FILE`), else `RESI_CONFIG`.
+/// The configuration file named by `--config FILE` (or `--config=FILE`), else `RESI_CONFIG`, for
+/// a binary that takes no other argument (`resi` itself parses its arguments with clap).
 pub fn config_file(
     args: impl IntoIterator<Item = String>,
     usage: &str,
@@ -34,15 +35,14 @@ pub fn config_file(
     Ok(file)
 }
 
-/// Loads the configuration `T` of a service, then starts its telemetry (kept alive by the
-/// returned guard) and, when configured, its metrics endpoint.
+/// Loads the configuration `T` of a service (from `file`, then the environment), then starts
+/// its telemetry (kept alive by the returned guard) and, when configured, its metrics endpoint.
 pub fn start<T: DeserializeOwned>(
     service_name: &'static str,
-    usage: &str,
+    file: Option<&Path>,
     telemetry: impl FnOnce(&T) -> &TelemetryConfig,
 ) -> anyhow::Result<(T, TelemetryGuard)> {
-    let file = config_file(std::env::args(), usage)?;
-    let config: T = crate::config::load(file.as_deref())?;
+    let config: T = crate::config::load(file)?;
     let telemetry_config = telemetry(&config);
     let guard = crate::telemetry::init(service_name, telemetry_config)?;
     if let Some(listen) = telemetry_config.metrics_listen {
