@@ -225,14 +225,7 @@ pub fn parse_object(
     options: ParseOptions,
     emit: impl FnMut(Vec<Encoded>) -> bool,
 ) -> Result<Event, FileFailure> {
-    guarded(emit, |counting| match upload.format {
-        UploadFormat::EpochJson => {
-            crate::epoch_json::parse_epoch_json(file, upload, admission, options, counting)
-        }
-        UploadFormat::V1 | UploadFormat::V2 => {
-            parse_file(file, upload, admission, options, counting)
-        }
-    })
+    parse_source(file, upload, admission, options, emit)
 }
 
 /// [`parse_object`] over an upload held in memory (the fuzz target's entry: the same code,
@@ -244,16 +237,48 @@ pub fn parse_bytes(
     options: ParseOptions,
     emit: impl FnMut(Vec<Encoded>) -> bool,
 ) -> Result<Event, FileFailure> {
+    parse_source(bytes, upload, admission, options, emit)
+}
+
+/// What an upload is read from: Parquet reads it in ranges, the JSON reader as a stream.
+trait Source: ChunkReader + 'static {
+    /// The same bytes as a stream.
+    type Stream: std::io::Read + std::io::Seek;
+    fn into_stream(self) -> Self::Stream;
+}
+
+impl Source for std::fs::File {
+    type Stream = Self;
+    fn into_stream(self) -> Self {
+        self
+    }
+}
+
+impl Source for bytes::Bytes {
+    type Stream = std::io::Cursor<Self>;
+    fn into_stream(self) -> Self::Stream {
+        std::io::Cursor::new(self)
+    }
+}
+
+/// Reads `source` as the upload's layout, guarded.
+fn parse_source<S: Source>(
+    source: S,
+    upload: &UploadObserved,
+    admission: AdmissionPlan,
+    options: ParseOptions,
+    emit: impl FnMut(Vec<Encoded>) -> bool,
+) -> Result<Event, FileFailure> {
     guarded(emit, |counting| match upload.format {
         UploadFormat::EpochJson => crate::epoch_json::parse_epoch_json(
-            std::io::Cursor::new(bytes),
+            source.into_stream(),
             upload,
             admission,
             options,
             counting,
         ),
         UploadFormat::V1 | UploadFormat::V2 => {
-            parse_file(bytes, upload, admission, options, counting)
+            parse_file(source, upload, admission, options, counting)
         }
     })
 }
