@@ -13,8 +13,9 @@ use parquet::file::reader::ChunkReader;
 
 /// Largest uncompressed page accepted: the decoder allocates what a header claims.
 pub const MAX_PAGE_BYTES: i64 = 256 << 20;
-/// Header bytes read at once; a longer header (large statistics) is read again whole.
-const HEADER_WINDOW: usize = 64 << 10;
+/// Header bytes read at first (a header is tens of bytes); a longer one (large statistics) is
+/// read again in a window sixteen times larger, until it fits.
+const HEADER_WINDOW: usize = 1 << 10;
 /// Thrift's nesting bound, as the parquet crate applies it.
 const MAX_DEPTH: u8 = 64;
 
@@ -264,6 +265,22 @@ mod tests {
         let walked = PageHeaderWalk::new(&bytes).walk().ok().expect("valid");
         assert_eq!((walked.uncompressed, walked.compressed), (20, 10));
         assert_eq!(walked.length, bytes.len());
+    }
+
+    #[test]
+    fn a_header_longer_than_the_first_window_is_read_whole() {
+        // field 4 as 3 KiB of binary (large statistics), then a page body of 10 bytes
+        let mut extra = vec![0x18, 0x80, 0x18];
+        extra.extend(std::iter::repeat_n(b'x', 3 << 10));
+        let header_bytes = header(20, 10, &extra);
+        let mut file = header_bytes.clone();
+        file.extend([0_u8; 10]);
+        let file = bytes::Bytes::from(file);
+        let read = read_header(&file, 0, file.len()).expect("whole");
+        assert_eq!(read.length, header_bytes.len());
+        assert!(read.length > HEADER_WINDOW);
+        // cut inside the header: it runs past the chunk
+        assert!(read_header(&file, 0, 2_000).is_err());
     }
 
     #[test]
