@@ -52,19 +52,6 @@ async fn parsed(pool: &deadpool_postgres::Pool) -> anyhow::Result<i64> {
         .get(0))
 }
 
-/// Publishes every upload with a bridge that lists the bucket, then stops it.
-async fn observe_all(stack: &Harness) -> anyhow::Result<()> {
-    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
-    stack
-        .wait_for(
-            &stack.topics.uploads(),
-            "every upload observed",
-            |records| count(records, EventType::UploadObserved) == FILES as usize,
-        )
-        .await?;
-    bridge.stop().await
-}
-
 /// What a run left: the listing tables, and the distinct ids of its attestations and
 /// summaries with how many records carried them.
 #[derive(Debug, PartialEq, Eq)]
@@ -122,7 +109,7 @@ async fn result_of(stack: &Harness) -> anyhow::Result<(Result, usize, usize)> {
 /// The same uploads through a pipeline with no fault.
 async fn clean_run(faulted: &Harness) -> anyhow::Result<Result> {
     let clean = Harness::sharing_bucket(faulted).await?;
-    observe_all(&clean).await?;
+    clean.observe(FILES as usize).await?;
     let parser = clean.spawn_parser(&clean.parser_config(0, 1)).await?;
     let projector = clean
         .spawn_projector(&[(ProjectionKind::Listing, "v1")])
@@ -191,7 +178,7 @@ async fn postgres_restarts_while_the_parser_takes_admissions_lose_and_double_not
     // Arrange: uploads announced, a parser whose Postgres is behind a proxy that restarts it
     let stack = Harness::new().await?;
     upload_all(&stack).await?;
-    observe_all(&stack).await?;
+    stack.observe(FILES as usize).await?;
     let url = stack.postgres.url.expose_secret().to_owned();
     let proxy = TcpFault::start(&server_of(&url)).await?;
     let mut config = stack.parser_config(0, 1);
@@ -311,7 +298,7 @@ async fn broker_restarts_while_the_parser_produces_and_the_projector_consumes_lo
     let mut broker = PrivateBroker::start().await?;
     let stack = Harness::on_broker(&broker.brokers).await?;
     upload_all(&stack).await?;
-    observe_all(&stack).await?;
+    stack.observe(FILES as usize).await?;
     let pool = resi_runtime::postgres::pool(&stack.postgres)?;
     let folded = || async {
         let client = pool.get().await?;

@@ -20,13 +20,7 @@ async fn refused_reads_are_retried_until_they_pass_and_nothing_is_dead_lettered(
             )
             .await?;
     }
-    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
-    stack
-        .wait_for(&stack.topics.uploads(), "the upload events", |records| {
-            count(records, EventType::UploadObserved) == 3
-        })
-        .await?;
-    bridge.stop().await?;
+    stack.observe(3).await?;
     let proxy = FaultyS3::start(stack.s3.endpoint.as_deref().unwrap_or_default()).await?;
     proxy.refuse(true);
     let mut config = stack.parser_config(0, 1);

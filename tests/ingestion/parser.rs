@@ -18,14 +18,8 @@ async fn a_parser_killed_mid_file_resumes_and_loses_nothing() -> anyhow::Result<
     let body = v1_file(1_000, 7_000_000)?;
     let key = v1_key("5Crash", "j", "20250917_150000", 1_000);
     stack.put(&key, body.clone()).await?;
-    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
     let uploads = stack.topics.uploads();
-    let announced = stack
-        .wait_for(&uploads, "the upload event", |records| {
-            count(records, EventType::UploadObserved) == 1
-        })
-        .await?;
-    bridge.stop().await?;
+    let announced = stack.observe(1).await?;
     let upload = payloads(&announced)
         .find_map(|payload| match payload {
             EventPayload::UploadObserved(upload) => Some(upload.clone()),
@@ -112,14 +106,8 @@ async fn two_parsers_split_the_uploads_topic_and_dead_letter_garbage() -> anyhow
             )
             .await?;
     }
-    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
     let uploads = stack.topics.uploads();
-    stack
-        .wait_for(&uploads, "the upload events", |records| {
-            count(records, EventType::UploadObserved) == miners.len()
-        })
-        .await?;
-    bridge.stop().await?;
+    stack.observe(miners.len()).await?;
     let producer = resi_runtime::kafka::producer(&stack.kafka)?;
     producer
         .send(
@@ -196,14 +184,8 @@ async fn a_file_that_keeps_stopping_the_parser_is_dead_lettered_not_read_forever
             v1_file(1_000, 8_000_000)?,
         )
         .await?;
-    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
     let uploads = stack.topics.uploads();
-    stack
-        .wait_for(&uploads, "the upload event", |records| {
-            count(records, EventType::UploadObserved) == 1
-        })
-        .await?;
-    bridge.stop().await?;
+    stack.observe(1).await?;
     let mut slow = stack.parser_config(0, 1);
     slow.parser.max_in_flight = 1;
     slow.parser.batch_rows = 50;

@@ -72,18 +72,6 @@ async fn a_projector_killed_mid_batch_restarts_to_the_tables_of_a_clean_run() ->
             stack.kafka.topic_prefix
         ),
     )?;
-    let position = || async {
-        let client = stack.pool.get().await?;
-        let folded: i64 = client
-            .query_one(
-                "SELECT coalesce(sum(next_offset), 0)::bigint FROM projection_checkpoints WHERE projection = 'consensus'",
-                &[],
-            )
-            .await?
-            .get(0);
-        anyhow::Ok(folded)
-    };
-
     let log = config_dir.path().join("projector.log");
     let start = || {
         let output = std::fs::OpenOptions::new()
@@ -112,16 +100,7 @@ async fn a_projector_killed_mid_batch_restarts_to_the_tables_of_a_clean_run() ->
     for round in 1..=3_i64 {
         let mut child = start()?;
         let target = total * round / 4;
-        let at = eventually(
-            Duration::from_secs(120),
-            "the projector to fold further",
-            || async {
-                let folded = position().await?;
-                Ok((folded >= target).then_some(folded))
-            },
-        )
-        .await
-        .with_context(|| {
+        let at = consensus_folded(&stack, target).await.with_context(|| {
             format!(
                 "the projector's log:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
@@ -145,6 +124,27 @@ async fn a_projector_killed_mid_batch_restarts_to_the_tables_of_a_clean_run() ->
 
     // Assert: the crashed run's tables equal the clean run's
     equal_to_a_clean_build(&stack, &attestations, total).await
+}
+
+/// Waits until consensus has folded `target` attestations or more; how many it has.
+pub async fn consensus_folded(stack: &Stack, target: i64) -> anyhow::Result<i64> {
+    eventually(
+        Duration::from_secs(120),
+        "the projector to fold further",
+        || async {
+            let client = stack.pool.get().await?;
+            let folded: i64 = client
+                .query_one(
+                    "SELECT coalesce(sum(next_offset), 0)::bigint FROM projection_checkpoints
+                     WHERE projection = 'consensus'",
+                    &[],
+                )
+                .await?
+                .get(0);
+            Ok((folded >= target).then_some(folded))
+        },
+    )
+    .await
 }
 
 /// Builds consensus v1 and listing afresh beside `consensus_v1` and `listing_v1` (as

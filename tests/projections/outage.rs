@@ -7,10 +7,10 @@ use std::time::Duration;
 use resi_projector::engine::ProjectionKind;
 use resi_tests::faults::TcpFault;
 use resi_tests::stack::{Stack, stop};
-use resi_tests::{eventually, harness::read_topic, projector_config};
+use resi_tests::{harness::read_topic, projector_config};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::crash::{equal_to_a_clean_build, many};
+use crate::crash::{consensus_folded, equal_to_a_clean_build, many};
 
 #[tokio::test]
 async fn postgres_restarts_mid_batch_leave_the_tables_of_a_clean_run() -> anyhow::Result<()> {
@@ -38,33 +38,12 @@ async fn postgres_restarts_mid_batch_leave_the_tables_of_a_clean_run() -> anyhow
         ],
     );
     config.projector.batch_max_events = 40;
-    let position = || async {
-        let client = stack.pool.get().await?;
-        let folded: i64 = client
-            .query_one(
-                "SELECT coalesce(sum(next_offset), 0)::bigint FROM projection_checkpoints
-                 WHERE projection = 'consensus'",
-                &[],
-            )
-            .await?
-            .get(0);
-        anyhow::Ok(folded)
-    };
-
     // Act: three restarts of Postgres while the projector folds
     let projector = Stack::start(&config).await?;
     let mut restarts = Vec::new();
     for round in 1..=3_i64 {
         let target = total * round / 4;
-        let at = eventually(
-            Duration::from_secs(120),
-            "the projector to fold further",
-            || async {
-                let folded = position().await?;
-                Ok((folded >= target).then_some(folded))
-            },
-        )
-        .await?;
+        let at = consensus_folded(&stack, target).await?;
         proxy.outage(Duration::from_secs(2)).await?;
         restarts.push(at);
     }

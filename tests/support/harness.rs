@@ -276,6 +276,19 @@ impl Harness {
         .await
     }
 
+    /// Announces the bucket's uploads: a bridge lists it until `expected` uploads are observed,
+    /// then stops. The uploads topic's events so far.
+    pub async fn observe(&self, expected: usize) -> anyhow::Result<Vec<Record>> {
+        let bridge = self.spawn_bridge(&self.bridge_config("s3", None)).await?;
+        let announced = self
+            .wait_for(&self.topics.uploads(), "the upload events", |records| {
+                count(records, resi_events::EventType::UploadObserved) == expected
+            })
+            .await?;
+        bridge.stop().await?;
+        Ok(announced)
+    }
+
     /// Every event on `topic` so far, in partition order (records that do not decode skipped).
     pub async fn read_all(&self, topic: &str) -> anyhow::Result<Vec<Record>> {
         read_topic(&self.kafka, topic).await
