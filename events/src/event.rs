@@ -3,6 +3,7 @@
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
+use crate::epoch::{EpochClosed, EpochOpened};
 use crate::id::{ContentHash, EventId, IdHasher};
 use crate::listing::CanonicalListing;
 use crate::time::Timestamp;
@@ -56,16 +57,22 @@ pub enum EventType {
     ListingAttested,
     /// [`DeadLettered`].
     DeadLettered,
+    /// [`EpochOpened`].
+    EpochOpened,
+    /// [`EpochClosed`].
+    EpochClosed,
 }
 
 impl EventType {
-    /// Every event type.
-    pub const ALL: [Self; 5] = [
+    /// Every event type, in the payload's variant order.
+    pub const ALL: [Self; 7] = [
         Self::UploadObserved,
         Self::UploadParsed,
         Self::UploadRejected,
         Self::ListingAttested,
         Self::DeadLettered,
+        Self::EpochOpened,
+        Self::EpochClosed,
     ];
 
     /// The name used in headers, logs and metrics.
@@ -77,7 +84,15 @@ impl EventType {
             Self::UploadRejected => "upload_rejected",
             Self::ListingAttested => "listing_attested",
             Self::DeadLettered => "dead_lettered",
+            Self::EpochOpened => "epoch_opened",
+            Self::EpochClosed => "epoch_closed",
         }
+    }
+
+    /// Whether the type existed in schema version 1, whose events share one older layout.
+    #[must_use]
+    pub const fn has_version_1_layout(self) -> bool {
+        !matches!(self, Self::EpochOpened | Self::EpochClosed)
     }
 
     /// The schema version this release writes. Readers accept this version and older ones
@@ -95,6 +110,7 @@ impl EventType {
             | Self::UploadRejected
             | Self::ListingAttested
             | Self::DeadLettered => 2,
+            Self::EpochOpened | Self::EpochClosed => 1,
         }
     }
 
@@ -105,6 +121,7 @@ impl EventType {
             Self::UploadObserved | Self::UploadParsed | Self::UploadRejected => TopicKind::Uploads,
             Self::ListingAttested => TopicKind::Attestations,
             Self::DeadLettered => TopicKind::DeadLetters,
+            Self::EpochOpened | Self::EpochClosed => TopicKind::Epochs,
         }
     }
 }
@@ -123,6 +140,10 @@ pub enum EventPayload {
     ListingAttested(Box<ListingAttested>),
     /// Something could not be processed after its retries; kept for inspection and reprocessing.
     DeadLettered(DeadLettered),
+    /// The coordinator opened a zipcode epoch.
+    EpochOpened(Box<EpochOpened>),
+    /// The coordinator closed an epoch and revealed its honeypots.
+    EpochClosed(EpochClosed),
 }
 
 impl EventPayload {
@@ -135,6 +156,8 @@ impl EventPayload {
             Self::UploadRejected(_) => EventType::UploadRejected,
             Self::ListingAttested(_) => EventType::ListingAttested,
             Self::DeadLettered(_) => EventType::DeadLettered,
+            Self::EpochOpened(_) => EventType::EpochOpened,
+            Self::EpochClosed(_) => EventType::EpochClosed,
         }
     }
 
@@ -147,6 +170,8 @@ impl EventPayload {
             Self::UploadRejected(rejected) => rejected.event_id(),
             Self::ListingAttested(attested) => attested.event_id(),
             Self::DeadLettered(dead) => dead.event_id(),
+            Self::EpochOpened(opened) => opened.event_id(),
+            Self::EpochClosed(closed) => closed.event_id(),
         }
     }
 
@@ -160,6 +185,8 @@ impl EventPayload {
             Self::UploadRejected(rejected) => &rejected.miner_hotkey,
             Self::ListingAttested(attested) => &attested.listing.listing_id,
             Self::DeadLettered(dead) => dead.subject.key(),
+            Self::EpochOpened(opened) => &opened.epoch_id,
+            Self::EpochClosed(closed) => &closed.epoch_id,
         }
     }
 }

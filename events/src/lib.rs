@@ -12,6 +12,7 @@
 //!   encoding changes.
 
 pub mod codec;
+pub mod epoch;
 pub mod event;
 pub mod id;
 pub mod layout;
@@ -28,6 +29,7 @@ pub use event::{
     RejectReason, UploadDiscovery, UploadFormat, UploadObserved, UploadParsed, UploadRejectReason,
     UploadRejected,
 };
+pub use epoch::{EpochClosed, EpochOpened, EpochZipcode, MarketTier, honeypot_commitment};
 pub use id::{ContentHash, EventId};
 pub use listing::CanonicalListing;
 pub use time::Timestamp;

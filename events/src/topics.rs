@@ -5,10 +5,12 @@
 //! | `{prefix}resi.uploads.v1` | miner hotkey | 6 | forever | `UploadObserved`, `UploadParsed`, `UploadRejected` |
 //! | `{prefix}resi.attestations.v1` | listing id (zpid) | 12 | forever | `ListingAttested` |
 //! | `{prefix}resi.dead-letters.v1` | miner hotkey or source key | 3 | forever | `DeadLettered` |
+//! | `{prefix}resi.epochs.v1` | epoch id | 1 (always) | forever | `EpochOpened`, `EpochClosed` |
 //!
 //! Keys give total order per miner on the uploads topic (the trust projection folds a miner's
 //! files in order) and per listing on the attestations topic (the consensus projection folds a
-//! listing's reports in order). Every topic is kept forever: the log is the source of truth and
+//! listing's reports in order). The epochs topic has one partition whatever the configuration:
+//! its consumers need the coordinator's decisions in one total order. Every topic is kept forever: the log is the source of truth and
 //! any projection is rebuilt from offset 0. The version suffix changes only with an incompatible
 //! re-keying, which needs a migration of the log.
 
@@ -21,17 +23,25 @@ pub enum TopicKind {
     Attestations,
     /// Whatever could not be processed, with its reason.
     DeadLetters,
+    /// The coordinator's epochs, in one partition.
+    Epochs,
 }
 
 impl TopicKind {
     /// Every topic.
-    pub const ALL: [Self; 3] = [Self::Uploads, Self::Attestations, Self::DeadLetters];
+    pub const ALL: [Self; 4] = [
+        Self::Uploads,
+        Self::Attestations,
+        Self::DeadLetters,
+        Self::Epochs,
+    ];
 
     const fn base_name(self) -> &'static str {
         match self {
             Self::Uploads => "resi.uploads.v1",
             Self::Attestations => "resi.attestations.v1",
             Self::DeadLetters => "resi.dead-letters.v1",
+            Self::Epochs => "resi.epochs.v1",
         }
     }
 
@@ -42,7 +52,14 @@ impl TopicKind {
             Self::Uploads => 6,
             Self::Attestations => 12,
             Self::DeadLetters => 3,
+            Self::Epochs => 1,
         }
+    }
+
+    /// Whether the partition count is fixed, whatever the configuration says.
+    #[must_use]
+    pub const fn fixed_partitions(self) -> bool {
+        matches!(self, Self::Epochs)
     }
 }
 
@@ -104,6 +121,12 @@ impl Topics {
         self.name(TopicKind::DeadLetters)
     }
 
+    /// The epochs topic.
+    #[must_use]
+    pub fn epochs(&self) -> String {
+        self.name(TopicKind::Epochs)
+    }
+
     /// Specs for every topic, with the given partition count per kind.
     #[must_use]
     pub fn specs(&self, partitions: impl Fn(TopicKind) -> i32) -> Vec<TopicSpec> {
@@ -112,7 +135,11 @@ impl Topics {
             .map(|kind| TopicSpec {
                 name: self.name(kind),
                 kind,
-                partitions: partitions(kind),
+                partitions: if kind.fixed_partitions() {
+                    kind.default_partitions()
+                } else {
+                    partitions(kind)
+                },
                 // kept forever: replay from offset 0 must see every event ever written
                 config: vec![
                     ("cleanup.policy", "delete"),
@@ -134,15 +161,23 @@ mod tests {
         assert_eq!(topics.uploads(), "t42.resi.uploads.v1");
         assert_eq!(topics.attestations(), "t42.resi.attestations.v1");
         assert_eq!(topics.dead_letters(), "t42.resi.dead-letters.v1");
+        assert_eq!(topics.epochs(), "t42.resi.epochs.v1");
     }
 
     #[test]
     fn specs_keep_everything_forever() {
         let specs = Topics::new("").specs(TopicKind::default_partitions);
-        assert_eq!(specs.len(), 3);
+        assert_eq!(specs.len(), 4);
         for spec in specs {
             assert!(spec.config.contains(&("retention.ms", "-1")), "{spec:?}");
             assert!(spec.partitions > 0);
         }
+    }
+
+    #[test]
+    fn the_epochs_topic_keeps_one_partition() {
+        let specs = Topics::new("").specs(|_| 24);
+        let epochs = specs.iter().find(|spec| spec.kind == TopicKind::Epochs);
+        assert_eq!(epochs.map(|spec| spec.partitions), Some(1));
     }
 }

@@ -6,9 +6,9 @@ use proptest::prelude::*;
 use resi_events::codec::{self, FORMAT_BINCODE2};
 use resi_events::{
     Admission, CanonicalListing, DeadLetterReason, DeadLetterSubject, DeadLettered, DecodeError,
-    EpochMetadata, Event, EventPayload, ListingAttested, QualityAssessment, QualityIssue,
+    EpochClosed, EpochMetadata, EpochOpened, EpochZipcode, Event, EventPayload, MarketTier, ListingAttested, QualityAssessment, QualityIssue,
     ReasonCount, RejectReason, Timestamp, UploadDiscovery, UploadFormat, UploadObserved,
-    UploadParsed, UploadRejectReason, UploadRejected,
+    UploadParsed, UploadRejectReason, UploadRejected, honeypot_commitment,
 };
 
 const FILE_TIME: Timestamp = Timestamp::from_micros(1_758_123_000_000_000);
@@ -297,7 +297,74 @@ fn samples() -> Vec<(&'static str, Event)> {
             "dead_lettered_refused_by_projection",
             event(EventPayload::DeadLettered(dead_refused)),
         ),
+        (
+            "epoch_opened",
+            event(EventPayload::EpochOpened(Box::new(epoch_opened()))),
+        ),
+        ("epoch_closed", event(EventPayload::EpochClosed(epoch_closed()))),
     ]
+}
+
+fn epoch_opened() -> EpochOpened {
+    let zipcode = |zipcode: &str, expected_listings, market_tier| EpochZipcode {
+        zipcode: zipcode.to_owned(),
+        expected_listings,
+        state: "PA".to_owned(),
+        city: "Philadelphia".to_owned(),
+        county: "Philadelphia County".to_owned(),
+        market_tier,
+        geographic_region: "Northeast".to_owned(),
+    };
+    let honeypots = ["19101".to_owned()];
+    EpochOpened {
+        epoch_id: "2025-10-01T16-00-00".to_owned(),
+        start: Timestamp::from_micros(1_759_334_400_000_000),
+        end: Timestamp::from_micros(1_759_348_800_000_000),
+        submission_deadline: Timestamp::from_micros(1_759_348_800_000_000),
+        nonce: "376ce532f42cf2a5".to_owned(),
+        target_listings: 10_000,
+        tolerance_percent: 10,
+        zipcodes: vec![
+            zipcode("19103", 2_500, MarketTier::Premium),
+            zipcode("19101", 300, MarketTier::Standard),
+            zipcode("19140", 1_200, MarketTier::Emerging),
+        ],
+        algorithm_version: "v1.0".to_owned(),
+        selection_seed: 12_345,
+        zipcode_hash: "ab".repeat(32),
+        honeypot_commitment: honeypot_commitment(&"cd".repeat(32), &honeypots),
+        sealed_honeypots: "5a".repeat(512),
+    }
+}
+
+fn epoch_closed() -> EpochClosed {
+    EpochClosed {
+        epoch_id: "2025-10-01T16-00-00".to_owned(),
+        opened_id: epoch_opened().event_id(),
+        honeypots: vec!["19101".to_owned()],
+        commitment_key: "cd".repeat(32),
+    }
+}
+
+#[test]
+fn a_closing_opens_its_commitment_and_nothing_else() {
+    let opened = epoch_opened();
+    let closed = epoch_closed();
+    assert!(closed.opens(&opened));
+    let other_set = EpochClosed {
+        honeypots: vec!["19103".to_owned()],
+        ..closed.clone()
+    };
+    assert!(!other_set.opens(&opened), "a different reveal");
+    let other_key = EpochClosed {
+        commitment_key: "ce".repeat(32),
+        ..closed.clone()
+    };
+    assert!(!other_key.opens(&opened), "a different key");
+    let mut altered = opened.clone();
+    altered.zipcodes[0].expected_listings += 1;
+    assert!(!closed.opens(&altered), "an opening altered after the fact");
+    assert_eq!(opened.total_expected_listings(), 4_000);
 }
 
 #[test]
@@ -366,7 +433,10 @@ fn as_schema1(mut event: Event) -> Event {
             attested.epoch_id = None;
             attested.zipcode = None;
         }
-        EventPayload::UploadRejected(_) | EventPayload::DeadLettered(_) => {}
+        EventPayload::UploadRejected(_)
+        | EventPayload::DeadLettered(_)
+        | EventPayload::EpochOpened(_)
+        | EventPayload::EpochClosed(_) => {}
     }
     event
 }

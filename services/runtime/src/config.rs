@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 pub const ENV_PREFIX: &str = "RESI__";
 
 /// Every top-level configuration section of every RESI binary.
-pub const SECTIONS: [&str; 9] = [
+pub const SECTIONS: [&str; 10] = [
     "postgres",
     "kafka",
     "s3",
@@ -35,6 +35,7 @@ pub const SECTIONS: [&str; 9] = [
     "parser",
     "projector",
     "api",
+    "coordinator",
 ];
 
 /// Why configuration could not be loaded.
@@ -169,6 +170,7 @@ impl TopicPartitions {
             TopicKind::Uploads => self.uploads,
             TopicKind::Attestations => self.attestations,
             TopicKind::DeadLetters => self.dead_letters,
+            TopicKind::Epochs => TopicKind::Epochs.default_partitions(),
         }
     }
 }
