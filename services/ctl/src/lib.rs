@@ -65,6 +65,8 @@ pub enum Command {
     Projector,
     /// Run the API: serve the projections over HTTP, read-only.
     Api,
+    /// Run the coordinator: open a zipcode epoch every 4 hours, close it after its window.
+    Coordinator,
     /// Apply pending database migrations (idempotent).
     Migrate,
     /// Manage the broker's topics.
@@ -88,6 +90,12 @@ pub enum Command {
     Versions,
     /// Remove a retired version (or, forced, one still building): its schema and checkpoints.
     Drop(versions::DropArgs),
+    /// Load the zipcode reference data the coordinator draws epochs from.
+    Zipcodes {
+        /// Action.
+        #[command(subcommand)]
+        action: ZipcodesAction,
+    },
     /// Manage the API's keys.
     ApiKey {
         /// Action.
@@ -113,6 +121,8 @@ pub enum Service {
     Projector,
     /// `resi api`.
     Api,
+    /// `resi coordinator`.
+    Coordinator,
 }
 
 impl Command {
@@ -124,6 +134,7 @@ impl Command {
             Self::Parser => Some(Service::Parser),
             Self::Projector => Some(Service::Projector),
             Self::Api => Some(Service::Api),
+            Self::Coordinator => Some(Service::Coordinator),
             _ => None,
         }
     }
@@ -136,7 +147,19 @@ pub async fn serve(service: Service, file: Option<&std::path::Path>) -> anyhow::
         Service::Parser => resi_parser::service_main(file).await,
         Service::Projector => resi_projector::service_main(file).await,
         Service::Api => resi_api::service_main(file).await,
+        Service::Coordinator => resi_coordinator::service_main(file).await,
     }
+}
+
+/// Zipcode reference data actions.
+#[derive(Debug, Subcommand)]
+pub enum ZipcodesAction {
+    /// Write every US zipcode (place and type) into the `zipcodes` table; idempotent.
+    Import {
+        /// A gzipped CSV written by `scripts/zipcodes/generate.py` instead of the data built in.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 /// Topic actions.
@@ -281,7 +304,11 @@ impl GenerateArgs {
 /// Runs one command.
 pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
     match command {
-        Command::Bridge | Command::Parser | Command::Projector | Command::Api => {
+        Command::Bridge
+        | Command::Parser
+        | Command::Projector
+        | Command::Api
+        | Command::Coordinator => {
             anyhow::bail!("a service loads its own configuration: run it with `serve`")
         }
         Command::Migrate => {
@@ -309,6 +336,20 @@ pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
         Command::Versions => versions::list(config).await?,
         Command::Drop(args) => versions::drop(&args, config).await?,
         Command::ApiKey { action } => api_keys::run(action, config).await?,
+        Command::Zipcodes {
+            action: ZipcodesAction::Import { file },
+        } => {
+            let data = match &file {
+                Some(path) => std::fs::read(path)
+                    .with_context(|| format!("failed to read {}", path.display()))?,
+                None => resi_coordinator::reference::EMBEDDED.to_vec(),
+            };
+            let rows = resi_coordinator::reference::parse(&data)?;
+            let pool = resi_runtime::postgres::pool(&config.postgres)?;
+            let mut client = resi_runtime::postgres::connection(&pool).await?;
+            let changed = resi_coordinator::reference::import(&mut client, &rows).await?;
+            println!("zipcodes: {} in the reference data, {changed} written or changed", rows.len());
+        }
         Command::DeadLetters { action } => dead_letters::run(action, config).await?,
         Command::Generate(args) => {
             let generator = args.generator_config()?;

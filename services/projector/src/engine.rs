@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tracing::Instrument as _;
 
 use crate::faults::{self, Lane, LaneState, Refusal};
-use crate::{consensus, listing, metrics, trust, versions};
+use crate::{consensus, epochs, listing, metrics, trust, versions};
 
 /// The projections this binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -36,6 +36,8 @@ pub enum ProjectionKind {
     /// `consensus_listings`, `consensus_reports`, `miner_accuracy` from the attestations; the
     /// version names the algorithm (`v1`, `v2`, or `v2_<label>` for another build of v2).
     Consensus,
+    /// `epochs`, `epoch_assignments`, `epoch_conflicts` from the coordinator's events.
+    Epochs,
 }
 
 impl ProjectionKind {
@@ -46,13 +48,14 @@ impl ProjectionKind {
             Self::Listing => "listing",
             Self::Trust => "trust",
             Self::Consensus => "consensus",
+            Self::Epochs => "epochs",
         }
     }
 
     /// The projection by its name.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Listing, Self::Trust, Self::Consensus]
+        [Self::Listing, Self::Trust, Self::Consensus, Self::Epochs]
             .into_iter()
             .find(|kind| kind.as_str() == name)
     }
@@ -74,6 +77,7 @@ impl ProjectionKind {
             Self::Listing => topics.attestations(),
             Self::Trust => topics.uploads(),
             Self::Consensus => topics.attestations(),
+            Self::Epochs => topics.epochs(),
         }
     }
 
@@ -91,6 +95,7 @@ impl ProjectionKind {
             Self::Listing => listing::DDL,
             Self::Trust => trust::DDL,
             Self::Consensus => consensus::DDL,
+            Self::Epochs => epochs::DDL,
         }
     }
 
@@ -107,6 +112,7 @@ impl ProjectionKind {
             Self::Consensus => {
                 consensus::fold(transaction, schema, consensus::algorithm(version)?, events).await
             }
+            Self::Epochs => epochs::fold(transaction, schema, events).await,
         }
     }
 }
@@ -172,6 +178,10 @@ impl Default for ProjectorConfig {
                 },
                 ProjectionTarget {
                     projection: ProjectionKind::Consensus,
+                    version: "v1".to_owned(),
+                },
+                ProjectionTarget {
+                    projection: ProjectionKind::Epochs,
                     version: "v1".to_owned(),
                 },
             ],
@@ -681,7 +691,7 @@ impl Projector {
                     listing::apply_staged(&transaction, &fold.schema, &fold.partitions).await?;
                 (applied.attestations, applied.recent_uploads)
             }
-            ProjectionKind::Trust => (0, Vec::new()),
+            ProjectionKind::Trust | ProjectionKind::Epochs => (0, Vec::new()),
         };
         versions::store_applied(
             &transaction,
@@ -714,7 +724,7 @@ impl Projector {
         let analysed = match fold.kind {
             ProjectionKind::Consensus => consensus::analyze(&client, &fold.schema).await,
             ProjectionKind::Listing => listing::analyze(&client, &fold.schema).await,
-            ProjectionKind::Trust => Ok(()),
+            ProjectionKind::Trust | ProjectionKind::Epochs => Ok(()),
         };
         if let Err(error) = analysed {
             tracing::warn!(
@@ -923,7 +933,9 @@ impl Projector {
             ProjectionKind::Listing => {
                 listing::stage(transaction, &fold.schema, &by_partition).await
             }
-            ProjectionKind::Trust => anyhow::bail!("the trust projection does not stage"),
+            ProjectionKind::Trust | ProjectionKind::Epochs => {
+                anyhow::bail!("the {} projection does not stage", fold.kind.as_str())
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod consensus;
 pub mod engine;
+pub mod epochs;
 pub mod faults;
 pub mod listing;
 pub mod metrics;
