@@ -40,6 +40,7 @@ fn binary(command: &[String]) -> Option<&'static str> {
                 Some("parser") => "resi parser",
                 Some("projector") => "resi projector",
                 Some("api") => "resi api",
+                Some("coordinator") => "resi coordinator",
                 _ => "resi",
             });
         }
@@ -68,6 +69,16 @@ fn load(binary: &str, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
                 "resi api refuses telemetry.metrics_listen (it serves /metrics itself)"
             );
         }
+        "resi coordinator" => {
+            let config =
+                load_from_env_iter::<resi_coordinator::CoordinatorServiceConfig>(None, vars)?;
+            config.coordinator.schedule.validate()?;
+            config.coordinator.selection.validate()?;
+            anyhow::ensure!(
+                !config.coordinator.nonce_secret.is_empty(),
+                "resi coordinator needs coordinator.nonce_secret"
+            );
+        }
         "resi" => load_from_env_iter::<resi_ctl::CtlConfig>(None, vars).map(drop)?,
         other => anyhow::bail!("no configuration known for {other}"),
     }
@@ -83,6 +94,11 @@ fn required(binary: &str) -> &'static [&'static str] {
             "RESI__S3__BUCKET",
         ],
         "resi projector" | "resi" => &["RESI__POSTGRES__URL", "RESI__KAFKA__BROKERS"],
+        "resi coordinator" => &[
+            "RESI__POSTGRES__URL",
+            "RESI__KAFKA__BROKERS",
+            "RESI__COORDINATOR__NONCE_SECRET",
+        ],
         "resi api" => &[
             "RESI__POSTGRES__URL",
             "RESI__KAFKA__BROKERS",
@@ -271,6 +287,7 @@ fn check_overlay(overlay: &str) -> anyhow::Result<Vec<Value>> {
         "resi parser",
         "resi projector",
         "resi api",
+        "resi coordinator",
         "resi",
     ] {
         assert!(binaries.contains(&binary), "{overlay} runs {binary}");
@@ -457,6 +474,7 @@ fn compose_passes_a_strict_compose_parser_and_configures_every_service() -> anyh
         "bridge",
         "parser",
         "projector",
+        "coordinator",
         "api",
         "sample-data",
     ] {

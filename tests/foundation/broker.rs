@@ -24,9 +24,9 @@ async fn topics_are_created_once_with_their_partition_counts() -> anyhow::Result
     let second = kafka::ensure_topics(&config).await?;
 
     // Assert
-    assert_eq!(first.created.len(), 3, "{first:?}");
+    assert_eq!(first.created.len(), 4, "{first:?}");
     assert!(
-        second.created.is_empty() && second.existing.len() == 3,
+        second.created.is_empty() && second.existing.len() == 4,
         "{second:?}"
     );
     let consumer: BaseConsumer = kafka::client_config(&config).create()?;
@@ -35,6 +35,8 @@ async fn topics_are_created_once_with_their_partition_counts() -> anyhow::Result
         (topics.uploads(), 2),
         (topics.attestations(), 3),
         (topics.dead_letters(), 1),
+        // one partition whatever the configuration: the epochs need one total order
+        (topics.epochs(), 1),
     ] {
         let metadata = consumer.fetch_metadata(Some(&name), Duration::from_secs(10))?;
         assert_eq!(
