@@ -10,6 +10,9 @@ pub fn tick(report: &TickReport) {
     if report.leader {
         metrics::gauge!("resi_coordinator_last_tick_seconds")
             .set(chrono::Utc::now().timestamp() as f64);
+    } else {
+        // only the leader vouches for the current epoch: a standby's stale 1 would hide a gap
+        current_epoch_open(false);
     }
 }
 
