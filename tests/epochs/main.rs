@@ -1,7 +1,10 @@
 //! The coordinator and the epochs projection on the real stack (Postgres, the broker): epochs
 //! open and close on an injected clock, their nonce and honeypot reveal verify with Python's
 //! standard library as a validator's would, one epoch per id whatever restarts or second
-//! instances do, and a replay of the topic rebuilds equal tables.
+//! instances do, and a replay of the topic rebuilds equal tables. Then the gateway that serves
+//! them ([`gateway`]).
+
+mod gateway;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -67,6 +67,8 @@ pub enum Command {
     Api,
     /// Run the coordinator: open a zipcode epoch every 4 hours, close it after its window.
     Coordinator,
+    /// Run the gateway: serve miners and validators their epoch's zipcodes, signed requests only.
+    Gateway,
     /// Apply pending database migrations (idempotent).
     Migrate,
     /// Manage the broker's topics.
@@ -123,6 +125,8 @@ pub enum Service {
     Api,
     /// `resi coordinator`.
     Coordinator,
+    /// `resi gateway`.
+    Gateway,
 }
 
 impl Command {
@@ -135,6 +139,7 @@ impl Command {
             Self::Projector => Some(Service::Projector),
             Self::Api => Some(Service::Api),
             Self::Coordinator => Some(Service::Coordinator),
+            Self::Gateway => Some(Service::Gateway),
             _ => None,
         }
     }
@@ -148,6 +153,7 @@ pub async fn serve(service: Service, file: Option<&std::path::Path>) -> anyhow::
         Service::Projector => resi_projector::service_main(file).await,
         Service::Api => resi_api::service_main(file).await,
         Service::Coordinator => resi_coordinator::service_main(file).await,
+        Service::Gateway => resi_gateway::service_main(file).await,
     }
 }
 
@@ -308,7 +314,8 @@ pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
         | Command::Parser
         | Command::Projector
         | Command::Api
-        | Command::Coordinator => {
+        | Command::Coordinator
+        | Command::Gateway => {
             anyhow::bail!("a service loads its own configuration: run it with `serve`")
         }
         Command::Migrate => {

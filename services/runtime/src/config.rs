@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 pub const ENV_PREFIX: &str = "RESI__";
 
 /// Every top-level configuration section of every RESI binary.
-pub const SECTIONS: [&str; 10] = [
+pub const SECTIONS: [&str; 11] = [
     "postgres",
     "kafka",
     "s3",
@@ -36,6 +36,7 @@ pub const SECTIONS: [&str; 10] = [
     "projector",
     "api",
     "coordinator",
+    "gateway",
 ];
 
 /// Why configuration could not be loaded.

@@ -1,0 +1,211 @@
+//! The gateway: where miners and validators ask for their epoch's zipcodes (seeds 003 and 004),
+//! with the paths, parameters and answers the network's clients already use.
+//!
+//! Every request is signed by an SS58 hotkey over the seeds' commitment string ([`auth`]),
+//! fresh within ±5 minutes, accepted once, from a hotkey the metagraph snapshot knows
+//! ([`metagraph`]); limits per hotkey are counted in Postgres ([`limits`]) so that every
+//! replica enforces the same ones. Assignments are read from the epochs projection, which the
+//! coordinator's events build.
+
+pub mod auth;
+pub mod limits;
+pub mod metagraph;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::get;
+use resi_runtime::config::{PostgresConfig, TelemetryConfig};
+use resi_runtime::shutdown::Shutdown;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::RwLock;
+
+/// Requests per window of one caller for one action.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// Requests allowed per window.
+    pub requests: u32,
+    /// Window length, seconds.
+    pub window_secs: u64,
+}
+
+/// Limits per hotkey (seed 003, "Rate Limits").
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// `GET …/current` and `GET …/epoch/{id}`: 10 a minute.
+    pub assignments: Limit,
+    /// `POST …/status`: 5 a minute.
+    pub status: Limit,
+    /// `GET …/stats`, per client address: 30 a minute.
+    pub stats: Limit,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            assignments: Limit {
+                requests: 10,
+                window_secs: 60,
+            },
+            status: Limit {
+                requests: 5,
+                window_secs: 60,
+            },
+            stats: Limit {
+                requests: 30,
+                window_secs: 60,
+            },
+        }
+    }
+}
+
+/// The `gateway` configuration section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The metagraph snapshot (JSON), re-read every `metagraph_refresh_secs`.
+    pub metagraph_file: Option<PathBuf>,
+    /// How often the snapshot is re-read, seconds.
+    pub metagraph_refresh_secs: u64,
+    /// Stake a validator needs for validator endpoints, TAO.
+    pub validator_min_stake: f64,
+    /// Largest distance between a request's timestamp and the clock, seconds.
+    pub max_clock_skew_secs: i64,
+    /// Per-hotkey limits.
+    pub limits: Limits,
+    /// Days of epochs validators may read back.
+    pub history_days: i64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 3000)),
+            metagraph_file: None,
+            metagraph_refresh_secs: 60,
+            validator_min_stake: 1_000.0,
+            max_clock_skew_secs: 300,
+            limits: Limits::default(),
+            history_days: 14,
+        }
+    }
+}
+
+/// The gateway's whole configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GatewayServiceConfig {
+    /// The epochs projection and the shared limits.
+    pub postgres: PostgresConfig,
+    /// Logs, traces and metrics.
+    pub telemetry: TelemetryConfig,
+    /// The gateway itself.
+    pub gateway: GatewayConfig,
+}
+
+/// What every handler shares.
+pub struct GatewayState {
+    /// Postgres.
+    pub pool: deadpool_postgres::Pool,
+    /// Settings.
+    pub config: GatewayConfig,
+    /// The latest metagraph snapshot.
+    pub metagraph: RwLock<metagraph::Metagraph>,
+}
+
+/// The gateway, bound to its port.
+pub struct Gateway {
+    listener: TcpListener,
+    state: Arc<GatewayState>,
+}
+
+impl Gateway {
+    /// Checks the configuration and the database, reads the metagraph, binds the port.
+    pub async fn build(config: &GatewayServiceConfig) -> anyhow::Result<Self> {
+        let settings = &config.gateway;
+        let metagraph_file = settings.metagraph_file.as_deref().context(
+            "gateway.metagraph_file is required: the snapshot of registered hotkeys (README, \"Gateway\")",
+        )?;
+        let metagraph = metagraph::Metagraph::load(metagraph_file)?;
+        let pool = resi_runtime::postgres::pool(&config.postgres)?;
+        resi_runtime::postgres::check(&pool).await?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("failed to listen on {}", settings.listen))?;
+        Ok(Self {
+            listener,
+            state: Arc::new(GatewayState {
+                pool,
+                config: settings.clone(),
+                metagraph: RwLock::new(metagraph),
+            }),
+        })
+    }
+
+    /// Where it listens (the real port when configured with port 0).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listener.local_addr().context("listener has no address")
+    }
+
+    /// Serves until `shutdown`; re-reads the metagraph and forgets expired limits meanwhile.
+    pub async fn run(self, mut shutdown: Shutdown) -> anyhow::Result<()> {
+        let state = Arc::clone(&self.state);
+        let mut housekeeping = shutdown.clone();
+        let janitor = tokio::spawn(async move {
+            let every = Duration::from_secs(state.config.metagraph_refresh_secs.max(1));
+            while !housekeeping.sleep(every).await {
+                if let Some(path) = &state.config.metagraph_file {
+                    match metagraph::Metagraph::load(path) {
+                        Ok(fresh) => *state.metagraph.write().await = fresh,
+                        Err(error) => tracing::warn!(error = format!("{error:#}"), "keeping the last metagraph"),
+                    }
+                }
+                if let Err(error) = limits::forget_expired(&state.pool).await {
+                    tracing::warn!(error = format!("{error:#}"), "failed to forget expired limits");
+                }
+            }
+        });
+        tracing::info!(listen = %self.local_addr()?, "serving the gateway");
+        axum::serve(
+            self.listener,
+            router(Arc::clone(&self.state)).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
+        .context("the gateway failed")?;
+        janitor.abort();
+        Ok(())
+    }
+}
+
+/// Every route.
+pub fn router(state: Arc<GatewayState>) -> Router {
+    Router::new()
+        .route("/healthcheck", get(routes::healthcheck))
+        .route("/api/v1/zipcode-assignments/current", get(routes::current))
+        .route("/api/v1/zipcode-assignments/epoch/{epoch_id}", get(routes::epoch))
+        .route("/api/v1/zipcode-assignments/stats", get(routes::stats))
+        .with_state(state)
+}
+
+/// `resi gateway`: configuration (from `file`, then the environment), telemetry, then serving
+/// until a signal.
+pub async fn service_main(file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let (config, _telemetry) = resi_runtime::service::start::<GatewayServiceConfig>(
+        "resi-gateway",
+        file,
+        |config| &config.telemetry,
+    )?;
+    let gateway = Gateway::build(&config).await?;
+    gateway.run(resi_runtime::shutdown::on_signal()).await
+}

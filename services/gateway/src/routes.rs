@@ -1,0 +1,398 @@
+//! The endpoints, with the paths, parameters and answers of seed 003 and the network's client
+//! (`common/resi_api_client.py` of the miner and validator code).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{self, AuthError};
+use crate::{GatewayState, Limit, limits};
+
+/// Why a request was not answered.
+#[derive(Debug)]
+pub enum GatewayError {
+    /// Signature, clock, replay or registration.
+    Auth(AuthError),
+    /// Over a limit; retry after the duration.
+    Limited(Duration),
+    /// No such epoch (or none active).
+    NotFound(&'static str, String),
+    /// Postgres or the projection is unavailable.
+    Unavailable(anyhow::Error),
+}
+
+impl From<AuthError> for GatewayError {
+    fn from(error: AuthError) -> Self {
+        Self::Auth(error)
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let (status, code, detail) = match self {
+            Self::Auth(AuthError::NotAllowed(detail)) => {
+                (StatusCode::FORBIDDEN, "not_allowed", detail)
+            }
+            Self::Auth(error) => (StatusCode::UNAUTHORIZED, error.code(), error.to_string()),
+            Self::Limited(wait) => {
+                metrics::counter!("resi_gateway_refusals_total", "reason" => "rate_limited")
+                    .increment(1);
+                let body = json!({
+                    "success": false,
+                    "error": "rate_limited",
+                    "detail": format!("too many requests; retry in {} s", wait.as_secs()),
+                });
+                let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+                if let Ok(value) = HeaderValue::from_str(&wait.as_secs().to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                return response;
+            }
+            Self::NotFound(code, detail) => (StatusCode::NOT_FOUND, code, detail),
+            Self::Unavailable(error) => {
+                tracing::warn!(error = format!("{error:#}"), "gateway request failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; retry shortly".to_owned(),
+                )
+            }
+        };
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            metrics::counter!("resi_gateway_refusals_total", "reason" => code).increment(1);
+        }
+        // `detail` as FastAPI writes it, so the network's clients log the reason
+        (status, Json(json!({"success": false, "error": code, "detail": detail}))).into_response()
+    }
+}
+
+/// What a signed GET carries in its query.
+#[derive(Debug, Deserialize)]
+pub struct SignedQuery {
+    /// SS58 hotkey.
+    pub hotkey: String,
+    /// Hex signature of the commitment.
+    pub signature: String,
+    /// Unix seconds, part of the commitment.
+    pub timestamp: i64,
+}
+
+/// Who an endpoint serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// Any registered hotkey.
+    Registered,
+    /// A validator with a permit and enough stake.
+    Validator,
+}
+
+/// Checks a signed request: clock, signature, registration, first use, then the limit.
+async fn authenticate(
+    state: &GatewayState,
+    query: &SignedQuery,
+    commitment: &str,
+    role: Role,
+    action: &str,
+    limit: Limit,
+) -> Result<(), GatewayError> {
+    let now = Utc::now();
+    auth::fresh(query.timestamp, now.timestamp(), state.config.max_clock_skew_secs)?;
+    auth::verify(&query.hotkey, commitment, &query.signature)?;
+    {
+        let metagraph = state.metagraph.read().await;
+        let neuron = metagraph.neuron(&query.hotkey).ok_or_else(|| {
+            AuthError::NotAllowed("hotkey is not registered on the subnet".to_owned())
+        })?;
+        if role == Role::Validator
+            && !(neuron.validator_permit && neuron.stake >= state.config.validator_min_stake)
+        {
+            return Err(AuthError::NotAllowed(format!(
+                "a validator permit and at least {} stake are required",
+                state.config.validator_min_stake
+            ))
+            .into());
+        }
+    }
+    let client = resi_runtime::postgres::connection(&state.pool)
+        .await
+        .map_err(GatewayError::Unavailable)?;
+    let expires = now + chrono::Duration::seconds(2 * state.config.max_clock_skew_secs + 60);
+    if !limits::first_use(&client, &query.hotkey, commitment, expires)
+        .await
+        .map_err(GatewayError::Unavailable)?
+    {
+        return Err(AuthError::Replayed.into());
+    }
+    limits::take(&client, &query.hotkey, action, limit, now)
+        .await
+        .map_err(GatewayError::Unavailable)?
+        .map_err(GatewayError::Limited)?;
+    Ok(())
+}
+
+/// An instant as the seeds write it: `2025-10-01T16:00:00.000Z`.
+fn iso(instant: DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// The live epochs schema.
+async fn schema(client: &tokio_postgres::Client) -> anyhow::Result<String> {
+    client
+        .query_opt(
+            "SELECT schema_name FROM projection_versions WHERE projection = 'epochs' AND status = 'live'",
+            &[],
+        )
+        .await
+        .context("failed to find the live epochs version")?
+        .map(|row| row.get(0))
+        .context("the epochs projection has no live version yet")
+}
+
+/// One epoch as the gateway answers it.
+async fn epoch_body(
+    client: &tokio_postgres::Client,
+    schema: &str,
+    epoch_id: &str,
+    reveal: bool,
+) -> anyhow::Result<Value> {
+    let epoch = client
+        .query_one(
+            &format!(
+                "SELECT start_time, end_time, submission_deadline, nonce, target_listings,
+                        tolerance_percent, total_expected_listings, zipcode_count,
+                        algorithm_version, selection_seed, honeypots, honeypot_commitment
+                   FROM {schema}.epochs WHERE epoch_id = $1"
+            ),
+            &[&epoch_id],
+        )
+        .await
+        .context("failed to read an epoch")?;
+    let zipcodes: Vec<Value> = client
+        .query(
+            &format!(
+                "SELECT zipcode, expected_listings, state, city, county, market_tier,
+                        geographic_region
+                   FROM {schema}.epoch_assignments WHERE epoch_id = $1 ORDER BY position"
+            ),
+            &[&epoch_id],
+        )
+        .await
+        .context("failed to read an epoch's zipcodes")?
+        .iter()
+        .map(|row| {
+            json!({
+                "zipcode": row.get::<_, String>(0),
+                "expectedListings": row.get::<_, i32>(1),
+                "state": row.get::<_, String>(2),
+                "city": row.get::<_, String>(3),
+                "county": row.get::<_, String>(4),
+                "marketTier": row.get::<_, String>(5),
+                "geographicRegion": row.get::<_, String>(6),
+            })
+        })
+        .collect();
+    let mut body = json!({
+        "success": true,
+        "epochId": epoch_id,
+        "epochStart": iso(epoch.get(0)),
+        "epochEnd": iso(epoch.get(1)),
+        "nonce": epoch.get::<_, String>(3),
+        "targetListings": epoch.get::<_, i32>(4),
+        "tolerancePercent": epoch.get::<_, i32>(5),
+        "submissionDeadline": iso(epoch.get(2)),
+        "zipcodes": zipcodes,
+        "metadata": {
+            "totalExpectedListings": epoch.get::<_, i64>(6),
+            "zipcodeCount": epoch.get::<_, i32>(7),
+            "algorithmVersion": epoch.get::<_, String>(8),
+            "selectionSeed": epoch.get::<_, i64>(9),
+        },
+    });
+    if reveal {
+        // revealed by EpochClosed for anyone to check against the commitment
+        body["honeypotCommitment"] = json!(epoch.get::<_, String>(11));
+        body["honeypots"] = json!(epoch.get::<_, Option<Vec<String>>>(10));
+    }
+    Ok(body)
+}
+
+/// `GET /healthcheck`: `{status, version}` as the network's clients check it.
+pub async fn healthcheck(State(state): State<Arc<GatewayState>>) -> Json<Value> {
+    let database = match resi_runtime::postgres::connection(&state.pool).await {
+        Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+        Err(_) => false,
+    };
+    let metagraph = state.metagraph.read().await;
+    Json(json!({
+        "status": if database { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "timestamp": Utc::now().timestamp(),
+        "database_ok": database,
+        "metagraph": {
+            "netuid": metagraph.snapshot.netuid,
+            "block": metagraph.snapshot.block,
+            "neurons": metagraph.snapshot.neurons.len(),
+        },
+    }))
+}
+
+/// `GET /api/v1/zipcode-assignments/current?hotkey&signature&timestamp`: the active epoch's
+/// assignment, for a registered miner signing `zipcode:assignment:current:{timestamp}`.
+pub async fn current(
+    State(state): State<Arc<GatewayState>>,
+    Query(query): Query<SignedQuery>,
+) -> Result<Json<Value>, GatewayError> {
+    let commitment = format!("zipcode:assignment:current:{}", query.timestamp);
+    let limit = state.config.limits.assignments;
+    authenticate(&state, &query, &commitment, Role::Registered, "assignments", limit).await?;
+    let client = resi_runtime::postgres::connection(&state.pool)
+        .await
+        .map_err(GatewayError::Unavailable)?;
+    let schema = schema(&client).await.map_err(GatewayError::Unavailable)?;
+    let active: Option<String> = client
+        .query_opt(
+            &format!(
+                "SELECT epoch_id FROM {schema}.epochs
+                  WHERE start_time <= now() AND now() < end_time
+                  ORDER BY start_time DESC LIMIT 1"
+            ),
+            &[],
+        )
+        .await
+        .map_err(|error| GatewayError::Unavailable(error.into()))?
+        .map(|row| row.get(0));
+    let Some(epoch_id) = active else {
+        return Err(GatewayError::NotFound(
+            "no_active_epoch",
+            "no epoch is active; the next opens on the next 4-hour boundary".to_owned(),
+        ));
+    };
+    let body = epoch_body(&client, &schema, &epoch_id, false)
+        .await
+        .map_err(GatewayError::Unavailable)?;
+    metrics::counter!("resi_gateway_assignments_served_total").increment(1);
+    Ok(Json(body))
+}
+
+/// `GET /api/v1/zipcode-assignments/epoch/{id}?hotkey&signature&timestamp`: a started epoch
+/// of the last `history_days`, for a validator signing `zipcode:validation:{id}:{timestamp}`;
+/// once closed, with its revealed honeypots.
+pub async fn epoch(
+    State(state): State<Arc<GatewayState>>,
+    Path(epoch_id): Path<String>,
+    Query(query): Query<SignedQuery>,
+) -> Result<Json<Value>, GatewayError> {
+    let commitment = format!("zipcode:validation:{epoch_id}:{}", query.timestamp);
+    let limit = state.config.limits.assignments;
+    authenticate(&state, &query, &commitment, Role::Validator, "assignments", limit).await?;
+    let client = resi_runtime::postgres::connection(&state.pool)
+        .await
+        .map_err(GatewayError::Unavailable)?;
+    let schema = schema(&client).await.map_err(GatewayError::Unavailable)?;
+    let found = client
+        .query_opt(
+            &format!(
+                "SELECT closed_event_id IS NOT NULL FROM {schema}.epochs
+                  WHERE epoch_id = $1 AND start_time <= now()
+                    AND start_time > now() - make_interval(days => $2)"
+            ),
+            &[&epoch_id, &i32::try_from(state.config.history_days).unwrap_or(i32::MAX)],
+        )
+        .await
+        .map_err(|error| GatewayError::Unavailable(error.into()))?;
+    let Some(found) = found else {
+        return Err(GatewayError::NotFound(
+            "unknown_epoch",
+            format!("no started epoch {epoch_id} within the last {} days", state.config.history_days),
+        ));
+    };
+    let body = epoch_body(&client, &schema, &epoch_id, found.get(0))
+        .await
+        .map_err(GatewayError::Unavailable)?;
+    Ok(Json(body))
+}
+
+/// `GET /api/v1/zipcode-assignments/stats`: public; the current and next epoch and their
+/// timing, as the network's clients poll it (`epochStatus.currentEpoch`, `timing`).
+pub async fn stats(
+    State(state): State<Arc<GatewayState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Json<Value>, GatewayError> {
+    let client = resi_runtime::postgres::connection(&state.pool)
+        .await
+        .map_err(GatewayError::Unavailable)?;
+    let now = Utc::now();
+    limits::take(&client, &peer.ip().to_string(), "stats", state.config.limits.stats, now)
+        .await
+        .map_err(GatewayError::Unavailable)?
+        .map_err(GatewayError::Limited)?;
+    let schema = schema(&client).await.map_err(GatewayError::Unavailable)?;
+    let rows = client
+        .query(
+            &format!(
+                "(SELECT epoch_id, start_time, end_time, zipcode_count, total_expected_listings,
+                         closed_event_id IS NOT NULL
+                    FROM {schema}.epochs WHERE start_time <= now()
+                   ORDER BY start_time DESC LIMIT 1)
+                 UNION ALL
+                 (SELECT epoch_id, start_time, end_time, zipcode_count, total_expected_listings,
+                         closed_event_id IS NOT NULL
+                    FROM {schema}.epochs WHERE start_time > now()
+                   ORDER BY start_time LIMIT 1)"
+            ),
+            &[],
+        )
+        .await
+        .map_err(|error| GatewayError::Unavailable(error.into()))?;
+    let describe = |row: &tokio_postgres::Row| {
+        let start: DateTime<Utc> = row.get(1);
+        let end: DateTime<Utc> = row.get(2);
+        let status = if now < start {
+            "PENDING"
+        } else if now < end {
+            "ACTIVE"
+        } else if now < end + chrono::Duration::minutes(30) {
+            "COMPLETED"
+        } else {
+            "ARCHIVED"
+        };
+        json!({
+            "id": row.get::<_, String>(0),
+            "status": status,
+            "startTime": iso(start),
+            "endTime": iso(end),
+            "zipcodeCount": row.get::<_, i32>(3),
+            "totalExpectedListings": row.get::<_, i64>(4),
+            "honeypotsRevealed": row.get::<_, bool>(5),
+        })
+    };
+    let current = rows
+        .iter()
+        .find(|row| row.get::<_, DateTime<Utc>>(1) <= now)
+        .map(describe);
+    let next = rows
+        .iter()
+        .find(|row| row.get::<_, DateTime<Utc>>(1) > now)
+        .map(describe);
+    let until_end = rows
+        .iter()
+        .find(|row| row.get::<_, DateTime<Utc>>(1) <= now && now < row.get::<_, DateTime<Utc>>(2))
+        .map_or(0, |row| (row.get::<_, DateTime<Utc>>(2) - now).num_seconds());
+    Ok(Json(json!({
+        "success": true,
+        "epochStatus": {
+            "currentEpoch": current,
+            "nextEpoch": next,
+            "timing": {"serverTime": iso(now), "timeUntilEpochEnd": until_end},
+        },
+    })))
+}

@@ -1,0 +1,238 @@
+//! The gateway on the real stack with the network's own signer: requests signed in Python by
+//! bittensor-wallet's Keypair are served; altered, expired, replayed, wrong-key, unregistered
+//! and under-staked ones are refused with a clear body; limits hold across two replicas.
+
+use std::path::Path;
+
+use chrono::Utc;
+use reqwest::StatusCode;
+use resi_coordinator::Coordinator;
+use resi_gateway::{Gateway, GatewayServiceConfig, Limit};
+use resi_projector::engine::ProjectionKind;
+use resi_runtime::shutdown::Shutdown;
+use resi_tests::run_python;
+use serde_json::{Value, json};
+
+use crate::{config as coordinator_config, stack};
+
+/// `(uri, message, wrap)` signed by bittensor-wallet: `(hotkey, signature)` each.
+fn sign(requests: &[(&str, String, bool)]) -> anyhow::Result<Vec<(String, String)>> {
+    let file = tempfile::NamedTempFile::new()?;
+    let wanted: Vec<Value> = requests
+        .iter()
+        .map(|(uri, message, wrap)| json!({"uri": uri, "message": message, "wrap": wrap}))
+        .collect();
+    std::fs::write(file.path(), serde_json::to_vec(&wanted)?)?;
+    let signed = run_python("sign_requests.py", &[&file.path().to_string_lossy()])?;
+    Ok(signed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| {
+            (
+                item["hotkey"].as_str().unwrap_or_default().to_owned(),
+                item["signature"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
+
+/// The SS58 hotkey of a dev URI, as bittensor-wallet derives it.
+fn hotkey(uri: &str) -> anyhow::Result<String> {
+    Ok(sign(&[(uri, "x".to_owned(), false)])?.remove(0).0)
+}
+
+fn metagraph(path: &Path) -> anyhow::Result<()> {
+    let neuron = |uri: &str, uid: u32, stake: f64, permit: bool| -> anyhow::Result<Value> {
+        Ok(json!({
+            "uid": uid,
+            "hotkey": hotkey(uri)?,
+            "coldkey": hotkey(&format!("{uri}//cold"))?,
+            "stake": stake,
+            "validator_permit": permit,
+        }))
+    };
+    let snapshot = json!({
+        "netuid": 46,
+        "block": 4_000_000,
+        "neurons": [
+            neuron("//Alice", 0, 10.0, false)?,
+            neuron("//Eve", 1, 10.0, false)?,
+            neuron("//Bob", 2, 5_000.0, true)?,
+            neuron("//Charlie", 3, 100.0, true)?,
+        ],
+    });
+    std::fs::write(path, serde_json::to_vec(&snapshot)?)?;
+    Ok(())
+}
+
+struct Served {
+    base: String,
+    trigger: resi_runtime::shutdown::ShutdownTrigger,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn serve(config: &GatewayServiceConfig) -> anyhow::Result<Served> {
+    let gateway = Gateway::build(config).await?;
+    let base = format!("http://{}", gateway.local_addr()?);
+    let (trigger, shutdown) = Shutdown::new();
+    Ok(Served {
+        base,
+        trigger,
+        task: tokio::spawn(gateway.run(shutdown)),
+    })
+}
+
+async fn get(url: &str) -> anyhow::Result<(StatusCode, Value, Option<String>)> {
+    let response = reqwest::get(url).await?;
+    let status = response.status();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    Ok((status, response.json().await?, retry))
+}
+
+fn signed_url(base: &str, path: &str, (hotkey, signature): &(String, String), timestamp: i64) -> String {
+    format!("{base}{path}?hotkey={hotkey}&signature={signature}&timestamp={timestamp}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_requests_from_the_network_client_are_served_and_forgeries_refused() -> anyhow::Result<()> {
+    let harness = stack().await?;
+    // the epoch active now, folded into the live epochs projection
+    let mut coordinator = Coordinator::build(&coordinator_config(&harness)).await?;
+    let opened = coordinator.tick(Utc::now()).await?;
+    let active = opened.opened.first().cloned().unwrap_or_default();
+    let projector = harness.spawn_projector(&[(ProjectionKind::Epochs, "v1")]).await?;
+    harness.projected(ProjectionKind::Epochs, "v1").await?;
+
+    let directory = tempfile::tempdir()?;
+    let snapshot = directory.path().join("metagraph.json");
+    metagraph(&snapshot)?;
+    let mut config = GatewayServiceConfig {
+        postgres: harness.postgres.clone(),
+        ..GatewayServiceConfig::default()
+    };
+    config.gateway.listen = "127.0.0.1:0".parse()?;
+    config.gateway.metagraph_file = Some(snapshot);
+    // a day's window, so that the count below cannot straddle two windows
+    config.gateway.limits.assignments = Limit {
+        requests: 10,
+        window_secs: 86_400,
+    };
+    let first = serve(&config).await?;
+    let second = serve(&config).await?;
+
+    let (status, health, _) = get(&format!("{}/healthcheck", first.base)).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], "ok");
+    assert!(health["version"].is_string());
+
+    let now = Utc::now().timestamp();
+    let current = "/api/v1/zipcode-assignments/current";
+    let commitment = |timestamp: i64| format!("zipcode:assignment:current:{timestamp}");
+    let validation = |timestamp: i64| format!("zipcode:validation:{active}:{timestamp}");
+    let signed = sign(&[
+        ("//Alice", commitment(now), false),
+        ("//Alice", commitment(now - 1), true),
+        ("//Alice", commitment(now - 400), false),
+        ("//Bob", commitment(now - 2), false),
+        ("//Dave", commitment(now), false),
+        ("//Bob", validation(now), false),
+        ("//Alice", validation(now), false),
+        ("//Charlie", validation(now), false),
+    ])?;
+
+    // served: the active epoch as seed 003 shapes it
+    let (status, body, _) = get(&signed_url(&first.base, current, &signed[0], now)).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(body["epochId"], active.as_str());
+    let zipcodes = body["zipcodes"].as_array().cloned().unwrap_or_default();
+    assert!(!zipcodes.is_empty());
+    assert_eq!(body["metadata"]["zipcodeCount"], zipcodes.len());
+    assert_eq!(body["nonce"].as_str().map(str::len), Some(16));
+    for key in ["zipcode", "expectedListings", "state", "city", "county", "marketTier", "geographicRegion"] {
+        assert!(!zipcodes[0][key].is_null(), "{key}");
+    }
+    assert!(body.get("honeypots").is_none(), "honeypots stay hidden while the epoch runs");
+    // the <Bytes> form, on the other replica
+    let (status, body, _) = get(&signed_url(&second.base, current, &signed[1], now - 1)).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // refused, each with its reason
+    let refusals = [
+        // the same request again, on either replica
+        (signed_url(&second.base, current, &signed[0], now), StatusCode::UNAUTHORIZED, "replayed"),
+        // altered: the timestamp is not the one signed
+        (signed_url(&first.base, current, &signed[0], now + 1), StatusCode::UNAUTHORIZED, "forged"),
+        (signed_url(&first.base, current, &signed[2], now - 400), StatusCode::UNAUTHORIZED, "expired"),
+        // Bob's signature presented as Alice's
+        (
+            signed_url(&first.base, current, &(signed[0].0.clone(), signed[3].1.clone()), now - 2),
+            StatusCode::UNAUTHORIZED,
+            "forged",
+        ),
+        (signed_url(&first.base, current, &signed[4], now), StatusCode::FORBIDDEN, "not_allowed"),
+        (
+            signed_url(&first.base, current, &(signed[0].0.clone(), "00".repeat(10)), now - 3),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+    ];
+    for (url, expected, code) in refusals {
+        let (status, body, _) = get(&url).await?;
+        assert_eq!((status, body["error"].as_str()), (expected, Some(code)), "{url}: {body}");
+        assert_eq!(body["success"], false);
+        assert!(body["detail"].as_str().is_some_and(|detail| !detail.is_empty()));
+    }
+
+    // validators read an epoch back; a miner or an under-staked validator may not
+    let epoch_path = format!("/api/v1/zipcode-assignments/epoch/{active}");
+    let (status, body, _) = get(&signed_url(&first.base, &epoch_path, &signed[5], now)).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["epochId"], active.as_str());
+    for denied in [&signed[6], &signed[7]] {
+        let (status, body, _) = get(&signed_url(&first.base, &epoch_path, denied, now)).await?;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    }
+
+    // ten assignment requests a window per hotkey, counted across both replicas
+    let many: Vec<(&str, String, bool)> =
+        (0..12).map(|index| ("//Eve", commitment(now - 10 - index), false)).collect();
+    let signed_many = sign(&many)?;
+    let mut served = 0;
+    let mut limited = Vec::new();
+    for (index, signature) in signed_many.iter().enumerate() {
+        let base = if index % 2 == 0 { &first.base } else { &second.base };
+        let (status, body, retry) =
+            get(&signed_url(base, current, signature, now - 10 - index as i64)).await?;
+        match status {
+            StatusCode::OK => served += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(body["error"], "rate_limited");
+                limited.push(retry.and_then(|value| value.parse::<u64>().ok()));
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(served, 10);
+    assert_eq!(limited.len(), 2);
+    assert!(limited.iter().all(|retry| retry.is_some_and(|secs| (1..=86_400).contains(&secs))));
+
+    // the public statistics
+    let (status, stats, _) = get(&format!("{}/api/v1/zipcode-assignments/stats", second.base)).await?;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["epochStatus"]["currentEpoch"]["id"], active.as_str());
+    assert_eq!(stats["epochStatus"]["currentEpoch"]["status"], "ACTIVE");
+    assert!(stats["epochStatus"]["timing"]["timeUntilEpochEnd"].as_i64().is_some_and(|secs| secs > 0));
+
+    for gateway in [first, second] {
+        gateway.trigger.trigger();
+        gateway.task.await??;
+    }
+    projector.stop().await?;
+    Ok(())
+}
