@@ -41,6 +41,7 @@ fn binary(command: &[String]) -> Option<&'static str> {
                 Some("projector") => "resi projector",
                 Some("api") => "resi api",
                 Some("coordinator") => "resi coordinator",
+                Some("gateway") => "resi gateway",
                 _ => "resi",
             });
         }
@@ -79,6 +80,13 @@ fn load(binary: &str, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
                 "resi coordinator needs coordinator.nonce_secret"
             );
         }
+        "resi gateway" => {
+            let config = load_from_env_iter::<resi_gateway::GatewayServiceConfig>(None, vars)?;
+            anyhow::ensure!(
+                config.gateway.metagraph_file.is_some(),
+                "resi gateway needs gateway.metagraph_file"
+            );
+        }
         "resi" => load_from_env_iter::<resi_ctl::CtlConfig>(None, vars).map(drop)?,
         other => anyhow::bail!("no configuration known for {other}"),
     }
@@ -94,6 +102,11 @@ fn required(binary: &str) -> &'static [&'static str] {
             "RESI__S3__BUCKET",
         ],
         "resi projector" | "resi" => &["RESI__POSTGRES__URL", "RESI__KAFKA__BROKERS"],
+        "resi gateway" => &[
+            "RESI__POSTGRES__URL",
+            "RESI__GATEWAY__LISTEN",
+            "RESI__GATEWAY__METAGRAPH_FILE",
+        ],
         "resi coordinator" => &[
             "RESI__POSTGRES__URL",
             "RESI__KAFKA__BROKERS",
@@ -288,6 +301,7 @@ fn check_overlay(overlay: &str) -> anyhow::Result<Vec<Value>> {
         "resi projector",
         "resi api",
         "resi coordinator",
+        "resi gateway",
         "resi",
     ] {
         assert!(binaries.contains(&binary), "{overlay} runs {binary}");
@@ -475,6 +489,7 @@ fn compose_passes_a_strict_compose_parser_and_configures_every_service() -> anyh
         "parser",
         "projector",
         "coordinator",
+        "gateway",
         "api",
         "sample-data",
     ] {

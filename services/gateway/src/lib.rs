@@ -19,6 +19,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::get;
 use resi_runtime::config::{PostgresConfig, TelemetryConfig};
 use resi_runtime::shutdown::Shutdown;
@@ -85,6 +88,9 @@ pub struct GatewayConfig {
     pub limits: Limits,
     /// Days of epochs validators may read back.
     pub history_days: i64,
+    /// Header whose rightmost address is the client's, set by the proxy in front (e.g.
+    /// `x-forwarded-for` behind the ingress); unset, the peer address is the client.
+    pub client_ip_header: Option<String>,
 }
 
 impl Default for GatewayConfig {
@@ -97,6 +103,7 @@ impl Default for GatewayConfig {
             max_clock_skew_secs: 300,
             limits: Limits::default(),
             history_days: 14,
+            client_ip_header: None,
         }
     }
 }
@@ -188,6 +195,27 @@ impl Gateway {
     }
 }
 
+/// Counts every answer by route and status class, and times it.
+async fn measure(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let class = match response.status().as_u16() {
+        200..=299 => "2xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    };
+    metrics::counter!("resi_gateway_requests_total", "route" => route.clone(), "status" => class)
+        .increment(1);
+    metrics::histogram!("resi_gateway_request_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
 /// Every route.
 pub fn router(state: Arc<GatewayState>) -> Router {
     Router::new()
@@ -195,6 +223,7 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/api/v1/zipcode-assignments/current", get(routes::current))
         .route("/api/v1/zipcode-assignments/epoch/{epoch_id}", get(routes::epoch))
         .route("/api/v1/zipcode-assignments/stats", get(routes::stats))
+        .layer(middleware::from_fn(measure))
         .with_state(state)
 }
 

@@ -1,14 +1,14 @@
 //! The endpoints, with the paths, parameters and answers of seed 003 and the network's client
 //! (`common/resi_api_client.py` of the miner and validator code).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -321,17 +321,38 @@ pub async fn epoch(
     Ok(Json(body))
 }
 
+/// The client's address: the rightmost entry of the configured header (what the proxy in
+/// front saw), else the peer.
+fn client_ip(state: &GatewayState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    state
+        .config
+        .client_ip_header
+        .as_deref()
+        .and_then(|name| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+                .last()
+        })
+        .unwrap_or_else(|| peer.ip())
+}
+
 /// `GET /api/v1/zipcode-assignments/stats`: public; the current and next epoch and their
 /// timing, as the network's clients poll it (`epochStatus.currentEpoch`, `timing`).
 pub async fn stats(
     State(state): State<Arc<GatewayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, GatewayError> {
     let client = resi_runtime::postgres::connection(&state.pool)
         .await
         .map_err(GatewayError::Unavailable)?;
     let now = Utc::now();
-    limits::take(&client, &peer.ip().to_string(), "stats", state.config.limits.stats, now)
+    let caller = client_ip(&state, &headers, peer).to_string();
+    limits::take(&client, &caller, "stats", state.config.limits.stats, now)
         .await
         .map_err(GatewayError::Unavailable)?
         .map_err(GatewayError::Limited)?;
