@@ -113,8 +113,10 @@ async fn signed_requests_from_the_network_client_are_served_and_forgeries_refuse
     metagraph(&snapshot)?;
     let mut config = GatewayServiceConfig {
         postgres: harness.postgres.clone(),
+        s3: harness.s3.clone(),
         ..GatewayServiceConfig::default()
     };
+    config.gateway.validator_bucket = format!("{}-validated", harness.s3.bucket);
     config.gateway.listen = "127.0.0.1:0".parse()?;
     config.gateway.metagraph_file = Some(snapshot);
     // a day's window, so that the count below cannot straddle two windows
@@ -229,10 +231,115 @@ async fn signed_requests_from_the_network_client_are_served_and_forgeries_refuse
     assert_eq!(stats["epochStatus"]["currentEpoch"]["status"], "ACTIVE");
     assert!(stats["epochStatus"]["timing"]["timeUntilEpochEnd"].as_i64().is_some_and(|secs| secs > 0));
 
+    uploads(&harness, &first.base, &active).await?;
+
     for gateway in [first, second] {
         gateway.trigger.trigger();
         gateway.task.await??;
     }
     projector.stop().await?;
+    Ok(())
+}
+
+async fn post(url: &str, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
+    let response = reqwest::Client::new().post(url).json(body).send().await?;
+    Ok((response.status(), response.json().await?))
+}
+
+/// Uploads through a policy with the miner's own code path (Python requests); the policy's
+/// signature checked by Python's hmac; its conditions as granted.
+fn upload_through(access: &Value, uploads: &[(&str, usize)]) -> anyhow::Result<Value> {
+    let file = tempfile::NamedTempFile::new()?;
+    let uploads: Vec<Value> = uploads
+        .iter()
+        .map(|(path, size)| json!({"path": path, "size": size}))
+        .collect();
+    std::fs::write(
+        file.path(),
+        serde_json::to_vec(&json!({
+            "access": access,
+            "secret": "test",
+            "region": "us-east-1",
+            "uploads": uploads,
+        }))?,
+    )?;
+    run_python("s3_post.py", &[&file.path().to_string_lossy()])
+}
+
+/// Miners get a policy for their own folder, validators one for their results of an epoch.
+async fn uploads(harness: &resi_tests::harness::Harness, base: &str, epoch: &str) -> anyhow::Result<()> {
+    let validated = format!("{}-validated", harness.s3.bucket);
+    harness.s3_client.create_bucket().bucket(&validated).send().await?;
+    let now = Utc::now().timestamp();
+    let alice = hotkey("//Alice")?;
+    let alice_cold = hotkey("//Alice//cold")?;
+    let bob_cold = hotkey("//Bob//cold")?;
+    let folder_commitment = |coldkey: &str| format!("s3:data:access:{coldkey}:{alice}:{now}");
+    let signed = sign(&[
+        ("//Alice", folder_commitment(&alice_cold), false),
+        ("//Alice", format!("s3:data:access:{bob_cold}:{alice}:{}", now - 1), false),
+        ("//Bob", format!("s3:validator:upload:{now}"), false),
+        ("//Alice", format!("s3:validator:upload:{now}"), false),
+    ])?;
+
+    let (status, access) = post(
+        &format!("{base}/get-folder-access"),
+        &json!({"coldkey": alice_cold, "hotkey": alice, "timestamp": now, "signature": signed[0].1, "expiry": now + 86_400}),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{access}");
+    let folder = format!("data/hotkey={alice}/");
+    assert_eq!(access["folder"], folder.as_str());
+    let result = upload_through(&access, &[("job_id=j1/data_20251001_160000_1.parquet", 2_048)])?;
+    assert_eq!(result["signature_ok"], true, "{result}");
+    assert_eq!(result["statuses"], json!([204]), "{result}");
+    let stored = harness
+        .s3_client
+        .head_object()
+        .bucket(&harness.s3.bucket)
+        .key(format!("{folder}job_id=j1/data_20251001_160000_1.parquet"))
+        .send()
+        .await?;
+    assert_eq!(stored.content_length(), Some(2_048));
+    // what S3 enforces: this folder only, 1 KiB to 5 GiB, private, until the expiry
+    let conditions = result["conditions"].as_array().cloned().unwrap_or_default();
+    assert!(conditions.contains(&json!(["starts-with", "$key", folder])));
+    assert!(conditions.contains(&json!(["content-length-range", 1_024, 5_368_709_120_u64])));
+    assert!(conditions.contains(&json!({"acl": "private"})));
+    assert!(conditions.contains(&json!({"bucket": harness.s3.bucket})));
+
+    // a coldkey that does not own the hotkey
+    let (status, body) = post(
+        &format!("{base}/get-folder-access"),
+        &json!({"coldkey": bob_cold, "hotkey": alice, "timestamp": now - 1, "signature": signed[1].1}),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // a validator's results, on the results bucket under its epoch
+    let request = |(hotkey, signature): &(String, String)| {
+        json!({"hotkey": hotkey, "signature": signature, "timestamp": now, "epochId": epoch,
+               "purpose": "epoch_validation_results", "estimatedDataSizeMb": 25, "retentionDays": 90})
+    };
+    let (status, access) =
+        post(&format!("{base}/api/v1/s3-access/validator-upload"), &request(&signed[2])).await?;
+    assert_eq!(status, StatusCode::OK, "{access}");
+    let folder = format!("validators/{}/epoch={epoch}/", signed[2].0);
+    assert_eq!(access["folder"], folder.as_str());
+    assert!(access["uploadUrl"].as_str().is_some_and(|url| url.ends_with(&validated)));
+    let result = upload_through(&access, &[("validation_results.json", 512)])?;
+    assert_eq!(result["signature_ok"], true, "{result}");
+    assert_eq!(result["statuses"], json!([204]), "{result}");
+    harness
+        .s3_client
+        .head_object()
+        .bucket(&validated)
+        .key(format!("{folder}validation_results.json"))
+        .send()
+        .await?;
+    // a miner is no validator
+    let (status, body) =
+        post(&format!("{base}/api/v1/s3-access/validator-upload"), &request(&signed[3])).await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     Ok(())
 }

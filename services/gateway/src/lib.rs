@@ -11,6 +11,7 @@ pub mod auth;
 pub mod limits;
 pub mod metagraph;
 pub mod routes;
+pub mod upload;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,8 +23,8 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
-use resi_runtime::config::{PostgresConfig, TelemetryConfig};
+use axum::routing::{get, post};
+use resi_runtime::config::{PostgresConfig, S3Config, TelemetryConfig};
 use resi_runtime::shutdown::Shutdown;
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -49,6 +50,8 @@ pub struct Limits {
     pub status: Limit,
     /// `GET …/stats`, per client address: 30 a minute.
     pub stats: Limit,
+    /// `POST /get-folder-access` and `POST …/s3-access/validator-upload`: 20 a day.
+    pub s3_access: Limit,
 }
 
 impl Default for Limits {
@@ -65,6 +68,10 @@ impl Default for Limits {
             stats: Limit {
                 requests: 30,
                 window_secs: 60,
+            },
+            s3_access: Limit {
+                requests: 20,
+                window_secs: 86_400,
             },
         }
     }
@@ -88,6 +95,18 @@ pub struct GatewayConfig {
     pub limits: Limits,
     /// Days of epochs validators may read back.
     pub history_days: i64,
+    /// Bucket validators upload their results to.
+    pub validator_bucket: String,
+    /// Where clients POST uploads: `{bucket}` is replaced by the bucket. Unset: the S3
+    /// endpoint's path-style URL when one is configured, else
+    /// `https://{bucket}.s3.{region}.amazonaws.com`.
+    pub upload_url: Option<String>,
+    /// How long a miner's upload policy holds, hours.
+    pub miner_upload_hours: i64,
+    /// How long a validator's upload policy holds, hours.
+    pub validator_upload_hours: i64,
+    /// Largest validator results upload, bytes.
+    pub validator_max_upload_bytes: u64,
     /// Header whose rightmost address is the client's, set by the proxy in front (e.g.
     /// `x-forwarded-for` behind the ingress); unset, the peer address is the client.
     pub client_ip_header: Option<String>,
@@ -104,6 +123,11 @@ impl Default for GatewayConfig {
             limits: Limits::default(),
             history_days: 14,
             client_ip_header: None,
+            validator_bucket: "resi-validated-data".to_owned(),
+            upload_url: None,
+            miner_upload_hours: 24,
+            validator_upload_hours: 4,
+            validator_max_upload_bytes: 1024 * 1024 * 1024,
         }
     }
 }
@@ -114,6 +138,8 @@ impl Default for GatewayConfig {
 pub struct GatewayServiceConfig {
     /// The epochs projection and the shared limits.
     pub postgres: PostgresConfig,
+    /// The upload bucket, its region and the credentials that sign upload policies.
+    pub s3: S3Config,
     /// Logs, traces and metrics.
     pub telemetry: TelemetryConfig,
     /// The gateway itself.
@@ -128,6 +154,10 @@ pub struct GatewayState {
     pub config: GatewayConfig,
     /// The latest metagraph snapshot.
     pub metagraph: RwLock<metagraph::Metagraph>,
+    /// The upload bucket's settings.
+    pub s3: S3Config,
+    /// Credentials that sign upload policies (refreshed by the AWS chain when temporary).
+    pub credentials: aws_credential_types::provider::SharedCredentialsProvider,
 }
 
 /// The gateway, bound to its port.
@@ -146,6 +176,10 @@ impl Gateway {
         let metagraph = metagraph::Metagraph::load(metagraph_file)?;
         let pool = resi_runtime::postgres::pool(&config.postgres)?;
         resi_runtime::postgres::check(&pool).await?;
+        let shared = resi_runtime::s3::sdk_config(&config.s3, config.s3.endpoint.as_deref()).await;
+        let credentials = shared
+            .credentials_provider()
+            .context("no AWS credentials to sign upload policies with")?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("failed to listen on {}", settings.listen))?;
@@ -155,6 +189,8 @@ impl Gateway {
                 pool,
                 config: settings.clone(),
                 metagraph: RwLock::new(metagraph),
+                s3: config.s3.clone(),
+                credentials,
             }),
         })
     }
@@ -223,6 +259,8 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/api/v1/zipcode-assignments/current", get(routes::current))
         .route("/api/v1/zipcode-assignments/epoch/{epoch_id}", get(routes::epoch))
         .route("/api/v1/zipcode-assignments/stats", get(routes::stats))
+        .route("/get-folder-access", post(routes::folder_access))
+        .route("/api/v1/s3-access/validator-upload", post(routes::validator_upload))
         .layer(middleware::from_fn(measure))
         .with_state(state)
 }

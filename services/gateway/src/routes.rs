@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{self, AuthError};
-use crate::{GatewayState, Limit, limits};
+use crate::{GatewayState, Limit, limits, upload};
 
 /// Why a request was not answered.
 #[derive(Debug)]
@@ -415,5 +415,180 @@ pub async fn stats(
             "nextEpoch": next,
             "timing": {"serverTime": iso(now), "timeUntilEpochEnd": until_end},
         },
+    })))
+}
+
+/// Where clients POST uploads to `bucket`.
+fn upload_url(state: &GatewayState, bucket: &str) -> String {
+    if let Some(template) = &state.config.upload_url {
+        return template.replace("{bucket}", bucket);
+    }
+    match &state.s3.endpoint {
+        Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+        None => format!("https://{bucket}.s3.{}.amazonaws.com", state.s3.region),
+    }
+}
+
+/// A policy for `grant`, signed with the gateway's current credentials.
+async fn presign(state: &GatewayState, grant: &upload::Grant) -> Result<upload::Presigned, GatewayError> {
+    use aws_credential_types::provider::ProvideCredentials as _;
+    let credentials = state
+        .credentials
+        .provide_credentials()
+        .await
+        .map_err(|error| GatewayError::Unavailable(anyhow::anyhow!("no AWS credentials: {error}")))?;
+    Ok(upload::presign(
+        grant,
+        &credentials,
+        &state.s3.region,
+        upload_url(state, &grant.bucket),
+        Utc::now(),
+    ))
+}
+
+/// `POST /get-folder-access`, as the network's miners send it.
+#[derive(Debug, Deserialize)]
+pub struct FolderAccess {
+    /// The coldkey that owns the hotkey.
+    pub coldkey: String,
+    /// SS58 hotkey.
+    pub hotkey: String,
+    /// Unix seconds, part of the commitment.
+    pub timestamp: i64,
+    /// Hex signature of `s3:data:access:{coldkey}:{hotkey}:{timestamp}`.
+    pub signature: String,
+    /// When the miner wants the access to end (Unix seconds); at most the configured hours.
+    pub expiry: Option<i64>,
+}
+
+/// `POST /get-folder-access`: a presigned POST policy for the miner's own folder
+/// `data/hotkey={hotkey}/` (1 KiB–5 GiB per file, private, 24 hours), for a registered hotkey
+/// whose coldkey is the one given.
+pub async fn folder_access(
+    State(state): State<Arc<GatewayState>>,
+    Json(request): Json<FolderAccess>,
+) -> Result<Json<Value>, GatewayError> {
+    let commitment = format!(
+        "s3:data:access:{}:{}:{}",
+        request.coldkey, request.hotkey, request.timestamp
+    );
+    let signed = SignedQuery {
+        hotkey: request.hotkey.clone(),
+        signature: request.signature.clone(),
+        timestamp: request.timestamp,
+    };
+    let limit = state.config.limits.s3_access;
+    authenticate(&state, &signed, &commitment, Role::Registered, "s3_access", limit).await?;
+    let owner = state
+        .metagraph
+        .read()
+        .await
+        .neuron(&request.hotkey)
+        .map(|neuron| neuron.coldkey.clone());
+    if owner.as_deref() != Some(request.coldkey.as_str()) {
+        return Err(AuthError::NotAllowed("the coldkey does not own this hotkey".to_owned()).into());
+    }
+    let now = Utc::now();
+    let longest = now + chrono::Duration::hours(state.config.miner_upload_hours);
+    let expires = request
+        .expiry
+        .and_then(|expiry| DateTime::from_timestamp(expiry, 0))
+        .filter(|expiry| *expiry > now)
+        .map_or(longest, |expiry| expiry.min(longest));
+    let folder = format!("{}hotkey={}/", state.s3.prefix, request.hotkey);
+    let grant = upload::Grant {
+        bucket: state.s3.bucket.clone(),
+        prefix: folder.clone(),
+        min_bytes: 1_024,
+        max_bytes: 5 * 1_024 * 1_024 * 1_024,
+        expires,
+    };
+    let presigned = presign(&state, &grant).await?;
+    metrics::counter!("resi_gateway_upload_policies_total", "role" => "miner").increment(1);
+    Ok(Json(json!({
+        "success": true,
+        "folder": folder,
+        "url": presigned.url,
+        "fields": presigned.fields,
+        "expiry": iso(expires),
+        "structure_info": {
+            "folder_structure": format!("{}hotkey={{hotkey_id}}/job_id={{job_id}}/", state.s3.prefix),
+            "description": "Upload files under your hotkey's folder; set the form's key to the folder plus your path",
+        },
+    })))
+}
+
+/// `POST /api/v1/s3-access/validator-upload`, as the network's validators send it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidatorUpload {
+    /// SS58 hotkey.
+    pub hotkey: String,
+    /// Hex signature of `s3:validator:upload:{timestamp}`.
+    pub signature: String,
+    /// Unix seconds, part of the commitment.
+    pub timestamp: i64,
+    /// The epoch the results are for.
+    pub epoch_id: String,
+    /// Recorded for operators.
+    pub purpose: Option<String>,
+    /// Recorded for operators.
+    pub estimated_data_size_mb: Option<u64>,
+    /// Recorded for operators.
+    pub retention_days: Option<u32>,
+}
+
+/// `POST /api/v1/s3-access/validator-upload`: a presigned POST policy for
+/// `validators/{hotkey}/epoch={epochId}/` on the results bucket (4 hours), for a validator
+/// with a permit and enough stake, for an epoch that has started.
+pub async fn validator_upload(
+    State(state): State<Arc<GatewayState>>,
+    Json(request): Json<ValidatorUpload>,
+) -> Result<Json<Value>, GatewayError> {
+    let commitment = format!("s3:validator:upload:{}", request.timestamp);
+    let signed = SignedQuery {
+        hotkey: request.hotkey.clone(),
+        signature: request.signature.clone(),
+        timestamp: request.timestamp,
+    };
+    let limit = state.config.limits.s3_access;
+    authenticate(&state, &signed, &commitment, Role::Validator, "s3_access", limit).await?;
+    let client = resi_runtime::postgres::connection(&state.pool)
+        .await
+        .map_err(GatewayError::Unavailable)?;
+    let schema = schema(&client).await.map_err(GatewayError::Unavailable)?;
+    let started = client
+        .query_opt(
+            &format!("SELECT 1 FROM {schema}.epochs WHERE epoch_id = $1 AND start_time <= now()"),
+            &[&request.epoch_id],
+        )
+        .await
+        .map_err(|error| GatewayError::Unavailable(error.into()))?;
+    if started.is_none() {
+        return Err(GatewayError::NotFound(
+            "unknown_epoch",
+            format!("no started epoch {}", request.epoch_id),
+        ));
+    }
+    let expires = Utc::now() + chrono::Duration::hours(state.config.validator_upload_hours);
+    let folder = format!("validators/{}/epoch={}/", request.hotkey, request.epoch_id);
+    let grant = upload::Grant {
+        bucket: state.config.validator_bucket.clone(),
+        prefix: folder.clone(),
+        min_bytes: 1,
+        max_bytes: state.config.validator_max_upload_bytes,
+        expires,
+    };
+    let presigned = presign(&state, &grant).await?;
+    tracing::info!(hotkey = %request.hotkey, epoch = %request.epoch_id, purpose = ?request.purpose, estimated_mb = ?request.estimated_data_size_mb, retention_days = ?request.retention_days, "validator upload policy issued");
+    metrics::counter!("resi_gateway_upload_policies_total", "role" => "validator").increment(1);
+    Ok(Json(json!({
+        "success": true,
+        "bucket": grant.bucket,
+        "folder": folder,
+        "uploadUrl": presigned.url,
+        "url": presigned.url,
+        "fields": presigned.fields,
+        "expiry": iso(expires),
     })))
 }
