@@ -4,6 +4,7 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::epoch::{EpochClosed, EpochOpened};
+use crate::network::MinerStatusReported;
 use crate::id::{ContentHash, EventId, IdHasher};
 use crate::listing::CanonicalListing;
 use crate::time::Timestamp;
@@ -61,11 +62,13 @@ pub enum EventType {
     EpochOpened,
     /// [`EpochClosed`].
     EpochClosed,
+    /// [`MinerStatusReported`].
+    MinerStatusReported,
 }
 
 impl EventType {
     /// Every event type, in the payload's variant order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::UploadObserved,
         Self::UploadParsed,
         Self::UploadRejected,
@@ -73,6 +76,7 @@ impl EventType {
         Self::DeadLettered,
         Self::EpochOpened,
         Self::EpochClosed,
+        Self::MinerStatusReported,
     ];
 
     /// The name used in headers, logs and metrics.
@@ -86,13 +90,17 @@ impl EventType {
             Self::DeadLettered => "dead_lettered",
             Self::EpochOpened => "epoch_opened",
             Self::EpochClosed => "epoch_closed",
+            Self::MinerStatusReported => "miner_status_reported",
         }
     }
 
     /// Whether the type existed in schema version 1, whose events share one older layout.
     #[must_use]
     pub const fn has_version_1_layout(self) -> bool {
-        !matches!(self, Self::EpochOpened | Self::EpochClosed)
+        !matches!(
+            self,
+            Self::EpochOpened | Self::EpochClosed | Self::MinerStatusReported
+        )
     }
 
     /// The schema version this release writes. Readers accept this version and older ones
@@ -110,7 +118,7 @@ impl EventType {
             | Self::UploadRejected
             | Self::ListingAttested
             | Self::DeadLettered => 2,
-            Self::EpochOpened | Self::EpochClosed => 1,
+            Self::EpochOpened | Self::EpochClosed | Self::MinerStatusReported => 1,
         }
     }
 
@@ -122,6 +130,7 @@ impl EventType {
             Self::ListingAttested => TopicKind::Attestations,
             Self::DeadLettered => TopicKind::DeadLetters,
             Self::EpochOpened | Self::EpochClosed => TopicKind::Epochs,
+            Self::MinerStatusReported => TopicKind::Network,
         }
     }
 }
@@ -144,6 +153,8 @@ pub enum EventPayload {
     EpochOpened(Box<EpochOpened>),
     /// The coordinator closed an epoch and revealed its honeypots.
     EpochClosed(EpochClosed),
+    /// A miner reported its progress through the gateway.
+    MinerStatusReported(Box<MinerStatusReported>),
 }
 
 impl EventPayload {
@@ -158,6 +169,7 @@ impl EventPayload {
             Self::DeadLettered(_) => EventType::DeadLettered,
             Self::EpochOpened(_) => EventType::EpochOpened,
             Self::EpochClosed(_) => EventType::EpochClosed,
+            Self::MinerStatusReported(_) => EventType::MinerStatusReported,
         }
     }
 
@@ -172,6 +184,7 @@ impl EventPayload {
             Self::DeadLettered(dead) => dead.event_id(),
             Self::EpochOpened(opened) => opened.event_id(),
             Self::EpochClosed(closed) => closed.event_id(),
+            Self::MinerStatusReported(status) => status.event_id(),
         }
     }
 
@@ -187,6 +200,7 @@ impl EventPayload {
             Self::DeadLettered(dead) => dead.subject.key(),
             Self::EpochOpened(opened) => &opened.epoch_id,
             Self::EpochClosed(closed) => &closed.epoch_id,
+            Self::MinerStatusReported(status) => &status.miner_hotkey,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod id;
 pub mod layout;
 mod legacy;
 pub mod listing;
+pub mod network;
 pub mod normalize;
 pub mod time;
 pub mod topics;
@@ -30,6 +31,7 @@ pub use event::{
     UploadRejected,
 };
 pub use epoch::{EpochClosed, EpochOpened, EpochZipcode, MarketTier, honeypot_commitment};
+pub use network::{MinerStatusReported, MiningStatus, ZipcodeProgress};
 pub use id::{ContentHash, EventId};
 pub use listing::CanonicalListing;
 pub use time::Timestamp;

@@ -6,6 +6,7 @@
 //! | `{prefix}resi.attestations.v1` | listing id (zpid) | 12 | forever | `ListingAttested` |
 //! | `{prefix}resi.dead-letters.v1` | miner hotkey or source key | 3 | forever | `DeadLettered` |
 //! | `{prefix}resi.epochs.v1` | epoch id | 1 (always) | forever | `EpochOpened`, `EpochClosed` |
+//! | `{prefix}resi.network.v1` | hotkey | 3 | forever | `MinerStatusReported` |
 //!
 //! Keys give total order per miner on the uploads topic (the trust projection folds a miner's
 //! files in order) and per listing on the attestations topic (the consensus projection folds a
@@ -25,15 +26,18 @@ pub enum TopicKind {
     DeadLetters,
     /// The coordinator's epochs, in one partition.
     Epochs,
+    /// What miners and validators report through the gateway, keyed by hotkey.
+    Network,
 }
 
 impl TopicKind {
     /// Every topic.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Uploads,
         Self::Attestations,
         Self::DeadLetters,
         Self::Epochs,
+        Self::Network,
     ];
 
     const fn base_name(self) -> &'static str {
@@ -42,6 +46,7 @@ impl TopicKind {
             Self::Attestations => "resi.attestations.v1",
             Self::DeadLetters => "resi.dead-letters.v1",
             Self::Epochs => "resi.epochs.v1",
+            Self::Network => "resi.network.v1",
         }
     }
 
@@ -53,6 +58,7 @@ impl TopicKind {
             Self::Attestations => 12,
             Self::DeadLetters => 3,
             Self::Epochs => 1,
+            Self::Network => 3,
         }
     }
 
@@ -127,6 +133,12 @@ impl Topics {
         self.name(TopicKind::Epochs)
     }
 
+    /// The network topic.
+    #[must_use]
+    pub fn network(&self) -> String {
+        self.name(TopicKind::Network)
+    }
+
     /// Specs for every topic, with the given partition count per kind.
     #[must_use]
     pub fn specs(&self, partitions: impl Fn(TopicKind) -> i32) -> Vec<TopicSpec> {
@@ -162,12 +174,13 @@ mod tests {
         assert_eq!(topics.attestations(), "t42.resi.attestations.v1");
         assert_eq!(topics.dead_letters(), "t42.resi.dead-letters.v1");
         assert_eq!(topics.epochs(), "t42.resi.epochs.v1");
+        assert_eq!(topics.network(), "t42.resi.network.v1");
     }
 
     #[test]
     fn specs_keep_everything_forever() {
         let specs = Topics::new("").specs(TopicKind::default_partitions);
-        assert_eq!(specs.len(), 4);
+        assert_eq!(specs.len(), 5);
         for spec in specs {
             assert!(spec.config.contains(&("retention.ms", "-1")), "{spec:?}");
             assert!(spec.partitions > 0);

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 use resi_events::codec::{self, FORMAT_BINCODE2};
 use resi_events::{
     Admission, CanonicalListing, DeadLetterReason, DeadLetterSubject, DeadLettered, DecodeError,
-    EpochClosed, EpochMetadata, EpochOpened, EpochZipcode, Event, EventPayload, MarketTier, ListingAttested, QualityAssessment, QualityIssue,
+    EpochClosed, EpochMetadata, EpochOpened, EpochZipcode, Event, EventPayload, MarketTier,
+    MinerStatusReported, MiningStatus, ZipcodeProgress, ListingAttested, QualityAssessment, QualityIssue,
     ReasonCount, RejectReason, Timestamp, UploadDiscovery, UploadFormat, UploadObserved,
     UploadParsed, UploadRejectReason, UploadRejected, honeypot_commitment,
 };
@@ -302,6 +303,24 @@ fn samples() -> Vec<(&'static str, Event)> {
             event(EventPayload::EpochOpened(Box::new(epoch_opened()))),
         ),
         ("epoch_closed", event(EventPayload::EpochClosed(epoch_closed()))),
+        (
+            "miner_status_reported",
+            event(EventPayload::MinerStatusReported(Box::new(MinerStatusReported {
+                miner_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".to_owned(),
+                epoch_id: "2025-10-01T16-00-00".to_owned(),
+                commitment: "zipcode:status:2025-10-01T16-00-00:1759338000".to_owned(),
+                received_at: RECORD_TIME,
+                status: MiningStatus::Completed,
+                listings_scraped: Some(1_250),
+                zipcodes_completed: vec![ZipcodeProgress {
+                    zipcode: "19103".to_owned(),
+                    listings_scraped: Some(245),
+                    completed_at: Some(FILE_TIME),
+                }],
+                s3_upload_complete: true,
+                s3_upload_timestamp: Some(FILE_TIME),
+            }))),
+        ),
     ]
 }
 
@@ -436,7 +455,8 @@ fn as_schema1(mut event: Event) -> Event {
         EventPayload::UploadRejected(_)
         | EventPayload::DeadLettered(_)
         | EventPayload::EpochOpened(_)
-        | EventPayload::EpochClosed(_) => {}
+        | EventPayload::EpochClosed(_)
+        | EventPayload::MinerStatusReported(_) => {}
     }
     event
 }

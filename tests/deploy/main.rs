@@ -104,6 +104,7 @@ fn required(binary: &str) -> &'static [&'static str] {
         "resi projector" | "resi" => &["RESI__POSTGRES__URL", "RESI__KAFKA__BROKERS"],
         "resi gateway" => &[
             "RESI__POSTGRES__URL",
+            "RESI__KAFKA__BROKERS",
             "RESI__GATEWAY__LISTEN",
             "RESI__GATEWAY__METAGRAPH_FILE",
         ],

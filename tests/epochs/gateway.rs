@@ -114,6 +114,7 @@ async fn signed_requests_from_the_network_client_are_served_and_forgeries_refuse
     let mut config = GatewayServiceConfig {
         postgres: harness.postgres.clone(),
         s3: harness.s3.clone(),
+        kafka: harness.kafka.clone(),
         ..GatewayServiceConfig::default()
     };
     config.gateway.validator_bucket = format!("{}-validated", harness.s3.bucket);
@@ -149,6 +150,7 @@ async fn signed_requests_from_the_network_client_are_served_and_forgeries_refuse
 
     // served: the active epoch as seed 003 shapes it
     let (status, body, _) = get(&signed_url(&first.base, current, &signed[0], now)).await?;
+    let nonce = body["nonce"].as_str().unwrap_or_default().to_owned();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], true);
     assert_eq!(body["epochId"], active.as_str());
@@ -232,6 +234,7 @@ async fn signed_requests_from_the_network_client_are_served_and_forgeries_refuse
     assert!(stats["epochStatus"]["timing"]["timeUntilEpochEnd"].as_i64().is_some_and(|secs| secs > 0));
 
     uploads(&harness, &first.base, &active).await?;
+    reports(&harness, &first.base, &second.base, &active, &nonce, &zipcodes).await?;
 
     for gateway in [first, second] {
         gateway.trigger.trigger();
@@ -341,5 +344,74 @@ async fn uploads(harness: &resi_tests::harness::Harness, base: &str, epoch: &str
     let (status, body) =
         post(&format!("{base}/api/v1/s3-access/validator-upload"), &request(&signed[3])).await?;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    Ok(())
+}
+
+/// Status reports: both commitment spellings, the epoch's nonce and zipcodes only, folded into
+/// the miner status projection.
+async fn reports(
+    harness: &resi_tests::harness::Harness,
+    first: &str,
+    second: &str,
+    epoch: &str,
+    nonce: &str,
+    zipcodes: &[Value],
+) -> anyhow::Result<()> {
+    let now = Utc::now().timestamp();
+    let alice = hotkey("//Alice")?;
+    let zipcode = zipcodes[0]["zipcode"].as_str().unwrap_or_default().to_owned();
+    let signed = sign(&[
+        ("//Alice", format!("zipcode:status:{epoch}:{now}"), false),
+        ("//Alice", format!("miner:status:{alice}:{epoch}:{}", now - 1), false),
+        ("//Alice", format!("zipcode:status:{epoch}:{}", now - 2), false),
+        ("//Alice", format!("zipcode:status:{epoch}:{}", now - 3), false),
+    ])?;
+    let report = |(hotkey, signature): &(String, String), timestamp: i64, nonce: &str, status: &str, zipcode: &str| {
+        json!({
+            "hotkey": hotkey, "signature": signature, "timestamp": timestamp,
+            "epochId": epoch, "nonce": nonce, "status": status, "listingsScraped": 245,
+            "zipcodesCompleted": [{"zipcode": zipcode, "listingsScraped": 245,
+                                   "completedAt": "2999-01-01T00:00:00Z"}],
+            "s3UploadComplete": status == "COMPLETED",
+        })
+    };
+    let url = |base: &str| format!("{base}/api/v1/zipcode-assignments/status");
+    // the network client's spelling, then seed 003's, on two replicas
+    let (status, body) = post(&url(first), &report(&signed[0], now, nonce, "IN_PROGRESS", &zipcode)).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = post(&url(second), &report(&signed[1], now - 1, nonce, "COMPLETED", &zipcode)).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // another nonce, a zipcode the epoch did not assign
+    let (status, body) = post(&url(first), &report(&signed[2], now - 2, "0000000000000000", "COMPLETED", &zipcode)).await?;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("wrong_nonce")), "{body}");
+    let (status, body) = post(&url(first), &report(&signed[3], now - 3, nonce, "COMPLETED", "00000")).await?;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unassigned_zipcode")), "{body}");
+
+    let projector = harness.spawn_projector(&[(ProjectionKind::MinerStatus, "v1")]).await?;
+    harness.projected(ProjectionKind::MinerStatus, "v1").await?;
+    let pool = resi_runtime::postgres::pool(&harness.postgres)?;
+    let client = resi_runtime::postgres::connection(&pool).await?;
+    let row = client
+        .query_one(
+            "SELECT status, reports, zipcodes_completed, s3_upload_complete, last_reported_at
+               FROM miner_status_v1.miner_epoch_status WHERE epoch_id = $1 AND miner_hotkey = $2",
+            &[&epoch, &alice],
+        )
+        .await?;
+    assert_eq!(row.get::<_, String>(0), "COMPLETED");
+    assert_eq!(row.get::<_, i32>(1), 2, "refused reports are not recorded");
+    assert_eq!(row.get::<_, i32>(2), 1);
+    assert!(row.get::<_, bool>(3));
+    // a completion claimed in the future is clamped to the report's arrival
+    let clamped: bool = client
+        .query_one(
+            "SELECT completed_at <= reported_at FROM miner_status_v1.miner_zipcode_progress
+              WHERE epoch_id = $1 AND miner_hotkey = $2 AND zipcode = $3",
+            &[&epoch, &alice, &zipcode],
+        )
+        .await?
+        .get(0);
+    assert!(clamped);
+    projector.stop().await?;
     Ok(())
 }

@@ -24,9 +24,9 @@ async fn topics_are_created_once_with_their_partition_counts() -> anyhow::Result
     let second = kafka::ensure_topics(&config).await?;
 
     // Assert
-    assert_eq!(first.created.len(), 4, "{first:?}");
+    assert_eq!(first.created.len(), 5, "{first:?}");
     assert!(
-        second.created.is_empty() && second.existing.len() == 4,
+        second.created.is_empty() && second.existing.len() == 5,
         "{second:?}"
     );
     let consumer: BaseConsumer = kafka::client_config(&config).create()?;
@@ -37,6 +37,7 @@ async fn topics_are_created_once_with_their_partition_counts() -> anyhow::Result
         (topics.dead_letters(), 1),
         // one partition whatever the configuration: the epochs need one total order
         (topics.epochs(), 1),
+        (topics.network(), 3),
     ] {
         let metadata = consumer.fetch_metadata(Some(&name), Duration::from_secs(10))?;
         assert_eq!(

@@ -24,7 +24,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use resi_runtime::config::{PostgresConfig, S3Config, TelemetryConfig};
+use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfig};
 use resi_runtime::shutdown::Shutdown;
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -107,6 +107,8 @@ pub struct GatewayConfig {
     pub validator_upload_hours: i64,
     /// Largest validator results upload, bytes.
     pub validator_max_upload_bytes: u64,
+    /// Minutes after an epoch's end during which status reports are still taken.
+    pub status_grace_minutes: u32,
     /// Header whose rightmost address is the client's, set by the proxy in front (e.g.
     /// `x-forwarded-for` behind the ingress); unset, the peer address is the client.
     pub client_ip_header: Option<String>,
@@ -128,6 +130,7 @@ impl Default for GatewayConfig {
             miner_upload_hours: 24,
             validator_upload_hours: 4,
             validator_max_upload_bytes: 1024 * 1024 * 1024,
+            status_grace_minutes: 15,
         }
     }
 }
@@ -140,6 +143,8 @@ pub struct GatewayServiceConfig {
     pub postgres: PostgresConfig,
     /// The upload bucket, its region and the credentials that sign upload policies.
     pub s3: S3Config,
+    /// The broker status reports are published to.
+    pub kafka: KafkaConfig,
     /// Logs, traces and metrics.
     pub telemetry: TelemetryConfig,
     /// The gateway itself.
@@ -158,6 +163,10 @@ pub struct GatewayState {
     pub s3: S3Config,
     /// Credentials that sign upload policies (refreshed by the AWS chain when temporary).
     pub credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    /// Publishes status reports.
+    pub producer: rdkafka::producer::FutureProducer,
+    /// The network topic.
+    pub network_topic: String,
 }
 
 /// The gateway, bound to its port.
@@ -180,6 +189,9 @@ impl Gateway {
         let credentials = shared
             .credentials_provider()
             .context("no AWS credentials to sign upload policies with")?;
+        let network_topic = resi_events::Topics::new(&config.kafka.topic_prefix).network();
+        resi_runtime::kafka::keyed_partition_count(&config.kafka, &pool, &network_topic).await?;
+        let producer = resi_runtime::kafka::producer(&config.kafka)?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("failed to listen on {}", settings.listen))?;
@@ -191,6 +203,8 @@ impl Gateway {
                 metagraph: RwLock::new(metagraph),
                 s3: config.s3.clone(),
                 credentials,
+                producer,
+                network_topic,
             }),
         })
     }
@@ -259,6 +273,7 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/api/v1/zipcode-assignments/current", get(routes::current))
         .route("/api/v1/zipcode-assignments/epoch/{epoch_id}", get(routes::epoch))
         .route("/api/v1/zipcode-assignments/stats", get(routes::stats))
+        .route("/api/v1/zipcode-assignments/status", post(routes::status))
         .route("/get-folder-access", post(routes::folder_access))
         .route("/api/v1/s3-access/validator-upload", post(routes::validator_upload))
         .layer(middleware::from_fn(measure))

@@ -26,7 +26,9 @@ pub enum GatewayError {
     Limited(Duration),
     /// No such epoch (or none active).
     NotFound(&'static str, String),
-    /// Postgres or the projection is unavailable.
+    /// The request contradicts the epoch (wrong nonce, a zipcode not assigned, …).
+    BadRequest(&'static str, String),
+    /// Postgres, the broker or the projection is unavailable.
     Unavailable(anyhow::Error),
 }
 
@@ -58,6 +60,10 @@ impl IntoResponse for GatewayError {
                 return response;
             }
             Self::NotFound(code, detail) => (StatusCode::NOT_FOUND, code, detail),
+            Self::BadRequest(code, detail) => {
+                metrics::counter!("resi_gateway_refusals_total", "reason" => code).increment(1);
+                (StatusCode::BAD_REQUEST, code, detail)
+            }
             Self::Unavailable(error) => {
                 tracing::warn!(error = format!("{error:#}"), "gateway request failed");
                 (
@@ -104,9 +110,31 @@ async fn authenticate(
     action: &str,
     limit: Limit,
 ) -> Result<(), GatewayError> {
+    authenticate_any(state, query, &[commitment.to_owned()], role, action, limit)
+        .await
+        .map(drop)
+}
+
+/// Like [`authenticate`] for a request that may sign any of `commitments` (the seed's and the
+/// network client's spellings); the one it signed.
+async fn authenticate_any(
+    state: &GatewayState,
+    query: &SignedQuery,
+    commitments: &[String],
+    role: Role,
+    action: &str,
+    limit: Limit,
+) -> Result<String, GatewayError> {
     let now = Utc::now();
     auth::fresh(query.timestamp, now.timestamp(), state.config.max_clock_skew_secs)?;
-    auth::verify(&query.hotkey, commitment, &query.signature)?;
+    let mut verified = Err(AuthError::Forged);
+    for candidate in commitments {
+        verified = auth::verify(&query.hotkey, candidate, &query.signature).map(|()| candidate);
+        if verified.is_ok() {
+            break;
+        }
+    }
+    let commitment = verified?;
     {
         let metagraph = state.metagraph.read().await;
         let neuron = metagraph.neuron(&query.hotkey).ok_or_else(|| {
@@ -136,7 +164,7 @@ async fn authenticate(
         .await
         .map_err(GatewayError::Unavailable)?
         .map_err(GatewayError::Limited)?;
-    Ok(())
+    Ok(commitment.clone())
 }
 
 /// An instant as the seeds write it: `2025-10-01T16:00:00.000Z`.
@@ -590,5 +618,170 @@ pub async fn validator_upload(
         "url": presigned.url,
         "fields": presigned.fields,
         "expiry": iso(expires),
+    })))
+}
+
+/// `POST /api/v1/zipcode-assignments/status`, as the network's miners send it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    /// SS58 hotkey.
+    pub hotkey: String,
+    /// Hex signature of `zipcode:status:{epochId}:{timestamp}` (the network's client) or
+    /// `miner:status:{hotkey}:{epochId}:{timestamp}` (seed 003).
+    pub signature: String,
+    /// Unix seconds, part of the commitment.
+    pub timestamp: i64,
+    /// The epoch.
+    pub epoch_id: String,
+    /// The epoch's nonce, as the assignment gave it.
+    pub nonce: String,
+    /// `IN_PROGRESS`, `COMPLETED`, `FAILED` or `TIMEOUT`.
+    pub status: String,
+    /// Listings scraped in all, as the miner says.
+    pub listings_scraped: Option<u64>,
+    /// Zipcodes finished, as the miner says.
+    #[serde(default)]
+    pub zipcodes_completed: Vec<ZipcodeReport>,
+    /// Whether the upload is complete.
+    #[serde(default)]
+    pub s3_upload_complete: bool,
+    /// When the upload completed (RFC 3339).
+    pub s3_upload_timestamp: Option<String>,
+}
+
+/// One finished zipcode of a [`StatusReport`].
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ZipcodeReport {
+    /// Five digits.
+    pub zipcode: String,
+    /// Listings scraped there.
+    pub listings_scraped: Option<u64>,
+    /// When it finished (RFC 3339).
+    pub completed_at: Option<String>,
+}
+
+/// Most zipcodes one report may list (an epoch assigns a few dozen).
+const MAX_REPORTED_ZIPCODES: usize = 500;
+
+/// A claimed time: RFC 3339, never later than the report's arrival.
+fn claimed_time(
+    text: Option<&str>,
+    received: DateTime<Utc>,
+) -> Result<Option<resi_events::Timestamp>, GatewayError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let parsed = DateTime::parse_from_rfc3339(text).map_err(|_| {
+        GatewayError::BadRequest("bad_time", format!("{text:?} is not an RFC 3339 time"))
+    })?;
+    Ok(Some(resi_events::Timestamp::from_datetime(
+        parsed.with_timezone(&Utc).min(received),
+    )))
+}
+
+/// `POST /api/v1/zipcode-assignments/status`: a registered miner's progress on the open epoch
+/// (active, or within `status_grace_minutes` of its end), with the epoch's nonce and only the
+/// epoch's zipcodes; recorded as a `MinerStatusReported` event.
+pub async fn status(
+    State(state): State<Arc<GatewayState>>,
+    Json(report): Json<StatusReport>,
+) -> Result<Json<Value>, GatewayError> {
+    let commitments = [
+        format!("zipcode:status:{}:{}", report.epoch_id, report.timestamp),
+        format!("miner:status:{}:{}:{}", report.hotkey, report.epoch_id, report.timestamp),
+    ];
+    let signed = SignedQuery {
+        hotkey: report.hotkey.clone(),
+        signature: report.signature.clone(),
+        timestamp: report.timestamp,
+    };
+    let limit = state.config.limits.status;
+    let commitment =
+        authenticate_any(&state, &signed, &commitments, Role::Registered, "status", limit).await?;
+    let status = resi_events::MiningStatus::parse(&report.status).ok_or_else(|| {
+        GatewayError::BadRequest(
+            "bad_status",
+            format!("status {:?} is not IN_PROGRESS, COMPLETED, FAILED or TIMEOUT", report.status),
+        )
+    })?;
+    if report.zipcodes_completed.len() > MAX_REPORTED_ZIPCODES {
+        return Err(GatewayError::BadRequest(
+            "too_many_zipcodes",
+            format!("at most {MAX_REPORTED_ZIPCODES} zipcodes per report"),
+        ));
+    }
+    let client = resi_runtime::postgres::connection(&state.pool)
+        .await
+        .map_err(GatewayError::Unavailable)?;
+    let schema = schema(&client).await.map_err(GatewayError::Unavailable)?;
+    let grace = i32::try_from(state.config.status_grace_minutes).unwrap_or(i32::MAX);
+    let epoch = client
+        .query_opt(
+            &format!(
+                "SELECT nonce, array(SELECT zipcode FROM {schema}.epoch_assignments a
+                                      WHERE a.epoch_id = e.epoch_id)
+                   FROM {schema}.epochs e
+                  WHERE epoch_id = $1 AND start_time <= now()
+                    AND now() < end_time + make_interval(mins => $2)"
+            ),
+            &[&report.epoch_id, &grace],
+        )
+        .await
+        .map_err(|error| GatewayError::Unavailable(error.into()))?
+        .ok_or_else(|| {
+            GatewayError::BadRequest(
+                "epoch_not_open",
+                format!("epoch {} is not open for status reports", report.epoch_id),
+            )
+        })?;
+    if epoch.get::<_, String>(0) != report.nonce {
+        return Err(GatewayError::BadRequest(
+            "wrong_nonce",
+            "the nonce is not the epoch's".to_owned(),
+        ));
+    }
+    let assigned: Vec<String> = epoch.get(1);
+    let received = Utc::now();
+    let mut zipcodes = Vec::with_capacity(report.zipcodes_completed.len());
+    for zipcode in &report.zipcodes_completed {
+        if !assigned.contains(&zipcode.zipcode) {
+            return Err(GatewayError::BadRequest(
+                "unassigned_zipcode",
+                format!("zipcode {:?} is not one of the epoch's", zipcode.zipcode),
+            ));
+        }
+        zipcodes.push(resi_events::ZipcodeProgress {
+            zipcode: zipcode.zipcode.clone(),
+            listings_scraped: zipcode.listings_scraped,
+            completed_at: claimed_time(zipcode.completed_at.as_deref(), received)?,
+        });
+    }
+    let reported = resi_events::MinerStatusReported {
+        miner_hotkey: report.hotkey.clone(),
+        epoch_id: report.epoch_id.clone(),
+        commitment,
+        received_at: resi_events::Timestamp::from_datetime(received),
+        status,
+        listings_scraped: report.listings_scraped,
+        zipcodes_completed: zipcodes,
+        s3_upload_complete: report.s3_upload_complete,
+        s3_upload_timestamp: claimed_time(report.s3_upload_timestamp.as_deref(), received)?,
+    };
+    let event = resi_events::Event::new(
+        resi_events::EventPayload::MinerStatusReported(Box::new(reported)),
+        resi_events::Timestamp::from_datetime(received),
+        resi_events::Timestamp::now(),
+    );
+    resi_runtime::kafka::publish(&state.producer, &state.network_topic, &event)
+        .await
+        .map_err(GatewayError::Unavailable)?;
+    metrics::counter!("resi_gateway_status_reports_total", "status" => status.as_str()).increment(1);
+    Ok(Json(json!({
+        "success": true,
+        "message": "status recorded",
+        "epochId": report.epoch_id,
+        "status": status.as_str(),
     })))
 }

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tracing::Instrument as _;
 
 use crate::faults::{self, Lane, LaneState, Refusal};
-use crate::{consensus, epochs, listing, metrics, trust, versions};
+use crate::{consensus, epochs, listing, metrics, miner_status, trust, versions};
 
 /// The projections this binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -38,6 +38,8 @@ pub enum ProjectionKind {
     Consensus,
     /// `epochs`, `epoch_assignments`, `epoch_conflicts` from the coordinator's events.
     Epochs,
+    /// `miner_epoch_status`, `miner_zipcode_progress` from the gateway's status reports.
+    MinerStatus,
 }
 
 impl ProjectionKind {
@@ -49,13 +51,20 @@ impl ProjectionKind {
             Self::Trust => "trust",
             Self::Consensus => "consensus",
             Self::Epochs => "epochs",
+            Self::MinerStatus => "miner_status",
         }
     }
 
     /// The projection by its name.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Listing, Self::Trust, Self::Consensus, Self::Epochs]
+        [
+            Self::Listing,
+            Self::Trust,
+            Self::Consensus,
+            Self::Epochs,
+            Self::MinerStatus,
+        ]
             .into_iter()
             .find(|kind| kind.as_str() == name)
     }
@@ -78,6 +87,7 @@ impl ProjectionKind {
             Self::Trust => topics.uploads(),
             Self::Consensus => topics.attestations(),
             Self::Epochs => topics.epochs(),
+            Self::MinerStatus => topics.network(),
         }
     }
 
@@ -96,6 +106,7 @@ impl ProjectionKind {
             Self::Trust => trust::DDL,
             Self::Consensus => consensus::DDL,
             Self::Epochs => epochs::DDL,
+            Self::MinerStatus => miner_status::DDL,
         }
     }
 
@@ -113,6 +124,7 @@ impl ProjectionKind {
                 consensus::fold(transaction, schema, consensus::algorithm(version)?, events).await
             }
             Self::Epochs => epochs::fold(transaction, schema, events).await,
+            Self::MinerStatus => miner_status::fold(transaction, schema, events).await,
         }
     }
 }
@@ -182,6 +194,10 @@ impl Default for ProjectorConfig {
                 },
                 ProjectionTarget {
                     projection: ProjectionKind::Epochs,
+                    version: "v1".to_owned(),
+                },
+                ProjectionTarget {
+                    projection: ProjectionKind::MinerStatus,
                     version: "v1".to_owned(),
                 },
             ],
@@ -691,7 +707,9 @@ impl Projector {
                     listing::apply_staged(&transaction, &fold.schema, &fold.partitions).await?;
                 (applied.attestations, applied.recent_uploads)
             }
-            ProjectionKind::Trust | ProjectionKind::Epochs => (0, Vec::new()),
+            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::MinerStatus => {
+                (0, Vec::new())
+            }
         };
         versions::store_applied(
             &transaction,
@@ -724,7 +742,7 @@ impl Projector {
         let analysed = match fold.kind {
             ProjectionKind::Consensus => consensus::analyze(&client, &fold.schema).await,
             ProjectionKind::Listing => listing::analyze(&client, &fold.schema).await,
-            ProjectionKind::Trust | ProjectionKind::Epochs => Ok(()),
+            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::MinerStatus => Ok(()),
         };
         if let Err(error) = analysed {
             tracing::warn!(
@@ -933,7 +951,7 @@ impl Projector {
             ProjectionKind::Listing => {
                 listing::stage(transaction, &fold.schema, &by_partition).await
             }
-            ProjectionKind::Trust | ProjectionKind::Epochs => {
+            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::MinerStatus => {
                 anyhow::bail!("the {} projection does not stage", fold.kind.as_str())
             }
         }

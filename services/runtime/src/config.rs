@@ -151,6 +151,8 @@ pub struct TopicPartitions {
     pub attestations: i32,
     /// Partitions of the dead-letter topic.
     pub dead_letters: i32,
+    /// Partitions of the network topic (keyed by hotkey).
+    pub network: i32,
 }
 
 impl Default for TopicPartitions {
@@ -159,6 +161,7 @@ impl Default for TopicPartitions {
             uploads: TopicKind::Uploads.default_partitions(),
             attestations: TopicKind::Attestations.default_partitions(),
             dead_letters: TopicKind::DeadLetters.default_partitions(),
+            network: TopicKind::Network.default_partitions(),
         }
     }
 }
@@ -172,6 +175,7 @@ impl TopicPartitions {
             TopicKind::Attestations => self.attestations,
             TopicKind::DeadLetters => self.dead_letters,
             TopicKind::Epochs => TopicKind::Epochs.default_partitions(),
+            TopicKind::Network => self.network,
         }
     }
 }

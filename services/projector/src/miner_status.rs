@@ -1,0 +1,132 @@
+//! The miner status projection: `miner_epoch_status` and `miner_zipcode_progress` from the
+//! gateway's `MinerStatusReported` events on the network topic.
+//!
+//! Keyed by hotkey, so one miner's reports arrive in log order; the latest by the gateway's
+//! arrival time wins (two gateway replicas may publish a miner's reports a moment apart), and
+//! every report counts once, however often it is delivered.
+
+use std::collections::HashSet;
+
+use anyhow::Context as _;
+use resi_events::{Event, EventPayload, MinerStatusReported};
+use tokio_postgres::Transaction;
+
+/// The tables of one version; `{schema}` is replaced by the version's schema.
+pub const DDL: &str = include_str!("../sql/miner_status.sql");
+
+fn datetime(timestamp: resi_events::Timestamp) -> chrono::DateTime<chrono::Utc> {
+    crate::datetime(timestamp.as_micros())
+}
+
+/// Folds one batch in `transaction`; the number of events that changed the tables.
+pub async fn fold(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    events: &[&Event],
+) -> anyhow::Result<usize> {
+    let reports: Vec<(&Event, &MinerStatusReported)> = events
+        .iter()
+        .filter_map(|event| match &event.payload {
+            EventPayload::MinerStatusReported(report) => Some((*event, report.as_ref())),
+            _ => None,
+        })
+        .collect();
+    if reports.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<&[u8]> = reports
+        .iter()
+        .map(|(event, _)| event.id.as_bytes().as_slice())
+        .collect();
+    let mut fresh: HashSet<Vec<u8>> = transaction
+        .query(
+            &format!(
+                "INSERT INTO {schema}.folded_events (event_id) SELECT unnest($1::bytea[])
+                 ON CONFLICT DO NOTHING RETURNING event_id"
+            ),
+            &[&ids],
+        )
+        .await
+        .context("failed to record folded events")?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut changed = 0;
+    for (event, report) in reports {
+        if !fresh.remove(event.id.as_bytes().as_slice()) {
+            continue;
+        }
+        let received = datetime(report.received_at);
+        let zipcodes = i32::try_from(report.zipcodes_completed.len()).unwrap_or(i32::MAX);
+        let listings = report
+            .listings_scraped
+            .map(|count| i64::try_from(count).unwrap_or(i64::MAX));
+        transaction
+            .execute(
+                &format!(
+                    "INSERT INTO {schema}.miner_epoch_status AS s
+                         (epoch_id, miner_hotkey, status, listings_scraped, zipcodes_completed,
+                          s3_upload_complete, s3_upload_timestamp, reports, first_reported_at,
+                          last_reported_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)
+                     ON CONFLICT (epoch_id, miner_hotkey) DO UPDATE SET
+                         reports = s.reports + 1,
+                         first_reported_at = least(s.first_reported_at, excluded.first_reported_at),
+                         last_reported_at = greatest(s.last_reported_at, excluded.last_reported_at),
+                         status = CASE WHEN excluded.last_reported_at >= s.last_reported_at
+                                       THEN excluded.status ELSE s.status END,
+                         listings_scraped = CASE WHEN excluded.last_reported_at >= s.last_reported_at
+                                       THEN excluded.listings_scraped ELSE s.listings_scraped END,
+                         zipcodes_completed = CASE WHEN excluded.last_reported_at >= s.last_reported_at
+                                       THEN excluded.zipcodes_completed ELSE s.zipcodes_completed END,
+                         s3_upload_complete = CASE WHEN excluded.last_reported_at >= s.last_reported_at
+                                       THEN excluded.s3_upload_complete ELSE s.s3_upload_complete END,
+                         s3_upload_timestamp = CASE WHEN excluded.last_reported_at >= s.last_reported_at
+                                       THEN excluded.s3_upload_timestamp ELSE s.s3_upload_timestamp END"
+                ),
+                &[
+                    &report.epoch_id,
+                    &report.miner_hotkey,
+                    &report.status.as_str(),
+                    &listings,
+                    &zipcodes,
+                    &report.s3_upload_complete,
+                    &report.s3_upload_timestamp.map(datetime),
+                    &received,
+                ],
+            )
+            .await
+            .context("failed to write a miner's epoch status")?;
+        for zipcode in &report.zipcodes_completed {
+            let scraped = zipcode
+                .listings_scraped
+                .map(|count| i64::try_from(count).unwrap_or(i64::MAX));
+            transaction
+                .execute(
+                    &format!(
+                        "INSERT INTO {schema}.miner_zipcode_progress AS p
+                             (epoch_id, miner_hotkey, zipcode, listings_scraped, completed_at,
+                              reported_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (epoch_id, miner_hotkey, zipcode) DO UPDATE SET
+                             listings_scraped = excluded.listings_scraped,
+                             completed_at = excluded.completed_at,
+                             reported_at = excluded.reported_at
+                         WHERE excluded.reported_at >= p.reported_at"
+                    ),
+                    &[
+                        &report.epoch_id,
+                        &report.miner_hotkey,
+                        &zipcode.zipcode,
+                        &scraped,
+                        &zipcode.completed_at.map(datetime),
+                        &received,
+                    ],
+                )
+                .await
+                .context("failed to write a miner's zipcode progress")?;
+        }
+        changed += 1;
+    }
+    Ok(changed)
+}
