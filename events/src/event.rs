@@ -4,7 +4,7 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::epoch::{EpochClosed, EpochOpened};
-use crate::network::MinerStatusReported;
+use crate::network::{MetagraphObserved, MinerStatusReported};
 use crate::id::{ContentHash, EventId, IdHasher};
 use crate::listing::CanonicalListing;
 use crate::time::Timestamp;
@@ -64,11 +64,13 @@ pub enum EventType {
     EpochClosed,
     /// [`MinerStatusReported`].
     MinerStatusReported,
+    /// [`MetagraphObserved`].
+    MetagraphObserved,
 }
 
 impl EventType {
     /// Every event type, in the payload's variant order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::UploadObserved,
         Self::UploadParsed,
         Self::UploadRejected,
@@ -77,6 +79,7 @@ impl EventType {
         Self::EpochOpened,
         Self::EpochClosed,
         Self::MinerStatusReported,
+        Self::MetagraphObserved,
     ];
 
     /// The name used in headers, logs and metrics.
@@ -91,6 +94,7 @@ impl EventType {
             Self::EpochOpened => "epoch_opened",
             Self::EpochClosed => "epoch_closed",
             Self::MinerStatusReported => "miner_status_reported",
+            Self::MetagraphObserved => "metagraph_observed",
         }
     }
 
@@ -99,7 +103,10 @@ impl EventType {
     pub const fn has_version_1_layout(self) -> bool {
         !matches!(
             self,
-            Self::EpochOpened | Self::EpochClosed | Self::MinerStatusReported
+            Self::EpochOpened
+                | Self::EpochClosed
+                | Self::MinerStatusReported
+                | Self::MetagraphObserved
         )
     }
 
@@ -118,7 +125,10 @@ impl EventType {
             | Self::UploadRejected
             | Self::ListingAttested
             | Self::DeadLettered => 2,
-            Self::EpochOpened | Self::EpochClosed | Self::MinerStatusReported => 1,
+            Self::EpochOpened
+            | Self::EpochClosed
+            | Self::MinerStatusReported
+            | Self::MetagraphObserved => 1,
         }
     }
 
@@ -130,7 +140,7 @@ impl EventType {
             Self::ListingAttested => TopicKind::Attestations,
             Self::DeadLettered => TopicKind::DeadLetters,
             Self::EpochOpened | Self::EpochClosed => TopicKind::Epochs,
-            Self::MinerStatusReported => TopicKind::Network,
+            Self::MinerStatusReported | Self::MetagraphObserved => TopicKind::Network,
         }
     }
 }
@@ -155,6 +165,8 @@ pub enum EventPayload {
     EpochClosed(EpochClosed),
     /// A miner reported its progress through the gateway.
     MinerStatusReported(Box<MinerStatusReported>),
+    /// The gateway recorded the metagraph snapshot its decisions use.
+    MetagraphObserved(Box<MetagraphObserved>),
 }
 
 impl EventPayload {
@@ -170,6 +182,7 @@ impl EventPayload {
             Self::EpochOpened(_) => EventType::EpochOpened,
             Self::EpochClosed(_) => EventType::EpochClosed,
             Self::MinerStatusReported(_) => EventType::MinerStatusReported,
+            Self::MetagraphObserved(_) => EventType::MetagraphObserved,
         }
     }
 
@@ -185,6 +198,7 @@ impl EventPayload {
             Self::EpochOpened(opened) => opened.event_id(),
             Self::EpochClosed(closed) => closed.event_id(),
             Self::MinerStatusReported(status) => status.event_id(),
+            Self::MetagraphObserved(metagraph) => metagraph.event_id(),
         }
     }
 
@@ -201,6 +215,8 @@ impl EventPayload {
             Self::EpochOpened(opened) => &opened.epoch_id,
             Self::EpochClosed(closed) => &closed.epoch_id,
             Self::MinerStatusReported(status) => &status.miner_hotkey,
+            // every snapshot in one partition, in the order observed
+            Self::MetagraphObserved(_) => "metagraph",
         }
     }
 }

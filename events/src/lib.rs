@@ -31,7 +31,9 @@ pub use event::{
     UploadRejected,
 };
 pub use epoch::{EpochClosed, EpochOpened, EpochZipcode, MarketTier, honeypot_commitment};
-pub use network::{MinerStatusReported, MiningStatus, ZipcodeProgress};
+pub use network::{
+    MetagraphObserved, MinerStatusReported, MiningStatus, ObservedNeuron, ZipcodeProgress,
+};
 pub use id::{ContentHash, EventId};
 pub use listing::CanonicalListing;
 pub use time::Timestamp;

@@ -90,3 +90,50 @@ impl MinerStatusReported {
         )
     }
 }
+
+/// One registered neuron of a metagraph snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct ObservedNeuron {
+    /// UID on the subnet.
+    pub uid: u32,
+    /// SS58 hotkey.
+    pub hotkey: String,
+    /// SS58 coldkey that owns it.
+    pub coldkey: String,
+    /// Stake in rao (10⁻⁹ TAO), an integer so the event encodes the same everywhere.
+    pub stake_rao: u64,
+    /// Whether it may set weights.
+    pub validator_permit: bool,
+}
+
+/// The gateway read a metagraph snapshot different from the last it recorded: who was
+/// registered, with what stake and permit, as every later decision of the gateway saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct MetagraphObserved {
+    /// Subnet.
+    pub netuid: u32,
+    /// Chain block the snapshot was read at.
+    pub block: u64,
+    /// Every neuron, by uid.
+    pub neurons: Vec<ObservedNeuron>,
+}
+
+impl MetagraphObserved {
+    /// The id: the snapshot's content, so every gateway replica recording it writes one event.
+    #[must_use]
+    pub fn event_id(&self) -> EventId {
+        let mut hasher = IdHasher::new("resi.metagraph.v1")
+            .u64(u64::from(self.netuid))
+            .u64(self.block)
+            .u64(self.neurons.len() as u64);
+        for neuron in &self.neurons {
+            hasher = hasher
+                .u64(u64::from(neuron.uid))
+                .str(&neuron.hotkey)
+                .str(&neuron.coldkey)
+                .u64(neuron.stake_rao)
+                .u64(u64::from(neuron.validator_permit));
+        }
+        EventId(hasher.finish())
+    }
+}

@@ -7,7 +7,7 @@ use resi_events::codec::{self, FORMAT_BINCODE2};
 use resi_events::{
     Admission, CanonicalListing, DeadLetterReason, DeadLetterSubject, DeadLettered, DecodeError,
     EpochClosed, EpochMetadata, EpochOpened, EpochZipcode, Event, EventPayload, MarketTier,
-    MinerStatusReported, MiningStatus, ZipcodeProgress, ListingAttested, QualityAssessment, QualityIssue,
+    MetagraphObserved, MinerStatusReported, MiningStatus, ObservedNeuron, ZipcodeProgress, ListingAttested, QualityAssessment, QualityIssue,
     ReasonCount, RejectReason, Timestamp, UploadDiscovery, UploadFormat, UploadObserved,
     UploadParsed, UploadRejectReason, UploadRejected, honeypot_commitment,
 };
@@ -321,6 +321,20 @@ fn samples() -> Vec<(&'static str, Event)> {
                 s3_upload_timestamp: Some(FILE_TIME),
             }))),
         ),
+        (
+            "metagraph_observed",
+            event(EventPayload::MetagraphObserved(Box::new(MetagraphObserved {
+                netuid: 46,
+                block: 4_000_000,
+                neurons: vec![ObservedNeuron {
+                    uid: 2,
+                    hotkey: "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty".to_owned(),
+                    coldkey: "5F3sa2TJAWMqDhXG6jhV4N8ko9SxwGy8TpaNS1repo5EYjQX".to_owned(),
+                    stake_rao: 5_000_000_000_000,
+                    validator_permit: true,
+                }],
+            }))),
+        ),
     ]
 }
 
@@ -456,7 +470,8 @@ fn as_schema1(mut event: Event) -> Event {
         | EventPayload::DeadLettered(_)
         | EventPayload::EpochOpened(_)
         | EventPayload::EpochClosed(_)
-        | EventPayload::MinerStatusReported(_) => {}
+        | EventPayload::MinerStatusReported(_)
+        | EventPayload::MetagraphObserved(_) => {}
     }
     event
 }

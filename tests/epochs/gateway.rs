@@ -387,14 +387,14 @@ async fn reports(
     let (status, body) = post(&url(first), &report(&signed[3], now - 3, nonce, "COMPLETED", "00000")).await?;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unassigned_zipcode")), "{body}");
 
-    let projector = harness.spawn_projector(&[(ProjectionKind::MinerStatus, "v1")]).await?;
-    harness.projected(ProjectionKind::MinerStatus, "v1").await?;
+    let projector = harness.spawn_projector(&[(ProjectionKind::Network, "v1")]).await?;
+    harness.projected(ProjectionKind::Network, "v1").await?;
     let pool = resi_runtime::postgres::pool(&harness.postgres)?;
     let client = resi_runtime::postgres::connection(&pool).await?;
     let row = client
         .query_one(
             "SELECT status, reports, zipcodes_completed, s3_upload_complete, last_reported_at
-               FROM miner_status_v1.miner_epoch_status WHERE epoch_id = $1 AND miner_hotkey = $2",
+               FROM network_v1.miner_epoch_status WHERE epoch_id = $1 AND miner_hotkey = $2",
             &[&epoch, &alice],
         )
         .await?;
@@ -405,13 +405,27 @@ async fn reports(
     // a completion claimed in the future is clamped to the report's arrival
     let clamped: bool = client
         .query_one(
-            "SELECT completed_at <= reported_at FROM miner_status_v1.miner_zipcode_progress
+            "SELECT completed_at <= reported_at FROM network_v1.miner_zipcode_progress
               WHERE epoch_id = $1 AND miner_hotkey = $2 AND zipcode = $3",
             &[&epoch, &alice, &zipcode],
         )
         .await?
         .get(0);
     assert!(clamped);
+    // the metagraph the gateway decided with, recorded once though both replicas read it
+    let snapshots: i64 = client
+        .query_one("SELECT count(*) FROM network_v1.metagraph_snapshots", &[])
+        .await?
+        .get(0);
+    assert_eq!(snapshots, 1);
+    let bob: (i64, bool) = client
+        .query_one(
+            "SELECT stake_rao, validator_permit FROM network_v1.metagraph_neurons WHERE hotkey = $1",
+            &[&hotkey("//Bob")?],
+        )
+        .await
+        .map(|row| (row.get(0), row.get(1)))?;
+    assert_eq!(bob, (5_000_000_000_000, true));
     projector.stop().await?;
     Ok(())
 }

@@ -167,6 +167,31 @@ pub struct GatewayState {
     pub producer: rdkafka::producer::FutureProducer,
     /// The network topic.
     pub network_topic: String,
+    /// The id of the last snapshot recorded on the log.
+    pub recorded: tokio::sync::Mutex<Option<resi_events::EventId>>,
+}
+
+impl GatewayState {
+    /// Records the current snapshot on the log unless it is the one recorded last, so that
+    /// every decision can be replayed against the metagraph it was made with. Retried at the
+    /// next refresh when the broker is unavailable.
+    pub async fn record_metagraph(&self) -> anyhow::Result<()> {
+        let observed = self.metagraph.read().await.observed();
+        let id = observed.event_id();
+        let mut recorded = self.recorded.lock().await;
+        if *recorded == Some(id) {
+            return Ok(());
+        }
+        let now = resi_events::Timestamp::now();
+        let event = resi_events::Event::new(
+            resi_events::EventPayload::MetagraphObserved(Box::new(observed)),
+            now,
+            now,
+        );
+        resi_runtime::kafka::publish(&self.producer, &self.network_topic, &event).await?;
+        *recorded = Some(id);
+        Ok(())
+    }
 }
 
 /// The gateway, bound to its port.
@@ -205,6 +230,7 @@ impl Gateway {
                 credentials,
                 producer,
                 network_topic,
+                recorded: tokio::sync::Mutex::new(None),
             }),
         })
     }
@@ -214,8 +240,12 @@ impl Gateway {
         self.listener.local_addr().context("listener has no address")
     }
 
-    /// Serves until `shutdown`; re-reads the metagraph and forgets expired limits meanwhile.
+    /// Serves until `shutdown`; re-reads the metagraph (recording each new snapshot on the log)
+    /// and forgets expired limits meanwhile.
     pub async fn run(self, mut shutdown: Shutdown) -> anyhow::Result<()> {
+        if let Err(error) = self.state.record_metagraph().await {
+            tracing::warn!(error = format!("{error:#}"), "failed to record the metagraph; retrying at the next refresh");
+        }
         let state = Arc::clone(&self.state);
         let mut housekeeping = shutdown.clone();
         let janitor = tokio::spawn(async move {
@@ -226,6 +256,9 @@ impl Gateway {
                         Ok(fresh) => *state.metagraph.write().await = fresh,
                         Err(error) => tracing::warn!(error = format!("{error:#}"), "keeping the last metagraph"),
                     }
+                }
+                if let Err(error) = state.record_metagraph().await {
+                    tracing::warn!(error = format!("{error:#}"), "failed to record the metagraph");
                 }
                 if let Err(error) = limits::forget_expired(&state.pool).await {
                     tracing::warn!(error = format!("{error:#}"), "failed to forget expired limits");

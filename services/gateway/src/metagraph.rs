@@ -84,3 +84,33 @@ impl Metagraph {
             .and_then(|index| self.snapshot.neurons.get(*index))
     }
 }
+
+impl Metagraph {
+    /// The snapshot as an event: stakes in whole rao, neurons by uid.
+    #[must_use]
+    pub fn observed(&self) -> resi_events::MetagraphObserved {
+        let mut neurons: Vec<resi_events::ObservedNeuron> = self
+            .snapshot
+            .neurons
+            .iter()
+            .map(|neuron| resi_events::ObservedNeuron {
+                uid: neuron.uid,
+                hotkey: neuron.hotkey.clone(),
+                coldkey: neuron.coldkey.clone(),
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "rounded and clamped into u64 first"
+                )]
+                stake_rao: (neuron.stake * 1e9).round().clamp(0.0, u64::MAX as f64) as u64,
+                validator_permit: neuron.validator_permit,
+            })
+            .collect();
+        neurons.sort_by(|left, right| left.uid.cmp(&right.uid).then_with(|| left.hotkey.cmp(&right.hotkey)));
+        resi_events::MetagraphObserved {
+            netuid: self.snapshot.netuid,
+            block: self.snapshot.block,
+            neurons,
+        }
+    }
+}

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tracing::Instrument as _;
 
 use crate::faults::{self, Lane, LaneState, Refusal};
-use crate::{consensus, epochs, listing, metrics, miner_status, trust, versions};
+use crate::{consensus, epochs, listing, metrics, network, trust, versions};
 
 /// The projections this binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -38,8 +38,9 @@ pub enum ProjectionKind {
     Consensus,
     /// `epochs`, `epoch_assignments`, `epoch_conflicts` from the coordinator's events.
     Epochs,
-    /// `miner_epoch_status`, `miner_zipcode_progress` from the gateway's status reports.
-    MinerStatus,
+    /// `miner_epoch_status`, `miner_zipcode_progress`, `metagraph_snapshots`,
+    /// `metagraph_neurons` from the network topic (the gateway's events).
+    Network,
 }
 
 impl ProjectionKind {
@@ -51,7 +52,7 @@ impl ProjectionKind {
             Self::Trust => "trust",
             Self::Consensus => "consensus",
             Self::Epochs => "epochs",
-            Self::MinerStatus => "miner_status",
+            Self::Network => "network",
         }
     }
 
@@ -63,7 +64,7 @@ impl ProjectionKind {
             Self::Trust,
             Self::Consensus,
             Self::Epochs,
-            Self::MinerStatus,
+            Self::Network,
         ]
             .into_iter()
             .find(|kind| kind.as_str() == name)
@@ -87,7 +88,7 @@ impl ProjectionKind {
             Self::Trust => topics.uploads(),
             Self::Consensus => topics.attestations(),
             Self::Epochs => topics.epochs(),
-            Self::MinerStatus => topics.network(),
+            Self::Network => topics.network(),
         }
     }
 
@@ -106,7 +107,7 @@ impl ProjectionKind {
             Self::Trust => trust::DDL,
             Self::Consensus => consensus::DDL,
             Self::Epochs => epochs::DDL,
-            Self::MinerStatus => miner_status::DDL,
+            Self::Network => network::DDL,
         }
     }
 
@@ -124,7 +125,7 @@ impl ProjectionKind {
                 consensus::fold(transaction, schema, consensus::algorithm(version)?, events).await
             }
             Self::Epochs => epochs::fold(transaction, schema, events).await,
-            Self::MinerStatus => miner_status::fold(transaction, schema, events).await,
+            Self::Network => network::fold(transaction, schema, events).await,
         }
     }
 }
@@ -197,7 +198,7 @@ impl Default for ProjectorConfig {
                     version: "v1".to_owned(),
                 },
                 ProjectionTarget {
-                    projection: ProjectionKind::MinerStatus,
+                    projection: ProjectionKind::Network,
                     version: "v1".to_owned(),
                 },
             ],
@@ -707,7 +708,7 @@ impl Projector {
                     listing::apply_staged(&transaction, &fold.schema, &fold.partitions).await?;
                 (applied.attestations, applied.recent_uploads)
             }
-            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::MinerStatus => {
+            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::Network => {
                 (0, Vec::new())
             }
         };
@@ -742,7 +743,7 @@ impl Projector {
         let analysed = match fold.kind {
             ProjectionKind::Consensus => consensus::analyze(&client, &fold.schema).await,
             ProjectionKind::Listing => listing::analyze(&client, &fold.schema).await,
-            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::MinerStatus => Ok(()),
+            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::Network => Ok(()),
         };
         if let Err(error) = analysed {
             tracing::warn!(
@@ -951,7 +952,7 @@ impl Projector {
             ProjectionKind::Listing => {
                 listing::stage(transaction, &fold.schema, &by_partition).await
             }
-            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::MinerStatus => {
+            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::Network => {
                 anyhow::bail!("the {} projection does not stage", fold.kind.as_str())
             }
         }

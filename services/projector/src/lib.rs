@@ -10,7 +10,7 @@ pub mod epochs;
 pub mod faults;
 pub mod listing;
 pub mod metrics;
-pub mod miner_status;
+pub mod network;
 pub mod operate;
 pub mod trust;
 pub mod versions;

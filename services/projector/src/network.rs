@@ -1,18 +1,20 @@
-//! The miner status projection: `miner_epoch_status` and `miner_zipcode_progress` from the
-//! gateway's `MinerStatusReported` events on the network topic.
+//! The network projection, from the gateway's events on the network topic:
+//! `miner_epoch_status` and `miner_zipcode_progress` from `MinerStatusReported`;
+//! `metagraph_snapshots` and `metagraph_neurons` from `MetagraphObserved`.
 //!
-//! Keyed by hotkey, so one miner's reports arrive in log order; the latest by the gateway's
+//! Reports are keyed by hotkey, so one miner's arrive in log order; the latest by the gateway's
 //! arrival time wins (two gateway replicas may publish a miner's reports a moment apart), and
-//! every report counts once, however often it is delivered.
+//! every event counts once, however often it is delivered (or however many replicas record the
+//! same snapshot). The neurons are the latest snapshot's by block.
 
 use std::collections::HashSet;
 
 use anyhow::Context as _;
-use resi_events::{Event, EventPayload, MinerStatusReported};
+use resi_events::{Event, EventPayload, MetagraphObserved, MinerStatusReported};
 use tokio_postgres::Transaction;
 
 /// The tables of one version; `{schema}` is replaced by the version's schema.
-pub const DDL: &str = include_str!("../sql/miner_status.sql");
+pub const DDL: &str = include_str!("../sql/network.sql");
 
 fn datetime(timestamp: resi_events::Timestamp) -> chrono::DateTime<chrono::Utc> {
     crate::datetime(timestamp.as_micros())
@@ -24,19 +26,22 @@ pub async fn fold(
     schema: &str,
     events: &[&Event],
 ) -> anyhow::Result<usize> {
-    let reports: Vec<(&Event, &MinerStatusReported)> = events
+    let relevant: Vec<&Event> = events
         .iter()
-        .filter_map(|event| match &event.payload {
-            EventPayload::MinerStatusReported(report) => Some((*event, report.as_ref())),
-            _ => None,
+        .copied()
+        .filter(|event| {
+            matches!(
+                event.payload,
+                EventPayload::MinerStatusReported(_) | EventPayload::MetagraphObserved(_)
+            )
         })
         .collect();
-    if reports.is_empty() {
+    if relevant.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<&[u8]> = reports
+    let ids: Vec<&[u8]> = relevant
         .iter()
-        .map(|(event, _)| event.id.as_bytes().as_slice())
+        .map(|event| event.id.as_bytes().as_slice())
         .collect();
     let mut fresh: HashSet<Vec<u8>> = transaction
         .query(
@@ -52,10 +57,98 @@ pub async fn fold(
         .map(|row| row.get(0))
         .collect();
     let mut changed = 0;
-    for (event, report) in reports {
+    for event in relevant {
         if !fresh.remove(event.id.as_bytes().as_slice()) {
             continue;
         }
+        match &event.payload {
+            EventPayload::MinerStatusReported(report) => report_status(transaction, schema, report).await?,
+            EventPayload::MetagraphObserved(metagraph) => {
+                observe(transaction, schema, event, metagraph).await?;
+            }
+            _ => continue,
+        }
+        changed += 1;
+    }
+    Ok(changed)
+}
+
+async fn observe(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    event: &Event,
+    metagraph: &MetagraphObserved,
+) -> anyhow::Result<()> {
+    let netuid = i32::try_from(metagraph.netuid).unwrap_or(i32::MAX);
+    let block = i64::try_from(metagraph.block).unwrap_or(i64::MAX);
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.metagraph_snapshots (event_id, netuid, block, neurons, observed_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+            ),
+            &[
+                &event.id.as_bytes().as_slice(),
+                &netuid,
+                &block,
+                &i32::try_from(metagraph.neurons.len()).unwrap_or(i32::MAX),
+                &datetime(event.event_time),
+            ],
+        )
+        .await
+        .context("failed to record a metagraph snapshot")?;
+    let latest: Option<i64> = transaction
+        .query_one(
+            &format!("SELECT max(block) FROM {schema}.metagraph_neurons WHERE netuid = $1"),
+            &[&netuid],
+        )
+        .await
+        .context("failed to read the latest metagraph")?
+        .get(0);
+    if latest.is_some_and(|latest| latest > block) {
+        return Ok(());
+    }
+    transaction
+        .execute(
+            &format!("DELETE FROM {schema}.metagraph_neurons WHERE netuid = $1"),
+            &[&netuid],
+        )
+        .await
+        .context("failed to replace the metagraph")?;
+    let uids: Vec<i32> = metagraph
+        .neurons
+        .iter()
+        .map(|neuron| i32::try_from(neuron.uid).unwrap_or(i32::MAX))
+        .collect();
+    let hotkeys: Vec<&str> = metagraph.neurons.iter().map(|neuron| neuron.hotkey.as_str()).collect();
+    let coldkeys: Vec<&str> = metagraph.neurons.iter().map(|neuron| neuron.coldkey.as_str()).collect();
+    let stakes: Vec<i64> = metagraph
+        .neurons
+        .iter()
+        .map(|neuron| i64::try_from(neuron.stake_rao).unwrap_or(i64::MAX))
+        .collect();
+    let permits: Vec<bool> = metagraph.neurons.iter().map(|neuron| neuron.validator_permit).collect();
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.metagraph_neurons
+                     (netuid, uid, hotkey, coldkey, stake_rao, validator_permit, block)
+                 SELECT $1, * , $7 FROM unnest($2::int4[], $3::text[], $4::text[], $5::int8[], $6::bool[])
+                 ON CONFLICT (netuid, uid) DO NOTHING"
+            ),
+            &[&netuid, &uids, &hotkeys, &coldkeys, &stakes, &permits, &block],
+        )
+        .await
+        .context("failed to write the metagraph's neurons")?;
+    Ok(())
+}
+
+async fn report_status(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    report: &MinerStatusReported,
+) -> anyhow::Result<()> {
+    {
         let received = datetime(report.received_at);
         let zipcodes = i32::try_from(report.zipcodes_completed.len()).unwrap_or(i32::MAX);
         let listings = report
@@ -126,7 +219,6 @@ pub async fn fold(
                 .await
                 .context("failed to write a miner's zipcode progress")?;
         }
-        changed += 1;
     }
-    Ok(changed)
+    Ok(())
 }

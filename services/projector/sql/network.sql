@@ -1,9 +1,11 @@
--- The miner status projection, one schema per version ({schema} is replaced by the version's
--- schema): each miner's progress on each epoch as its signed status reports say it.
+-- The network projection, one schema per version ({schema} is replaced by the version's
+-- schema): what miners report through the gateway (each miner's progress on each epoch, as its
+-- signed status reports say it) and the metagraph snapshots the gateway decided with.
 -- Idempotent: run on every start.
 CREATE SCHEMA IF NOT EXISTS {schema};
 
--- Event ids already folded: a re-delivered report counts once.
+-- Event ids already folded: a re-delivered report counts once, a snapshot recorded by two
+-- gateway replicas once.
 CREATE TABLE IF NOT EXISTS {schema}.folded_events (
     event_id bytea PRIMARY KEY
 );
@@ -35,3 +37,25 @@ CREATE TABLE IF NOT EXISTS {schema}.miner_zipcode_progress (
     reported_at      timestamptz NOT NULL,
     PRIMARY KEY (epoch_id, miner_hotkey, zipcode)
 );
+
+-- Every distinct snapshot recorded, in the order observed.
+CREATE TABLE IF NOT EXISTS {schema}.metagraph_snapshots (
+    event_id    bytea       PRIMARY KEY,
+    netuid      integer     NOT NULL,
+    block       bigint      NOT NULL,
+    neurons     integer     NOT NULL,
+    observed_at timestamptz NOT NULL
+);
+
+-- The neurons of each subnet's latest snapshot (by block).
+CREATE TABLE IF NOT EXISTS {schema}.metagraph_neurons (
+    netuid           integer NOT NULL,
+    uid              integer NOT NULL,
+    hotkey           text    NOT NULL,
+    coldkey          text    NOT NULL,
+    stake_rao        bigint  NOT NULL,
+    validator_permit boolean NOT NULL,
+    block            bigint  NOT NULL,
+    PRIMARY KEY (netuid, uid)
+);
+CREATE INDEX IF NOT EXISTS metagraph_neurons_by_hotkey ON {schema}.metagraph_neurons (hotkey);
