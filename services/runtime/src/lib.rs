@@ -8,6 +8,7 @@
 pub mod assignment;
 pub mod checkpoints;
 pub mod config;
+pub mod docs;
 pub mod kafka;
 pub mod metrics;
 pub mod postgres;
