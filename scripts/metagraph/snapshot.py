@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Writes the metagraph snapshot the gateway reads (gateway.metagraph_file), with the
-`bittensor` SDK, atomically (a reader never sees half a file):
+"""Writes the metagraph snapshot the gateway reads, with the `bittensor` SDK, atomically (a
+reader never sees half a snapshot): to a file (gateway.metagraph_file) or an S3 object
+(gateway.metagraph_url):
 
-    pip install bittensor
+    pip install bittensor boto3
     python3 scripts/metagraph/snapshot.py --network finney --netuid 46 --out /var/lib/resi/metagraph.json
+    python3 scripts/metagraph/snapshot.py --network finney --netuid 46 --out s3://resi-network/metagraph/46.json
 
-Run it every few minutes (a CronJob or a sidecar loop); the gateway re-reads the file every
-gateway.metagraph_refresh_secs and keeps the last good snapshot if a write is bad.
+Run it every few minutes (the CronJob of k8s/overlays/prod/metagraph-cronjob.yaml, built from
+scripts/metagraph/Dockerfile, or a sidecar loop); the gateway re-reads the snapshot every
+gateway.metagraph_refresh_secs and keeps the last good one if a read is bad.
 """
 
 import argparse
@@ -38,11 +41,23 @@ def main() -> None:
         )
     ]
     snapshot = {"netuid": args.netuid, "block": int(metagraph.block), "neurons": neurons}
-    directory = os.path.dirname(os.path.abspath(args.out))
+    write(snapshot, args.out)
+    print(f"{len(neurons)} neurons at block {snapshot['block']} written to {args.out}")
+
+
+def write(snapshot: dict, out: str) -> None:
+    """A file is replaced by rename; an S3 object by one PUT, which readers see whole or not."""
+    if out.startswith("s3://"):
+        import boto3  # endpoint and credentials from the AWS environment (AWS_ENDPOINT_URL, IRSA)
+
+        bucket, _, key = out[len("s3://") :].partition("/")
+        body = json.dumps(snapshot).encode()
+        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+        return
+    directory = os.path.dirname(os.path.abspath(out))
     with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as file:
         json.dump(snapshot, file)
-    os.replace(file.name, args.out)
-    print(f"{len(neurons)} neurons at block {snapshot['block']} written to {args.out}")
+    os.replace(file.name, out)
 
 
 if __name__ == "__main__":

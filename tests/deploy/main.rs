@@ -83,8 +83,8 @@ fn load(binary: &str, env: &BTreeMap<String, String>) -> anyhow::Result<()> {
         "resi gateway" => {
             let config = load_from_env_iter::<resi_gateway::GatewayServiceConfig>(None, vars)?;
             anyhow::ensure!(
-                config.gateway.metagraph_file.is_some(),
-                "resi gateway needs gateway.metagraph_file"
+                config.gateway.metagraph_file.is_some() != config.gateway.metagraph_url.is_some(),
+                "resi gateway needs one of gateway.metagraph_file and gateway.metagraph_url"
             );
         }
         "resi" => load_from_env_iter::<resi_ctl::CtlConfig>(None, vars).map(drop)?,
@@ -106,7 +106,6 @@ fn required(binary: &str) -> &'static [&'static str] {
             "RESI__POSTGRES__URL",
             "RESI__KAFKA__BROKERS",
             "RESI__GATEWAY__LISTEN",
-            "RESI__GATEWAY__METAGRAPH_FILE",
         ],
         "resi coordinator" => &[
             "RESI__POSTGRES__URL",
@@ -398,6 +397,24 @@ fn both_overlays_render_validate_and_configure_every_service_with_keys_it_knows(
         .collect();
     assert_eq!(replicas.get("resi-parser"), Some(&3));
     assert_eq!(replicas.get("resi-projector"), Some(&3));
+
+    // production's gateway reads the metagraph object the snapshot job writes, on a schedule
+    let job = prod
+        .iter()
+        .find(|document| document["kind"] == "CronJob" && document["metadata"]["name"] == "resi-metagraph")
+        .expect("prod has the metagraph CronJob");
+    let snapshot = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+    let written = strings(&snapshot["args"])
+        .into_iter()
+        .find(|argument| argument.starts_with("s3://"))
+        .expect("the job writes to S3");
+    let gateway = containers(&prod, &secret_keys(&prod)?)?
+        .into_iter()
+        .find(|container| container.binary == "resi gateway")
+        .expect("prod runs the gateway");
+    assert_eq!(gateway.env.get("RESI__GATEWAY__METAGRAPH_URL"), Some(&written));
+    assert!(!gateway.env.contains_key("RESI__GATEWAY__METAGRAPH_FILE"));
+    assert_eq!(snapshot["securityContext"]["readOnlyRootFilesystem"], true);
 
     // every alert has an expression, a severity and a runbook entry that exists
     let runbook = std::fs::read_to_string(workspace_root().join("docs/runbook.md"))?;

@@ -429,3 +429,69 @@ async fn reports(
     projector.stop().await?;
     Ok(())
 }
+
+/// The gateway's OpenAPI document says what it does: schemathesis generates requests from it,
+/// valid and not, and checks every answer against it (status, content type, body schema, no
+/// 5xx). This gateway reads its metagraph from an S3 object, the production source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_openapi_document_declares_what_it_enforces() -> anyhow::Result<()> {
+    let harness = stack().await?;
+    let mut coordinator = Coordinator::build(&coordinator_config(&harness)).await?;
+    let active = coordinator.tick(Utc::now()).await?.opened.first().cloned().unwrap_or_default();
+    let projector = harness.spawn_projector(&[(ProjectionKind::Epochs, "v1")]).await?;
+    harness.projected(ProjectionKind::Epochs, "v1").await?;
+
+    let directory = tempfile::tempdir()?;
+    let snapshot = directory.path().join("metagraph.json");
+    metagraph(&snapshot)?;
+    let key = "metagraph/46.json";
+    harness.put(key, std::fs::read(&snapshot)?).await?;
+    let mut config = GatewayServiceConfig {
+        postgres: harness.postgres.clone(),
+        s3: harness.s3.clone(),
+        kafka: harness.kafka.clone(),
+        ..GatewayServiceConfig::default()
+    };
+    config.gateway.listen = "127.0.0.1:0".parse()?;
+    config.gateway.metagraph_url = Some(format!("s3://{}/{key}", harness.s3.bucket));
+    // the public endpoint is asked more often than a minute's allowance
+    config.gateway.limits.stats = Limit {
+        requests: 100_000,
+        window_secs: 60,
+    };
+    let gateway = serve(&config).await?;
+
+    // the S3 snapshot is the one in use: its four neurons, and Alice is served
+    let (status, health, _) = get(&format!("{}/healthcheck", gateway.base)).await?;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(health["metagraph"]["neurons"], 4);
+    assert_eq!(health["metagraph"]["block"], 4_000_000);
+    let now = Utc::now().timestamp();
+    let signed = sign(&[("//Alice", format!("zipcode:assignment:current:{now}"), false)])?;
+    let current = signed_url(&gateway.base, "/api/v1/zipcode-assignments/current", &signed[0], now);
+    let (status, body, _) = get(&current).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["epochId"], active.as_str());
+
+    // a request axum would refuse in plain text is refused in the gateway's shape
+    let (status, body, _) = get(&format!("{}/api/v1/zipcode-assignments/current?hotkey=x", gateway.base)).await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "bad_request", "{body}");
+    let docs = reqwest::get(format!("{}/docs", gateway.base)).await?.text().await?;
+    assert!(docs.contains("/api/v1/zipcode-assignments/status"), "{docs}");
+
+    let base = gateway.base.clone();
+    let existing = json!({ "epoch_id": [active] }).to_string();
+    let outcome = tokio::task::spawn_blocking(move || {
+        run_python("schemathesis_check.py", &[&base, "25", "deterministic", &existing])
+    })
+    .await??;
+    let tail = outcome["tail"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(outcome["failures"], json!([]), "{tail}");
+    assert_eq!(outcome["exit_code"], 0, "{tail}");
+
+    gateway.trigger.trigger();
+    gateway.task.await??;
+    projector.stop().await?;
+    Ok(())
+}

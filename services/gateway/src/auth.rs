@@ -101,7 +101,8 @@ pub fn verify(hotkey: &str, message: &str, signature_hex: &str) -> Result<(), Au
 
 /// Whether `timestamp` (Unix seconds) lies within `skew` seconds of `now`.
 pub fn fresh(timestamp: i64, now: i64, skew: i64) -> Result<(), AuthError> {
-    if (now - timestamp).abs() > skew {
+    // a hostile timestamp (i64::MIN) must not overflow the difference
+    if now.abs_diff(timestamp) > skew.unsigned_abs() {
         return Err(AuthError::Expired(skew));
     }
     Ok(())
@@ -155,5 +156,7 @@ mod tests {
         assert_eq!(fresh(1_600, 1_300, 300), Ok(()));
         assert_eq!(fresh(999, 1_300, 300), Err(AuthError::Expired(300)));
         assert_eq!(fresh(1_601, 1_300, 300), Err(AuthError::Expired(300)));
+        assert_eq!(fresh(i64::MIN, 1_300, 300), Err(AuthError::Expired(300)));
+        assert_eq!(fresh(i64::MAX, -1_300, 300), Err(AuthError::Expired(300)));
     }
 }

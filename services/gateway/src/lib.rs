@@ -8,8 +8,10 @@
 //! coordinator's events build.
 
 pub mod auth;
+pub mod docs;
 pub mod limits;
 pub mod metagraph;
+pub mod model;
 pub mod routes;
 pub mod upload;
 
@@ -20,7 +22,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -83,8 +87,11 @@ impl Default for Limits {
 pub struct GatewayConfig {
     /// Where to listen.
     pub listen: SocketAddr,
-    /// The metagraph snapshot (JSON), re-read every `metagraph_refresh_secs`.
+    /// The metagraph snapshot (JSON file), re-read every `metagraph_refresh_secs`.
     pub metagraph_file: Option<PathBuf>,
+    /// Or the snapshot as an S3 object, `s3://bucket/key` (read with the `s3` section's
+    /// endpoint and credentials).
+    pub metagraph_url: Option<String>,
     /// How often the snapshot is re-read, seconds.
     pub metagraph_refresh_secs: u64,
     /// Stake a validator needs for validator endpoints, TAO.
@@ -119,6 +126,7 @@ impl Default for GatewayConfig {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 3000)),
             metagraph_file: None,
+            metagraph_url: None,
             metagraph_refresh_secs: 60,
             validator_min_stake: 1_000.0,
             max_clock_skew_secs: 300,
@@ -159,6 +167,8 @@ pub struct GatewayState {
     pub config: GatewayConfig,
     /// The latest metagraph snapshot.
     pub metagraph: RwLock<metagraph::Metagraph>,
+    /// Where it is re-read from.
+    pub metagraph_source: metagraph::Source,
     /// The upload bucket's settings.
     pub s3: S3Config,
     /// Credentials that sign upload policies (refreshed by the AWS chain when temporary).
@@ -167,6 +177,10 @@ pub struct GatewayState {
     pub producer: rdkafka::producer::FutureProducer,
     /// The network topic.
     pub network_topic: String,
+    /// `/openapi.json`, made once.
+    pub openapi_json: String,
+    /// `/docs`, made once.
+    pub docs_html: String,
     /// The id of the last snapshot recorded on the log.
     pub recorded: tokio::sync::Mutex<Option<resi_events::EventId>>,
 }
@@ -204,10 +218,26 @@ impl Gateway {
     /// Checks the configuration and the database, reads the metagraph, binds the port.
     pub async fn build(config: &GatewayServiceConfig) -> anyhow::Result<Self> {
         let settings = &config.gateway;
-        let metagraph_file = settings.metagraph_file.as_deref().context(
-            "gateway.metagraph_file is required: the snapshot of registered hotkeys (README, \"Gateway\")",
-        )?;
-        let metagraph = metagraph::Metagraph::load(metagraph_file)?;
+        let metagraph_source = match (&settings.metagraph_file, &settings.metagraph_url) {
+            (Some(path), None) => metagraph::Source::File(path.clone()),
+            (None, Some(url)) => {
+                let (bucket, key) = metagraph::Source::parse_s3_url(url).with_context(|| {
+                    format!("gateway.metagraph_url {url:?} is not s3://bucket/key")
+                })?;
+                metagraph::Source::S3 {
+                    client: resi_runtime::s3::client(&config.s3).await,
+                    bucket,
+                    key,
+                }
+            }
+            (Some(_), Some(_)) => anyhow::bail!(
+                "set one of gateway.metagraph_file and gateway.metagraph_url, not both"
+            ),
+            (None, None) => anyhow::bail!(
+                "gateway.metagraph_file or gateway.metagraph_url is required: the snapshot of registered hotkeys (README, \"Gateway\")"
+            ),
+        };
+        let metagraph = metagraph_source.load().await?;
         let pool = resi_runtime::postgres::pool(&config.postgres)?;
         resi_runtime::postgres::check(&pool).await?;
         let shared = resi_runtime::s3::sdk_config(&config.s3, config.s3.endpoint.as_deref()).await;
@@ -217,6 +247,8 @@ impl Gateway {
         let network_topic = resi_events::Topics::new(&config.kafka.topic_prefix).network();
         resi_runtime::kafka::keyed_partition_count(&config.kafka, &pool, &network_topic).await?;
         let producer = resi_runtime::kafka::producer(&config.kafka)?;
+        let openapi_json = docs::openapi_json()?;
+        let docs_html = resi_runtime::docs::html(&openapi_json)?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("failed to listen on {}", settings.listen))?;
@@ -226,10 +258,13 @@ impl Gateway {
                 pool,
                 config: settings.clone(),
                 metagraph: RwLock::new(metagraph),
+                metagraph_source,
                 s3: config.s3.clone(),
                 credentials,
                 producer,
                 network_topic,
+                openapi_json,
+                docs_html,
                 recorded: tokio::sync::Mutex::new(None),
             }),
         })
@@ -251,10 +286,11 @@ impl Gateway {
         let janitor = tokio::spawn(async move {
             let every = Duration::from_secs(state.config.metagraph_refresh_secs.max(1));
             while !housekeeping.sleep(every).await {
-                if let Some(path) = &state.config.metagraph_file {
-                    match metagraph::Metagraph::load(path) {
-                        Ok(fresh) => *state.metagraph.write().await = fresh,
-                        Err(error) => tracing::warn!(error = format!("{error:#}"), "keeping the last metagraph"),
+                match state.metagraph_source.load().await {
+                    Ok(fresh) => *state.metagraph.write().await = fresh,
+                    Err(error) => {
+                        metrics::counter!("resi_gateway_metagraph_failures_total").increment(1);
+                        tracing::warn!(error = format!("{error:#}"), "keeping the last metagraph");
                     }
                 }
                 if let Err(error) = state.record_metagraph().await {
@@ -309,8 +345,26 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/api/v1/zipcode-assignments/status", post(routes::status))
         .route("/get-folder-access", post(routes::folder_access))
         .route("/api/v1/s3-access/validator-upload", post(routes::validator_upload))
+        .route("/openapi.json", get(serve_openapi))
+        .route("/docs", get(serve_docs))
         .layer(middleware::from_fn(measure))
         .with_state(state)
+}
+
+/// `GET /openapi.json`.
+async fn serve_openapi(State(state): State<Arc<GatewayState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi_json.clone(),
+    )
+}
+
+/// `GET /docs`: the document as a page, no scripts.
+async fn serve_docs(State(state): State<Arc<GatewayState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'")],
+        Html(state.docs_html.clone()),
+    )
 }
 
 /// `resi gateway`: configuration (from `file`, then the environment), telemetry, then serving

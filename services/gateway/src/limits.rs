@@ -8,9 +8,9 @@ use chrono::{DateTime, TimeZone as _, Utc};
 
 use crate::Limit;
 
-/// Records a signed request; false if the same hotkey already sent the same commitment.
+/// Records a signed request in `client`'s transaction; false if the same hotkey already sent the same commitment.
 pub async fn first_use(
-    client: &tokio_postgres::Client,
+    client: &tokio_postgres::Transaction<'_>,
     hotkey: &str,
     commitment: &str,
     expires_at: DateTime<Utc>,
@@ -29,7 +29,7 @@ pub async fn first_use(
 /// Counts a request of `caller` for `action`; `Err(wait)` when the window's allowance is spent,
 /// with how long until the next window.
 pub async fn take(
-    client: &tokio_postgres::Client,
+    client: &tokio_postgres::Transaction<'_>,
     caller: &str,
     action: &str,
     limit: Limit,

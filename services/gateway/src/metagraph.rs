@@ -1,8 +1,9 @@
 //! Who is registered: a metagraph snapshot (hotkey → coldkey, uid, stake, validator permit),
-//! read from a JSON file that a sidecar refreshes with the `bittensor` SDK (README, "Gateway").
+//! read from a JSON file or an S3 object that a job refreshes with the `bittensor` SDK
+//! (README, "Gateway"; `k8s/overlays/prod/metagraph-cronjob.yaml`).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -71,8 +72,12 @@ impl Metagraph {
         anyhow::ensure!(size <= MAX_SNAPSHOT_BYTES, "the metagraph {} is too large", path.display());
         let bytes = std::fs::read(path)
             .with_context(|| format!("failed to read the metagraph {}", path.display()))?;
-        let snapshot: Snapshot = serde_json::from_slice(&bytes)
-            .with_context(|| format!("the metagraph {} is not a snapshot", path.display()))?;
+        Self::parse(&bytes, &path.display().to_string())
+    }
+
+    fn parse(bytes: &[u8], source: &str) -> anyhow::Result<Self> {
+        let snapshot: Snapshot = serde_json::from_slice(bytes)
+            .with_context(|| format!("the metagraph {source} is not a snapshot"))?;
         Ok(Self::new(snapshot))
     }
 
@@ -112,5 +117,84 @@ impl Metagraph {
             block: self.snapshot.block,
             neurons,
         }
+    }
+}
+
+/// Where the snapshot is read from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A file (a mounted ConfigMap or a volume a sidecar writes).
+    File(PathBuf),
+    /// An object a job writes (`s3://bucket/key`).
+    S3 {
+        /// The client.
+        client: aws_sdk_s3::Client,
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+}
+
+impl Source {
+    /// `s3://bucket/key` split, or `None` when `url` is not one.
+    #[must_use]
+    pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
+        let (bucket, key) = url.strip_prefix("s3://")?.split_once('/')?;
+        (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_owned(), key.to_owned()))
+    }
+
+    /// Reads the snapshot; the object's size is checked before its body is read.
+    #[tracing::instrument(level = "debug", skip(self), err(Display))]
+    pub async fn load(&self) -> anyhow::Result<Metagraph> {
+        match self {
+            Self::File(path) => Metagraph::load(path),
+            Self::S3 {
+                client,
+                bucket,
+                key,
+            } => {
+                let name = format!("s3://{bucket}/{key}");
+                let object = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .with_context(|| format!("failed to read the metagraph {name}"))?;
+                let size = object.content_length().unwrap_or(i64::MAX);
+                anyhow::ensure!(
+                    u64::try_from(size).is_ok_and(|size| size <= MAX_SNAPSHOT_BYTES),
+                    "the metagraph {name} is too large ({size} bytes)"
+                );
+                let bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .with_context(|| format!("failed to read the metagraph {name}"))?
+                    .into_bytes();
+                anyhow::ensure!(
+                    bytes.len() as u64 <= MAX_SNAPSHOT_BYTES,
+                    "the metagraph {name} is too large"
+                );
+                Metagraph::parse(&bytes, &name)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_urls_name_a_bucket_and_a_key() {
+        assert_eq!(
+            Source::parse_s3_url("s3://resi-network/metagraph/46.json"),
+            Some(("resi-network".to_owned(), "metagraph/46.json".to_owned()))
+        );
+        assert_eq!(Source::parse_s3_url("s3://bucket/"), None);
+        assert_eq!(Source::parse_s3_url("s3:///key"), None);
+        assert_eq!(Source::parse_s3_url("/etc/metagraph.json"), None);
     }
 }

@@ -12,9 +12,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{self, AuthError};
+use crate::model::{
+    EpochAssignment, EpochMetadata, EpochStatus, EpochSummary, ErrorBody, FolderAccessGranted,
+    Health, MetagraphSummary, StatusAccepted, Stats, StructureInfo, Timing,
+    ValidatorUploadGranted, ZipcodeAssignment,
+};
 use crate::{GatewayState, Limit, limits, upload};
 
 /// Why a request was not answered.
@@ -48,11 +53,11 @@ impl IntoResponse for GatewayError {
             Self::Limited(wait) => {
                 metrics::counter!("resi_gateway_refusals_total", "reason" => "rate_limited")
                     .increment(1);
-                let body = json!({
-                    "success": false,
-                    "error": "rate_limited",
-                    "detail": format!("too many requests; retry in {} s", wait.as_secs()),
-                });
+                let body = ErrorBody {
+                    success: false,
+                    error: "rate_limited".to_owned(),
+                    detail: format!("too many requests; retry in {} s", wait.as_secs()),
+                };
                 let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
                 if let Ok(value) = HeaderValue::from_str(&wait.as_secs().to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -76,13 +81,91 @@ impl IntoResponse for GatewayError {
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             metrics::counter!("resi_gateway_refusals_total", "reason" => code).increment(1);
         }
-        // `detail` as FastAPI writes it, so the network's clients log the reason
-        (status, Json(json!({"success": false, "error": code, "detail": detail}))).into_response()
+        let body = ErrorBody {
+            success: false,
+            error: code.to_owned(),
+            detail,
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// A query the client got wrong: a 400 in the gateway's error shape, not axum's plain text.
+pub struct CheckedQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
+    for CheckedQuery<T>
+{
+    type Rejection = GatewayError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| GatewayError::BadRequest("bad_request", rejection.body_text()))
+    }
+}
+
+/// A JSON body the client got wrong: a 400 in the gateway's error shape.
+pub struct CheckedJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S>
+    for CheckedJson<T>
+{
+    type Rejection = GatewayError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Json::<T>::from_request(request, state)
+            .await
+            .map(|Json(value)| Self(value))
+            .map_err(|rejection| GatewayError::BadRequest("bad_request", rejection.body_text()))
+    }
+}
+
+/// Whole numbers as JSON clients write them: `1733280000` or `1733280000.0` (JavaScript's
+/// numbers, and JSON Schema's "integer", are both); a fraction or an out-of-range value is a
+/// 400 naming the field.
+mod whole {
+    use serde::de::{Deserialize as _, Deserializer, Error};
+
+    fn value<E: Error>(number: &serde_json::Number) -> Result<i128, E> {
+        if let Some(value) = number.as_i64() {
+            return Ok(value.into());
+        }
+        if let Some(value) = number.as_u64() {
+            return Ok(value.into());
+        }
+        let value = number.as_f64().unwrap_or(f64::NAN);
+        if value.fract() == 0.0 && value.abs() < 1e19 {
+            #[allow(clippy::cast_possible_truncation, reason = "whole and within i128")]
+            return Ok(value as i128);
+        }
+        Err(E::custom(format!("{number} is not a whole number")))
+    }
+
+    fn convert<E: Error, T: TryFrom<i128>>(number: &serde_json::Number) -> Result<T, E> {
+        T::try_from(value::<E>(number)?).map_err(|_| E::custom(format!("{number} is out of range")))
+    }
+
+    pub fn required<'de, D: Deserializer<'de>, T: TryFrom<i128>>(deserializer: D) -> Result<T, D::Error> {
+        convert(&serde_json::Number::deserialize(deserializer)?)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>, T: TryFrom<i128>>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        Option::<serde_json::Number>::deserialize(deserializer)?
+            .map(|number| convert(&number))
+            .transpose()
     }
 }
 
 /// What a signed GET carries in its query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SignedQuery {
     /// SS58 hotkey.
     pub hotkey: String,
@@ -150,20 +233,36 @@ async fn authenticate_any(
             .into());
         }
     }
-    let client = resi_runtime::postgres::connection(&state.pool)
+    let mut client = resi_runtime::postgres::connection(&state.pool)
         .await
         .map_err(GatewayError::Unavailable)?;
     let expires = now + chrono::Duration::seconds(2 * state.config.max_clock_skew_secs + 60);
-    if !limits::first_use(&client, &query.hotkey, commitment, expires)
+    // the replay record and the count in one transaction that does not wait for the WAL
+    // flush: a crash may forget the last few, re-allowing a request of the last minutes at
+    // worst, and a request costs one round of commits fewer
+    let unavailable = |error: anyhow::Error| GatewayError::Unavailable(error);
+    let transaction = client
+        .transaction()
         .await
-        .map_err(GatewayError::Unavailable)?
+        .map_err(|error| unavailable(error.into()))?;
+    transaction
+        .batch_execute("SET LOCAL synchronous_commit = off")
+        .await
+        .map_err(|error| unavailable(error.into()))?;
+    if !limits::first_use(&transaction, &query.hotkey, commitment, expires)
+        .await
+        .map_err(unavailable)?
     {
         return Err(AuthError::Replayed.into());
     }
-    limits::take(&client, &query.hotkey, action, limit, now)
+    let taken = limits::take(&transaction, &query.hotkey, action, limit, now)
         .await
-        .map_err(GatewayError::Unavailable)?
-        .map_err(GatewayError::Limited)?;
+        .map_err(unavailable)?;
+    transaction
+        .commit()
+        .await
+        .map_err(|error| unavailable(error.into()))?;
+    taken.map_err(GatewayError::Limited)?;
     Ok(commitment.clone())
 }
 
@@ -191,7 +290,7 @@ async fn epoch_body(
     schema: &str,
     epoch_id: &str,
     reveal: bool,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<EpochAssignment> {
     let epoch = client
         .query_one(
             &format!(
@@ -204,7 +303,7 @@ async fn epoch_body(
         )
         .await
         .context("failed to read an epoch")?;
-    let zipcodes: Vec<Value> = client
+    let zipcodes = client
         .query(
             &format!(
                 "SELECT zipcode, expected_listings, state, city, county, market_tier,
@@ -216,69 +315,85 @@ async fn epoch_body(
         .await
         .context("failed to read an epoch's zipcodes")?
         .iter()
-        .map(|row| {
-            json!({
-                "zipcode": row.get::<_, String>(0),
-                "expectedListings": row.get::<_, i32>(1),
-                "state": row.get::<_, String>(2),
-                "city": row.get::<_, String>(3),
-                "county": row.get::<_, String>(4),
-                "marketTier": row.get::<_, String>(5),
-                "geographicRegion": row.get::<_, String>(6),
-            })
+        .map(|row| ZipcodeAssignment {
+            zipcode: row.get(0),
+            expected_listings: row.get(1),
+            state: row.get(2),
+            city: row.get(3),
+            county: row.get(4),
+            market_tier: row.get(5),
+            geographic_region: row.get(6),
         })
         .collect();
-    let mut body = json!({
-        "success": true,
-        "epochId": epoch_id,
-        "epochStart": iso(epoch.get(0)),
-        "epochEnd": iso(epoch.get(1)),
-        "nonce": epoch.get::<_, String>(3),
-        "targetListings": epoch.get::<_, i32>(4),
-        "tolerancePercent": epoch.get::<_, i32>(5),
-        "submissionDeadline": iso(epoch.get(2)),
-        "zipcodes": zipcodes,
-        "metadata": {
-            "totalExpectedListings": epoch.get::<_, i64>(6),
-            "zipcodeCount": epoch.get::<_, i32>(7),
-            "algorithmVersion": epoch.get::<_, String>(8),
-            "selectionSeed": epoch.get::<_, i64>(9),
+    Ok(EpochAssignment {
+        success: true,
+        epoch_id: epoch_id.to_owned(),
+        epoch_start: iso(epoch.get(0)),
+        epoch_end: iso(epoch.get(1)),
+        nonce: epoch.get(3),
+        target_listings: epoch.get(4),
+        tolerance_percent: epoch.get(5),
+        submission_deadline: iso(epoch.get(2)),
+        zipcodes,
+        metadata: EpochMetadata {
+            total_expected_listings: epoch.get(6),
+            zipcode_count: epoch.get(7),
+            algorithm_version: epoch.get(8),
+            selection_seed: epoch.get(9),
         },
-    });
-    if reveal {
         // revealed by EpochClosed for anyone to check against the commitment
-        body["honeypotCommitment"] = json!(epoch.get::<_, String>(11));
-        body["honeypots"] = json!(epoch.get::<_, Option<Vec<String>>>(10));
-    }
-    Ok(body)
+        honeypot_commitment: reveal.then(|| epoch.get(11)),
+        honeypots: if reveal { epoch.get(10) } else { None },
+    })
 }
 
 /// `GET /healthcheck`: `{status, version}` as the network's clients check it.
-pub async fn healthcheck(State(state): State<Arc<GatewayState>>) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/healthcheck",
+    tag = "operations",
+    responses((status = 200, description = "Up; `status` says whether the database answers", body = Health))
+)]
+pub async fn healthcheck(State(state): State<Arc<GatewayState>>) -> Json<Health> {
     let database = match resi_runtime::postgres::connection(&state.pool).await {
         Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
         Err(_) => false,
     };
     let metagraph = state.metagraph.read().await;
-    Json(json!({
-        "status": if database { "ok" } else { "degraded" },
-        "version": env!("CARGO_PKG_VERSION"),
-        "timestamp": Utc::now().timestamp(),
-        "database_ok": database,
-        "metagraph": {
-            "netuid": metagraph.snapshot.netuid,
-            "block": metagraph.snapshot.block,
-            "neurons": metagraph.snapshot.neurons.len(),
+    Json(Health {
+        status: if database { "ok" } else { "degraded" }.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        timestamp: Utc::now().timestamp(),
+        database_ok: database,
+        metagraph: MetagraphSummary {
+            netuid: metagraph.snapshot.netuid,
+            block: metagraph.snapshot.block,
+            neurons: metagraph.snapshot.neurons.len(),
         },
-    }))
+    })
 }
 
 /// `GET /api/v1/zipcode-assignments/current?hotkey&signature&timestamp`: the active epoch's
 /// assignment, for a registered miner signing `zipcode:assignment:current:{timestamp}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/zipcode-assignments/current",
+    tag = "miners",
+    params(SignedQuery),
+    responses(
+        (status = 200, description = "The active epoch's zipcodes; signed `zipcode:assignment:current:{timestamp}`", body = EpochAssignment),
+        (status = 400, description = "A missing or malformed parameter", body = ErrorBody),
+        (status = 401, description = "Forged, expired or replayed signature", body = ErrorBody),
+        (status = 403, description = "The hotkey is not registered", body = ErrorBody),
+        (status = 404, description = "No epoch is active", body = ErrorBody),
+        (status = 429, description = "Over 10 requests a minute; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    )
+)]
 pub async fn current(
     State(state): State<Arc<GatewayState>>,
-    Query(query): Query<SignedQuery>,
-) -> Result<Json<Value>, GatewayError> {
+    CheckedQuery(query): CheckedQuery<SignedQuery>,
+) -> Result<Json<EpochAssignment>, GatewayError> {
     let commitment = format!("zipcode:assignment:current:{}", query.timestamp);
     let limit = state.config.limits.assignments;
     authenticate(&state, &query, &commitment, Role::Registered, "assignments", limit).await?;
@@ -314,11 +429,26 @@ pub async fn current(
 /// `GET /api/v1/zipcode-assignments/epoch/{id}?hotkey&signature&timestamp`: a started epoch
 /// of the last `history_days`, for a validator signing `zipcode:validation:{id}:{timestamp}`;
 /// once closed, with its revealed honeypots.
+#[utoipa::path(
+    get,
+    path = "/api/v1/zipcode-assignments/epoch/{epoch_id}",
+    tag = "validators",
+    params(("epoch_id" = String, Path, description = "`YYYY-MM-DDTHH-00-00`"), SignedQuery),
+    responses(
+        (status = 200, description = "The epoch; once closed with `honeypots` and `honeypotCommitment`. Signed `zipcode:validation:{epoch_id}:{timestamp}`", body = EpochAssignment),
+        (status = 400, description = "A missing or malformed parameter", body = ErrorBody),
+        (status = 401, description = "Forged, expired or replayed signature", body = ErrorBody),
+        (status = 403, description = "Not a validator with a permit and enough stake", body = ErrorBody),
+        (status = 404, description = "No such epoch started within the history window", body = ErrorBody),
+        (status = 429, description = "Over 10 requests a minute; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    )
+)]
 pub async fn epoch(
     State(state): State<Arc<GatewayState>>,
     Path(epoch_id): Path<String>,
-    Query(query): Query<SignedQuery>,
-) -> Result<Json<Value>, GatewayError> {
+    CheckedQuery(query): CheckedQuery<SignedQuery>,
+) -> Result<Json<EpochAssignment>, GatewayError> {
     let commitment = format!("zipcode:validation:{epoch_id}:{}", query.timestamp);
     let limit = state.config.limits.assignments;
     authenticate(&state, &query, &commitment, Role::Validator, "assignments", limit).await?;
@@ -363,27 +493,49 @@ fn client_ip(state: &GatewayState, headers: &HeaderMap, peer: SocketAddr) -> IpA
                 .filter_map(|value| value.to_str().ok())
                 .flat_map(|value| value.split(','))
                 .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
-                .last()
+                .next_back()
         })
         .unwrap_or_else(|| peer.ip())
 }
 
 /// `GET /api/v1/zipcode-assignments/stats`: public; the current and next epoch and their
 /// timing, as the network's clients poll it (`epochStatus.currentEpoch`, `timing`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/zipcode-assignments/stats",
+    tag = "miners",
+    responses(
+        (status = 200, description = "The current and next epochs; public", body = Stats),
+        (status = 429, description = "Over 30 requests a minute from one address; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    )
+)]
 pub async fn stats(
     State(state): State<Arc<GatewayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> Result<Json<Value>, GatewayError> {
-    let client = resi_runtime::postgres::connection(&state.pool)
+) -> Result<Json<Stats>, GatewayError> {
+    let mut client = resi_runtime::postgres::connection(&state.pool)
         .await
         .map_err(GatewayError::Unavailable)?;
     let now = Utc::now();
     let caller = client_ip(&state, &headers, peer).to_string();
-    limits::take(&client, &caller, "stats", state.config.limits.stats, now)
+    let transaction = client
+        .transaction()
         .await
-        .map_err(GatewayError::Unavailable)?
-        .map_err(GatewayError::Limited)?;
+        .map_err(|error| GatewayError::Unavailable(error.into()))?;
+    transaction
+        .batch_execute("SET LOCAL synchronous_commit = off")
+        .await
+        .map_err(|error| GatewayError::Unavailable(error.into()))?;
+    let taken = limits::take(&transaction, &caller, "stats", state.config.limits.stats, now)
+        .await
+        .map_err(GatewayError::Unavailable)?;
+    transaction
+        .commit()
+        .await
+        .map_err(|error| GatewayError::Unavailable(error.into()))?;
+    taken.map_err(GatewayError::Limited)?;
     let schema = schema(&client).await.map_err(GatewayError::Unavailable)?;
     let rows = client
         .query(
@@ -414,15 +566,15 @@ pub async fn stats(
         } else {
             "ARCHIVED"
         };
-        json!({
-            "id": row.get::<_, String>(0),
-            "status": status,
-            "startTime": iso(start),
-            "endTime": iso(end),
-            "zipcodeCount": row.get::<_, i32>(3),
-            "totalExpectedListings": row.get::<_, i64>(4),
-            "honeypotsRevealed": row.get::<_, bool>(5),
-        })
+        EpochSummary {
+            id: row.get(0),
+            status: status.to_owned(),
+            start_time: iso(start),
+            end_time: iso(end),
+            zipcode_count: row.get(3),
+            total_expected_listings: row.get(4),
+            honeypots_revealed: row.get(5),
+        }
     };
     let current = rows
         .iter()
@@ -436,14 +588,17 @@ pub async fn stats(
         .iter()
         .find(|row| row.get::<_, DateTime<Utc>>(1) <= now && now < row.get::<_, DateTime<Utc>>(2))
         .map_or(0, |row| (row.get::<_, DateTime<Utc>>(2) - now).num_seconds());
-    Ok(Json(json!({
-        "success": true,
-        "epochStatus": {
-            "currentEpoch": current,
-            "nextEpoch": next,
-            "timing": {"serverTime": iso(now), "timeUntilEpochEnd": until_end},
+    Ok(Json(Stats {
+        success: true,
+        epoch_status: EpochStatus {
+            current_epoch: current,
+            next_epoch: next,
+            timing: Timing {
+                server_time: iso(now),
+                time_until_epoch_end: until_end,
+            },
         },
-    })))
+    }))
 }
 
 /// Where clients POST uploads to `bucket`.
@@ -475,27 +630,43 @@ async fn presign(state: &GatewayState, grant: &upload::Grant) -> Result<upload::
 }
 
 /// `POST /get-folder-access`, as the network's miners send it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct FolderAccess {
     /// The coldkey that owns the hotkey.
     pub coldkey: String,
     /// SS58 hotkey.
     pub hotkey: String,
     /// Unix seconds, part of the commitment.
+    #[serde(deserialize_with = "whole::required")]
     pub timestamp: i64,
     /// Hex signature of `s3:data:access:{coldkey}:{hotkey}:{timestamp}`.
     pub signature: String,
     /// When the miner wants the access to end (Unix seconds); at most the configured hours.
+    #[serde(default, deserialize_with = "whole::optional")]
     pub expiry: Option<i64>,
 }
 
 /// `POST /get-folder-access`: a presigned POST policy for the miner's own folder
 /// `data/hotkey={hotkey}/` (1 KiB–5 GiB per file, private, 24 hours), for a registered hotkey
 /// whose coldkey is the one given.
+#[utoipa::path(
+    post,
+    path = "/get-folder-access",
+    tag = "miners",
+    request_body = FolderAccess,
+    responses(
+        (status = 200, description = "A presigned POST form for the miner's own folder. Signed `s3:data:access:{coldkey}:{hotkey}:{timestamp}`", body = FolderAccessGranted),
+        (status = 400, description = "A body that is not the request's JSON", body = ErrorBody),
+        (status = 401, description = "Forged, expired or replayed signature", body = ErrorBody),
+        (status = 403, description = "Not registered, or the coldkey does not own the hotkey", body = ErrorBody),
+        (status = 429, description = "Over 20 requests a day; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Database or credentials unavailable", body = ErrorBody),
+    )
+)]
 pub async fn folder_access(
     State(state): State<Arc<GatewayState>>,
-    Json(request): Json<FolderAccess>,
-) -> Result<Json<Value>, GatewayError> {
+    CheckedJson(request): CheckedJson<FolderAccess>,
+) -> Result<Json<FolderAccessGranted>, GatewayError> {
     let commitment = format!(
         "s3:data:access:{}:{}:{}",
         request.coldkey, request.hotkey, request.timestamp
@@ -533,21 +704,22 @@ pub async fn folder_access(
     };
     let presigned = presign(&state, &grant).await?;
     metrics::counter!("resi_gateway_upload_policies_total", "role" => "miner").increment(1);
-    Ok(Json(json!({
-        "success": true,
-        "folder": folder,
-        "url": presigned.url,
-        "fields": presigned.fields,
-        "expiry": iso(expires),
-        "structure_info": {
-            "folder_structure": format!("{}hotkey={{hotkey_id}}/job_id={{job_id}}/", state.s3.prefix),
-            "description": "Upload files under your hotkey's folder; set the form's key to the folder plus your path",
+    Ok(Json(FolderAccessGranted {
+        success: true,
+        folder,
+        url: presigned.url,
+        fields: presigned.fields,
+        expiry: iso(expires),
+        structure_info: StructureInfo {
+            folder_structure: format!("{}hotkey={{hotkey_id}}/job_id={{job_id}}/", state.s3.prefix),
+            description: "Upload files under your hotkey's folder; set the form's key to the folder plus your path"
+                .to_owned(),
         },
-    })))
+    }))
 }
 
 /// `POST /api/v1/s3-access/validator-upload`, as the network's validators send it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidatorUpload {
     /// SS58 hotkey.
@@ -555,24 +727,42 @@ pub struct ValidatorUpload {
     /// Hex signature of `s3:validator:upload:{timestamp}`.
     pub signature: String,
     /// Unix seconds, part of the commitment.
+    #[serde(deserialize_with = "whole::required")]
     pub timestamp: i64,
     /// The epoch the results are for.
     pub epoch_id: String,
     /// Recorded for operators.
     pub purpose: Option<String>,
     /// Recorded for operators.
+    #[serde(default, deserialize_with = "whole::optional")]
     pub estimated_data_size_mb: Option<u64>,
     /// Recorded for operators.
+    #[serde(default, deserialize_with = "whole::optional")]
     pub retention_days: Option<u32>,
 }
 
 /// `POST /api/v1/s3-access/validator-upload`: a presigned POST policy for
 /// `validators/{hotkey}/epoch={epochId}/` on the results bucket (4 hours), for a validator
 /// with a permit and enough stake, for an epoch that has started.
+#[utoipa::path(
+    post,
+    path = "/api/v1/s3-access/validator-upload",
+    tag = "validators",
+    request_body = ValidatorUpload,
+    responses(
+        (status = 200, description = "A presigned POST form for the validator's results folder of the epoch. Signed `s3:validator:upload:{timestamp}`", body = ValidatorUploadGranted),
+        (status = 400, description = "A body that is not the request's JSON", body = ErrorBody),
+        (status = 401, description = "Forged, expired or replayed signature", body = ErrorBody),
+        (status = 403, description = "Not a validator with a permit and enough stake", body = ErrorBody),
+        (status = 404, description = "No such epoch has started", body = ErrorBody),
+        (status = 429, description = "Over 20 requests a day; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Database or credentials unavailable", body = ErrorBody),
+    )
+)]
 pub async fn validator_upload(
     State(state): State<Arc<GatewayState>>,
-    Json(request): Json<ValidatorUpload>,
-) -> Result<Json<Value>, GatewayError> {
+    CheckedJson(request): CheckedJson<ValidatorUpload>,
+) -> Result<Json<ValidatorUploadGranted>, GatewayError> {
     let commitment = format!("s3:validator:upload:{}", request.timestamp);
     let signed = SignedQuery {
         hotkey: request.hotkey.clone(),
@@ -610,19 +800,19 @@ pub async fn validator_upload(
     let presigned = presign(&state, &grant).await?;
     tracing::info!(hotkey = %request.hotkey, epoch = %request.epoch_id, purpose = ?request.purpose, estimated_mb = ?request.estimated_data_size_mb, retention_days = ?request.retention_days, "validator upload policy issued");
     metrics::counter!("resi_gateway_upload_policies_total", "role" => "validator").increment(1);
-    Ok(Json(json!({
-        "success": true,
-        "bucket": grant.bucket,
-        "folder": folder,
-        "uploadUrl": presigned.url,
-        "url": presigned.url,
-        "fields": presigned.fields,
-        "expiry": iso(expires),
-    })))
+    Ok(Json(ValidatorUploadGranted {
+        success: true,
+        bucket: grant.bucket,
+        folder,
+        upload_url: presigned.url.clone(),
+        url: presigned.url,
+        fields: presigned.fields,
+        expiry: iso(expires),
+    }))
 }
 
 /// `POST /api/v1/zipcode-assignments/status`, as the network's miners send it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusReport {
     /// SS58 hotkey.
@@ -631,6 +821,7 @@ pub struct StatusReport {
     /// `miner:status:{hotkey}:{epochId}:{timestamp}` (seed 003).
     pub signature: String,
     /// Unix seconds, part of the commitment.
+    #[serde(deserialize_with = "whole::required")]
     pub timestamp: i64,
     /// The epoch.
     pub epoch_id: String,
@@ -639,6 +830,7 @@ pub struct StatusReport {
     /// `IN_PROGRESS`, `COMPLETED`, `FAILED` or `TIMEOUT`.
     pub status: String,
     /// Listings scraped in all, as the miner says.
+    #[serde(default, deserialize_with = "whole::optional")]
     pub listings_scraped: Option<u64>,
     /// Zipcodes finished, as the miner says.
     #[serde(default)]
@@ -651,12 +843,13 @@ pub struct StatusReport {
 }
 
 /// One finished zipcode of a [`StatusReport`].
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ZipcodeReport {
     /// Five digits.
     pub zipcode: String,
     /// Listings scraped there.
+    #[serde(default, deserialize_with = "whole::optional")]
     pub listings_scraped: Option<u64>,
     /// When it finished (RFC 3339).
     pub completed_at: Option<String>,
@@ -684,10 +877,24 @@ fn claimed_time(
 /// `POST /api/v1/zipcode-assignments/status`: a registered miner's progress on the open epoch
 /// (active, or within `status_grace_minutes` of its end), with the epoch's nonce and only the
 /// epoch's zipcodes; recorded as a `MinerStatusReported` event.
+#[utoipa::path(
+    post,
+    path = "/api/v1/zipcode-assignments/status",
+    tag = "miners",
+    request_body = StatusReport,
+    responses(
+        (status = 200, description = "Recorded on the log. Signed `zipcode:status:{epochId}:{timestamp}` or `miner:status:{hotkey}:{epochId}:{timestamp}`", body = StatusAccepted),
+        (status = 400, description = "A body that is not the request's JSON, a wrong nonce, an unassigned zipcode, an epoch not open, a bad status or time", body = ErrorBody),
+        (status = 401, description = "Forged, expired or replayed signature", body = ErrorBody),
+        (status = 403, description = "The hotkey is not registered", body = ErrorBody),
+        (status = 429, description = "Over 5 reports a minute; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Database or broker unavailable", body = ErrorBody),
+    )
+)]
 pub async fn status(
     State(state): State<Arc<GatewayState>>,
-    Json(report): Json<StatusReport>,
-) -> Result<Json<Value>, GatewayError> {
+    CheckedJson(report): CheckedJson<StatusReport>,
+) -> Result<Json<StatusAccepted>, GatewayError> {
     let commitments = [
         format!("zipcode:status:{}:{}", report.epoch_id, report.timestamp),
         format!("miner:status:{}:{}:{}", report.hotkey, report.epoch_id, report.timestamp),
@@ -778,10 +985,37 @@ pub async fn status(
         .await
         .map_err(GatewayError::Unavailable)?;
     metrics::counter!("resi_gateway_status_reports_total", "status" => status.as_str()).increment(1);
-    Ok(Json(json!({
-        "success": true,
-        "message": "status recorded",
-        "epochId": report.epoch_id,
-        "status": status.as_str(),
-    })))
+    Ok(Json(StatusAccepted {
+        success: true,
+        message: "status recorded".to_owned(),
+        epoch_id: report.epoch_id,
+        status: status.as_str().to_owned(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FolderAccess, StatusReport};
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats_and_fractions_are_refused() {
+        let access: FolderAccess = serde_json::from_str(
+            r#"{"coldkey": "c", "hotkey": "h", "signature": "s", "timestamp": 1733280000.0, "expiry": 1733290000}"#,
+        )
+        .expect("whole floats");
+        assert_eq!((access.timestamp, access.expiry), (1_733_280_000, Some(1_733_290_000)));
+        let fraction = serde_json::from_str::<FolderAccess>(
+            r#"{"coldkey": "c", "hotkey": "h", "signature": "s", "timestamp": 1.5}"#,
+        );
+        assert!(fraction.expect_err("a fraction").to_string().contains("not a whole number"));
+        let negative = serde_json::from_str::<StatusReport>(
+            r#"{"hotkey": "h", "signature": "s", "timestamp": 1, "epochId": "e", "nonce": "n", "status": "COMPLETED", "listingsScraped": -1}"#,
+        );
+        assert!(negative.expect_err("a negative count").to_string().contains("out of range"));
+        let absent = serde_json::from_str::<StatusReport>(
+            r#"{"hotkey": "h", "signature": "s", "timestamp": 1, "epochId": "e", "nonce": "n", "status": "COMPLETED"}"#,
+        )
+        .expect("optional counts");
+        assert_eq!(absent.listings_scraped, None);
+    }
 }
