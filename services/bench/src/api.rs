@@ -23,11 +23,11 @@ use secrecy::SecretString;
 const PER_ZIP: u64 = 1_000;
 
 /// One wrk run's figures.
-struct Figures {
-    requests_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    non_2xx: u64,
+pub(crate) struct Figures {
+    pub(crate) requests_per_second: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) non_2xx: u64,
 }
 
 fn database_config(name: &str) -> PostgresConfig {
@@ -213,7 +213,7 @@ fn parse_wrk(output: &str) -> anyhow::Result<Figures> {
     Ok(figures)
 }
 
-fn wrk(
+pub(crate) fn wrk(
     address: std::net::SocketAddr,
     lua: &str,
     connections: u32,

@@ -36,6 +36,7 @@ use resi_parser::file::parse_file;
 mod api;
 mod consensus;
 mod cpu;
+mod gateway;
 mod json;
 mod replay;
 
@@ -69,6 +70,19 @@ enum Command {
         /// query's first paced run with a p99 of 0.7 s; 10 s does not).
         #[arg(long, default_value_t = 10)]
         warmup_seconds: u64,
+    },
+    /// The gateway's signed assignment request under wrk (loopback) at a fixed rate, beside
+    /// its health check, and the cost of one signature verification.
+    Gateway {
+        /// Seconds of the run.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Requests per second offered.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        /// wrk connections (each paced by `connections / rate` between its requests).
+        #[arg(long, default_value_t = 25)]
+        connections: u32,
     },
     /// Parser throughput in-process (no broker).
     Parse {
@@ -616,6 +630,11 @@ async fn main() -> anyhow::Result<()> {
             queries,
             warmup_seconds,
         } => api::bench_api(listings, seconds, &rates, &queries, warmup_seconds).await,
+        Command::Gateway {
+            seconds,
+            rate,
+            connections,
+        } => gateway::bench_gateway(seconds, rate, connections).await,
         Command::Parse {
             rows,
             row_group_rows,
