@@ -100,7 +100,8 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
             version: schema_version,
         });
     }
-    let (event, read): (Event, usize) = if schema_version <= 1 && event_type.has_version_1_layout() {
+    let (event, read): (Event, usize) = if schema_version <= 1 && event_type.has_version_1_layout()
+    {
         let (old, read): (crate::legacy::EventV1, usize) =
             bincode::decode_from_slice(body, bincode_config()).map_err(malformed)?;
         (old.into(), read)

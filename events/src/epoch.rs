@@ -15,8 +15,9 @@ use crate::time::Timestamp;
 
 /// How much a zipcode's listings are worth, from the median consensus price where the database
 /// knows the zipcode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
-#[derive(Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize, Deserialize,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MarketTier {
     /// Median price of $750,000 or more.
@@ -214,8 +215,14 @@ mod tests {
     fn commitment_ignores_order_and_binds_key_and_set() {
         let zips = |list: &[&str]| list.iter().map(|zip| (*zip).to_owned()).collect::<Vec<_>>();
         let commitment = honeypot_commitment("00ff", &zips(&["19103", "08540"]));
-        assert_eq!(commitment, honeypot_commitment("00ff", &zips(&["08540", "19103"])));
-        assert_ne!(commitment, honeypot_commitment("00fe", &zips(&["08540", "19103"])));
+        assert_eq!(
+            commitment,
+            honeypot_commitment("00ff", &zips(&["08540", "19103"]))
+        );
+        assert_ne!(
+            commitment,
+            honeypot_commitment("00fe", &zips(&["08540", "19103"]))
+        );
         assert_ne!(commitment, honeypot_commitment("00ff", &zips(&["08540"])));
         // the documented formula, computed independently
         let mut hasher = Sha256::new();

@@ -4,9 +4,9 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::epoch::{EpochClosed, EpochOpened};
-use crate::network::{MetagraphObserved, MinerStatusReported};
 use crate::id::{ContentHash, EventId, IdHasher};
 use crate::listing::CanonicalListing;
+use crate::network::{MetagraphObserved, MinerStatusReported};
 use crate::time::Timestamp;
 use crate::topics::TopicKind;
 

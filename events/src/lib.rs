@@ -24,17 +24,17 @@ pub mod time;
 pub mod topics;
 
 pub use codec::{DecodeError, decode, encode};
+pub use epoch::{EpochClosed, EpochOpened, EpochZipcode, MarketTier, honeypot_commitment};
 pub use event::{
     Admission, DeadLetterReason, DeadLetterSubject, DeadLettered, EpochMetadata, Event,
     EventPayload, EventType, ListingAttested, QualityAssessment, QualityIssue, ReasonCount,
     RejectReason, UploadDiscovery, UploadFormat, UploadObserved, UploadParsed, UploadRejectReason,
     UploadRejected,
 };
-pub use epoch::{EpochClosed, EpochOpened, EpochZipcode, MarketTier, honeypot_commitment};
+pub use id::{ContentHash, EventId};
+pub use listing::CanonicalListing;
 pub use network::{
     MetagraphObserved, MinerStatusReported, MiningStatus, ObservedNeuron, ZipcodeProgress,
 };
-pub use id::{ContentHash, EventId};
-pub use listing::CanonicalListing;
 pub use time::Timestamp;
 pub use topics::{TopicKind, TopicSpec, Topics};

@@ -22,7 +22,12 @@ pub enum MiningStatus {
 
 impl MiningStatus {
     /// Every status.
-    pub const ALL: [Self; 4] = [Self::InProgress, Self::Completed, Self::Failed, Self::Timeout];
+    pub const ALL: [Self; 4] = [
+        Self::InProgress,
+        Self::Completed,
+        Self::Failed,
+        Self::Timeout,
+    ];
 
     /// The name miners send.
     #[must_use]

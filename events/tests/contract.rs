@@ -6,10 +6,11 @@ use proptest::prelude::*;
 use resi_events::codec::{self, FORMAT_BINCODE2};
 use resi_events::{
     Admission, CanonicalListing, DeadLetterReason, DeadLetterSubject, DeadLettered, DecodeError,
-    EpochClosed, EpochMetadata, EpochOpened, EpochZipcode, Event, EventPayload, MarketTier,
-    MetagraphObserved, MinerStatusReported, MiningStatus, ObservedNeuron, ZipcodeProgress, ListingAttested, QualityAssessment, QualityIssue,
-    ReasonCount, RejectReason, Timestamp, UploadDiscovery, UploadFormat, UploadObserved,
-    UploadParsed, UploadRejectReason, UploadRejected, honeypot_commitment,
+    EpochClosed, EpochMetadata, EpochOpened, EpochZipcode, Event, EventPayload, ListingAttested,
+    MarketTier, MetagraphObserved, MinerStatusReported, MiningStatus, ObservedNeuron,
+    QualityAssessment, QualityIssue, ReasonCount, RejectReason, Timestamp, UploadDiscovery,
+    UploadFormat, UploadObserved, UploadParsed, UploadRejectReason, UploadRejected,
+    ZipcodeProgress, honeypot_commitment,
 };
 
 const FILE_TIME: Timestamp = Timestamp::from_micros(1_758_123_000_000_000);
@@ -302,38 +303,45 @@ fn samples() -> Vec<(&'static str, Event)> {
             "epoch_opened",
             event(EventPayload::EpochOpened(Box::new(epoch_opened()))),
         ),
-        ("epoch_closed", event(EventPayload::EpochClosed(epoch_closed()))),
+        (
+            "epoch_closed",
+            event(EventPayload::EpochClosed(epoch_closed())),
+        ),
         (
             "miner_status_reported",
-            event(EventPayload::MinerStatusReported(Box::new(MinerStatusReported {
-                miner_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".to_owned(),
-                epoch_id: "2025-10-01T16-00-00".to_owned(),
-                commitment: "zipcode:status:2025-10-01T16-00-00:1759338000".to_owned(),
-                received_at: RECORD_TIME,
-                status: MiningStatus::Completed,
-                listings_scraped: Some(1_250),
-                zipcodes_completed: vec![ZipcodeProgress {
-                    zipcode: "19103".to_owned(),
-                    listings_scraped: Some(245),
-                    completed_at: Some(FILE_TIME),
-                }],
-                s3_upload_complete: true,
-                s3_upload_timestamp: Some(FILE_TIME),
-            }))),
+            event(EventPayload::MinerStatusReported(Box::new(
+                MinerStatusReported {
+                    miner_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".to_owned(),
+                    epoch_id: "2025-10-01T16-00-00".to_owned(),
+                    commitment: "zipcode:status:2025-10-01T16-00-00:1759338000".to_owned(),
+                    received_at: RECORD_TIME,
+                    status: MiningStatus::Completed,
+                    listings_scraped: Some(1_250),
+                    zipcodes_completed: vec![ZipcodeProgress {
+                        zipcode: "19103".to_owned(),
+                        listings_scraped: Some(245),
+                        completed_at: Some(FILE_TIME),
+                    }],
+                    s3_upload_complete: true,
+                    s3_upload_timestamp: Some(FILE_TIME),
+                },
+            ))),
         ),
         (
             "metagraph_observed",
-            event(EventPayload::MetagraphObserved(Box::new(MetagraphObserved {
-                netuid: 46,
-                block: 4_000_000,
-                neurons: vec![ObservedNeuron {
-                    uid: 2,
-                    hotkey: "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty".to_owned(),
-                    coldkey: "5F3sa2TJAWMqDhXG6jhV4N8ko9SxwGy8TpaNS1repo5EYjQX".to_owned(),
-                    stake_rao: 5_000_000_000_000,
-                    validator_permit: true,
-                }],
-            }))),
+            event(EventPayload::MetagraphObserved(Box::new(
+                MetagraphObserved {
+                    netuid: 46,
+                    block: 4_000_000,
+                    neurons: vec![ObservedNeuron {
+                        uid: 2,
+                        hotkey: "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty".to_owned(),
+                        coldkey: "5F3sa2TJAWMqDhXG6jhV4N8ko9SxwGy8TpaNS1repo5EYjQX".to_owned(),
+                        stake_rao: 5_000_000_000_000,
+                        validator_permit: true,
+                    }],
+                },
+            ))),
         ),
     ]
 }

@@ -401,7 +401,9 @@ fn both_overlays_render_validate_and_configure_every_service_with_keys_it_knows(
     // production's gateway reads the metagraph object the snapshot job writes, on a schedule
     let job = prod
         .iter()
-        .find(|document| document["kind"] == "CronJob" && document["metadata"]["name"] == "resi-metagraph")
+        .find(|document| {
+            document["kind"] == "CronJob" && document["metadata"]["name"] == "resi-metagraph"
+        })
         .expect("prod has the metagraph CronJob");
     let snapshot = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
     let written = strings(&snapshot["args"])
@@ -412,7 +414,10 @@ fn both_overlays_render_validate_and_configure_every_service_with_keys_it_knows(
         .into_iter()
         .find(|container| container.binary == "resi gateway")
         .expect("prod runs the gateway");
-    assert_eq!(gateway.env.get("RESI__GATEWAY__METAGRAPH_URL"), Some(&written));
+    assert_eq!(
+        gateway.env.get("RESI__GATEWAY__METAGRAPH_URL"),
+        Some(&written)
+    );
     assert!(!gateway.env.contains_key("RESI__GATEWAY__METAGRAPH_FILE"));
     assert_eq!(snapshot["securityContext"]["readOnlyRootFilesystem"], true);
 

@@ -94,18 +94,26 @@ async fn get(url: &str) -> anyhow::Result<(StatusCode, Value, Option<String>)> {
     Ok((status, response.json().await?, retry))
 }
 
-fn signed_url(base: &str, path: &str, (hotkey, signature): &(String, String), timestamp: i64) -> String {
+fn signed_url(
+    base: &str,
+    path: &str,
+    (hotkey, signature): &(String, String),
+    timestamp: i64,
+) -> String {
     format!("{base}{path}?hotkey={hotkey}&signature={signature}&timestamp={timestamp}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signed_requests_from_the_network_client_are_served_and_forgeries_refused() -> anyhow::Result<()> {
+async fn signed_requests_from_the_network_client_are_served_and_forgeries_refused()
+-> anyhow::Result<()> {
     let harness = stack().await?;
     // the epoch active now, folded into the live epochs projection
     let mut coordinator = Coordinator::build(&coordinator_config(&harness)).await?;
     let opened = coordinator.tick(Utc::now()).await?;
     let active = opened.opened.first().cloned().unwrap_or_default();
-    let projector = harness.spawn_projector(&[(ProjectionKind::Epochs, "v1")]).await?;
+    let projector = harness
+        .spawn_projector(&[(ProjectionKind::Epochs, "v1")])
+        .await?;
     harness.projected(ProjectionKind::Epochs, "v1").await?;
 
     let directory = tempfile::tempdir()?;
@@ -158,10 +166,21 @@ async fn signed_requests_from_the_network_client_are_served_and_forgeries_refuse
     assert!(!zipcodes.is_empty());
     assert_eq!(body["metadata"]["zipcodeCount"], zipcodes.len());
     assert_eq!(body["nonce"].as_str().map(str::len), Some(16));
-    for key in ["zipcode", "expectedListings", "state", "city", "county", "marketTier", "geographicRegion"] {
+    for key in [
+        "zipcode",
+        "expectedListings",
+        "state",
+        "city",
+        "county",
+        "marketTier",
+        "geographicRegion",
+    ] {
         assert!(!zipcodes[0][key].is_null(), "{key}");
     }
-    assert!(body.get("honeypots").is_none(), "honeypots stay hidden while the epoch runs");
+    assert!(
+        body.get("honeypots").is_none(),
+        "honeypots stay hidden while the epoch runs"
+    );
     // the <Bytes> form, on the other replica
     let (status, body, _) = get(&signed_url(&second.base, current, &signed[1], now - 1)).await?;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -169,28 +188,62 @@ async fn signed_requests_from_the_network_client_are_served_and_forgeries_refuse
     // refused, each with its reason
     let refusals = [
         // the same request again, on either replica
-        (signed_url(&second.base, current, &signed[0], now), StatusCode::UNAUTHORIZED, "replayed"),
-        // altered: the timestamp is not the one signed
-        (signed_url(&first.base, current, &signed[0], now + 1), StatusCode::UNAUTHORIZED, "forged"),
-        (signed_url(&first.base, current, &signed[2], now - 400), StatusCode::UNAUTHORIZED, "expired"),
-        // Bob's signature presented as Alice's
         (
-            signed_url(&first.base, current, &(signed[0].0.clone(), signed[3].1.clone()), now - 2),
+            signed_url(&second.base, current, &signed[0], now),
+            StatusCode::UNAUTHORIZED,
+            "replayed",
+        ),
+        // altered: the timestamp is not the one signed
+        (
+            signed_url(&first.base, current, &signed[0], now + 1),
             StatusCode::UNAUTHORIZED,
             "forged",
         ),
-        (signed_url(&first.base, current, &signed[4], now), StatusCode::FORBIDDEN, "not_allowed"),
         (
-            signed_url(&first.base, current, &(signed[0].0.clone(), "00".repeat(10)), now - 3),
+            signed_url(&first.base, current, &signed[2], now - 400),
+            StatusCode::UNAUTHORIZED,
+            "expired",
+        ),
+        // Bob's signature presented as Alice's
+        (
+            signed_url(
+                &first.base,
+                current,
+                &(signed[0].0.clone(), signed[3].1.clone()),
+                now - 2,
+            ),
+            StatusCode::UNAUTHORIZED,
+            "forged",
+        ),
+        (
+            signed_url(&first.base, current, &signed[4], now),
+            StatusCode::FORBIDDEN,
+            "not_allowed",
+        ),
+        (
+            signed_url(
+                &first.base,
+                current,
+                &(signed[0].0.clone(), "00".repeat(10)),
+                now - 3,
+            ),
             StatusCode::UNAUTHORIZED,
             "bad_signature",
         ),
     ];
     for (url, expected, code) in refusals {
         let (status, body, _) = get(&url).await?;
-        assert_eq!((status, body["error"].as_str()), (expected, Some(code)), "{url}: {body}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (expected, Some(code)),
+            "{url}: {body}"
+        );
         assert_eq!(body["success"], false);
-        assert!(body["detail"].as_str().is_some_and(|detail| !detail.is_empty()));
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|detail| !detail.is_empty())
+        );
     }
 
     // validators read an epoch back; a miner or an under-staked validator may not
@@ -204,15 +257,25 @@ async fn signed_requests_from_the_network_client_are_served_and_forgeries_refuse
     }
 
     // ten assignment requests a window per hotkey, counted across both replicas
-    let many: Vec<(&str, String, bool)> =
-        (0..12).map(|index| ("//Eve", commitment(now - 10 - index), false)).collect();
+    let many: Vec<(&str, String, bool)> = (0..12)
+        .map(|index| ("//Eve", commitment(now - 10 - index), false))
+        .collect();
     let signed_many = sign(&many)?;
     let mut served = 0;
     let mut limited = Vec::new();
     for (index, signature) in signed_many.iter().enumerate() {
-        let base = if index % 2 == 0 { &first.base } else { &second.base };
-        let (status, body, retry) =
-            get(&signed_url(base, current, signature, now - 10 - index as i64)).await?;
+        let base = if index % 2 == 0 {
+            &first.base
+        } else {
+            &second.base
+        };
+        let (status, body, retry) = get(&signed_url(
+            base,
+            current,
+            signature,
+            now - 10 - index as i64,
+        ))
+        .await?;
         match status {
             StatusCode::OK => served += 1,
             StatusCode::TOO_MANY_REQUESTS => {
@@ -224,17 +287,34 @@ async fn signed_requests_from_the_network_client_are_served_and_forgeries_refuse
     }
     assert_eq!(served, 10);
     assert_eq!(limited.len(), 2);
-    assert!(limited.iter().all(|retry| retry.is_some_and(|secs| (1..=86_400).contains(&secs))));
+    assert!(
+        limited
+            .iter()
+            .all(|retry| retry.is_some_and(|secs| (1..=86_400).contains(&secs)))
+    );
 
     // the public statistics
-    let (status, stats, _) = get(&format!("{}/api/v1/zipcode-assignments/stats", second.base)).await?;
+    let (status, stats, _) =
+        get(&format!("{}/api/v1/zipcode-assignments/stats", second.base)).await?;
     assert_eq!(status, StatusCode::OK, "{stats}");
     assert_eq!(stats["epochStatus"]["currentEpoch"]["id"], active.as_str());
     assert_eq!(stats["epochStatus"]["currentEpoch"]["status"], "ACTIVE");
-    assert!(stats["epochStatus"]["timing"]["timeUntilEpochEnd"].as_i64().is_some_and(|secs| secs > 0));
+    assert!(
+        stats["epochStatus"]["timing"]["timeUntilEpochEnd"]
+            .as_i64()
+            .is_some_and(|secs| secs > 0)
+    );
 
     uploads(&harness, &first.base, &active).await?;
-    reports(&harness, &first.base, &second.base, &active, &nonce, &zipcodes).await?;
+    reports(
+        &harness,
+        &first.base,
+        &second.base,
+        &active,
+        &nonce,
+        &zipcodes,
+    )
+    .await?;
 
     for gateway in [first, second] {
         gateway.trigger.trigger();
@@ -270,9 +350,18 @@ fn upload_through(access: &Value, uploads: &[(&str, usize)]) -> anyhow::Result<V
 }
 
 /// Miners get a policy for their own folder, validators one for their results of an epoch.
-async fn uploads(harness: &resi_tests::harness::Harness, base: &str, epoch: &str) -> anyhow::Result<()> {
+async fn uploads(
+    harness: &resi_tests::harness::Harness,
+    base: &str,
+    epoch: &str,
+) -> anyhow::Result<()> {
     let validated = format!("{}-validated", harness.s3.bucket);
-    harness.s3_client.create_bucket().bucket(&validated).send().await?;
+    harness
+        .s3_client
+        .create_bucket()
+        .bucket(&validated)
+        .send()
+        .await?;
     let now = Utc::now().timestamp();
     let alice = hotkey("//Alice")?;
     let alice_cold = hotkey("//Alice//cold")?;
@@ -280,7 +369,11 @@ async fn uploads(harness: &resi_tests::harness::Harness, base: &str, epoch: &str
     let folder_commitment = |coldkey: &str| format!("s3:data:access:{coldkey}:{alice}:{now}");
     let signed = sign(&[
         ("//Alice", folder_commitment(&alice_cold), false),
-        ("//Alice", format!("s3:data:access:{bob_cold}:{alice}:{}", now - 1), false),
+        (
+            "//Alice",
+            format!("s3:data:access:{bob_cold}:{alice}:{}", now - 1),
+            false,
+        ),
         ("//Bob", format!("s3:validator:upload:{now}"), false),
         ("//Alice", format!("s3:validator:upload:{now}"), false),
     ])?;
@@ -293,7 +386,10 @@ async fn uploads(harness: &resi_tests::harness::Harness, base: &str, epoch: &str
     assert_eq!(status, StatusCode::OK, "{access}");
     let folder = format!("data/hotkey={alice}/");
     assert_eq!(access["folder"], folder.as_str());
-    let result = upload_through(&access, &[("job_id=j1/data_20251001_160000_1.parquet", 2_048)])?;
+    let result = upload_through(
+        &access,
+        &[("job_id=j1/data_20251001_160000_1.parquet", 2_048)],
+    )?;
     assert_eq!(result["signature_ok"], true, "{result}");
     assert_eq!(result["statuses"], json!([204]), "{result}");
     let stored = harness
@@ -324,12 +420,19 @@ async fn uploads(harness: &resi_tests::harness::Harness, base: &str, epoch: &str
         json!({"hotkey": hotkey, "signature": signature, "timestamp": now, "epochId": epoch,
                "purpose": "epoch_validation_results", "estimatedDataSizeMb": 25, "retentionDays": 90})
     };
-    let (status, access) =
-        post(&format!("{base}/api/v1/s3-access/validator-upload"), &request(&signed[2])).await?;
+    let (status, access) = post(
+        &format!("{base}/api/v1/s3-access/validator-upload"),
+        &request(&signed[2]),
+    )
+    .await?;
     assert_eq!(status, StatusCode::OK, "{access}");
     let folder = format!("validators/{}/epoch={epoch}/", signed[2].0);
     assert_eq!(access["folder"], folder.as_str());
-    assert!(access["uploadUrl"].as_str().is_some_and(|url| url.ends_with(&validated)));
+    assert!(
+        access["uploadUrl"]
+            .as_str()
+            .is_some_and(|url| url.ends_with(&validated))
+    );
     let result = upload_through(&access, &[("validation_results.json", 512)])?;
     assert_eq!(result["signature_ok"], true, "{result}");
     assert_eq!(result["statuses"], json!([204]), "{result}");
@@ -341,8 +444,11 @@ async fn uploads(harness: &resi_tests::harness::Harness, base: &str, epoch: &str
         .send()
         .await?;
     // a miner is no validator
-    let (status, body) =
-        post(&format!("{base}/api/v1/s3-access/validator-upload"), &request(&signed[3])).await?;
+    let (status, body) = post(
+        &format!("{base}/api/v1/s3-access/validator-upload"),
+        &request(&signed[3]),
+    )
+    .await?;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     Ok(())
 }
@@ -359,14 +465,33 @@ async fn reports(
 ) -> anyhow::Result<()> {
     let now = Utc::now().timestamp();
     let alice = hotkey("//Alice")?;
-    let zipcode = zipcodes[0]["zipcode"].as_str().unwrap_or_default().to_owned();
+    let zipcode = zipcodes[0]["zipcode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let signed = sign(&[
         ("//Alice", format!("zipcode:status:{epoch}:{now}"), false),
-        ("//Alice", format!("miner:status:{alice}:{epoch}:{}", now - 1), false),
-        ("//Alice", format!("zipcode:status:{epoch}:{}", now - 2), false),
-        ("//Alice", format!("zipcode:status:{epoch}:{}", now - 3), false),
+        (
+            "//Alice",
+            format!("miner:status:{alice}:{epoch}:{}", now - 1),
+            false,
+        ),
+        (
+            "//Alice",
+            format!("zipcode:status:{epoch}:{}", now - 2),
+            false,
+        ),
+        (
+            "//Alice",
+            format!("zipcode:status:{epoch}:{}", now - 3),
+            false,
+        ),
     ])?;
-    let report = |(hotkey, signature): &(String, String), timestamp: i64, nonce: &str, status: &str, zipcode: &str| {
+    let report = |(hotkey, signature): &(String, String),
+                  timestamp: i64,
+                  nonce: &str,
+                  status: &str,
+                  zipcode: &str| {
         json!({
             "hotkey": hotkey, "signature": signature, "timestamp": timestamp,
             "epochId": epoch, "nonce": nonce, "status": status, "listingsScraped": 245,
@@ -377,17 +502,49 @@ async fn reports(
     };
     let url = |base: &str| format!("{base}/api/v1/zipcode-assignments/status");
     // the network client's spelling, then seed 003's, on two replicas
-    let (status, body) = post(&url(first), &report(&signed[0], now, nonce, "IN_PROGRESS", &zipcode)).await?;
+    let (status, body) = post(
+        &url(first),
+        &report(&signed[0], now, nonce, "IN_PROGRESS", &zipcode),
+    )
+    .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = post(&url(second), &report(&signed[1], now - 1, nonce, "COMPLETED", &zipcode)).await?;
+    let (status, body) = post(
+        &url(second),
+        &report(&signed[1], now - 1, nonce, "COMPLETED", &zipcode),
+    )
+    .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
     // another nonce, a zipcode the epoch did not assign
-    let (status, body) = post(&url(first), &report(&signed[2], now - 2, "0000000000000000", "COMPLETED", &zipcode)).await?;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("wrong_nonce")), "{body}");
-    let (status, body) = post(&url(first), &report(&signed[3], now - 3, nonce, "COMPLETED", "00000")).await?;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unassigned_zipcode")), "{body}");
+    let (status, body) = post(
+        &url(first),
+        &report(
+            &signed[2],
+            now - 2,
+            "0000000000000000",
+            "COMPLETED",
+            &zipcode,
+        ),
+    )
+    .await?;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("wrong_nonce")),
+        "{body}"
+    );
+    let (status, body) = post(
+        &url(first),
+        &report(&signed[3], now - 3, nonce, "COMPLETED", "00000"),
+    )
+    .await?;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unassigned_zipcode")),
+        "{body}"
+    );
 
-    let projector = harness.spawn_projector(&[(ProjectionKind::Network, "v1")]).await?;
+    let projector = harness
+        .spawn_projector(&[(ProjectionKind::Network, "v1")])
+        .await?;
     harness.projected(ProjectionKind::Network, "v1").await?;
     let pool = resi_runtime::postgres::pool(&harness.postgres)?;
     let client = resi_runtime::postgres::connection(&pool).await?;
@@ -437,8 +594,16 @@ async fn reports(
 async fn the_gateway_openapi_document_declares_what_it_enforces() -> anyhow::Result<()> {
     let harness = stack().await?;
     let mut coordinator = Coordinator::build(&coordinator_config(&harness)).await?;
-    let active = coordinator.tick(Utc::now()).await?.opened.first().cloned().unwrap_or_default();
-    let projector = harness.spawn_projector(&[(ProjectionKind::Epochs, "v1")]).await?;
+    let active = coordinator
+        .tick(Utc::now())
+        .await?
+        .opened
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    let projector = harness
+        .spawn_projector(&[(ProjectionKind::Epochs, "v1")])
+        .await?;
     harness.projected(ProjectionKind::Epochs, "v1").await?;
 
     let directory = tempfile::tempdir()?;
@@ -467,23 +632,45 @@ async fn the_gateway_openapi_document_declares_what_it_enforces() -> anyhow::Res
     assert_eq!(health["metagraph"]["neurons"], 4);
     assert_eq!(health["metagraph"]["block"], 4_000_000);
     let now = Utc::now().timestamp();
-    let signed = sign(&[("//Alice", format!("zipcode:assignment:current:{now}"), false)])?;
-    let current = signed_url(&gateway.base, "/api/v1/zipcode-assignments/current", &signed[0], now);
+    let signed = sign(&[(
+        "//Alice",
+        format!("zipcode:assignment:current:{now}"),
+        false,
+    )])?;
+    let current = signed_url(
+        &gateway.base,
+        "/api/v1/zipcode-assignments/current",
+        &signed[0],
+        now,
+    );
     let (status, body, _) = get(&current).await?;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["epochId"], active.as_str());
 
     // a request axum would refuse in plain text is refused in the gateway's shape
-    let (status, body, _) = get(&format!("{}/api/v1/zipcode-assignments/current?hotkey=x", gateway.base)).await?;
+    let (status, body, _) = get(&format!(
+        "{}/api/v1/zipcode-assignments/current?hotkey=x",
+        gateway.base
+    ))
+    .await?;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "bad_request", "{body}");
-    let docs = reqwest::get(format!("{}/docs", gateway.base)).await?.text().await?;
-    assert!(docs.contains("/api/v1/zipcode-assignments/status"), "{docs}");
+    let docs = reqwest::get(format!("{}/docs", gateway.base))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        docs.contains("/api/v1/zipcode-assignments/status"),
+        "{docs}"
+    );
 
     let base = gateway.base.clone();
     let existing = json!({ "epoch_id": [active] }).to_string();
     let outcome = tokio::task::spawn_blocking(move || {
-        run_python("schemathesis_check.py", &[&base, "25", "deterministic", &existing])
+        run_python(
+            "schemathesis_check.py",
+            &[&base, "25", "deterministic", &existing],
+        )
     })
     .await??;
     let tail = outcome["tail"].as_str().unwrap_or_default().to_owned();

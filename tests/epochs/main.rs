@@ -33,8 +33,16 @@ async fn stack() -> anyhow::Result<Harness> {
     let mut client = resi_runtime::postgres::connection(&pool).await?;
     let rows = reference::parse(reference::EMBEDDED)?;
     let written = reference::import(&mut client, &rows).await?;
-    assert_eq!(written, rows.len() as u64, "a first import writes every zipcode");
-    assert_eq!(reference::import(&mut client, &rows).await?, 0, "importing again changes nothing");
+    assert_eq!(
+        written,
+        rows.len() as u64,
+        "a first import writes every zipcode"
+    );
+    assert_eq!(
+        reference::import(&mut client, &rows).await?,
+        0,
+        "importing again changes nothing"
+    );
     Ok(harness)
 }
 
@@ -75,10 +83,16 @@ fn closings(records: &[Record]) -> Vec<&EpochClosed> {
 }
 
 /// A checksum of a table of a schema, row by row in key order.
-async fn checksum(client: &tokio_postgres::Client, table: &str, order: &str) -> anyhow::Result<String> {
+async fn checksum(
+    client: &tokio_postgres::Client,
+    table: &str,
+    order: &str,
+) -> anyhow::Result<String> {
     Ok(client
         .query_one(
-            &format!("SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY {order})), '') FROM {table} t"),
+            &format!(
+                "SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY {order})), '') FROM {table} t"
+            ),
             &[],
         )
         .await
@@ -87,18 +101,42 @@ async fn checksum(client: &tokio_postgres::Client, table: &str, order: &str) -> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn epochs_open_and_close_on_the_clock_and_verify_as_a_validator_would() -> anyhow::Result<()> {
+async fn epochs_open_and_close_on_the_clock_and_verify_as_a_validator_would() -> anyhow::Result<()>
+{
     let harness = stack().await?;
     let mut coordinator = Coordinator::build(&config(&harness)).await?;
 
     // first start mid-epoch: the current epoch opens at once, late; the next waits its turn
-    assert_eq!(coordinator.tick(at(1, 15, 44)).await?, report(&["2025-10-01T12-00-00"], &[]));
-    assert_eq!(coordinator.tick(at(1, 15, 44)).await?, report(&[], &[]), "nothing twice");
-    assert_eq!(coordinator.tick(at(1, 15, 45)).await?, report(&["2025-10-01T16-00-00"], &[]));
-    assert_eq!(coordinator.tick(at(1, 16, 14)).await?, report(&[], &[]), "grace period");
-    assert_eq!(coordinator.tick(at(1, 16, 15)).await?, report(&[], &["2025-10-01T12-00-00"]));
-    assert_eq!(coordinator.tick(at(1, 19, 45)).await?, report(&["2025-10-01T20-00-00"], &[]));
-    assert_eq!(coordinator.tick(at(1, 20, 15)).await?, report(&[], &["2025-10-01T16-00-00"]));
+    assert_eq!(
+        coordinator.tick(at(1, 15, 44)).await?,
+        report(&["2025-10-01T12-00-00"], &[])
+    );
+    assert_eq!(
+        coordinator.tick(at(1, 15, 44)).await?,
+        report(&[], &[]),
+        "nothing twice"
+    );
+    assert_eq!(
+        coordinator.tick(at(1, 15, 45)).await?,
+        report(&["2025-10-01T16-00-00"], &[])
+    );
+    assert_eq!(
+        coordinator.tick(at(1, 16, 14)).await?,
+        report(&[], &[]),
+        "grace period"
+    );
+    assert_eq!(
+        coordinator.tick(at(1, 16, 15)).await?,
+        report(&[], &["2025-10-01T12-00-00"])
+    );
+    assert_eq!(
+        coordinator.tick(at(1, 19, 45)).await?,
+        report(&["2025-10-01T20-00-00"], &[])
+    );
+    assert_eq!(
+        coordinator.tick(at(1, 20, 15)).await?,
+        report(&[], &["2025-10-01T16-00-00"])
+    );
     // a boundary missed while down: the epoch that should be open is, the ones missed are not
     assert_eq!(
         coordinator.tick(at(2, 9, 0)).await?,
@@ -108,10 +146,18 @@ async fn epochs_open_and_close_on_the_clock_and_verify_as_a_validator_would() ->
     let records = harness.read_all(&harness.topics.epochs()).await?;
     let opened = openings(&records);
     let closed = closings(&records);
-    let ids: Vec<&str> = opened.iter().map(|opened| opened.epoch_id.as_str()).collect();
+    let ids: Vec<&str> = opened
+        .iter()
+        .map(|opened| opened.epoch_id.as_str())
+        .collect();
     assert_eq!(
         ids,
-        ["2025-10-01T12-00-00", "2025-10-01T16-00-00", "2025-10-01T20-00-00", "2025-10-02T08-00-00"]
+        [
+            "2025-10-01T12-00-00",
+            "2025-10-01T16-00-00",
+            "2025-10-01T20-00-00",
+            "2025-10-02T08-00-00"
+        ]
     );
     assert_eq!(closed.len(), 3);
     let types: BTreeMap<String, ZipcodeType> = reference::parse(reference::EMBEDDED)?
@@ -121,14 +167,29 @@ async fn epochs_open_and_close_on_the_clock_and_verify_as_a_validator_would() ->
     let mut assigned: BTreeMap<&str, &str> = BTreeMap::new();
     for opening in &opened {
         let total = opening.total_expected_listings();
-        assert!((9_000..=11_000).contains(&total), "{} expects {total}", opening.epoch_id);
+        assert!(
+            (9_000..=11_000).contains(&total),
+            "{} expects {total}",
+            opening.epoch_id
+        );
         assert_eq!(opening.submission_deadline, opening.end);
-        assert!(opening.zipcodes.windows(2).all(|pair| pair[0].zipcode < pair[1].zipcode));
+        assert!(
+            opening
+                .zipcodes
+                .windows(2)
+                .all(|pair| pair[0].zipcode < pair[1].zipcode)
+        );
         for zipcode in &opening.zipcodes {
-            assert!((200..=3_000).contains(&zipcode.expected_listings), "{zipcode:?}");
+            assert!(
+                (200..=3_000).contains(&zipcode.expected_listings),
+                "{zipcode:?}"
+            );
             // consecutive epochs share no zipcode: the cooldown is 24 hours
             if let Some(earlier) = assigned.insert(&zipcode.zipcode, &opening.epoch_id) {
-                panic!("{} assigned by {earlier} and again by {}", zipcode.zipcode, opening.epoch_id);
+                panic!(
+                    "{} assigned by {earlier} and again by {}",
+                    zipcode.zipcode, opening.epoch_id
+                );
             }
         }
     }
@@ -139,8 +200,17 @@ async fn epochs_open_and_close_on_the_clock_and_verify_as_a_validator_would() ->
             .context("the closed epoch was opened")?;
         assert!(closing.opens(opening));
         for honeypot in &closing.honeypots {
-            assert!(opening.zipcodes.iter().any(|zipcode| &zipcode.zipcode == honeypot));
-            assert!(types[honeypot].has_no_homes(), "{honeypot} is {:?}", types[honeypot]);
+            assert!(
+                opening
+                    .zipcodes
+                    .iter()
+                    .any(|zipcode| &zipcode.zipcode == honeypot)
+            );
+            assert!(
+                types[honeypot].has_no_homes(),
+                "{honeypot} is {:?}",
+                types[honeypot]
+            );
         }
         // as a validator: Python's hmac and hashlib, nothing of ours
         let file = tempfile::NamedTempFile::new()?;
@@ -163,7 +233,9 @@ async fn epochs_open_and_close_on_the_clock_and_verify_as_a_validator_would() ->
     }
 
     // the projection, then a second build of it from offset 0: equal tables
-    let projector = harness.spawn_projector(&[(ProjectionKind::Epochs, "v1")]).await?;
+    let projector = harness
+        .spawn_projector(&[(ProjectionKind::Epochs, "v1")])
+        .await?;
     harness.projected(ProjectionKind::Epochs, "v1").await?;
     let pool = resi_runtime::postgres::pool(&harness.postgres)?;
     let client = resi_runtime::postgres::connection(&pool).await?;
@@ -179,9 +251,19 @@ async fn epochs_open_and_close_on_the_clock_and_verify_as_a_validator_would() ->
         assert_eq!(row.get::<_, String>(0), opening.epoch_id);
         assert_eq!(row.get::<_, String>(1), opening.nonce);
         assert_eq!(row.get::<_, i32>(2) as usize, opening.zipcodes.len());
-        assert_eq!(row.get::<_, i64>(3) as u64, opening.total_expected_listings());
-        let closed = closed.iter().any(|closing| closing.epoch_id == opening.epoch_id);
-        assert_eq!(row.get::<_, Option<bool>>(4), closed.then_some(true), "{}", opening.epoch_id);
+        assert_eq!(
+            row.get::<_, i64>(3) as u64,
+            opening.total_expected_listings()
+        );
+        let closed = closed
+            .iter()
+            .any(|closing| closing.epoch_id == opening.epoch_id);
+        assert_eq!(
+            row.get::<_, Option<bool>>(4),
+            closed.then_some(true),
+            "{}",
+            opening.epoch_id
+        );
     }
     // honeypots are marked once revealed, and only then
     let marks = client
@@ -208,7 +290,9 @@ async fn epochs_open_and_close_on_the_clock_and_verify_as_a_validator_would() ->
         .get(0);
     assert_eq!(conflicts, 0);
 
-    let rebuild = harness.spawn_projector(&[(ProjectionKind::Epochs, "v2")]).await?;
+    let rebuild = harness
+        .spawn_projector(&[(ProjectionKind::Epochs, "v2")])
+        .await?;
     harness.projected(ProjectionKind::Epochs, "v2").await?;
     for (table, order) in [
         ("epochs", "epoch_id"),
@@ -249,7 +333,11 @@ async fn restarts_and_second_instances_never_open_an_epoch_twice() -> anyhow::Re
     let (a, b) = tokio::join!(first.tick(now), second.tick(now));
     let (a, b) = (a?, b?);
     assert!(a.leader != b.leader, "exactly one leads: {a:?} {b:?}");
-    let (mut leader, mut standby) = if a.leader { (first, second) } else { (second, first) };
+    let (mut leader, mut standby) = if a.leader {
+        (first, second)
+    } else {
+        (second, first)
+    };
     let opened: usize = [&a, &b].iter().map(|report| report.opened.len()).sum();
     assert_eq!(opened, 2, "the current and the pending epoch, once");
     assert_eq!(leader.tick(now).await?, report(&[], &[]));
@@ -290,7 +378,8 @@ async fn restarts_and_second_instances_never_open_an_epoch_twice() -> anyhow::Re
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_coordinator_refuses_to_start_without_a_secret_or_reference_data() -> anyhow::Result<()> {
+async fn the_coordinator_refuses_to_start_without_a_secret_or_reference_data() -> anyhow::Result<()>
+{
     let harness = Harness::new().await?;
     let mut config = config(&harness);
     config.coordinator.nonce_secret = resi_coordinator::secrets::Secret::default();
@@ -298,8 +387,14 @@ async fn the_coordinator_refuses_to_start_without_a_secret_or_reference_data() -
     assert!(format!("{error:#}").contains("nonce_secret"), "{error:#}");
 
     let mut coordinator = Coordinator::build(&self::config(&harness)).await?;
-    let error = coordinator.tick(at(1, 15, 50)).await.expect_err("no reference data");
-    assert!(format!("{error:#}").contains("resi zipcodes import"), "{error:#}");
+    let error = coordinator
+        .tick(at(1, 15, 50))
+        .await
+        .expect_err("no reference data");
+    assert!(
+        format!("{error:#}").contains("resi zipcodes import"),
+        "{error:#}"
+    );
     let records = harness.read_all(&harness.topics.epochs()).await?;
     assert!(openings(&records).is_empty());
     Ok(())

@@ -18,8 +18,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use rdkafka::producer::FutureProducer;
 use resi_events::{
-    EpochClosed, EpochOpened, EpochZipcode, Event, EventPayload, MarketTier, Timestamp,
-    Topics, codec, honeypot_commitment,
+    EpochClosed, EpochOpened, EpochZipcode, Event, EventPayload, MarketTier, Timestamp, Topics,
+    codec, honeypot_commitment,
 };
 use resi_runtime::config::{KafkaConfig, PostgresConfig, TelemetryConfig};
 use resi_runtime::kafka;
@@ -35,10 +35,10 @@ pub const ALGORITHM_VERSION: &str = "v1.0";
 
 /// The 50 states and DC: where listings are scraped unless `selection.states` says otherwise.
 const STATES: [&str; 51] = [
-    "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID", "IL",
-    "IN", "KS", "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS", "MT", "NC", "ND", "NE",
-    "NH", "NJ", "NM", "NV", "NY", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
-    "VA", "VT", "WA", "WI", "WV", "WY",
+    "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID", "IL", "IN",
+    "KS", "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS", "MT", "NC", "ND", "NE", "NH", "NJ",
+    "NM", "NV", "NY", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VA", "VT", "WA",
+    "WI", "WV", "WY",
 ];
 
 /// The `coordinator` configuration section.
@@ -102,7 +102,9 @@ impl Ledger {
     fn apply(&mut self, event: Event) {
         match event.payload {
             EventPayload::EpochOpened(opened) => {
-                self.opened.entry(opened.epoch_id.clone()).or_insert(*opened);
+                self.opened
+                    .entry(opened.epoch_id.clone())
+                    .or_insert(*opened);
             }
             EventPayload::EpochClosed(closed) => {
                 self.closed.insert(closed.epoch_id);
@@ -190,14 +192,20 @@ impl Coordinator {
 
     /// Runs ticks on the system clock until `shutdown`; an unavailable broker or database is
     /// retried at the next tick, never fatal.
-    pub async fn run(mut self, mut shutdown: resi_runtime::shutdown::Shutdown) -> anyhow::Result<()> {
+    pub async fn run(
+        mut self,
+        mut shutdown: resi_runtime::shutdown::Shutdown,
+    ) -> anyhow::Result<()> {
         let interval = Duration::from_millis(self.config.tick_interval_ms.max(100));
         loop {
             match self.tick(Utc::now()).await {
                 Ok(report) => crate::metrics::tick(&report),
                 Err(error) => {
                     crate::metrics::failure();
-                    tracing::warn!(error = format!("{error:#}"), "coordinator tick failed; retrying at the next");
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "coordinator tick failed; retrying at the next"
+                    );
                 }
             }
             tokio::select! {
@@ -240,7 +248,10 @@ impl Coordinator {
             .values()
             .filter(|opened| !self.ledger.closed.contains(&opened.epoch_id))
             .filter(|opened| {
-                opened.end.to_datetime().is_some_and(|end| now >= end + schedule.grace_period())
+                opened
+                    .end
+                    .to_datetime()
+                    .is_some_and(|end| now >= end + schedule.grace_period())
             })
             .cloned()
             .collect();
@@ -356,12 +367,14 @@ impl Coordinator {
         tracing::info!(epoch = %opened.epoch_id, honeypots = closed.honeypots.len(), "closing epoch");
         let event = Event::new(
             EventPayload::EpochClosed(closed),
-            timestamp(now.min(
-                opened
-                    .end
-                    .to_datetime()
-                    .map_or(now, |end| end + self.config.schedule.grace_period()),
-            )),
+            timestamp(
+                now.min(
+                    opened
+                        .end
+                        .to_datetime()
+                        .map_or(now, |end| end + self.config.schedule.grace_period()),
+                ),
+            ),
             Timestamp::now(),
         );
         self.publish(&event).await
@@ -378,7 +391,12 @@ impl Coordinator {
         );
         let known = known_zipcodes(&client).await?;
         let history = History::of(&self.ledger, window, &self.config.selection);
-        Ok(candidates(&zipcodes, &known, &history, &self.config.selection))
+        Ok(candidates(
+            &zipcodes,
+            &known,
+            &history,
+            &self.config.selection,
+        ))
     }
 }
 
@@ -527,7 +545,11 @@ pub fn candidates(
 }
 
 /// The opening of `window` drawn from `pool`: nonce, selection, commitment and seal.
-pub fn plan(config: &CoordinatorConfig, window: &Window, pool: &Pool) -> anyhow::Result<EpochOpened> {
+pub fn plan(
+    config: &CoordinatorConfig,
+    window: &Window,
+    pool: &Pool,
+) -> anyhow::Result<EpochOpened> {
     let described = pool.describe();
     let zipcode_hash = secrets::pool_hash(described.iter().map(String::as_str));
     let nonce = secrets::nonce(
@@ -618,7 +640,12 @@ mod tests {
             pool.regular
                 .iter()
                 .find(|candidate| candidate.zipcode.zipcode == zipcode)
-                .map(|candidate| (candidate.zipcode.expected_listings, candidate.zipcode.market_tier))
+                .map(|candidate| {
+                    (
+                        candidate.zipcode.expected_listings,
+                        candidate.zipcode.market_tier,
+                    )
+                })
         };
         assert_eq!(regular("19103"), Some((1_800, MarketTier::Premium)));
         assert_eq!(regular("19104"), Some((900, MarketTier::Standard)));
@@ -628,15 +655,24 @@ mod tests {
         // more than one zipcode's maximum: left out
         assert_eq!(regular("15213"), None);
         // territories and PO boxes are no regular candidates; PO boxes are honeypots
-        assert!(pool.regular.iter().all(|candidate| candidate.zipcode.state != "PR"));
-        let types: BTreeMap<&str, ZipcodeType> =
-            zipcodes.iter().map(|zipcode| (zipcode.zipcode.as_str(), zipcode.kind)).collect();
+        assert!(
+            pool.regular
+                .iter()
+                .all(|candidate| candidate.zipcode.state != "PR")
+        );
+        let types: BTreeMap<&str, ZipcodeType> = zipcodes
+            .iter()
+            .map(|zipcode| (zipcode.zipcode.as_str(), zipcode.kind))
+            .collect();
         assert!(pool.honeypots.len() > 5_000);
         for candidate in &pool.honeypots {
             assert!(types[candidate.zipcode.zipcode.as_str()].has_no_homes());
         }
         for candidate in &pool.regular {
-            assert_eq!(types[candidate.zipcode.zipcode.as_str()], ZipcodeType::Standard);
+            assert_eq!(
+                types[candidate.zipcode.zipcode.as_str()],
+                ZipcodeType::Standard
+            );
         }
     }
 
@@ -646,26 +682,41 @@ mod tests {
     #[test]
     fn fifty_planned_epochs_keep_the_band_and_the_cooldown() {
         let zipcodes = reference::parse(reference::EMBEDDED).expect("reference");
-        let types: BTreeMap<&str, ZipcodeType> =
-            zipcodes.iter().map(|zipcode| (zipcode.zipcode.as_str(), zipcode.kind)).collect();
+        let types: BTreeMap<&str, ZipcodeType> = zipcodes
+            .iter()
+            .map(|zipcode| (zipcode.zipcode.as_str(), zipcode.kind))
+            .collect();
         let config = config();
         let (lower, upper) = config.selection.band();
         let mut ledger = Ledger::default();
         let mut window = config.schedule.window_at(
-            Utc.with_ymd_and_hms(2025, 10, 1, 16, 0, 0).single().expect("valid"),
+            Utc.with_ymd_and_hms(2025, 10, 1, 16, 0, 0)
+                .single()
+                .expect("valid"),
         );
         let mut last_assigned: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
         for _ in 0..50 {
             let history = History::of(&ledger, &window, &config.selection);
             let pool = candidates(&zipcodes, &known(), &history, &config.selection);
             let opened = plan(&config, &window, &pool).expect("plan");
-            assert_eq!(plan(&config, &window, &pool).expect("plan"), opened, "deterministic");
+            assert_eq!(
+                plan(&config, &window, &pool).expect("plan"),
+                opened,
+                "deterministic"
+            );
             let total = opened.total_expected_listings();
-            assert!((lower..=upper).contains(&total), "{} expects {total}", window.id);
+            assert!(
+                (lower..=upper).contains(&total),
+                "{} expects {total}",
+                window.id
+            );
             let closed = reveal(&config.nonce_secret, &opened).expect("reveal");
             assert!(closed.opens(&opened));
             let share = closed.honeypots.len() as f64 / opened.zipcodes.len() as f64;
-            assert!((0.05..=0.10).contains(&share) || closed.honeypots.len() == 1, "{share}");
+            assert!(
+                (0.05..=0.10).contains(&share) || closed.honeypots.len() == 1,
+                "{share}"
+            );
             for honeypot in &closed.honeypots {
                 assert!(types[honeypot.as_str()].has_no_homes(), "{honeypot}");
             }
@@ -689,9 +740,11 @@ mod tests {
     fn another_secret_cannot_close_an_epoch() {
         let zipcodes = reference::parse(reference::EMBEDDED).expect("reference");
         let config = config();
-        let window = config
-            .schedule
-            .window_at(Utc.with_ymd_and_hms(2025, 10, 1, 16, 0, 0).single().expect("valid"));
+        let window = config.schedule.window_at(
+            Utc.with_ymd_and_hms(2025, 10, 1, 16, 0, 0)
+                .single()
+                .expect("valid"),
+        );
         let pool = candidates(&zipcodes, &known(), &History::default(), &config.selection);
         let opened = plan(&config, &window, &pool).expect("plan");
         assert!(reveal(&Secret::new("another"), &opened).is_err());

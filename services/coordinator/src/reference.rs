@@ -117,7 +117,17 @@ pub fn parse(gzipped: &[u8]) -> anyhow::Result<Vec<ReferenceZipcode>> {
 
 fn parse_row(line: &str) -> anyhow::Result<ReferenceZipcode> {
     let fields: Vec<&str> = line.split(',').collect();
-    let [zipcode, kind, active, state, city, county, latitude, longitude] = fields[..] else {
+    let [
+        zipcode,
+        kind,
+        active,
+        state,
+        city,
+        county,
+        latitude,
+        longitude,
+    ] = fields[..]
+    else {
         bail!("expected 8 fields, found {}", fields.len());
     };
     ensure!(
@@ -128,7 +138,9 @@ fn parse_row(line: &str) -> anyhow::Result<ReferenceZipcode> {
         if text.is_empty() {
             return Ok(None);
         }
-        let value: f64 = text.parse().with_context(|| format!("coordinate {text:?}"))?;
+        let value: f64 = text
+            .parse()
+            .with_context(|| format!("coordinate {text:?}"))?;
         ensure!(value.is_finite(), "coordinate {text:?}");
         Ok(Some(value))
     };
@@ -244,7 +256,10 @@ mod tests {
         assert_eq!(philadelphia.state, "PA");
         assert_eq!(philadelphia.city, "Philadelphia");
         assert_eq!(region(&philadelphia.state), "Northeast");
-        assert!(rows.windows(2).all(|pair| pair[0].zipcode < pair[1].zipcode));
+        assert!(
+            rows.windows(2)
+                .all(|pair| pair[0].zipcode < pair[1].zipcode)
+        );
         let states: std::collections::BTreeSet<&str> =
             rows.iter().map(|row| row.state.as_str()).collect();
         for state in ["PA", "CA", "TX", "DC", "AK", "HI"] {

@@ -192,7 +192,11 @@ mod tests {
         let next = schedule.next(&schedule.window_at(at(23, 0)));
         assert_eq!(next.id, "2025-10-02T00-00-00");
         assert_eq!(schedule.window_of("2025-10-01T16-00-00"), Some(window));
-        assert_eq!(schedule.window_of("2025-10-01T17-00-00"), None, "not a boundary");
+        assert_eq!(
+            schedule.window_of("2025-10-01T17-00-00"),
+            None,
+            "not a boundary"
+        );
         assert_eq!(schedule.window_of("garbage"), None);
     }
 

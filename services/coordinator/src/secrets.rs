@@ -82,7 +82,9 @@ const SEALED_BYTES: usize = 512;
 fn keystream(secret: &Secret, epoch_id: &str, length: usize) -> Vec<u8> {
     let key = secret.hmac(&format!("seal:{epoch_id}"));
     let mut stream = vec![0; length];
-    blake3::Hasher::new_keyed(&key).finalize_xof().fill(&mut stream);
+    blake3::Hasher::new_keyed(&key)
+        .finalize_xof()
+        .fill(&mut stream);
     stream
 }
 
@@ -97,15 +99,24 @@ pub fn seal(secret: &Secret, epoch_id: &str, honeypots: &[String]) -> anyhow::Re
     );
     plain.resize(SEALED_BYTES, b' ');
     let stream = keystream(secret, epoch_id, SEALED_BYTES);
-    let sealed: Vec<u8> = plain.iter().zip(stream).map(|(byte, key)| byte ^ key).collect();
+    let sealed: Vec<u8> = plain
+        .iter()
+        .zip(stream)
+        .map(|(byte, key)| byte ^ key)
+        .collect();
     Ok(hex::encode(sealed))
 }
 
 /// Reads back what [`seal`] wrote; fails when the secret is not the one that sealed it.
 pub fn unseal(secret: &Secret, epoch_id: &str, sealed: &str) -> anyhow::Result<Vec<String>> {
-    let sealed = hex::decode(sealed).map_err(|_| anyhow::anyhow!("sealed honeypots are not hex"))?;
+    let sealed =
+        hex::decode(sealed).map_err(|_| anyhow::anyhow!("sealed honeypots are not hex"))?;
     let stream = keystream(secret, epoch_id, sealed.len());
-    let plain: Vec<u8> = sealed.iter().zip(stream).map(|(byte, key)| byte ^ key).collect();
+    let plain: Vec<u8> = sealed
+        .iter()
+        .zip(stream)
+        .map(|(byte, key)| byte ^ key)
+        .collect();
     let text = std::str::from_utf8(&plain)
         .map_err(|_| anyhow::anyhow!("sealed honeypots do not open with this secret"))?;
     let honeypots: Vec<String> = text
@@ -141,7 +152,12 @@ mod tests {
     #[test]
     fn the_nonce_is_the_documented_hmac() {
         let secret = Secret::new("s3cret");
-        let nonce = nonce(&secret, "2025-10-01T16-00-00", "2025-10-01T16:00:00.000Z", "ab");
+        let nonce = nonce(
+            &secret,
+            "2025-10-01T16-00-00",
+            "2025-10-01T16:00:00.000Z",
+            "ab",
+        );
         // HMAC-SHA256 computed independently (Python's hmac module gives the same digest)
         let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").expect("key");
         mac.update(b"2025-10-01T16-00-00:2025-10-01T16:00:00.000Z:ab");
@@ -149,9 +165,22 @@ mod tests {
         assert_eq!(nonce.nonce, hex::encode(&digest[..8]));
         assert_eq!(nonce.nonce.len(), 16);
         assert!(nonce.selection_seed < 1 << 53);
-        let other = super::nonce(&secret, "2025-10-01T20-00-00", "2025-10-01T20:00:00.000Z", "ab");
+        let other = super::nonce(
+            &secret,
+            "2025-10-01T20-00-00",
+            "2025-10-01T20:00:00.000Z",
+            "ab",
+        );
         assert_ne!(other.nonce, nonce.nonce);
-        assert_ne!(super::nonce(&Secret::new("other"), "2025-10-01T16-00-00", "2025-10-01T16:00:00.000Z", "ab"), nonce);
+        assert_ne!(
+            super::nonce(
+                &Secret::new("other"),
+                "2025-10-01T16-00-00",
+                "2025-10-01T16:00:00.000Z",
+                "ab"
+            ),
+            nonce
+        );
     }
 
     #[test]
@@ -160,11 +189,22 @@ mod tests {
         let honeypots = vec!["00501".to_owned(), "19101".to_owned()];
         let sealed = seal(&secret, "2025-10-01T16-00-00", &honeypots).expect("fits");
         assert_eq!(sealed.len(), 2 * SEALED_BYTES);
-        assert_eq!(seal(&secret, "2025-10-01T16-00-00", &[]).expect("fits").len(), sealed.len());
-        assert_eq!(unseal(&secret, "2025-10-01T16-00-00", &sealed).expect("opens"), honeypots);
+        assert_eq!(
+            seal(&secret, "2025-10-01T16-00-00", &[])
+                .expect("fits")
+                .len(),
+            sealed.len()
+        );
+        assert_eq!(
+            unseal(&secret, "2025-10-01T16-00-00", &sealed).expect("opens"),
+            honeypots
+        );
         assert!(unseal(&Secret::new("other"), "2025-10-01T16-00-00", &sealed).is_err());
         assert!(unseal(&secret, "2025-10-01T20-00-00", &sealed).is_err());
-        assert!(!sealed.contains(&hex::encode("00501")), "the plain text does not show");
+        assert!(
+            !sealed.contains(&hex::encode("00501")),
+            "the plain text does not show"
+        );
         let many: Vec<String> = (0..100).map(|index| format!("{index:05}")).collect();
         assert!(seal(&secret, "2025-10-01T16-00-00", &many).is_err());
     }

@@ -72,7 +72,10 @@ impl SelectionConfig {
     /// Checks the settings.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.target_listings > 0, "target_listings must be positive");
-        anyhow::ensure!(self.tolerance_percent < 100, "tolerance_percent must be under 100");
+        anyhow::ensure!(
+            self.tolerance_percent < 100,
+            "tolerance_percent must be under 100"
+        );
         anyhow::ensure!(
             0 < self.min_zipcode_listings && self.min_zipcode_listings <= self.max_zipcode_listings,
             "min_zipcode_listings must be positive and at most max_zipcode_listings"
@@ -197,7 +200,11 @@ fn rotation(candidate: &Candidate) -> f64 {
 }
 
 /// The order an exponential race draws `candidates` in.
-fn race(candidates: &[Candidate], draws: &mut Draws, weight: impl Fn(&Candidate) -> f64) -> Vec<usize> {
+fn race(
+    candidates: &[Candidate],
+    draws: &mut Draws,
+    weight: impl Fn(&Candidate) -> f64,
+) -> Vec<usize> {
     let mut keys: Vec<(f64, usize)> = candidates
         .iter()
         .enumerate()
@@ -221,7 +228,9 @@ fn honeypot_count(regular: usize, percent: u32, config: &SelectionConfig) -> usi
     let lowest = count((regular as f64 * share(config.honeypot_min_percent)).ceil());
     let highest = count((regular as f64 * share(config.honeypot_max_percent)).floor());
     let wanted = count((regular as f64 * share(percent)).round());
-    wanted.clamp(lowest.min(highest), highest.max(lowest)).max(1)
+    wanted
+        .clamp(lowest.min(highest), highest.max(lowest))
+        .max(1)
 }
 
 /// Draws an epoch's zipcodes from `pool` with `seed`.
@@ -278,7 +287,10 @@ pub fn select(pool: &Pool, config: &SelectionConfig, seed: u64) -> Selection {
     for index in chosen {
         let mut zipcode = pool.honeypots[index].zipcode.clone();
         if !taken.is_empty() {
-            #[allow(clippy::cast_possible_truncation, reason = "an index below taken.len()")]
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "an index below taken.len()"
+            )]
             let model = &pool.regular[taken[honeypot_draws.below(taken.len() as u64) as usize]];
             zipcode.expected_listings = model.zipcode.expected_listings;
             zipcode.market_tier = model.zipcode.market_tier;
@@ -361,15 +373,16 @@ mod tests {
         let honeypots = (0..honeypots)
             .map(|index| candidate(10_001 + index * 3, 0, MarketTier::Standard, 0))
             .collect();
-        Pool {
-            regular,
-            honeypots,
-        }
+        Pool { regular, honeypots }
     }
 
     fn check(selection: &Selection, pool: &Pool, config: &SelectionConfig) {
         let (lower, upper) = config.band();
-        assert!(!selection.outside_band, "{}", selection.total_expected_listings);
+        assert!(
+            !selection.outside_band,
+            "{}",
+            selection.total_expected_listings
+        );
         assert!((lower..=upper).contains(&selection.total_expected_listings));
         let shown: u64 = selection
             .zipcodes
@@ -384,11 +397,23 @@ mod tests {
                 "{zip:?}"
             );
         }
-        let unique: BTreeSet<&str> = selection.zipcodes.iter().map(|zip| zip.zipcode.as_str()).collect();
+        let unique: BTreeSet<&str> = selection
+            .zipcodes
+            .iter()
+            .map(|zip| zip.zipcode.as_str())
+            .collect();
         assert_eq!(unique.len(), selection.zipcodes.len(), "no zipcode twice");
-        assert!(selection.zipcodes.windows(2).all(|pair| pair[0].zipcode < pair[1].zipcode));
-        let honeypot_pool: BTreeSet<&str> =
-            pool.honeypots.iter().map(|c| c.zipcode.zipcode.as_str()).collect();
+        assert!(
+            selection
+                .zipcodes
+                .windows(2)
+                .all(|pair| pair[0].zipcode < pair[1].zipcode)
+        );
+        let honeypot_pool: BTreeSet<&str> = pool
+            .honeypots
+            .iter()
+            .map(|c| c.zipcode.zipcode.as_str())
+            .collect();
         assert!(!selection.honeypots.is_empty());
         for honeypot in &selection.honeypots {
             assert!(honeypot_pool.contains(honeypot.as_str()));
@@ -440,11 +465,17 @@ mod tests {
             };
             let selection = select(&epoch_pool, &config, u64::from(epoch) * 7919 + 1);
             check(&selection, &epoch_pool, &config);
-            let zips: BTreeSet<String> =
-                selection.zipcodes.iter().map(|zip| zip.zipcode.clone()).collect();
+            let zips: BTreeSet<String> = selection
+                .zipcodes
+                .iter()
+                .map(|zip| zip.zipcode.clone())
+                .collect();
             for (start, earlier) in &history {
                 if epoch - start < 6 {
-                    assert!(earlier.is_disjoint(&zips), "cooldown broken at epoch {epoch}");
+                    assert!(
+                        earlier.is_disjoint(&zips),
+                        "cooldown broken at epoch {epoch}"
+                    );
                 }
             }
             for zip in &zips {
@@ -476,7 +507,10 @@ mod tests {
         let config = SelectionConfig::default();
         let pool = pool(3, 500, 100);
         assert_eq!(select(&pool, &config, 42), select(&pool, &config, 42));
-        assert_ne!(select(&pool, &config, 42).zipcodes, select(&pool, &config, 43).zipcodes);
+        assert_ne!(
+            select(&pool, &config, 42).zipcodes,
+            select(&pool, &config, 43).zipcodes
+        );
     }
 
     #[test]
@@ -486,13 +520,23 @@ mod tests {
         let pool = pool(11, 900, 50);
         for seed in 0..200 {
             for zip in select(&pool, &config, seed).zipcodes {
-                if !pool.honeypots.iter().any(|c| c.zipcode.zipcode == zip.zipcode) {
+                if !pool
+                    .honeypots
+                    .iter()
+                    .any(|c| c.zipcode.zipcode == zip.zipcode)
+                {
                     *counts.entry(zip.market_tier).or_default() += 1;
                 }
             }
         }
-        let premium = counts.get(&MarketTier::Premium).copied().unwrap_or_default();
-        let emerging = counts.get(&MarketTier::Emerging).copied().unwrap_or_default();
+        let premium = counts
+            .get(&MarketTier::Premium)
+            .copied()
+            .unwrap_or_default();
+        let emerging = counts
+            .get(&MarketTier::Emerging)
+            .copied()
+            .unwrap_or_default();
         assert!(premium > emerging * 3 / 2, "{counts:?}");
     }
 

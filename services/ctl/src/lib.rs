@@ -355,7 +355,10 @@ pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
             let pool = resi_runtime::postgres::pool(&config.postgres)?;
             let mut client = resi_runtime::postgres::connection(&pool).await?;
             let changed = resi_coordinator::reference::import(&mut client, &rows).await?;
-            println!("zipcodes: {} in the reference data, {changed} written or changed", rows.len());
+            println!(
+                "zipcodes: {} in the reference data, {changed} written or changed",
+                rows.len()
+            );
         }
         Command::DeadLetters { action } => dead_letters::run(action, config).await?,
         Command::Generate(args) => {

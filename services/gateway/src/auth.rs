@@ -127,12 +127,20 @@ mod tests {
         );
         assert_eq!(verify(ALICE, MESSAGE, ALICE_SIGNED), Ok(()));
         assert_eq!(verify(ALICE, MESSAGE, &format!("0x{ALICE_SIGNED}")), Ok(()));
-        assert_eq!(verify(BOB, MESSAGE, BOB_SIGNED_WRAPPED), Ok(()), "<Bytes> wrapped");
+        assert_eq!(
+            verify(BOB, MESSAGE, BOB_SIGNED_WRAPPED),
+            Ok(()),
+            "<Bytes> wrapped"
+        );
     }
 
     #[test]
     fn forgeries_are_refused_with_their_reason() {
-        assert_eq!(verify(BOB, MESSAGE, ALICE_SIGNED), Err(AuthError::Forged), "wrong key");
+        assert_eq!(
+            verify(BOB, MESSAGE, ALICE_SIGNED),
+            Err(AuthError::Forged),
+            "wrong key"
+        );
         assert_eq!(
             verify(ALICE, "zipcode:assignment:current:1696089601", ALICE_SIGNED),
             Err(AuthError::Forged),
@@ -142,10 +150,16 @@ mod tests {
         flipped[0] ^= 1;
         assert!(verify(ALICE, MESSAGE, &hex::encode(flipped)).is_err());
         assert_eq!(verify(ALICE, MESSAGE, "zz"), Err(AuthError::BadSignature));
-        assert_eq!(verify(ALICE, MESSAGE, &ALICE_SIGNED[..64]), Err(AuthError::BadSignature));
+        assert_eq!(
+            verify(ALICE, MESSAGE, &ALICE_SIGNED[..64]),
+            Err(AuthError::BadSignature)
+        );
         let mut typo = ALICE.to_owned();
         typo.replace_range(5..6, "b");
-        assert_eq!(verify(&typo, MESSAGE, ALICE_SIGNED), Err(AuthError::BadHotkey));
+        assert_eq!(
+            verify(&typo, MESSAGE, ALICE_SIGNED),
+            Err(AuthError::BadHotkey)
+        );
         assert_eq!(decode_ss58("0OIl"), Err(AuthError::BadHotkey));
         assert_eq!(decode_ss58(&"5".repeat(100)), Err(AuthError::BadHotkey));
     }

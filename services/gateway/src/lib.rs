@@ -24,9 +24,9 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
-use axum::response::{Html, IntoResponse};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfig};
 use resi_runtime::shutdown::Shutdown;
@@ -272,14 +272,19 @@ impl Gateway {
 
     /// Where it listens (the real port when configured with port 0).
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.listener.local_addr().context("listener has no address")
+        self.listener
+            .local_addr()
+            .context("listener has no address")
     }
 
     /// Serves until `shutdown`; re-reads the metagraph (recording each new snapshot on the log)
     /// and forgets expired limits meanwhile.
     pub async fn run(self, mut shutdown: Shutdown) -> anyhow::Result<()> {
         if let Err(error) = self.state.record_metagraph().await {
-            tracing::warn!(error = format!("{error:#}"), "failed to record the metagraph; retrying at the next refresh");
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "failed to record the metagraph; retrying at the next refresh"
+            );
         }
         let state = Arc::clone(&self.state);
         let mut housekeeping = shutdown.clone();
@@ -294,10 +299,16 @@ impl Gateway {
                     }
                 }
                 if let Err(error) = state.record_metagraph().await {
-                    tracing::warn!(error = format!("{error:#}"), "failed to record the metagraph");
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "failed to record the metagraph"
+                    );
                 }
                 if let Err(error) = limits::forget_expired(&state.pool).await {
-                    tracing::warn!(error = format!("{error:#}"), "failed to forget expired limits");
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "failed to forget expired limits"
+                    );
                 }
             }
         });
@@ -340,11 +351,17 @@ pub fn router(state: Arc<GatewayState>) -> Router {
     Router::new()
         .route("/healthcheck", get(routes::healthcheck))
         .route("/api/v1/zipcode-assignments/current", get(routes::current))
-        .route("/api/v1/zipcode-assignments/epoch/{epoch_id}", get(routes::epoch))
+        .route(
+            "/api/v1/zipcode-assignments/epoch/{epoch_id}",
+            get(routes::epoch),
+        )
         .route("/api/v1/zipcode-assignments/stats", get(routes::stats))
         .route("/api/v1/zipcode-assignments/status", post(routes::status))
         .route("/get-folder-access", post(routes::folder_access))
-        .route("/api/v1/s3-access/validator-upload", post(routes::validator_upload))
+        .route(
+            "/api/v1/s3-access/validator-upload",
+            post(routes::validator_upload),
+        )
         .route("/openapi.json", get(serve_openapi))
         .route("/docs", get(serve_docs))
         .layer(middleware::from_fn(measure))
@@ -362,7 +379,10 @@ async fn serve_openapi(State(state): State<Arc<GatewayState>>) -> impl IntoRespo
 /// `GET /docs`: the document as a page, no scripts.
 async fn serve_docs(State(state): State<Arc<GatewayState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'")],
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'",
+        )],
         Html(state.docs_html.clone()),
     )
 }
@@ -370,11 +390,10 @@ async fn serve_docs(State(state): State<Arc<GatewayState>>) -> impl IntoResponse
 /// `resi gateway`: configuration (from `file`, then the environment), telemetry, then serving
 /// until a signal.
 pub async fn service_main(file: Option<&std::path::Path>) -> anyhow::Result<()> {
-    let (config, _telemetry) = resi_runtime::service::start::<GatewayServiceConfig>(
-        "resi-gateway",
-        file,
-        |config| &config.telemetry,
-    )?;
+    let (config, _telemetry) =
+        resi_runtime::service::start::<GatewayServiceConfig>("resi-gateway", file, |config| {
+            &config.telemetry
+        })?;
     let gateway = Gateway::build(&config).await?;
     gateway.run(resi_runtime::shutdown::on_signal()).await
 }

@@ -69,7 +69,11 @@ impl Metagraph {
         let size = std::fs::metadata(path)
             .with_context(|| format!("failed to read the metagraph {}", path.display()))?
             .len();
-        anyhow::ensure!(size <= MAX_SNAPSHOT_BYTES, "the metagraph {} is too large", path.display());
+        anyhow::ensure!(
+            size <= MAX_SNAPSHOT_BYTES,
+            "the metagraph {} is too large",
+            path.display()
+        );
         let bytes = std::fs::read(path)
             .with_context(|| format!("failed to read the metagraph {}", path.display()))?;
         Self::parse(&bytes, &path.display().to_string())
@@ -111,7 +115,11 @@ impl Metagraph {
                 validator_permit: neuron.validator_permit,
             })
             .collect();
-        neurons.sort_by(|left, right| left.uid.cmp(&right.uid).then_with(|| left.hotkey.cmp(&right.hotkey)));
+        neurons.sort_by(|left, right| {
+            left.uid
+                .cmp(&right.uid)
+                .then_with(|| left.hotkey.cmp(&right.hotkey))
+        });
         resi_events::MetagraphObserved {
             netuid: self.snapshot.netuid,
             block: self.snapshot.block,

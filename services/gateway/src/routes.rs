@@ -17,8 +17,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{self, AuthError};
 use crate::model::{
     EpochAssignment, EpochMetadata, EpochStatus, EpochSummary, ErrorBody, FolderAccessGranted,
-    Health, MetagraphSummary, StatusAccepted, Stats, StructureInfo, Timing,
-    ValidatorUploadGranted, ZipcodeAssignment,
+    Health, MetagraphSummary, Stats, StatusAccepted, StructureInfo, Timing, ValidatorUploadGranted,
+    ZipcodeAssignment,
 };
 use crate::{GatewayState, Limit, limits, upload};
 
@@ -117,7 +117,10 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
 {
     type Rejection = GatewayError;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
         Json::<T>::from_request(request, state)
             .await
             .map(|Json(value)| Self(value))
@@ -150,7 +153,9 @@ mod whole {
         T::try_from(value::<E>(number)?).map_err(|_| E::custom(format!("{number} is out of range")))
     }
 
-    pub fn required<'de, D: Deserializer<'de>, T: TryFrom<i128>>(deserializer: D) -> Result<T, D::Error> {
+    pub fn required<'de, D: Deserializer<'de>, T: TryFrom<i128>>(
+        deserializer: D,
+    ) -> Result<T, D::Error> {
         convert(&serde_json::Number::deserialize(deserializer)?)
     }
 
@@ -209,7 +214,11 @@ async fn authenticate_any(
     limit: Limit,
 ) -> Result<String, GatewayError> {
     let now = Utc::now();
-    auth::fresh(query.timestamp, now.timestamp(), state.config.max_clock_skew_secs)?;
+    auth::fresh(
+        query.timestamp,
+        now.timestamp(),
+        state.config.max_clock_skew_secs,
+    )?;
     let mut verified = Err(AuthError::Forged);
     for candidate in commitments {
         verified = auth::verify(&query.hotkey, candidate, &query.signature).map(|()| candidate);
@@ -396,7 +405,15 @@ pub async fn current(
 ) -> Result<Json<EpochAssignment>, GatewayError> {
     let commitment = format!("zipcode:assignment:current:{}", query.timestamp);
     let limit = state.config.limits.assignments;
-    authenticate(&state, &query, &commitment, Role::Registered, "assignments", limit).await?;
+    authenticate(
+        &state,
+        &query,
+        &commitment,
+        Role::Registered,
+        "assignments",
+        limit,
+    )
+    .await?;
     let client = resi_runtime::postgres::connection(&state.pool)
         .await
         .map_err(GatewayError::Unavailable)?;
@@ -451,7 +468,15 @@ pub async fn epoch(
 ) -> Result<Json<EpochAssignment>, GatewayError> {
     let commitment = format!("zipcode:validation:{epoch_id}:{}", query.timestamp);
     let limit = state.config.limits.assignments;
-    authenticate(&state, &query, &commitment, Role::Validator, "assignments", limit).await?;
+    authenticate(
+        &state,
+        &query,
+        &commitment,
+        Role::Validator,
+        "assignments",
+        limit,
+    )
+    .await?;
     let client = resi_runtime::postgres::connection(&state.pool)
         .await
         .map_err(GatewayError::Unavailable)?;
@@ -463,14 +488,20 @@ pub async fn epoch(
                   WHERE epoch_id = $1 AND start_time <= now()
                     AND start_time > now() - make_interval(days => $2)"
             ),
-            &[&epoch_id, &i32::try_from(state.config.history_days).unwrap_or(i32::MAX)],
+            &[
+                &epoch_id,
+                &i32::try_from(state.config.history_days).unwrap_or(i32::MAX),
+            ],
         )
         .await
         .map_err(|error| GatewayError::Unavailable(error.into()))?;
     let Some(found) = found else {
         return Err(GatewayError::NotFound(
             "unknown_epoch",
-            format!("no started epoch {epoch_id} within the last {} days", state.config.history_days),
+            format!(
+                "no started epoch {epoch_id} within the last {} days",
+                state.config.history_days
+            ),
         ));
     };
     let body = epoch_body(&client, &schema, &epoch_id, found.get(0))
@@ -528,9 +559,15 @@ pub async fn stats(
         .batch_execute("SET LOCAL synchronous_commit = off")
         .await
         .map_err(|error| GatewayError::Unavailable(error.into()))?;
-    let taken = limits::take(&transaction, &caller, "stats", state.config.limits.stats, now)
-        .await
-        .map_err(GatewayError::Unavailable)?;
+    let taken = limits::take(
+        &transaction,
+        &caller,
+        "stats",
+        state.config.limits.stats,
+        now,
+    )
+    .await
+    .map_err(GatewayError::Unavailable)?;
     transaction
         .commit()
         .await
@@ -587,7 +624,9 @@ pub async fn stats(
     let until_end = rows
         .iter()
         .find(|row| row.get::<_, DateTime<Utc>>(1) <= now && now < row.get::<_, DateTime<Utc>>(2))
-        .map_or(0, |row| (row.get::<_, DateTime<Utc>>(2) - now).num_seconds());
+        .map_or(0, |row| {
+            (row.get::<_, DateTime<Utc>>(2) - now).num_seconds()
+        });
     Ok(Json(Stats {
         success: true,
         epoch_status: EpochStatus {
@@ -613,13 +652,18 @@ fn upload_url(state: &GatewayState, bucket: &str) -> String {
 }
 
 /// A policy for `grant`, signed with the gateway's current credentials.
-async fn presign(state: &GatewayState, grant: &upload::Grant) -> Result<upload::Presigned, GatewayError> {
+async fn presign(
+    state: &GatewayState,
+    grant: &upload::Grant,
+) -> Result<upload::Presigned, GatewayError> {
     use aws_credential_types::provider::ProvideCredentials as _;
     let credentials = state
         .credentials
         .provide_credentials()
         .await
-        .map_err(|error| GatewayError::Unavailable(anyhow::anyhow!("no AWS credentials: {error}")))?;
+        .map_err(|error| {
+            GatewayError::Unavailable(anyhow::anyhow!("no AWS credentials: {error}"))
+        })?;
     Ok(upload::presign(
         grant,
         &credentials,
@@ -677,7 +721,15 @@ pub async fn folder_access(
         timestamp: request.timestamp,
     };
     let limit = state.config.limits.s3_access;
-    authenticate(&state, &signed, &commitment, Role::Registered, "s3_access", limit).await?;
+    authenticate(
+        &state,
+        &signed,
+        &commitment,
+        Role::Registered,
+        "s3_access",
+        limit,
+    )
+    .await?;
     let owner = state
         .metagraph
         .read()
@@ -685,7 +737,9 @@ pub async fn folder_access(
         .neuron(&request.hotkey)
         .map(|neuron| neuron.coldkey.clone());
     if owner.as_deref() != Some(request.coldkey.as_str()) {
-        return Err(AuthError::NotAllowed("the coldkey does not own this hotkey".to_owned()).into());
+        return Err(
+            AuthError::NotAllowed("the coldkey does not own this hotkey".to_owned()).into(),
+        );
     }
     let now = Utc::now();
     let longest = now + chrono::Duration::hours(state.config.miner_upload_hours);
@@ -770,7 +824,15 @@ pub async fn validator_upload(
         timestamp: request.timestamp,
     };
     let limit = state.config.limits.s3_access;
-    authenticate(&state, &signed, &commitment, Role::Validator, "s3_access", limit).await?;
+    authenticate(
+        &state,
+        &signed,
+        &commitment,
+        Role::Validator,
+        "s3_access",
+        limit,
+    )
+    .await?;
     let client = resi_runtime::postgres::connection(&state.pool)
         .await
         .map_err(GatewayError::Unavailable)?;
@@ -897,7 +959,10 @@ pub async fn status(
 ) -> Result<Json<StatusAccepted>, GatewayError> {
     let commitments = [
         format!("zipcode:status:{}:{}", report.epoch_id, report.timestamp),
-        format!("miner:status:{}:{}:{}", report.hotkey, report.epoch_id, report.timestamp),
+        format!(
+            "miner:status:{}:{}:{}",
+            report.hotkey, report.epoch_id, report.timestamp
+        ),
     ];
     let signed = SignedQuery {
         hotkey: report.hotkey.clone(),
@@ -905,12 +970,22 @@ pub async fn status(
         timestamp: report.timestamp,
     };
     let limit = state.config.limits.status;
-    let commitment =
-        authenticate_any(&state, &signed, &commitments, Role::Registered, "status", limit).await?;
+    let commitment = authenticate_any(
+        &state,
+        &signed,
+        &commitments,
+        Role::Registered,
+        "status",
+        limit,
+    )
+    .await?;
     let status = resi_events::MiningStatus::parse(&report.status).ok_or_else(|| {
         GatewayError::BadRequest(
             "bad_status",
-            format!("status {:?} is not IN_PROGRESS, COMPLETED, FAILED or TIMEOUT", report.status),
+            format!(
+                "status {:?} is not IN_PROGRESS, COMPLETED, FAILED or TIMEOUT",
+                report.status
+            ),
         )
     })?;
     if report.zipcodes_completed.len() > MAX_REPORTED_ZIPCODES {
@@ -984,7 +1059,8 @@ pub async fn status(
     resi_runtime::kafka::publish(&state.producer, &state.network_topic, &event)
         .await
         .map_err(GatewayError::Unavailable)?;
-    metrics::counter!("resi_gateway_status_reports_total", "status" => status.as_str()).increment(1);
+    metrics::counter!("resi_gateway_status_reports_total", "status" => status.as_str())
+        .increment(1);
     Ok(Json(StatusAccepted {
         success: true,
         message: "status recorded".to_owned(),
@@ -1003,15 +1079,28 @@ mod tests {
             r#"{"coldkey": "c", "hotkey": "h", "signature": "s", "timestamp": 1733280000.0, "expiry": 1733290000}"#,
         )
         .expect("whole floats");
-        assert_eq!((access.timestamp, access.expiry), (1_733_280_000, Some(1_733_290_000)));
+        assert_eq!(
+            (access.timestamp, access.expiry),
+            (1_733_280_000, Some(1_733_290_000))
+        );
         let fraction = serde_json::from_str::<FolderAccess>(
             r#"{"coldkey": "c", "hotkey": "h", "signature": "s", "timestamp": 1.5}"#,
         );
-        assert!(fraction.expect_err("a fraction").to_string().contains("not a whole number"));
+        assert!(
+            fraction
+                .expect_err("a fraction")
+                .to_string()
+                .contains("not a whole number")
+        );
         let negative = serde_json::from_str::<StatusReport>(
             r#"{"hotkey": "h", "signature": "s", "timestamp": 1, "epochId": "e", "nonce": "n", "status": "COMPLETED", "listingsScraped": -1}"#,
         );
-        assert!(negative.expect_err("a negative count").to_string().contains("out of range"));
+        assert!(
+            negative
+                .expect_err("a negative count")
+                .to_string()
+                .contains("out of range")
+        );
         let absent = serde_json::from_str::<StatusReport>(
             r#"{"hotkey": "h", "signature": "s", "timestamp": 1, "epochId": "e", "nonce": "n", "status": "COMPLETED"}"#,
         )

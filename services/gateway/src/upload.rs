@@ -97,7 +97,10 @@ mod tests {
 
     #[test]
     fn the_policy_confines_key_size_and_time_and_is_signed() {
-        let now = Utc.with_ymd_and_hms(2025, 10, 1, 16, 0, 0).single().expect("valid");
+        let now = Utc
+            .with_ymd_and_hms(2025, 10, 1, 16, 0, 0)
+            .single()
+            .expect("valid");
         let grant = Grant {
             bucket: "resi-miner-data".to_owned(),
             prefix: "data/hotkey=5Abc/".to_owned(),
@@ -106,7 +109,13 @@ mod tests {
             expires: now + chrono::Duration::hours(24),
         };
         let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
-        let presigned = presign(&grant, &credentials, "us-east-1", "http://s3".to_owned(), now);
+        let presigned = presign(
+            &grant,
+            &credentials,
+            "us-east-1",
+            "http://s3".to_owned(),
+            now,
+        );
         let policy: Value = serde_json::from_slice(
             &base64::engine::general_purpose::STANDARD
                 .decode(&presigned.fields["policy"])

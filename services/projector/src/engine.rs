@@ -66,8 +66,8 @@ impl ProjectionKind {
             Self::Epochs,
             Self::Network,
         ]
-            .into_iter()
-            .find(|kind| kind.as_str() == name)
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
     }
 
     /// Checks that this projection can be built as `version` (consensus versions name their

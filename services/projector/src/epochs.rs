@@ -105,7 +105,14 @@ async fn open(
             .context("failed to read an epoch")?
             .get(0);
         if stored != id {
-            conflict(transaction, schema, &opened.epoch_id, event, "a second, different opening").await?;
+            conflict(
+                transaction,
+                schema,
+                &opened.epoch_id,
+                event,
+                "a second, different opening",
+            )
+            .await?;
         }
         return Ok(false);
     }
@@ -120,7 +127,10 @@ async fn open(
         .iter()
         .map(|zipcode| i32::try_from(zipcode.expected_listings).unwrap_or(i32::MAX))
         .collect();
-    let tiers: Vec<&str> = zipcodes.iter().map(|zipcode| zipcode.market_tier.as_str()).collect();
+    let tiers: Vec<&str> = zipcodes
+        .iter()
+        .map(|zipcode| zipcode.market_tier.as_str())
+        .collect();
     transaction
         .execute(
             &format!(
@@ -165,19 +175,40 @@ async fn close(
         .await
         .context("failed to read an epoch")?;
     let Some(stored) = stored else {
-        conflict(transaction, schema, &closed.epoch_id, event, "closed but never opened").await?;
+        conflict(
+            transaction,
+            schema,
+            &closed.epoch_id,
+            event,
+            "closed but never opened",
+        )
+        .await?;
         return Ok(false);
     };
     let opened_id: Vec<u8> = stored.get(0);
     let commitment: String = stored.get(1);
     let closed_id: Option<Vec<u8>> = stored.get(2);
     if opened_id != closed.opened_id.as_bytes() {
-        conflict(transaction, schema, &closed.epoch_id, event, "closes another opening").await?;
+        conflict(
+            transaction,
+            schema,
+            &closed.epoch_id,
+            event,
+            "closes another opening",
+        )
+        .await?;
         return Ok(false);
     }
     if let Some(closed_id) = closed_id {
         if closed_id != event.id.as_bytes() {
-            conflict(transaction, schema, &closed.epoch_id, event, "a second, different closing").await?;
+            conflict(
+                transaction,
+                schema,
+                &closed.epoch_id,
+                event,
+                "a second, different closing",
+            )
+            .await?;
         }
         return Ok(false);
     }

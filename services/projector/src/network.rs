@@ -62,7 +62,9 @@ pub async fn fold(
             continue;
         }
         match &event.payload {
-            EventPayload::MinerStatusReported(report) => report_status(transaction, schema, report).await?,
+            EventPayload::MinerStatusReported(report) => {
+                report_status(transaction, schema, report).await?
+            }
             EventPayload::MetagraphObserved(metagraph) => {
                 observe(transaction, schema, event, metagraph).await?;
             }
@@ -120,14 +122,26 @@ async fn observe(
         .iter()
         .map(|neuron| i32::try_from(neuron.uid).unwrap_or(i32::MAX))
         .collect();
-    let hotkeys: Vec<&str> = metagraph.neurons.iter().map(|neuron| neuron.hotkey.as_str()).collect();
-    let coldkeys: Vec<&str> = metagraph.neurons.iter().map(|neuron| neuron.coldkey.as_str()).collect();
+    let hotkeys: Vec<&str> = metagraph
+        .neurons
+        .iter()
+        .map(|neuron| neuron.hotkey.as_str())
+        .collect();
+    let coldkeys: Vec<&str> = metagraph
+        .neurons
+        .iter()
+        .map(|neuron| neuron.coldkey.as_str())
+        .collect();
     let stakes: Vec<i64> = metagraph
         .neurons
         .iter()
         .map(|neuron| i64::try_from(neuron.stake_rao).unwrap_or(i64::MAX))
         .collect();
-    let permits: Vec<bool> = metagraph.neurons.iter().map(|neuron| neuron.validator_permit).collect();
+    let permits: Vec<bool> = metagraph
+        .neurons
+        .iter()
+        .map(|neuron| neuron.validator_permit)
+        .collect();
     transaction
         .execute(
             &format!(

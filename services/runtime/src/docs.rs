@@ -87,4 +87,3 @@ pub fn html(openapi_json: &str) -> anyhow::Result<String> {
     page.push_str("</body></html>");
     Ok(page)
 }
-
