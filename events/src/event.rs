@@ -4,6 +4,7 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::epoch::{EpochClosed, EpochOpened};
+use crate::evidence::{EpochEvidenceComplete, MinerEpochEvidence};
 use crate::id::{ContentHash, EventId, IdHasher};
 use crate::listing::CanonicalListing;
 use crate::network::{MetagraphObserved, MinerStatusReported};
@@ -66,11 +67,15 @@ pub enum EventType {
     MinerStatusReported,
     /// [`MetagraphObserved`].
     MetagraphObserved,
+    /// [`MinerEpochEvidence`].
+    MinerEpochEvidence,
+    /// [`EpochEvidenceComplete`].
+    EpochEvidenceComplete,
 }
 
 impl EventType {
     /// Every event type, in the payload's variant order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::UploadObserved,
         Self::UploadParsed,
         Self::UploadRejected,
@@ -80,6 +85,8 @@ impl EventType {
         Self::EpochClosed,
         Self::MinerStatusReported,
         Self::MetagraphObserved,
+        Self::MinerEpochEvidence,
+        Self::EpochEvidenceComplete,
     ];
 
     /// The name used in headers, logs and metrics.
@@ -95,6 +102,8 @@ impl EventType {
             Self::EpochClosed => "epoch_closed",
             Self::MinerStatusReported => "miner_status_reported",
             Self::MetagraphObserved => "metagraph_observed",
+            Self::MinerEpochEvidence => "miner_epoch_evidence",
+            Self::EpochEvidenceComplete => "epoch_evidence_complete",
         }
     }
 
@@ -107,6 +116,8 @@ impl EventType {
                 | Self::EpochClosed
                 | Self::MinerStatusReported
                 | Self::MetagraphObserved
+                | Self::MinerEpochEvidence
+                | Self::EpochEvidenceComplete
         )
     }
 
@@ -128,7 +139,9 @@ impl EventType {
             Self::EpochOpened
             | Self::EpochClosed
             | Self::MinerStatusReported
-            | Self::MetagraphObserved => 1,
+            | Self::MetagraphObserved
+            | Self::MinerEpochEvidence
+            | Self::EpochEvidenceComplete => 1,
         }
     }
 
@@ -139,7 +152,10 @@ impl EventType {
             Self::UploadObserved | Self::UploadParsed | Self::UploadRejected => TopicKind::Uploads,
             Self::ListingAttested => TopicKind::Attestations,
             Self::DeadLettered => TopicKind::DeadLetters,
-            Self::EpochOpened | Self::EpochClosed => TopicKind::Epochs,
+            Self::EpochOpened
+            | Self::EpochClosed
+            | Self::MinerEpochEvidence
+            | Self::EpochEvidenceComplete => TopicKind::Epochs,
             Self::MinerStatusReported | Self::MetagraphObserved => TopicKind::Network,
         }
     }
@@ -167,6 +183,10 @@ pub enum EventPayload {
     MinerStatusReported(Box<MinerStatusReported>),
     /// The gateway recorded the metagraph snapshot its decisions use.
     MetagraphObserved(Box<MetagraphObserved>),
+    /// What the database knew of one miner's work in an epoch, for scoring.
+    MinerEpochEvidence(Box<MinerEpochEvidence>),
+    /// Every miner's evidence of an epoch is on the log.
+    EpochEvidenceComplete(Box<EpochEvidenceComplete>),
 }
 
 impl EventPayload {
@@ -183,6 +203,8 @@ impl EventPayload {
             Self::EpochClosed(_) => EventType::EpochClosed,
             Self::MinerStatusReported(_) => EventType::MinerStatusReported,
             Self::MetagraphObserved(_) => EventType::MetagraphObserved,
+            Self::MinerEpochEvidence(_) => EventType::MinerEpochEvidence,
+            Self::EpochEvidenceComplete(_) => EventType::EpochEvidenceComplete,
         }
     }
 
@@ -199,6 +221,8 @@ impl EventPayload {
             Self::EpochClosed(closed) => closed.event_id(),
             Self::MinerStatusReported(status) => status.event_id(),
             Self::MetagraphObserved(metagraph) => metagraph.event_id(),
+            Self::MinerEpochEvidence(evidence) => evidence.event_id(),
+            Self::EpochEvidenceComplete(complete) => complete.event_id(),
         }
     }
 
@@ -217,6 +241,8 @@ impl EventPayload {
             Self::MinerStatusReported(status) => &status.miner_hotkey,
             // every snapshot in one partition, in the order observed
             Self::MetagraphObserved(_) => "metagraph",
+            Self::MinerEpochEvidence(evidence) => &evidence.epoch_id,
+            Self::EpochEvidenceComplete(complete) => &complete.epoch_id,
         }
     }
 }

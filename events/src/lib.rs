@@ -14,6 +14,7 @@
 pub mod codec;
 pub mod epoch;
 pub mod event;
+pub mod evidence;
 pub mod id;
 pub mod layout;
 mod legacy;
@@ -31,6 +32,7 @@ pub use event::{
     RejectReason, UploadDiscovery, UploadFormat, UploadObserved, UploadParsed, UploadRejectReason,
     UploadRejected,
 };
+pub use evidence::{EpochEvidenceComplete, EvidenceSource, MinerEpochEvidence, ZipcodeEvidence};
 pub use id::{ContentHash, EventId};
 pub use listing::CanonicalListing;
 pub use network::{

@@ -6,10 +6,11 @@ use proptest::prelude::*;
 use resi_events::codec::{self, FORMAT_BINCODE2};
 use resi_events::{
     Admission, CanonicalListing, DeadLetterReason, DeadLetterSubject, DeadLettered, DecodeError,
-    EpochClosed, EpochMetadata, EpochOpened, EpochZipcode, Event, EventPayload, ListingAttested,
-    MarketTier, MetagraphObserved, MinerStatusReported, MiningStatus, ObservedNeuron,
-    QualityAssessment, QualityIssue, ReasonCount, RejectReason, Timestamp, UploadDiscovery,
-    UploadFormat, UploadObserved, UploadParsed, UploadRejectReason, UploadRejected,
+    EpochClosed, EpochEvidenceComplete, EpochMetadata, EpochOpened, EpochZipcode, Event,
+    EventPayload, EvidenceSource, ListingAttested, MarketTier, MetagraphObserved,
+    MinerEpochEvidence, MinerStatusReported, MiningStatus, ObservedNeuron, QualityAssessment,
+    QualityIssue, ReasonCount, RejectReason, Timestamp, UploadDiscovery, UploadFormat,
+    UploadObserved, UploadParsed, UploadRejectReason, UploadRejected, ZipcodeEvidence,
     ZipcodeProgress, honeypot_commitment,
 };
 
@@ -343,7 +344,56 @@ fn samples() -> Vec<(&'static str, Event)> {
                 },
             ))),
         ),
+        (
+            "miner_epoch_evidence",
+            event(EventPayload::MinerEpochEvidence(Box::new(
+                miner_epoch_evidence(),
+            ))),
+        ),
+        (
+            "epoch_evidence_complete",
+            event(EventPayload::EpochEvidenceComplete(Box::new(
+                EpochEvidenceComplete {
+                    epoch_id: "2025-10-01T16-00-00".to_owned(),
+                    closed_id: epoch_closed().event_id(),
+                    evidence_ids: vec![miner_epoch_evidence().event_id()],
+                    sources: vec![
+                        EvidenceSource {
+                            projection: "consensus".to_owned(),
+                            version: "v1".to_owned(),
+                        },
+                        EvidenceSource {
+                            projection: "listing".to_owned(),
+                            version: "v1".to_owned(),
+                        },
+                    ],
+                },
+            ))),
+        ),
     ]
+}
+
+fn miner_epoch_evidence() -> MinerEpochEvidence {
+    MinerEpochEvidence {
+        epoch_id: "2025-10-01T16-00-00".to_owned(),
+        closed_id: epoch_closed().event_id(),
+        miner_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".to_owned(),
+        zipcodes: vec![ZipcodeEvidence {
+            zipcode: "19103".to_owned(),
+            uploads: 2,
+            rows_read: 2_410,
+            rows_rejected: 12,
+            duplicate_rows: 3,
+            impossible_rows: 1,
+            listings: 2_394,
+            complete_listings: 2_300,
+            checked_listings: 1_900,
+            agreed_fields: 20_500,
+            checked_fields: 20_900,
+            last_upload: FILE_TIME,
+        }],
+        unassigned_listings: 7,
+    }
 }
 
 fn epoch_opened() -> EpochOpened {
@@ -479,7 +529,9 @@ fn as_schema1(mut event: Event) -> Event {
         | EventPayload::EpochOpened(_)
         | EventPayload::EpochClosed(_)
         | EventPayload::MinerStatusReported(_)
-        | EventPayload::MetagraphObserved(_) => {}
+        | EventPayload::MetagraphObserved(_)
+        | EventPayload::MinerEpochEvidence(_)
+        | EventPayload::EpochEvidenceComplete(_) => {}
     }
     event
 }

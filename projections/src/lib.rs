@@ -4,4 +4,5 @@
 //! randomness — so replaying the log through it gives the same tables every time.
 
 pub mod consensus;
+pub mod scores;
 pub mod trust;
