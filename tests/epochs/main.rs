@@ -5,6 +5,7 @@
 //! them ([`gateway`]).
 
 mod gateway;
+mod scores;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -61,6 +62,7 @@ fn report(opened: &[&str], closed: &[&str]) -> TickReport {
         leader: true,
         opened: opened.iter().map(|id| (*id).to_owned()).collect(),
         closed: closed.iter().map(|id| (*id).to_owned()).collect(),
+        evidenced: Vec::new(),
     }
 }
 

@@ -57,6 +57,13 @@ pub struct CoordinatorConfig {
     pub tick_interval_ms: u64,
     /// Longest wait for the epochs topic to be read to its end, in seconds.
     pub read_timeout_secs: u64,
+    /// Minutes after an epoch's closing (the end of its grace period) before its evidence is
+    /// gathered: time for the last accepted uploads to reach the projections. The scores are
+    /// then ready within the validators' window (COMPLETED).
+    pub evidence_delay_minutes: u32,
+    /// A reported listing farther than this from its zipcode's reference point is impossible,
+    /// kilometres.
+    pub far_km: f64,
 }
 
 impl Default for CoordinatorConfig {
@@ -67,6 +74,8 @@ impl Default for CoordinatorConfig {
             nonce_secret: Secret::default(),
             tick_interval_ms: 10_000,
             read_timeout_secs: 30,
+            evidence_delay_minutes: 5,
+            far_km: 50.0,
         }
     }
 }
@@ -92,6 +101,10 @@ pub struct Ledger {
     pub opened: BTreeMap<String, EpochOpened>,
     /// Epochs closed.
     pub closed: BTreeSet<String>,
+    /// The first closing of each epoch, with its id.
+    pub closings: BTreeMap<String, (resi_events::EventId, EpochClosed)>,
+    /// Epochs whose evidence is complete on the log.
+    pub evidenced: BTreeSet<String>,
     /// Records that did not decode.
     pub unreadable: u64,
     /// The end offset the ledger was read to.
@@ -107,7 +120,13 @@ impl Ledger {
                     .or_insert(*opened);
             }
             EventPayload::EpochClosed(closed) => {
-                self.closed.insert(closed.epoch_id);
+                self.closed.insert(closed.epoch_id.clone());
+                self.closings
+                    .entry(closed.epoch_id.clone())
+                    .or_insert((event.id, closed));
+            }
+            EventPayload::EpochEvidenceComplete(complete) => {
+                self.evidenced.insert(complete.epoch_id);
             }
             _ => {}
         }
@@ -123,6 +142,8 @@ pub struct TickReport {
     pub opened: Vec<String>,
     /// Epochs closed, by id.
     pub closed: Vec<String>,
+    /// Epochs whose evidence was recorded, by id.
+    pub evidenced: Vec<String>,
 }
 
 /// A coordinator instance.
@@ -259,7 +280,61 @@ impl Coordinator {
             self.close(&opened, now).await?;
             report.closed.push(opened.epoch_id.clone());
         }
+        let delay = schedule.grace_period()
+            + chrono::Duration::minutes(i64::from(self.config.evidence_delay_minutes));
+        let due: Vec<(EpochOpened, resi_events::EventId, EpochClosed)> = self
+            .ledger
+            .closings
+            .iter()
+            .filter(|(epoch_id, _)| !self.ledger.evidenced.contains(*epoch_id))
+            .filter_map(|(epoch_id, (closed_id, closed))| {
+                let opened = self.ledger.opened.get(epoch_id)?;
+                let end = opened.end.to_datetime()?;
+                (now >= end + delay && closed.opened_id == opened.event_id())
+                    .then(|| (opened.clone(), *closed_id, closed.clone()))
+            })
+            .collect();
+        for (opened, closed_id, closed) in due {
+            // evidence waits for its projections without holding up openings and closings
+            match self.record_evidence(&opened, closed_id, &closed).await {
+                Ok(()) => report.evidenced.push(opened.epoch_id.clone()),
+                Err(error) => {
+                    crate::metrics::evidence_failure();
+                    tracing::warn!(epoch = %opened.epoch_id, error = format!("{error:#}"), "failed to record an epoch's evidence; retrying at the next tick");
+                }
+            }
+        }
         Ok(report)
+    }
+
+    /// Gathers `opened`'s evidence and publishes it: each miner's, then the completion naming
+    /// them, in order on the one partition.
+    async fn record_evidence(
+        &mut self,
+        opened: &EpochOpened,
+        closed_id: resi_events::EventId,
+        closed: &EpochClosed,
+    ) -> anyhow::Result<()> {
+        let client = resi_runtime::postgres::connection(&self.pool).await?;
+        let (evidence, complete) =
+            crate::evidence::gather(&client, opened, closed, closed_id, self.config.far_km).await?;
+        drop(client);
+        let at = closed_time(opened, &self.config.schedule);
+        tracing::info!(epoch = %opened.epoch_id, miners = evidence.len(), "recording the epoch's evidence");
+        for miner in evidence {
+            let event = Event::new(
+                EventPayload::MinerEpochEvidence(Box::new(miner)),
+                at,
+                Timestamp::now(),
+            );
+            self.publish(&event).await?;
+        }
+        let event = Event::new(
+            EventPayload::EpochEvidenceComplete(Box::new(complete)),
+            at,
+            Timestamp::now(),
+        );
+        self.publish(&event).await
     }
 
     /// Holds (or takes) the leader lock; false while another instance holds it.
@@ -398,6 +473,14 @@ impl Coordinator {
             &self.config.selection,
         ))
     }
+}
+
+/// The end of `opened`'s grace period: the event time of its closing and its evidence.
+fn closed_time(opened: &EpochOpened, schedule: &Schedule) -> Timestamp {
+    opened
+        .end
+        .to_datetime()
+        .map_or(opened.end, |end| timestamp(end + schedule.grace_period()))
 }
 
 /// What the live consensus knows of one zipcode.

@@ -5,9 +5,11 @@
 //! * [`reference`]: every US zipcode, its place and type (`resi zipcodes import`);
 //! * [`selection`]: which zipcodes an epoch assigns, honeypots among them;
 //! * [`secrets`]: nonce, selection seed, honeypot commitment key and seal;
+//! * [`evidence`]: what the projections knew of each miner's work, once an epoch is over;
 //! * [`coordinator`]: leadership and the loop that publishes.
 
 pub mod coordinator;
+pub mod evidence;
 pub mod metrics;
 pub mod reference;
 pub mod schedule;

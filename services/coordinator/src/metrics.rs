@@ -7,6 +7,8 @@ pub fn tick(report: &TickReport) {
     metrics::gauge!("resi_coordinator_leader").set(if report.leader { 1.0 } else { 0.0 });
     metrics::counter!("resi_coordinator_epochs_opened_total").increment(report.opened.len() as u64);
     metrics::counter!("resi_coordinator_epochs_closed_total").increment(report.closed.len() as u64);
+    metrics::counter!("resi_coordinator_epochs_evidenced_total")
+        .increment(report.evidenced.len() as u64);
     if report.leader {
         metrics::gauge!("resi_coordinator_last_tick_seconds")
             .set(chrono::Utc::now().timestamp() as f64);
@@ -29,4 +31,9 @@ pub fn outside_band() {
 /// Whether the epoch that should be open now is, as the leader last saw the log.
 pub fn current_epoch_open(open: bool) {
     metrics::gauge!("resi_coordinator_current_epoch_open").set(if open { 1.0 } else { 0.0 });
+}
+
+/// An epoch's evidence could not be gathered or published (retried at the next tick).
+pub fn evidence_failure() {
+    metrics::counter!("resi_coordinator_evidence_failures_total").increment(1);
 }

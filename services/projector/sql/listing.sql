@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS {schema}.miner_attestations (
 );
 CREATE INDEX IF NOT EXISTS miner_attestations_by_listing ON {schema}.miner_attestations (listing_id, scraped_at DESC, attestation_id DESC);
 CREATE INDEX IF NOT EXISTS miner_attestations_by_miner ON {schema}.miner_attestations (miner_hotkey, submitted_at DESC);
+-- The epoch and assigned zipcode of an epoch upload's attestations (NULL otherwise), for the
+-- coordinator's epoch evidence; versions built before get them as their uploads are replayed.
+ALTER TABLE {schema}.miner_attestations ADD COLUMN IF NOT EXISTS epoch_id text;
+ALTER TABLE {schema}.miner_attestations ADD COLUMN IF NOT EXISTS epoch_zipcode text;
+CREATE INDEX IF NOT EXISTS miner_attestations_by_epoch ON {schema}.miner_attestations (epoch_id, miner_hotkey)
+    WHERE epoch_id IS NOT NULL;
 
 -- One row per listing: identity, counts, and the values of its most recent report (by scrape
 -- time, then attestation id, so the choice never depends on arrival order).

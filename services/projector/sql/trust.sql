@@ -31,3 +31,18 @@ CREATE TABLE IF NOT EXISTS {schema}.miner_rejections (
 CREATE TABLE IF NOT EXISTS {schema}.folded_events (
     event_id bytea PRIMARY KEY
 );
+
+-- One row per summarised upload of an epoch (epoch JSON and v2 uploads): what the parser found
+-- in it, for the coordinator's epoch evidence.
+CREATE TABLE IF NOT EXISTS {schema}.epoch_uploads (
+    upload_id            bytea  PRIMARY KEY,
+    miner_hotkey         text   NOT NULL,
+    epoch_id             text   NOT NULL,
+    zipcode              text,
+    rows_read            bigint NOT NULL,
+    rows_rejected        bigint NOT NULL,
+    duplicate_rows       bigint NOT NULL,
+    future_scrape_times  bigint NOT NULL,
+    rows_outside_zipcode bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS epoch_uploads_by_epoch ON {schema}.epoch_uploads (epoch_id, miner_hotkey);

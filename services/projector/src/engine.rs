@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tracing::Instrument as _;
 
 use crate::faults::{self, Lane, LaneState, Refusal};
-use crate::{consensus, epochs, listing, metrics, network, trust, versions};
+use crate::{consensus, epochs, listing, metrics, network, scores, trust, versions};
 
 /// The projections this binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -41,6 +41,9 @@ pub enum ProjectionKind {
     /// `miner_epoch_status`, `miner_zipcode_progress`, `metagraph_snapshots`,
     /// `metagraph_neurons` from the network topic (the gateway's events).
     Network,
+    /// `epoch_scores`, `zipcode_rankings` from the evidence on the epochs topic; the version
+    /// names the weights (`v1`, or `v1_<label>` for another build of v1).
+    Scores,
 }
 
 impl ProjectionKind {
@@ -53,6 +56,7 @@ impl ProjectionKind {
             Self::Consensus => "consensus",
             Self::Epochs => "epochs",
             Self::Network => "network",
+            Self::Scores => "scores",
         }
     }
 
@@ -65,6 +69,7 @@ impl ProjectionKind {
             Self::Consensus,
             Self::Epochs,
             Self::Network,
+            Self::Scores,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == name)
@@ -76,6 +81,9 @@ impl ProjectionKind {
         versions::schema_name(self.as_str(), version)?;
         if self == Self::Consensus {
             consensus::algorithm(version)?;
+        }
+        if self == Self::Scores {
+            scores::weights(version)?;
         }
         Ok(())
     }
@@ -89,6 +97,7 @@ impl ProjectionKind {
             Self::Consensus => topics.attestations(),
             Self::Epochs => topics.epochs(),
             Self::Network => topics.network(),
+            Self::Scores => topics.epochs(),
         }
     }
 
@@ -108,6 +117,7 @@ impl ProjectionKind {
             Self::Consensus => consensus::DDL,
             Self::Epochs => epochs::DDL,
             Self::Network => network::DDL,
+            Self::Scores => scores::DDL,
         }
     }
 
@@ -126,6 +136,9 @@ impl ProjectionKind {
             }
             Self::Epochs => epochs::fold(transaction, schema, events).await,
             Self::Network => network::fold(transaction, schema, events).await,
+            Self::Scores => {
+                scores::fold(transaction, schema, &scores::weights(version)?, events).await
+            }
         }
     }
 }
@@ -199,6 +212,10 @@ impl Default for ProjectorConfig {
                 },
                 ProjectionTarget {
                     projection: ProjectionKind::Network,
+                    version: "v1".to_owned(),
+                },
+                ProjectionTarget {
+                    projection: ProjectionKind::Scores,
                     version: "v1".to_owned(),
                 },
             ],
@@ -708,9 +725,10 @@ impl Projector {
                     listing::apply_staged(&transaction, &fold.schema, &fold.partitions).await?;
                 (applied.attestations, applied.recent_uploads)
             }
-            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::Network => {
-                (0, Vec::new())
-            }
+            ProjectionKind::Trust
+            | ProjectionKind::Epochs
+            | ProjectionKind::Network
+            | ProjectionKind::Scores => (0, Vec::new()),
         };
         versions::store_applied(
             &transaction,
@@ -743,7 +761,10 @@ impl Projector {
         let analysed = match fold.kind {
             ProjectionKind::Consensus => consensus::analyze(&client, &fold.schema).await,
             ProjectionKind::Listing => listing::analyze(&client, &fold.schema).await,
-            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::Network => Ok(()),
+            ProjectionKind::Trust
+            | ProjectionKind::Epochs
+            | ProjectionKind::Network
+            | ProjectionKind::Scores => Ok(()),
         };
         if let Err(error) = analysed {
             tracing::warn!(
@@ -952,7 +973,10 @@ impl Projector {
             ProjectionKind::Listing => {
                 listing::stage(transaction, &fold.schema, &by_partition).await
             }
-            ProjectionKind::Trust | ProjectionKind::Epochs | ProjectionKind::Network => {
+            ProjectionKind::Trust
+            | ProjectionKind::Epochs
+            | ProjectionKind::Network
+            | ProjectionKind::Scores => {
                 anyhow::bail!("the {} projection does not stage", fold.kind.as_str())
             }
         }

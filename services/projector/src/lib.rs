@@ -12,6 +12,7 @@ pub mod listing;
 pub mod metrics;
 pub mod network;
 pub mod operate;
+pub mod scores;
 pub mod trust;
 pub mod versions;
 

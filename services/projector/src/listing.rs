@@ -64,6 +64,8 @@ struct Columns {
     longitude: Vec<Option<i32>>,
     listing_date: Vec<Option<chrono::NaiveDate>>,
     mls_id: Vec<Option<String>>,
+    epoch_id: Vec<Option<String>>,
+    epoch_zipcode: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -102,6 +104,8 @@ impl Columns {
         self.longitude.push(listing.longitude_e7);
         self.listing_date.push(date(listing.listing_date));
         self.mls_id.push(listing.mls_id.clone());
+        self.epoch_id.push(attested.epoch_id.clone());
+        self.epoch_zipcode.push(attested.zipcode.clone());
     }
 }
 
@@ -135,13 +139,13 @@ async fn insert_attestations(
                     job_id, scraped_at, submitted_at, content_hash, miner_trust, uri, url,
                     price_usd, address, bedrooms, bathrooms_tenths, living_area_sqft, home_type,
                     home_status, days_on_market, zip_code, city, state, latitude_e7,
-                    longitude_e7, listing_date, mls_id)
+                    longitude_e7, listing_date, mls_id, epoch_id, epoch_zipcode)
                  SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bytea[],
                    $5::int8[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[],
                    $10::bytea[], $11::float8[], $12::text[], $13::text[], $14::int8[],
                    $15::text[], $16::int4[], $17::int4[], $18::int4[], $19::text[], $20::text[],
                    $21::int4[], $22::text[], $23::text[], $24::text[], $25::int4[], $26::int4[],
-                   $27::date[], $28::text[])
+                   $27::date[], $28::text[], $29::text[], $30::text[])
                  ON CONFLICT (attestation_id) DO NOTHING
                  RETURNING listing_id, submitted_at"
             ),
@@ -174,6 +178,8 @@ async fn insert_attestations(
                 &c.longitude,
                 &c.listing_date,
                 &c.mls_id,
+                &c.epoch_id,
+                &c.epoch_zipcode,
             ],
         )
         .await

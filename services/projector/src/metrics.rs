@@ -13,6 +13,8 @@
 //! | `resi_projector_refused_total` | counter | `projection`, `version` | events the database refused for what they hold, isolated from their batch and dead-lettered |
 //! | `resi_projector_dead_lettered_total` | counter | `projection`, `version`, `reason` | records dead-lettered: refused_by_projection, undecodable_event |
 //! | `resi_projector_stalled_seconds` | gauge | `projection`, `version`, `lane` | how long the lane has not moved on (retrying a batch, or blocked), 0 while it folds; every `lag_report_interval_secs` |
+//! | `resi_projector_epochs_scored_total` | counter | | epochs the scores projection scored (on their evidence's completion) |
+//! | `resi_projector_epoch_scored_miners` | histogram | | miners scored in one epoch |
 //! | `resi_projector_blocked` | gauge | `projection`, `version`, `lane` | 1 while the lane waits at an event of a newer schema version than it reads |
 
 use std::time::Duration;
@@ -26,6 +28,12 @@ pub fn events(projection: &'static str, version: &str, outcome: &'static str, co
         "outcome" => outcome
     )
     .increment(count as u64);
+}
+
+/// An epoch scored with `miners` miners' evidence.
+pub fn epoch_scored(miners: usize) {
+    metrics::counter!("resi_projector_epochs_scored_total").increment(1);
+    metrics::histogram!("resi_projector_epoch_scored_miners").record(miners as f64);
 }
 
 /// One folded batch.

@@ -1,4 +1,5 @@
-//! The trust projection: `miner_trust` and `miner_rejections` from the upload summaries.
+//! The trust projection: `miner_trust`, `miner_rejections` and `epoch_uploads` from the
+//! upload summaries.
 //!
 //! It folds `UploadParsed` (trust moves by the rule in [`resi_projections::trust`]) and
 //! `UploadRejected` (counted, trust unchanged) from the uploads topic. Both are keyed by miner,
@@ -205,6 +206,7 @@ pub async fn fold(
             .await
             .context("failed to write miner trust")?;
     }
+    write_epoch_uploads(transaction, schema, &new_events).await?;
     if !rejections.is_empty() {
         let miner: Vec<&str> = rejections.keys().map(|(miner, _)| miner.as_str()).collect();
         let reason: Vec<&str> = rejections
@@ -226,4 +228,65 @@ pub async fn fold(
             .context("failed to write miner rejections")?;
     }
     Ok(new_events.len())
+}
+
+/// The summaries of `events` that belong to an epoch, one row per upload.
+async fn write_epoch_uploads(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    events: &[&Event],
+) -> anyhow::Result<()> {
+    let parsed: Vec<&resi_events::UploadParsed> = events
+        .iter()
+        .filter_map(|event| match &event.payload {
+            EventPayload::UploadParsed(parsed) if parsed.epoch_id.is_some() => Some(parsed),
+            _ => None,
+        })
+        .collect();
+    if parsed.is_empty() {
+        return Ok(());
+    }
+    let count = |get: fn(&resi_events::UploadParsed) -> u64| -> Vec<i64> {
+        parsed
+            .iter()
+            .map(|upload| i64::try_from(get(upload)).unwrap_or(i64::MAX))
+            .collect()
+    };
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.epoch_uploads
+                   (upload_id, miner_hotkey, epoch_id, zipcode, rows_read, rows_rejected,
+                    duplicate_rows, future_scrape_times, rows_outside_zipcode)
+                 SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[],
+                                      $5::int8[], $6::int8[], $7::int8[], $8::int8[], $9::int8[])
+                 ON CONFLICT (upload_id) DO NOTHING"
+            ),
+            &[
+                &parsed
+                    .iter()
+                    .map(|upload| upload.upload_id.as_bytes().as_slice())
+                    .collect::<Vec<_>>(),
+                &parsed
+                    .iter()
+                    .map(|upload| upload.miner_hotkey.as_str())
+                    .collect::<Vec<_>>(),
+                &parsed
+                    .iter()
+                    .map(|upload| upload.epoch_id.as_deref())
+                    .collect::<Vec<_>>(),
+                &parsed
+                    .iter()
+                    .map(|upload| upload.zipcode.as_deref())
+                    .collect::<Vec<_>>(),
+                &count(|upload| upload.rows_read),
+                &count(|upload| upload.rows_rejected),
+                &count(|upload| upload.duplicate_rows),
+                &count(|upload| upload.future_scrape_times),
+                &count(|upload| upload.rows_outside_zipcode),
+            ],
+        )
+        .await
+        .context("failed to write epoch uploads")?;
+    Ok(())
 }

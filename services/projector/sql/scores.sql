@@ -1,0 +1,69 @@
+-- The scores projection, one schema per version ({schema} is replaced by the version's schema):
+-- the reference epoch score of every miner (resi_projections::scores) from the evidence the
+-- coordinator recorded on the epochs topic. Idempotent: run on every start.
+CREATE SCHEMA IF NOT EXISTS {schema};
+
+-- What scoring needs of each epoch, as the events themselves (the codec's bytes): the first
+-- opening on the log, its closing, and the completion the scores were computed at.
+CREATE TABLE IF NOT EXISTS {schema}.scored_epochs (
+    epoch_id          text        PRIMARY KEY,
+    opened_event_id   bytea       NOT NULL,
+    opened            bytea       NOT NULL,
+    closed_event_id   bytea,
+    closed            bytea,
+    complete_event_id bytea,
+    miners            integer
+);
+
+-- Every miner's evidence as recorded, by its event id; the completion names the ones used.
+CREATE TABLE IF NOT EXISTS {schema}.score_evidence (
+    event_id     bytea PRIMARY KEY,
+    epoch_id     text  NOT NULL,
+    miner_hotkey text  NOT NULL,
+    evidence     bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS score_evidence_by_epoch ON {schema}.score_evidence (epoch_id);
+
+-- Per miner per epoch: every component, the fabrication signals and the reward share.
+CREATE TABLE IF NOT EXISTS {schema}.epoch_scores (
+    epoch_id          text             NOT NULL,
+    miner_hotkey      text             NOT NULL,
+    quality           double precision NOT NULL CHECK (quality BETWEEN 0 AND 1),
+    accuracy          double precision NOT NULL CHECK (accuracy BETWEEN 0 AND 1),
+    completeness      double precision NOT NULL CHECK (completeness BETWEEN 0 AND 1),
+    timeliness        double precision NOT NULL CHECK (timeliness BETWEEN 0 AND 1),
+    total             double precision NOT NULL CHECK (total BETWEEN 0 AND 1),
+    honeypot_listings bigint           NOT NULL,
+    impossible_rows   bigint           NOT NULL,
+    fabricated        boolean          NOT NULL,
+    zipcodes_covered  integer          NOT NULL,
+    reward_share      double precision NOT NULL CHECK (reward_share BETWEEN 0 AND 1),
+    evidence_id       bytea            NOT NULL,
+    PRIMARY KEY (epoch_id, miner_hotkey)
+);
+CREATE INDEX IF NOT EXISTS epoch_scores_by_miner ON {schema}.epoch_scores (miner_hotkey, epoch_id);
+
+-- Per assigned zipcode per miner: the score in that zipcode alone, the rank among the eligible
+-- miners (NULL when not eligible) and the share of the zipcode's reward.
+CREATE TABLE IF NOT EXISTS {schema}.zipcode_rankings (
+    epoch_id     text             NOT NULL,
+    zipcode      text             NOT NULL,
+    miner_hotkey text             NOT NULL,
+    rank         integer,
+    reward       double precision NOT NULL,
+    quality      double precision NOT NULL,
+    accuracy     double precision NOT NULL,
+    completeness double precision NOT NULL,
+    timeliness   double precision NOT NULL,
+    total        double precision NOT NULL,
+    PRIMARY KEY (epoch_id, zipcode, miner_hotkey)
+);
+
+-- Events that could not be applied (a second, different completion; evidence it names that is
+-- not on the log), with the reason.
+CREATE TABLE IF NOT EXISTS {schema}.score_conflicts (
+    epoch_id text  NOT NULL,
+    event_id bytea NOT NULL,
+    reason   text  NOT NULL,
+    PRIMARY KEY (epoch_id, event_id)
+);

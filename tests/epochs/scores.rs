@@ -1,0 +1,270 @@
+//! An epoch end to end: miners upload epoch JSON documents as the network's miners write them,
+//! the pipeline ingests them, the coordinator records each miner's evidence once the epoch is
+//! over, and the scores projection ranks them. Honest miners lead their zipcodes; a miner that
+//! reports listings in a honeypot zipcode gets nothing; a replay gives the same tables.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, Utc};
+use resi_coordinator::Coordinator;
+use resi_coordinator::coordinator::reveal;
+use resi_datagen::json_files;
+use resi_events::{EventPayload, EventType};
+use resi_projector::engine::ProjectionKind;
+use resi_tests::harness::{count, payloads};
+use serde_json::Value;
+
+use crate::{checksum, config as coordinator_config, stack};
+
+const HONEST: [&str; 3] = [
+    "5HonestAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",
+    "5HonestBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2",
+    "5HonestCccccccccccccccccccccccccccccccccccccccc3",
+];
+const LAZY: &str = "5LazyDddddddddddddddddddddddddddddddddddddddddd4";
+const LIAR: &str = "5LiarEeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee5";
+const FABRICATOR: &str = "5FakeFfffffffffffffffffffffffffffffffffffffffff6";
+
+/// The listings of one zipcode as every honest miner reports them, at the zipcode's place.
+fn listings(
+    zipcode: &str,
+    count: u32,
+    first_zpid: u64,
+    place: (f64, f64),
+    price_offset: i64,
+) -> Vec<Value> {
+    let now = Utc::now().naive_utc();
+    resi_tests::harness::reports(u64::from(count), first_zpid)
+        .into_iter()
+        .map(|mut report| {
+            report.zip = zipcode.to_owned();
+            report.latitude = Some(place.0);
+            report.longitude = Some(place.1);
+            report.price = report.price.map(|price| price + price_offset);
+            report.scraped_at = now - Duration::minutes(5);
+            json_files::real_listing(&report)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_epoch_is_scored_from_its_evidence_and_fabricators_get_nothing() -> anyhow::Result<()> {
+    // Arrange: a small epoch open now, its honeypots known to the test
+    let harness = stack().await?;
+    let mut config = coordinator_config(&harness);
+    // about five zipcodes of 60 listings: every miner stays within a new miner's daily quota
+    config.coordinator.selection.target_listings = 300;
+    config.coordinator.selection.min_zipcode_listings = 50;
+    config.coordinator.selection.default_expected_listings = 60;
+    let mut coordinator = Coordinator::build(&config).await?;
+    let report = coordinator.tick(Utc::now()).await?;
+    let epoch_id = report.opened.first().cloned().unwrap_or_default();
+    let opened = coordinator.ledger().opened[&epoch_id].clone();
+    let honeypots = reveal(&config.coordinator.nonce_secret, &opened)?.honeypots;
+    assert!(!honeypots.is_empty());
+    assert!(opened.zipcodes.len() - honeypots.len() >= 3, "{opened:?}");
+    let regular: Vec<(String, u32)> = opened
+        .zipcodes
+        .iter()
+        .filter(|zipcode| !honeypots.contains(&zipcode.zipcode))
+        .map(|zipcode| (zipcode.zipcode.clone(), zipcode.expected_listings))
+        .collect();
+    let pool = resi_runtime::postgres::pool(&harness.postgres)?;
+    let client = resi_runtime::postgres::connection(&pool).await?;
+    let places: BTreeMap<String, (f64, f64)> = client
+        .query(
+            "SELECT zipcode, coalesce(latitude, 0), coalesce(longitude, 0) FROM zipcodes
+              WHERE zipcode = ANY($1)",
+            &[&opened
+                .zipcodes
+                .iter()
+                .map(|zip| zip.zipcode.as_str())
+                .collect::<Vec<_>>()],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
+        .collect();
+
+    // each miner's documents: honest ones everything, the lazy one a zipcode, the liar every
+    // price off by $50,000, the fabricator everything plus listings in a honeypot
+    let mut documents = Vec::new();
+    for (index, (zipcode, expected)) in regular.iter().enumerate() {
+        let first_zpid = 70_000_000 + 10_000 * index as u64;
+        let place = places[zipcode];
+        let truth = listings(zipcode, *expected, first_zpid, place, 0);
+        for miner in HONEST.iter().chain([&FABRICATOR]) {
+            documents.push((*miner, zipcode.clone(), truth.clone()));
+        }
+        if index == 0 {
+            documents.push((LAZY, zipcode.clone(), truth.clone()));
+        }
+        documents.push((
+            LIAR,
+            zipcode.clone(),
+            listings(zipcode, *expected, first_zpid, place, 50_000),
+        ));
+    }
+    let honeypot = &honeypots[0];
+    let made_up = listings(honeypot, 12, 79_000_000, places[honeypot], 0);
+    documents.push((FABRICATOR, honeypot.clone(), made_up));
+    let submitted = Utc::now().naive_utc();
+    for (miner, zipcode, rows) in &documents {
+        let document = json_files::document(&epoch_id, zipcode, miner, submitted, rows.clone());
+        let key = json_files::key(
+            miner,
+            &epoch_id,
+            zipcode,
+            "data_20251021_091500.json",
+            false,
+        );
+        harness.put(&key, json_files::bytes(&document)?).await?;
+    }
+
+    // Act: ingest, project, then the coordinator's clock passes the epoch's validator window
+    let bridge = harness
+        .spawn_bridge(&harness.bridge_config("s3", None))
+        .await?;
+    let parser = harness.spawn_parser(&harness.parser_config(0, 1)).await?;
+    harness
+        .wait_for(
+            &harness.topics.uploads(),
+            "every document parsed",
+            |records| count(records, EventType::UploadParsed) == documents.len(),
+        )
+        .await?;
+    parser.stop().await?;
+    bridge.stop().await?;
+    let targets = [
+        (ProjectionKind::Listing, "v1"),
+        (ProjectionKind::Trust, "v1"),
+        (ProjectionKind::Consensus, "v1"),
+        (ProjectionKind::Scores, "v1"),
+    ];
+    let projector = harness.spawn_projector(&targets).await?;
+    for (projection, version) in &targets[..3] {
+        harness.projected(*projection, version).await?;
+    }
+    let over = opened.end.to_datetime().unwrap_or_default() + Duration::minutes(15 + 5 + 1);
+    let later = coordinator.tick(over).await?;
+    assert!(later.closed.contains(&epoch_id), "{later:?}");
+    assert!(later.evidenced.contains(&epoch_id), "{later:?}");
+    // the next tick has nothing more to record
+    assert!(coordinator.tick(over).await?.evidenced.is_empty());
+    harness.projected(ProjectionKind::Scores, "v1").await?;
+
+    // Assert: the evidence says what the miners did
+    let epochs = harness.read_all(&harness.topics.epochs()).await?;
+    let evidence: BTreeMap<String, resi_events::MinerEpochEvidence> = payloads(&epochs)
+        .filter_map(|payload| match payload {
+            EventPayload::MinerEpochEvidence(evidence) if evidence.epoch_id == epoch_id => {
+                Some((evidence.miner_hotkey.clone(), (**evidence).clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(evidence.len(), 6, "{:?}", evidence.keys());
+    let honest = &evidence[HONEST[0]];
+    assert_eq!(honest.zipcodes.len(), regular.len());
+    for (zip, (zipcode, expected)) in honest.zipcodes.iter().zip({
+        let mut sorted = regular.clone();
+        sorted.sort();
+        sorted
+    }) {
+        assert_eq!(zip.zipcode, zipcode);
+        assert_eq!(zip.listings, u64::from(expected), "{zip:?}");
+        assert_eq!(
+            zip.checked_listings, zip.listings,
+            "five miners report each listing"
+        );
+        assert_eq!(zip.agreed_fields, zip.checked_fields, "{zip:?}");
+        assert_eq!(zip.impossible_rows, 0, "{zip:?}");
+    }
+    let liar = &evidence[LIAR];
+    assert!(
+        liar.zipcodes
+            .iter()
+            .all(|zip| zip.agreed_fields < zip.checked_fields)
+    );
+    let fabricated = evidence[FABRICATOR]
+        .zipcodes
+        .iter()
+        .find(|zip| &zip.zipcode == honeypot)
+        .expect("the honeypot's evidence");
+    assert_eq!(fabricated.listings, 12);
+
+    // the scores: honest first, the liar and the lazy behind, the fabricator zeroed
+    let scores: BTreeMap<String, (f64, f64, f64, bool)> = client
+        .query(
+            "SELECT miner_hotkey, total, completeness, reward_share, fabricated
+               FROM scores_v1.epoch_scores WHERE epoch_id = $1",
+            &[&epoch_id],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2), row.get(3), row.get(4))))
+        .collect();
+    assert_eq!(scores.len(), 6);
+    let total = |miner: &str| scores[miner].0;
+    for miner in HONEST {
+        assert!(total(miner) > total(LIAR), "{scores:?}");
+        assert!(total(miner) > total(LAZY), "{scores:?}");
+        assert!((scores[miner].1 - 1.0).abs() < 1e-9, "complete: {scores:?}");
+    }
+    assert!(total(LIAR) > 0.0 && total(LAZY) > 0.0);
+    assert!(scores[FABRICATOR].3, "{scores:?}");
+    assert_eq!(total(FABRICATOR), 0.0);
+    assert_eq!(scores[FABRICATOR].2, 0.0);
+    let shares: f64 = scores.values().map(|score| score.2).sum();
+    assert!(
+        (shares - 1.0).abs() < 1e-9,
+        "every zipcode's reward is given: {shares}"
+    );
+    let winners: Vec<String> = client
+        .query(
+            "SELECT miner_hotkey FROM scores_v1.zipcode_rankings
+              WHERE epoch_id = $1 AND rank = 1 ORDER BY zipcode",
+            &[&epoch_id],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(winners.len(), regular.len());
+    assert!(
+        winners
+            .iter()
+            .all(|winner| HONEST.contains(&winner.as_str())),
+        "{winners:?}"
+    );
+    let unranked: i64 = client
+        .query_one(
+            "SELECT count(*) FROM scores_v1.zipcode_rankings
+              WHERE epoch_id = $1 AND miner_hotkey = $2 AND rank IS NOT NULL",
+            &[&epoch_id, &FABRICATOR],
+        )
+        .await?
+        .get(0);
+    assert_eq!(unranked, 0);
+
+    // a rebuild from offset 0 gives equal tables
+    let rebuild = harness
+        .spawn_projector(&[(ProjectionKind::Scores, "v1_replay")])
+        .await?;
+    harness
+        .projected(ProjectionKind::Scores, "v1_replay")
+        .await?;
+    for (table, order) in [
+        ("epoch_scores", "epoch_id, miner_hotkey"),
+        ("zipcode_rankings", "epoch_id, zipcode, miner_hotkey"),
+        ("scored_epochs", "epoch_id"),
+        ("score_conflicts", "epoch_id, event_id"),
+    ] {
+        let live = checksum(&client, &format!("scores_v1.{table}"), order).await?;
+        let rebuilt = checksum(&client, &format!("scores_v1_replay.{table}"), order).await?;
+        assert_eq!(live, rebuilt, "{table}");
+    }
+    rebuild.stop().await?;
+    projector.stop().await?;
+    Ok(())
+}
