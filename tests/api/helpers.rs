@@ -222,12 +222,15 @@ pub struct Built {
     pub projector: Running,
 }
 
-/// The projections every API test reads.
-pub const TARGETS: [(ProjectionKind, &str); 4] = [
+/// The projections every API test reads (the epoch ones over empty topics: no epoch yet).
+pub const TARGETS: [(ProjectionKind, &str); 7] = [
     (ProjectionKind::Listing, "v1"),
     (ProjectionKind::Trust, "v1"),
     (ProjectionKind::Consensus, "v1"),
     (ProjectionKind::Consensus, "v2"),
+    (ProjectionKind::Epochs, "v1"),
+    (ProjectionKind::Scores, "v1"),
+    (ProjectionKind::Network, "v1"),
 ];
 
 impl Built {

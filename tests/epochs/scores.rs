@@ -9,8 +9,9 @@ use chrono::{Duration, Utc};
 use resi_coordinator::Coordinator;
 use resi_coordinator::coordinator::reveal;
 use resi_datagen::json_files;
-use resi_events::{EventPayload, EventType};
+use resi_events::{Event, EventPayload, EventType, MetagraphObserved, ObservedNeuron, Timestamp};
 use resi_projector::engine::ProjectionKind;
+use resi_tests::api::spawn_api;
 use resi_tests::harness::{count, payloads};
 use serde_json::Value;
 
@@ -135,14 +136,44 @@ async fn an_epoch_is_scored_from_its_evidence_and_fabricators_get_nothing() -> a
         .await?;
     parser.stop().await?;
     bridge.stop().await?;
+    // the metagraph the weights are set by: every miner but the liar registered
+    let network_topic = harness.topics.network();
+    resi_runtime::kafka::keyed_partition_count(&harness.kafka, &pool, &network_topic).await?;
+    let neurons = HONEST
+        .iter()
+        .chain([&LAZY, &FABRICATOR])
+        .zip(10_u32..)
+        .map(|(hotkey, uid)| ObservedNeuron {
+            uid,
+            hotkey: (*hotkey).to_owned(),
+            coldkey: format!("cold-{hotkey}"),
+            stake_rao: 1_000_000_000,
+            validator_permit: false,
+        })
+        .collect();
+    let metagraph = MetagraphObserved {
+        netuid: 46,
+        block: 4_000_000,
+        neurons,
+    };
+    let producer = resi_runtime::kafka::producer(&harness.kafka)?;
+    let now = Timestamp::now();
+    let observed = Event::new(
+        EventPayload::MetagraphObserved(Box::new(metagraph)),
+        now,
+        now,
+    );
+    resi_runtime::kafka::publish(&producer, &network_topic, &observed).await?;
     let targets = [
         (ProjectionKind::Listing, "v1"),
         (ProjectionKind::Trust, "v1"),
         (ProjectionKind::Consensus, "v1"),
+        (ProjectionKind::Epochs, "v1"),
+        (ProjectionKind::Network, "v1"),
         (ProjectionKind::Scores, "v1"),
     ];
     let projector = harness.spawn_projector(&targets).await?;
-    for (projection, version) in &targets[..3] {
+    for (projection, version) in &targets[..5] {
         harness.projected(*projection, version).await?;
     }
     let over = opened.end.to_datetime().unwrap_or_default() + Duration::minutes(15 + 5 + 1);
@@ -152,6 +183,7 @@ async fn an_epoch_is_scored_from_its_evidence_and_fabricators_get_nothing() -> a
     // the next tick has nothing more to record
     assert!(coordinator.tick(over).await?.evidenced.is_empty());
     harness.projected(ProjectionKind::Scores, "v1").await?;
+    harness.projected(ProjectionKind::Epochs, "v1").await?;
 
     // Assert: the evidence says what the miners did
     let epochs = harness.read_all(&harness.topics.epochs()).await?;
@@ -246,6 +278,104 @@ async fn an_epoch_is_scored_from_its_evidence_and_fabricators_get_nothing() -> a
         .await?
         .get(0);
     assert_eq!(unranked, 0);
+
+    // the read API serves it all
+    let api = spawn_api(&resi_tests::api::config(&harness.postgres, &harness.kafka)).await?;
+    let listed = api.get("/api/epochs").await?;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let listed_epoch = listed.body["epochs"]
+        .as_array()
+        .and_then(|epochs| {
+            epochs
+                .iter()
+                .find(|epoch| epoch["epoch_id"] == epoch_id.as_str())
+        })
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(listed_epoch["scored_miners"], 6, "{}", listed.text);
+    assert_eq!(listed_epoch["honeypots_revealed"], true);
+    assert_eq!(listed_epoch["commitment_verified"], true);
+    let detail = api.get(&format!("/api/epochs/{epoch_id}")).await?;
+    assert_eq!(detail.status, 200, "{}", detail.text);
+    assert_eq!(detail.body["honeypots"], serde_json::json!(honeypots));
+    let marked: Vec<&str> = detail.body["zipcodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|zip| zip["is_honeypot"] == true)
+        .filter_map(|zip| zip["zipcode"].as_str())
+        .collect();
+    assert_eq!(marked.len(), honeypots.len());
+    let served = api.get(&format!("/api/epochs/{epoch_id}/scores")).await?;
+    assert_eq!(served.status, 200, "{}", served.text);
+    assert_eq!(served.body["scored"], true);
+    let miners = served.body["miners"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(miners.len(), 6);
+    assert!(
+        HONEST.contains(&miners[0]["miner_hotkey"].as_str().unwrap_or_default()),
+        "highest first"
+    );
+    assert_eq!(miners[5]["miner_hotkey"], FABRICATOR);
+    assert_eq!(miners[5]["fabricated"], true);
+    let (zipcode, _) = &regular[0];
+    let ranked = api
+        .get(&format!(
+            "/api/epochs/{epoch_id}/rankings?zipcode={zipcode}"
+        ))
+        .await?;
+    assert_eq!(ranked.status, 200, "{}", ranked.text);
+    let rows = ranked.body["rankings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        rows.len(),
+        6,
+        "every miner that covered the zipcode: {}",
+        ranked.text
+    );
+    assert_eq!(rows[0]["rank"], 1);
+    assert!((rows[0]["reward"].as_f64().unwrap_or_default() - 0.55).abs() < 1e-9);
+    assert!(rows.iter().all(|row| row["zipcode"] == zipcode.as_str()));
+    let weights = api.get(&format!("/api/epochs/{epoch_id}/weights")).await?;
+    assert_eq!(weights.status, 200, "{}", weights.text);
+    assert_eq!(
+        weights.body["unregistered"],
+        serde_json::json!([LIAR]),
+        "the liar has no uid"
+    );
+    let values: Vec<f64> = weights.body["weights"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert!(
+        (values.iter().sum::<f64>() - 1.0).abs() < 1e-9,
+        "{}",
+        weights.text
+    );
+    assert_eq!(
+        weights.body["uids"].as_array().map(Vec::len),
+        Some(values.len())
+    );
+    assert!(
+        !weights.body["uids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|uid| uid == 15),
+        "the fabricator gets no weight"
+    );
+    let history = api.get(&format!("/api/miners/{FABRICATOR}/epochs")).await?;
+    assert_eq!(history.status, 200, "{}", history.text);
+    assert_eq!(history.body["fabricated_epochs"], 1);
+    assert_eq!(history.body["flagged"], false, "flagged from the second");
+    assert_eq!(api.get("/api/miners/nobody/epochs").await?.status, 404);
+    api.stop().await?;
 
     // a rebuild from offset 0 gives equal tables
     let rebuild = harness

@@ -16,6 +16,9 @@ pub struct Schemas {
     listing: Option<String>,
     trust: Option<String>,
     consensus: Option<String>,
+    epochs: Option<String>,
+    scores: Option<String>,
+    network: Option<String>,
     /// The consensus version read (the live one unless the request named another).
     pub consensus_version: Option<String>,
 }
@@ -51,6 +54,9 @@ impl Schemas {
             match projection {
                 "listing" if live => schemas.listing = Some(schema),
                 "trust" if live => schemas.trust = Some(schema),
+                "epochs" if live => schemas.epochs = Some(schema),
+                "scores" if live => schemas.scores = Some(schema),
+                "network" if live => schemas.network = Some(schema),
                 "consensus" if consensus_version.is_none_or(|wanted| wanted == version) => {
                     schemas.consensus = Some(schema);
                     schemas.consensus_version = Some(version);
@@ -76,6 +82,21 @@ impl Schemas {
     /// The live trust projection's schema.
     pub fn trust(&self) -> ApiResult<&str> {
         self.trust.as_deref().ok_or(ApiError::NotBuilt("trust"))
+    }
+
+    /// The live epochs projection's schema.
+    pub fn epochs(&self) -> ApiResult<&str> {
+        self.epochs.as_deref().ok_or(ApiError::NotBuilt("epochs"))
+    }
+
+    /// The live scores projection's schema.
+    pub fn scores(&self) -> ApiResult<&str> {
+        self.scores.as_deref().ok_or(ApiError::NotBuilt("scores"))
+    }
+
+    /// The live network projection's schema.
+    pub fn network(&self) -> ApiResult<&str> {
+        self.network.as_deref().ok_or(ApiError::NotBuilt("network"))
     }
 
     /// The consensus version's schema.

@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use crate::{consensus, error, listings, miners, model, ops};
+use crate::{consensus, epochs, error, listings, miners, model, ops};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -24,6 +24,12 @@ use crate::{consensus, error, listings, miners, model, ops};
         consensus::history,
         miners::stats,
         miners::leaderboard,
+        epochs::miner,
+        epochs::list,
+        epochs::detail,
+        epochs::scores,
+        epochs::rankings,
+        epochs::weights,
         ops::stats,
     ),
     components(schemas(
@@ -46,6 +52,18 @@ use crate::{consensus, error, listings, miners, model, ops};
         miners::MinerStats,
         miners::MinerRank,
         miners::Leaderboard,
+        epochs::EpochSummary,
+        epochs::EpochList,
+        epochs::AssignedZipcode,
+        epochs::EpochDetail,
+        epochs::ScoreComponents,
+        epochs::MinerEpochScore,
+        epochs::EpochScores,
+        epochs::ZipcodeRanking,
+        epochs::Rankings,
+        epochs::Weights,
+        epochs::MinerEpoch,
+        epochs::MinerEpochs,
         ops::Health,
         ops::ProjectionLag,
         ops::Readiness,
@@ -55,7 +73,8 @@ use crate::{consensus, error, listings, miners, model, ops};
     modifiers(&CommonResponses),
     tags(
         (name = "listings", description = "Listings, their consensus and history"),
-        (name = "miners", description = "Miner trust, accuracy and the leaderboard"),
+        (name = "miners", description = "Miner trust, accuracy, the leaderboard and each miner's epochs"),
+        (name = "epochs", description = "Zipcode epochs, their scores, per-zipcode rankings and weights"),
         (name = "operations", description = "Health, readiness and statistics"),
     )
 )]

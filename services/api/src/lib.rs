@@ -9,6 +9,7 @@ pub mod config;
 pub mod consensus;
 pub mod db;
 pub mod docs;
+pub mod epochs;
 pub mod error;
 pub mod limit;
 pub mod listings;
@@ -131,6 +132,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/listing/{zpid}/history", get(consensus::history))
         .route("/api/miners", get(miners::leaderboard))
         .route("/api/miners/{hotkey}/stats", get(miners::stats))
+        .route("/api/miners/{hotkey}/epochs", get(epochs::miner))
+        .route("/api/epochs", get(epochs::list))
+        .route("/api/epochs/{epoch_id}", get(epochs::detail))
+        .route("/api/epochs/{epoch_id}/scores", get(epochs::scores))
+        .route("/api/epochs/{epoch_id}/rankings", get(epochs::rankings))
+        .route("/api/epochs/{epoch_id}/weights", get(epochs::weights))
         .route("/api/stats", get(ops::stats))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),

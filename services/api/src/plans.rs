@@ -3,7 +3,7 @@
 //! reads. `/api/stats` is the one exception: its totals aggregate whole tables, which is why
 //! it is cached (`api.stats_cache_ms`) instead.
 
-use crate::{consensus, listings, miners};
+use crate::{consensus, epochs, listings, miners};
 
 /// (name, SQL) of every per-request statement over the given schemas.
 #[must_use]
@@ -126,4 +126,13 @@ pub async fn generic_plan(
         })
         .collect::<Vec<_>>()
         .join("\n"))
+}
+
+/// (name, SQL) of every statement of the epoch endpoints over the given schemas.
+#[must_use]
+pub fn epoch_statements(epochs: &str, scores: &str, network: &str) -> Vec<(String, String)> {
+    epochs::epochs_sql(epochs, scores, network)
+        .into_iter()
+        .map(|(name, sql)| (format!("epochs.{name}"), sql))
+        .collect()
 }
