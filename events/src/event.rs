@@ -8,6 +8,7 @@ use crate::evidence::{EpochEvidenceComplete, MinerEpochEvidence};
 use crate::id::{ContentHash, EventId, IdHasher};
 use crate::listing::CanonicalListing;
 use crate::network::{MetagraphObserved, MinerStatusReported};
+use crate::sanction::{MinerBanned, MinerFabricated, MinerUnbanned};
 use crate::time::Timestamp;
 use crate::topics::TopicKind;
 
@@ -71,11 +72,17 @@ pub enum EventType {
     MinerEpochEvidence,
     /// [`EpochEvidenceComplete`].
     EpochEvidenceComplete,
+    /// [`MinerFabricated`].
+    MinerFabricated,
+    /// [`MinerBanned`].
+    MinerBanned,
+    /// [`MinerUnbanned`].
+    MinerUnbanned,
 }
 
 impl EventType {
     /// Every event type, in the payload's variant order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 14] = [
         Self::UploadObserved,
         Self::UploadParsed,
         Self::UploadRejected,
@@ -87,6 +94,9 @@ impl EventType {
         Self::MetagraphObserved,
         Self::MinerEpochEvidence,
         Self::EpochEvidenceComplete,
+        Self::MinerFabricated,
+        Self::MinerBanned,
+        Self::MinerUnbanned,
     ];
 
     /// The name used in headers, logs and metrics.
@@ -104,6 +114,9 @@ impl EventType {
             Self::MetagraphObserved => "metagraph_observed",
             Self::MinerEpochEvidence => "miner_epoch_evidence",
             Self::EpochEvidenceComplete => "epoch_evidence_complete",
+            Self::MinerFabricated => "miner_fabricated",
+            Self::MinerBanned => "miner_banned",
+            Self::MinerUnbanned => "miner_unbanned",
         }
     }
 
@@ -118,6 +131,9 @@ impl EventType {
                 | Self::MetagraphObserved
                 | Self::MinerEpochEvidence
                 | Self::EpochEvidenceComplete
+                | Self::MinerFabricated
+                | Self::MinerBanned
+                | Self::MinerUnbanned
         )
     }
 
@@ -128,12 +144,13 @@ impl EventType {
     ///   summaries count rows outside the file's zipcode and every extra column; attestations
     ///   carry the epoch and zipcode; new row and upload rejection reasons; dead letters of
     ///   events a projection's database refused.
+    /// * 3 (upload rejections): the `miner_banned` reason.
     #[must_use]
     pub const fn schema_version(self) -> u16 {
         match self {
+            Self::UploadRejected => 3,
             Self::UploadObserved
             | Self::UploadParsed
-            | Self::UploadRejected
             | Self::ListingAttested
             | Self::DeadLettered => 2,
             Self::EpochOpened
@@ -141,7 +158,10 @@ impl EventType {
             | Self::MinerStatusReported
             | Self::MetagraphObserved
             | Self::MinerEpochEvidence
-            | Self::EpochEvidenceComplete => 1,
+            | Self::EpochEvidenceComplete
+            | Self::MinerFabricated
+            | Self::MinerBanned
+            | Self::MinerUnbanned => 1,
         }
     }
 
@@ -149,13 +169,18 @@ impl EventType {
     #[must_use]
     pub const fn topic(self) -> TopicKind {
         match self {
-            Self::UploadObserved | Self::UploadParsed | Self::UploadRejected => TopicKind::Uploads,
+            Self::UploadObserved
+            | Self::UploadParsed
+            | Self::UploadRejected
+            | Self::MinerFabricated => TopicKind::Uploads,
             Self::ListingAttested => TopicKind::Attestations,
             Self::DeadLettered => TopicKind::DeadLetters,
             Self::EpochOpened
             | Self::EpochClosed
             | Self::MinerEpochEvidence
-            | Self::EpochEvidenceComplete => TopicKind::Epochs,
+            | Self::EpochEvidenceComplete
+            | Self::MinerBanned
+            | Self::MinerUnbanned => TopicKind::Epochs,
             Self::MinerStatusReported | Self::MetagraphObserved => TopicKind::Network,
         }
     }
@@ -187,6 +212,12 @@ pub enum EventPayload {
     MinerEpochEvidence(Box<MinerEpochEvidence>),
     /// Every miner's evidence of an epoch is on the log.
     EpochEvidenceComplete(Box<EpochEvidenceComplete>),
+    /// A miner fabricated in an epoch; its trust falls.
+    MinerFabricated(Box<MinerFabricated>),
+    /// A miner is banned.
+    MinerBanned(Box<MinerBanned>),
+    /// An operator lifted a miner's ban.
+    MinerUnbanned(Box<MinerUnbanned>),
 }
 
 impl EventPayload {
@@ -205,6 +236,9 @@ impl EventPayload {
             Self::MetagraphObserved(_) => EventType::MetagraphObserved,
             Self::MinerEpochEvidence(_) => EventType::MinerEpochEvidence,
             Self::EpochEvidenceComplete(_) => EventType::EpochEvidenceComplete,
+            Self::MinerFabricated(_) => EventType::MinerFabricated,
+            Self::MinerBanned(_) => EventType::MinerBanned,
+            Self::MinerUnbanned(_) => EventType::MinerUnbanned,
         }
     }
 
@@ -223,6 +257,9 @@ impl EventPayload {
             Self::MetagraphObserved(metagraph) => metagraph.event_id(),
             Self::MinerEpochEvidence(evidence) => evidence.event_id(),
             Self::EpochEvidenceComplete(complete) => complete.event_id(),
+            Self::MinerFabricated(fabricated) => fabricated.event_id(),
+            Self::MinerBanned(banned) => banned.event_id(),
+            Self::MinerUnbanned(unbanned) => unbanned.event_id(),
         }
     }
 
@@ -243,6 +280,9 @@ impl EventPayload {
             Self::MetagraphObserved(_) => "metagraph",
             Self::MinerEpochEvidence(evidence) => &evidence.epoch_id,
             Self::EpochEvidenceComplete(complete) => &complete.epoch_id,
+            Self::MinerFabricated(fabricated) => &fabricated.miner_hotkey,
+            Self::MinerBanned(banned) => &banned.miner_hotkey,
+            Self::MinerUnbanned(unbanned) => &unbanned.miner_hotkey,
         }
     }
 }
@@ -563,6 +603,8 @@ pub enum UploadRejectReason {
     MetadataMinerMismatch,
     /// The key names two different miners (`hotkey=A/data/hotkey=B/…`).
     HotkeyMismatch,
+    /// The miner is banned for fabricating (schema version 3).
+    MinerBanned,
 }
 
 impl UploadRejectReason {
@@ -575,6 +617,7 @@ impl UploadRejectReason {
             Self::MetadataInvalid => "metadata_invalid",
             Self::MetadataMinerMismatch => "metadata_miner_mismatch",
             Self::HotkeyMismatch => "hotkey_mismatch",
+            Self::MinerBanned => "miner_banned",
         }
     }
 }

@@ -21,6 +21,7 @@ mod legacy;
 pub mod listing;
 pub mod network;
 pub mod normalize;
+pub mod sanction;
 pub mod time;
 pub mod topics;
 
@@ -38,5 +39,6 @@ pub use listing::CanonicalListing;
 pub use network::{
     MetagraphObserved, MinerStatusReported, MiningStatus, ObservedNeuron, ZipcodeProgress,
 };
+pub use sanction::{MinerBanned, MinerFabricated, MinerUnbanned};
 pub use time::Timestamp;
 pub use topics::{TopicKind, TopicSpec, Topics};

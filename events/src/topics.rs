@@ -2,10 +2,10 @@
 //!
 //! | topic | key | default partitions | retention | holds |
 //! |---|---|---|---|---|
-//! | `{prefix}resi.uploads.v1` | miner hotkey | 6 | forever | `UploadObserved`, `UploadParsed`, `UploadRejected` |
+//! | `{prefix}resi.uploads.v1` | miner hotkey | 6 | forever | `UploadObserved`, `UploadParsed`, `UploadRejected`, `MinerFabricated` |
 //! | `{prefix}resi.attestations.v1` | listing id (zpid) | 12 | forever | `ListingAttested` |
 //! | `{prefix}resi.dead-letters.v1` | miner hotkey or source key | 3 | forever | `DeadLettered` |
-//! | `{prefix}resi.epochs.v1` | epoch id | 1 (always) | forever | `EpochOpened`, `EpochClosed`, `MinerEpochEvidence`, `EpochEvidenceComplete` |
+//! | `{prefix}resi.epochs.v1` | epoch id (miner for bans) | 1 (always) | forever | `EpochOpened`, `EpochClosed`, `MinerEpochEvidence`, `EpochEvidenceComplete`, `MinerBanned`, `MinerUnbanned` |
 //! | `{prefix}resi.network.v1` | hotkey (`metagraph` for snapshots) | 3 | forever | `MinerStatusReported`, `MetagraphObserved` |
 //!
 //! Keys give total order per miner on the uploads topic (the trust projection folds a miner's

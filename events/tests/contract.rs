@@ -7,11 +7,11 @@ use resi_events::codec::{self, FORMAT_BINCODE2};
 use resi_events::{
     Admission, CanonicalListing, DeadLetterReason, DeadLetterSubject, DeadLettered, DecodeError,
     EpochClosed, EpochEvidenceComplete, EpochMetadata, EpochOpened, EpochZipcode, Event,
-    EventPayload, EvidenceSource, ListingAttested, MarketTier, MetagraphObserved,
-    MinerEpochEvidence, MinerStatusReported, MiningStatus, ObservedNeuron, QualityAssessment,
-    QualityIssue, ReasonCount, RejectReason, Timestamp, UploadDiscovery, UploadFormat,
-    UploadObserved, UploadParsed, UploadRejectReason, UploadRejected, ZipcodeEvidence,
-    ZipcodeProgress, honeypot_commitment,
+    EventPayload, EvidenceSource, ListingAttested, MarketTier, MetagraphObserved, MinerBanned,
+    MinerEpochEvidence, MinerFabricated, MinerStatusReported, MinerUnbanned, MiningStatus,
+    ObservedNeuron, QualityAssessment, QualityIssue, ReasonCount, RejectReason, Timestamp,
+    UploadDiscovery, UploadFormat, UploadObserved, UploadParsed, UploadRejectReason,
+    UploadRejected, ZipcodeEvidence, ZipcodeProgress, honeypot_commitment,
 };
 
 const FILE_TIME: Timestamp = Timestamp::from_micros(1_758_123_000_000_000);
@@ -370,7 +370,38 @@ fn samples() -> Vec<(&'static str, Event)> {
                 },
             ))),
         ),
+        (
+            "miner_fabricated",
+            event(EventPayload::MinerFabricated(Box::new(MinerFabricated {
+                miner_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".to_owned(),
+                epoch_id: "2025-10-01T16-00-00".to_owned(),
+                evidence_id: miner_epoch_evidence().event_id(),
+                honeypot_listings: 12,
+                impossible_rows: 0,
+            }))),
+        ),
+        (
+            "miner_banned",
+            event(EventPayload::MinerBanned(Box::new(miner_banned()))),
+        ),
+        (
+            "miner_unbanned",
+            event(EventPayload::MinerUnbanned(Box::new(MinerUnbanned {
+                miner_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".to_owned(),
+                banned_id: miner_banned().event_id(),
+                operator: "ops@resi".to_owned(),
+                reason: "the honeypot reveal was wrong".to_owned(),
+            }))),
+        ),
     ]
+}
+
+fn miner_banned() -> MinerBanned {
+    MinerBanned {
+        miner_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".to_owned(),
+        epochs: vec!["2025-10-01T16-00-00".to_owned()],
+        evidence_ids: vec![miner_epoch_evidence().event_id()],
+    }
 }
 
 fn miner_epoch_evidence() -> MinerEpochEvidence {
@@ -531,7 +562,10 @@ fn as_schema1(mut event: Event) -> Event {
         | EventPayload::MinerStatusReported(_)
         | EventPayload::MetagraphObserved(_)
         | EventPayload::MinerEpochEvidence(_)
-        | EventPayload::EpochEvidenceComplete(_) => {}
+        | EventPayload::EpochEvidenceComplete(_)
+        | EventPayload::MinerFabricated(_)
+        | EventPayload::MinerBanned(_)
+        | EventPayload::MinerUnbanned(_) => {}
     }
     event
 }
@@ -568,6 +602,35 @@ fn schema_version_1_vectors_still_decode() {
         decoded += 1;
     }
     assert_eq!(decoded, 8, "every version 1 vector was read");
+}
+
+/// Rejections written at schema version 2 (before the `miner_banned` reason) still decode, to
+/// the same event and id.
+#[test]
+fn schema_version_2_rejections_still_decode() {
+    let samples = samples();
+    let mut decoded = 0;
+    for entry in std::fs::read_dir(golden_dir().join("schema2")).expect("schema 2 vectors") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .expect("name")
+            .to_owned();
+        let (_, sample) = samples
+            .iter()
+            .find(|(sample_name, _)| *sample_name == name)
+            .unwrap_or_else(|| panic!("no sample for {name}"));
+        let bytes = hex::decode(std::fs::read_to_string(&path).expect("read").trim()).expect("hex");
+        assert_eq!(bytes[1 + 32], 2, "{name} is a version 2 vector");
+        let mut event = codec::decode(&bytes).unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert_eq!(event.schema_version, 2, "{name}");
+        assert_eq!(event.id, sample.id, "{name}");
+        event.schema_version = sample.schema_version;
+        assert_eq!(&event, sample, "{name}");
+        decoded += 1;
+    }
+    assert_eq!(decoded, 2, "every version 2 rejection was read");
 }
 
 #[test]

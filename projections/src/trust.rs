@@ -14,6 +14,9 @@
 //! bonus   = CONFIRMED_BONUS when a validator confirmed the data
 //! ```
 //!
+//! and, for every epoch in which the scores found the miner fabricating,
+//! `trust' = max(trust − FABRICATION_PENALTY, 0)`.
+//!
 //! A miner that keeps submitting files of quality `q ≥ POOR_QUALITY` converges to `q`: good
 //! files raise trust, medium ones hold it at their level, and a single poor file costs far more
 //! than a single good file earns.
@@ -30,6 +33,9 @@ pub const POOR_PENALTY: f64 = 0.2;
 pub const FAKE_PENALTY: f64 = 0.5;
 /// Rise when a validator confirmed the data.
 pub const CONFIRMED_BONUS: f64 = 0.1;
+/// Drop for each epoch in which the miner fabricated (a honeypot listing or an impossible
+/// one; seed 003 Q12).
+pub const FABRICATION_PENALTY: f64 = 0.2;
 
 /// What validators said of a submission, when they said anything.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -193,6 +199,11 @@ impl MinerTrust {
         }
     }
 
+    /// An epoch in which the miner fabricated: trust falls by [`FABRICATION_PENALTY`].
+    pub fn fabricated(&mut self) {
+        self.trust_score = (self.trust_score - FABRICATION_PENALTY).clamp(0.0, 1.0);
+    }
+
     /// Share of rows that repeated an id within their file.
     #[must_use]
     pub fn duplicate_rate(&self) -> f64 {
@@ -315,5 +326,16 @@ mod tests {
         assert_eq!(admit(50, 900, 1_000), (50, 0));
         assert_eq!(admit(10, 1_200, 1_000), (0, 10), "already over the limit");
         assert_eq!(admit(0, 0, 100), (0, 0));
+    }
+
+    #[test]
+    fn a_fabricating_epoch_costs_a_fifth_and_never_goes_below_zero() {
+        let mut miner = MinerTrust::default();
+        miner.fabricated();
+        assert!((miner.trust_score - (INITIAL_TRUST - FABRICATION_PENALTY)).abs() < 1e-12);
+        for _ in 0..5 {
+            miner.fabricated();
+        }
+        assert_eq!(miner.trust_score, 0.0);
     }
 }

@@ -601,10 +601,26 @@ async fn the_gateway_openapi_document_declares_what_it_enforces() -> anyhow::Res
         .first()
         .cloned()
         .unwrap_or_default();
+    // Eve is banned for fabricating
+    let ban = resi_events::Event::new(
+        resi_events::EventPayload::MinerBanned(Box::new(resi_events::MinerBanned {
+            miner_hotkey: hotkey("//Eve")?,
+            epochs: vec![active.clone()],
+            evidence_ids: vec![resi_events::EventId([7; 32])],
+        })),
+        resi_events::Timestamp::now(),
+        resi_events::Timestamp::now(),
+    );
+    let producer = resi_runtime::kafka::producer(&harness.kafka)?;
+    resi_runtime::kafka::publish(&producer, &harness.topics.epochs(), &ban).await?;
     let projector = harness
-        .spawn_projector(&[(ProjectionKind::Epochs, "v1")])
+        .spawn_projector(&[
+            (ProjectionKind::Epochs, "v1"),
+            (ProjectionKind::Scores, "v1"),
+        ])
         .await?;
     harness.projected(ProjectionKind::Epochs, "v1").await?;
+    harness.projected(ProjectionKind::Scores, "v1").await?;
 
     let directory = tempfile::tempdir()?;
     let snapshot = directory.path().join("metagraph.json");
@@ -632,11 +648,24 @@ async fn the_gateway_openapi_document_declares_what_it_enforces() -> anyhow::Res
     assert_eq!(health["metagraph"]["neurons"], 4);
     assert_eq!(health["metagraph"]["block"], 4_000_000);
     let now = Utc::now().timestamp();
-    let signed = sign(&[(
-        "//Alice",
-        format!("zipcode:assignment:current:{now}"),
-        false,
-    )])?;
+    let signed = sign(&[
+        (
+            "//Alice",
+            format!("zipcode:assignment:current:{now}"),
+            false,
+        ),
+        ("//Eve", format!("zipcode:assignment:current:{now}"), false),
+    ])?;
+    // a banned hotkey is refused, whatever it signs
+    let banned = signed_url(
+        &gateway.base,
+        "/api/v1/zipcode-assignments/current",
+        &signed[1],
+        now,
+    );
+    let (status, body, _) = get(&banned).await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "banned", "{body}");
     let current = signed_url(
         &gateway.base,
         "/api/v1/zipcode-assignments/current",

@@ -63,6 +63,7 @@ fn report(opened: &[&str], closed: &[&str]) -> TickReport {
         opened: opened.iter().map(|id| (*id).to_owned()).collect(),
         closed: closed.iter().map(|id| (*id).to_owned()).collect(),
         evidenced: Vec::new(),
+        banned: Vec::new(),
     }
 }
 

@@ -57,6 +57,8 @@ async fn an_epoch_is_scored_from_its_evidence_and_fabricators_get_nothing() -> a
     config.coordinator.selection.target_listings = 300;
     config.coordinator.selection.min_zipcode_listings = 50;
     config.coordinator.selection.default_expected_listings = 60;
+    // one fabricating epoch bans, so that a ban and its lifting are seen in one epoch
+    config.coordinator.ban_after_epochs = 1;
     let mut coordinator = Coordinator::build(&config).await?;
     let report = coordinator.tick(Utc::now()).await?;
     let epoch_id = report.opened.first().cloned().unwrap_or_default();
@@ -180,8 +182,13 @@ async fn an_epoch_is_scored_from_its_evidence_and_fabricators_get_nothing() -> a
     let later = coordinator.tick(over).await?;
     assert!(later.closed.contains(&epoch_id), "{later:?}");
     assert!(later.evidenced.contains(&epoch_id), "{later:?}");
+    assert_eq!(later.banned, vec![FABRICATOR.to_owned()], "{later:?}");
     // the next tick has nothing more to record
-    assert!(coordinator.tick(over).await?.evidenced.is_empty());
+    let again = coordinator.tick(over).await?;
+    assert!(
+        again.evidenced.is_empty() && again.banned.is_empty(),
+        "{again:?}"
+    );
     harness.projected(ProjectionKind::Scores, "v1").await?;
     harness.projected(ProjectionKind::Epochs, "v1").await?;
 
@@ -377,6 +384,95 @@ async fn an_epoch_is_scored_from_its_evidence_and_fabricators_get_nothing() -> a
     assert_eq!(api.get("/api/miners/nobody/epochs").await?.status, 404);
     api.stop().await?;
 
+    // the fabricator paid in trust, is banned, and its next upload is refused
+    harness.projected(ProjectionKind::Trust, "v1").await?;
+    let trust: BTreeMap<String, f64> = client
+        .query(
+            "SELECT miner_hotkey, trust_score FROM trust_v1.miner_trust",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert!(trust[FABRICATOR] < trust[HONEST[0]] - 0.15, "{trust:?}");
+    let penalties: i64 = client
+        .query_one(
+            "SELECT count FROM trust_v1.miner_rejections WHERE miner_hotkey = $1 AND reason = 'epoch:fabricated'",
+            &[&FABRICATOR],
+        )
+        .await?
+        .get(0);
+    assert_eq!(penalties, 1);
+    let banned: bool = client
+        .query_one(
+            "SELECT banned FROM scores_v1.miner_bans WHERE miner_hotkey = $1",
+            &[&FABRICATOR],
+        )
+        .await?
+        .get(0);
+    assert!(banned);
+    let (zipcode, expected) = &regular[1];
+    let document = json_files::document(
+        &epoch_id,
+        zipcode,
+        FABRICATOR,
+        submitted,
+        listings(zipcode, *expected, 71_000_000, places[zipcode], 0),
+    );
+    let refused_key = json_files::key(
+        FABRICATOR,
+        &epoch_id,
+        zipcode,
+        "data_20251021_101500.json",
+        false,
+    );
+    harness
+        .put(&refused_key, json_files::bytes(&document)?)
+        .await?;
+    let bridge = harness
+        .spawn_bridge(&harness.bridge_config("s3", None))
+        .await?;
+    let parser = harness.spawn_parser(&harness.parser_config(0, 1)).await?;
+    let uploads = harness
+        .wait_for(&harness.topics.uploads(), "the banned miner's upload refused", |records| {
+            payloads(records).any(|payload| matches!(payload, EventPayload::UploadRejected(rejected) if rejected.key == refused_key))
+        })
+        .await?;
+    parser.stop().await?;
+    bridge.stop().await?;
+    let refusal = payloads(&uploads)
+        .find_map(|payload| match payload {
+            EventPayload::UploadRejected(rejected) if rejected.key == refused_key => {
+                Some(rejected.reason)
+            }
+            _ => None,
+        })
+        .expect("the refusal");
+    assert_eq!(refusal, resi_events::UploadRejectReason::MinerBanned);
+
+    // an operator lifts the ban: an event too, folded like the others
+    let ctl = resi_ctl::CtlConfig {
+        postgres: harness.postgres.clone(),
+        kafka: harness.kafka.clone(),
+        ..resi_ctl::CtlConfig::default()
+    };
+    resi_ctl::miners::unban(&ctl, FABRICATOR, "ops", "reviewed the honeypot reveal").await?;
+    assert!(
+        resi_ctl::miners::unban(&ctl, HONEST[0], "ops", "never banned")
+            .await
+            .is_err()
+    );
+    harness.projected(ProjectionKind::Scores, "v1").await?;
+    let lifted = client
+        .query_one(
+            "SELECT banned, unbanned_by FROM scores_v1.miner_bans WHERE miner_hotkey = $1",
+            &[&FABRICATOR],
+        )
+        .await?;
+    assert!(!lifted.get::<_, bool>(0));
+    assert_eq!(lifted.get::<_, Option<String>>(1).as_deref(), Some("ops"));
+
     // a rebuild from offset 0 gives equal tables
     let rebuild = harness
         .spawn_projector(&[(ProjectionKind::Scores, "v1_replay")])
@@ -389,6 +485,7 @@ async fn an_epoch_is_scored_from_its_evidence_and_fabricators_get_nothing() -> a
         ("zipcode_rankings", "epoch_id, zipcode, miner_hotkey"),
         ("scored_epochs", "epoch_id"),
         ("score_conflicts", "epoch_id, event_id"),
+        ("miner_bans", "miner_hotkey"),
     ] {
         let live = checksum(&client, &format!("scores_v1.{table}"), order).await?;
         let rebuilt = checksum(&client, &format!("scores_v1_replay.{table}"), order).await?;

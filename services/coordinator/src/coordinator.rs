@@ -64,6 +64,8 @@ pub struct CoordinatorConfig {
     /// A reported listing farther than this from its zipcode's reference point is impossible,
     /// kilometres.
     pub far_km: f64,
+    /// Fabricating epochs (since the last unban) after which a miner is banned.
+    pub ban_after_epochs: u32,
 }
 
 impl Default for CoordinatorConfig {
@@ -76,6 +78,7 @@ impl Default for CoordinatorConfig {
             read_timeout_secs: 30,
             evidence_delay_minutes: 5,
             far_km: 50.0,
+            ban_after_epochs: 5,
         }
     }
 }
@@ -105,6 +108,12 @@ pub struct Ledger {
     pub closings: BTreeMap<String, (resi_events::EventId, EpochClosed)>,
     /// Epochs whose evidence is complete on the log.
     pub evidenced: BTreeSet<String>,
+    /// Per miner, the epochs it fabricated in since its last ban or unban, with the evidence.
+    pub fabrications: BTreeMap<String, Vec<(String, resi_events::EventId)>>,
+    /// Standing bans: the `MinerBanned` id by miner.
+    pub bans: BTreeMap<String, resi_events::EventId>,
+    /// Evidence read whose completion is not read yet.
+    pending_evidence: BTreeMap<resi_events::EventId, resi_events::MinerEpochEvidence>,
     /// Records that did not decode.
     pub unreadable: u64,
     /// The end offset the ledger was read to.
@@ -112,6 +121,49 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// Notes who fabricated in the completed epoch (its first completion only), from exactly
+    /// the evidence it names.
+    fn complete(&mut self, complete: &resi_events::EpochEvidenceComplete) {
+        let named: Vec<(resi_events::EventId, resi_events::MinerEpochEvidence)> = complete
+            .evidence_ids
+            .iter()
+            .filter_map(|id| Some((*id, self.pending_evidence.remove(id)?)))
+            .collect();
+        self.pending_evidence
+            .retain(|_, evidence| evidence.epoch_id != complete.epoch_id);
+        if self.evidenced.contains(&complete.epoch_id) {
+            return;
+        }
+        let (Some(opened), Some((_, closed))) = (
+            self.opened.get(&complete.epoch_id),
+            self.closings.get(&complete.epoch_id),
+        ) else {
+            return;
+        };
+        let evidence: Vec<resi_events::MinerEpochEvidence> =
+            named.iter().map(|(_, evidence)| evidence.clone()).collect();
+        let scored = resi_projections::scores::score_epoch(
+            opened,
+            closed,
+            &evidence,
+            &resi_projections::scores::ScoreWeights::reference(),
+        );
+        for miner in scored.miners.iter().filter(|miner| miner.fabricated) {
+            if self.bans.contains_key(&miner.miner_hotkey) {
+                continue;
+            }
+            if let Some((id, _)) = named
+                .iter()
+                .find(|(_, evidence)| evidence.miner_hotkey == miner.miner_hotkey)
+            {
+                self.fabrications
+                    .entry(miner.miner_hotkey.clone())
+                    .or_default()
+                    .push((complete.epoch_id.clone(), *id));
+            }
+        }
+    }
+
     fn apply(&mut self, event: Event) {
         match event.payload {
             EventPayload::EpochOpened(opened) => {
@@ -125,8 +177,22 @@ impl Ledger {
                     .entry(closed.epoch_id.clone())
                     .or_insert((event.id, closed));
             }
+            EventPayload::MinerEpochEvidence(evidence) => {
+                self.pending_evidence.insert(event.id, *evidence);
+            }
             EventPayload::EpochEvidenceComplete(complete) => {
+                self.complete(&complete);
                 self.evidenced.insert(complete.epoch_id);
+            }
+            EventPayload::MinerBanned(banned) => {
+                self.fabrications.remove(&banned.miner_hotkey);
+                self.bans.insert(banned.miner_hotkey, event.id);
+            }
+            EventPayload::MinerUnbanned(unbanned)
+                if self.bans.get(&unbanned.miner_hotkey) == Some(&unbanned.banned_id) =>
+            {
+                self.bans.remove(&unbanned.miner_hotkey);
+                self.fabrications.remove(&unbanned.miner_hotkey);
             }
             _ => {}
         }
@@ -144,6 +210,8 @@ pub struct TickReport {
     pub closed: Vec<String>,
     /// Epochs whose evidence was recorded, by id.
     pub evidenced: Vec<String>,
+    /// Miners banned, by hotkey.
+    pub banned: Vec<String>,
 }
 
 /// A coordinator instance.
@@ -154,6 +222,8 @@ pub struct Coordinator {
     pool: deadpool_postgres::Pool,
     producer: FutureProducer,
     topic: String,
+    /// Where trust penalties go: the miners' uploads topic.
+    uploads_topic: String,
     lock_key: i64,
     leader: Option<tokio_postgres::Client>,
     ledger: Ledger,
@@ -187,6 +257,8 @@ impl Coordinator {
             partitions == 1,
             "topic {topic} has {partitions} partitions; epochs need exactly one (total order)"
         );
+        let uploads_topic = Topics::new(&config.kafka.topic_prefix).uploads();
+        kafka::keyed_partition_count(&config.kafka, &pool, &uploads_topic).await?;
         let lock_key = i64::from_le_bytes(
             blake3::hash(format!("resi.coordinator:{topic}").as_bytes()).as_bytes()[..8]
                 .try_into()
@@ -199,6 +271,7 @@ impl Coordinator {
             pool,
             producer: kafka::producer(&config.kafka)?,
             topic,
+            uploads_topic,
             lock_key,
             leader: None,
             ledger: Ledger::default(),
@@ -304,7 +377,40 @@ impl Coordinator {
                 }
             }
         }
+        report.banned = self.ban_due(now).await?;
         Ok(report)
+    }
+
+    /// Bans every miner whose fabricating epochs since its last ban or unban reached
+    /// `ban_after_epochs`, with those epochs and their evidence.
+    async fn ban_due(&mut self, now: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
+        let threshold = usize::try_from(self.config.ban_after_epochs.max(1)).unwrap_or(usize::MAX);
+        let due: Vec<resi_events::MinerBanned> = self
+            .ledger
+            .fabrications
+            .iter()
+            .filter(|(miner, epochs)| {
+                epochs.len() >= threshold && !self.ledger.bans.contains_key(*miner)
+            })
+            .map(|(miner, epochs)| resi_events::MinerBanned {
+                miner_hotkey: miner.clone(),
+                epochs: epochs.iter().map(|(epoch, _)| epoch.clone()).collect(),
+                evidence_ids: epochs.iter().map(|(_, id)| *id).collect(),
+            })
+            .collect();
+        let mut banned = Vec::with_capacity(due.len());
+        for ban in due {
+            tracing::warn!(miner = %ban.miner_hotkey, epochs = ?ban.epochs, "banning a miner for fabricating");
+            let miner = ban.miner_hotkey.clone();
+            let event = Event::new(
+                EventPayload::MinerBanned(Box::new(ban)),
+                timestamp(now),
+                Timestamp::now(),
+            );
+            self.publish(&event).await?;
+            banned.push(miner);
+        }
+        Ok(banned)
     }
 
     /// Gathers `opened`'s evidence and publishes it: each miner's, then the completion naming
@@ -321,6 +427,31 @@ impl Coordinator {
         drop(client);
         let at = closed_time(opened, &self.config.schedule);
         tracing::info!(epoch = %opened.epoch_id, miners = evidence.len(), "recording the epoch's evidence");
+        // who fabricated, by the same rule the scores apply; each costs trust, once per epoch
+        // (the penalty's id is the miner and the epoch, should this be recorded twice)
+        let scored = resi_projections::scores::score_epoch(
+            opened,
+            closed,
+            &evidence,
+            &resi_projections::scores::ScoreWeights::reference(),
+        );
+        let fabricated: Vec<resi_events::MinerFabricated> = scored
+            .miners
+            .iter()
+            .filter(|miner| miner.fabricated)
+            .filter_map(|miner| {
+                let evidence = evidence
+                    .iter()
+                    .find(|evidence| evidence.miner_hotkey == miner.miner_hotkey)?;
+                Some(resi_events::MinerFabricated {
+                    miner_hotkey: miner.miner_hotkey.clone(),
+                    epoch_id: opened.epoch_id.clone(),
+                    evidence_id: evidence.event_id(),
+                    honeypot_listings: miner.honeypot_listings,
+                    impossible_rows: miner.impossible_rows,
+                })
+            })
+            .collect();
         for miner in evidence {
             let event = Event::new(
                 EventPayload::MinerEpochEvidence(Box::new(miner)),
@@ -328,6 +459,15 @@ impl Coordinator {
                 Timestamp::now(),
             );
             self.publish(&event).await?;
+        }
+        for penalty in fabricated {
+            tracing::warn!(miner = %penalty.miner_hotkey, epoch = %penalty.epoch_id, honeypot_listings = penalty.honeypot_listings, impossible_rows = penalty.impossible_rows, "a miner fabricated");
+            let event = Event::new(
+                EventPayload::MinerFabricated(Box::new(penalty)),
+                at,
+                Timestamp::now(),
+            );
+            self.publish_penalty(&event).await?;
         }
         let event = Event::new(
             EventPayload::EpochEvidenceComplete(Box::new(complete)),
@@ -414,6 +554,16 @@ impl Coordinator {
         self.ledger.apply(event.clone());
         self.ledger.end += 1;
         Ok(())
+    }
+
+    /// Publishes a trust penalty on the uploads topic, still the leader.
+    async fn publish_penalty(&mut self, event: &Event) -> anyhow::Result<()> {
+        let alive = match &self.leader {
+            Some(client) => client.simple_query("SELECT 1").await.is_ok(),
+            None => false,
+        };
+        anyhow::ensure!(alive, "lost the leader session before publishing");
+        kafka::publish(&self.producer, &self.uploads_topic, event).await
     }
 
     async fn open(&mut self, window: &Window, now: DateTime<Utc>) -> anyhow::Result<()> {

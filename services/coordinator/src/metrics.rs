@@ -9,6 +9,7 @@ pub fn tick(report: &TickReport) {
     metrics::counter!("resi_coordinator_epochs_closed_total").increment(report.closed.len() as u64);
     metrics::counter!("resi_coordinator_epochs_evidenced_total")
         .increment(report.evidenced.len() as u64);
+    metrics::counter!("resi_coordinator_miners_banned_total").increment(report.banned.len() as u64);
     if report.leader {
         metrics::gauge!("resi_coordinator_last_tick_seconds")
             .set(chrono::Utc::now().timestamp() as f64);

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 mod api_keys;
 mod dead_letters;
+pub mod miners;
 mod status;
 mod versions;
 
@@ -109,6 +110,12 @@ pub enum Command {
         /// Action.
         #[command(subcommand)]
         action: DeadLetterAction,
+    },
+    /// Operators' decisions about a miner (lifting a ban).
+    Miners {
+        /// Action.
+        #[command(subcommand)]
+        action: miners::MinersAction,
     },
 }
 
@@ -361,6 +368,7 @@ pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
             );
         }
         Command::DeadLetters { action } => dead_letters::run(action, config).await?,
+        Command::Miners { action } => miners::run(action, config).await?,
         Command::Generate(args) => {
             let generator = args.generator_config()?;
             let mut sink = match &args.out {

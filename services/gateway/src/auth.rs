@@ -34,6 +34,11 @@ pub enum AuthError {
     /// Not in the metagraph (or not a validator where one is required).
     #[error("{0}")]
     NotAllowed(String),
+    /// Banned for fabricating.
+    #[error(
+        "this hotkey is banned for fabricating listings (GET /api/miners/{{hotkey}}/epochs on the read API)"
+    )]
+    Banned,
 }
 
 impl AuthError {
@@ -47,6 +52,7 @@ impl AuthError {
             Self::Expired(_) => "expired",
             Self::Replayed => "replayed",
             Self::NotAllowed(_) => "not_allowed",
+            Self::Banned => "banned",
         }
     }
 }

@@ -177,6 +177,9 @@ pub struct GatewayState {
     pub producer: rdkafka::producer::FutureProducer,
     /// The network topic.
     pub network_topic: String,
+    /// The live scores projection's schema (where bans are), re-read every
+    /// `metagraph_refresh_secs`; `None` before there is one.
+    pub scores_schema: RwLock<Option<String>>,
     /// `/openapi.json`, made once.
     pub openapi_json: String,
     /// `/docs`, made once.
@@ -247,6 +250,7 @@ impl Gateway {
         let network_topic = resi_events::Topics::new(&config.kafka.topic_prefix).network();
         resi_runtime::kafka::keyed_partition_count(&config.kafka, &pool, &network_topic).await?;
         let producer = resi_runtime::kafka::producer(&config.kafka)?;
+        let scores_schema = limits::scores_schema(&pool).await?;
         let openapi_json = docs::openapi_json()?;
         let docs_html = resi_runtime::docs::html(&openapi_json)?;
         let listener = TcpListener::bind(settings.listen)
@@ -263,6 +267,7 @@ impl Gateway {
                 credentials,
                 producer,
                 network_topic,
+                scores_schema: RwLock::new(scores_schema),
                 openapi_json,
                 docs_html,
                 recorded: tokio::sync::Mutex::new(None),
@@ -303,6 +308,13 @@ impl Gateway {
                         error = format!("{error:#}"),
                         "failed to record the metagraph"
                     );
+                }
+                match limits::scores_schema(&state.pool).await {
+                    Ok(schema) => *state.scores_schema.write().await = schema,
+                    Err(error) => tracing::warn!(
+                        error = format!("{error:#}"),
+                        "keeping the last scores schema"
+                    ),
                 }
                 if let Err(error) = limits::forget_expired(&state.pool).await {
                     tracing::warn!(

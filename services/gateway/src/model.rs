@@ -13,7 +13,7 @@ pub struct ErrorBody {
     /// Always false.
     pub success: bool,
     /// A stable code: `bad_hotkey`, `bad_signature`, `forged`, `expired`, `replayed`,
-    /// `not_allowed`, `rate_limited`, `no_active_epoch`, `unknown_epoch`, `epoch_not_open`,
+    /// `not_allowed`, `banned`, `rate_limited`, `no_active_epoch`, `unknown_epoch`, `epoch_not_open`,
     /// `wrong_nonce`, `unassigned_zipcode`, `bad_status`, `bad_time`, `too_many_zipcodes`,
     /// `bad_request`, `unavailable`.
     pub error: String,

@@ -49,6 +49,11 @@ impl IntoResponse for GatewayError {
             Self::Auth(AuthError::NotAllowed(detail)) => {
                 (StatusCode::FORBIDDEN, "not_allowed", detail)
             }
+            Self::Auth(AuthError::Banned) => (
+                StatusCode::FORBIDDEN,
+                "banned",
+                AuthError::Banned.to_string(),
+            ),
             Self::Auth(error) => (StatusCode::UNAUTHORIZED, error.code(), error.to_string()),
             Self::Limited(wait) => {
                 metrics::counter!("resi_gateway_refusals_total", "reason" => "rate_limited")
@@ -258,6 +263,14 @@ async fn authenticate_any(
         .batch_execute("SET LOCAL synchronous_commit = off")
         .await
         .map_err(|error| unavailable(error.into()))?;
+    let scores = state.scores_schema.read().await.clone();
+    if let Some(scores) = scores
+        && limits::banned(&transaction, &scores, &query.hotkey)
+            .await
+            .map_err(unavailable)?
+    {
+        return Err(AuthError::Banned.into());
+    }
     if !limits::first_use(&transaction, &query.hotkey, commitment, expires)
         .await
         .map_err(unavailable)?
@@ -393,7 +406,7 @@ pub async fn healthcheck(State(state): State<Arc<GatewayState>>) -> Json<Health>
         (status = 200, description = "The active epoch's zipcodes; signed `zipcode:assignment:current:{timestamp}`", body = EpochAssignment),
         (status = 400, description = "A missing or malformed parameter", body = ErrorBody),
         (status = 401, description = "Forged, expired or replayed signature", body = ErrorBody),
-        (status = 403, description = "The hotkey is not registered", body = ErrorBody),
+        (status = 403, description = "The hotkey is not registered, or banned for fabricating", body = ErrorBody),
         (status = 404, description = "No epoch is active", body = ErrorBody),
         (status = 429, description = "Over 10 requests a minute; see Retry-After", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
@@ -948,7 +961,7 @@ fn claimed_time(
         (status = 200, description = "Recorded on the log. Signed `zipcode:status:{epochId}:{timestamp}` or `miner:status:{hotkey}:{epochId}:{timestamp}`", body = StatusAccepted),
         (status = 400, description = "A body that is not the request's JSON, a wrong nonce, an unassigned zipcode, an epoch not open, a bad status or time", body = ErrorBody),
         (status = 401, description = "Forged, expired or replayed signature", body = ErrorBody),
-        (status = 403, description = "The hotkey is not registered", body = ErrorBody),
+        (status = 403, description = "The hotkey is not registered, or banned for fabricating", body = ErrorBody),
         (status = 429, description = "Over 5 reports a minute; see Retry-After", body = ErrorBody),
         (status = 503, description = "Database or broker unavailable", body = ErrorBody),
     )

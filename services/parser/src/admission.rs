@@ -53,6 +53,37 @@ pub async fn live_trust(client: &impl GenericClient, miner: &str) -> anyhow::Res
     Ok(trust.unwrap_or(INITIAL_TRUST).clamp(0.0, 1.0))
 }
 
+/// Whether the live scores projection holds a standing ban of `miner` (never, when there is no
+/// live scores projection yet).
+#[tracing::instrument(skip_all, fields(miner))]
+pub async fn banned(client: &impl GenericClient, miner: &str) -> anyhow::Result<bool> {
+    let schema: Option<String> = client
+        .query_opt(
+            "SELECT schema_name FROM projection_versions WHERE projection = 'scores' AND status = 'live'",
+            &[],
+        )
+        .await
+        .context("failed to look up the live scores projection")?
+        .map(|row| row.get(0));
+    let Some(schema) = schema else {
+        return Ok(false);
+    };
+    anyhow::ensure!(
+        schema
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'),
+        "projection schema name {schema:?} is not a plain identifier"
+    );
+    Ok(client
+        .query_opt(
+            &format!("SELECT 1 FROM \"{schema}\".miner_bans WHERE miner_hotkey = $1 AND banned"),
+            &[&miner],
+        )
+        .await
+        .context("failed to read the miner's ban")?
+        .is_some())
+}
+
 fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or_default()
 }

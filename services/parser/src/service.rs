@@ -445,6 +445,17 @@ impl Parser {
         upload: &UploadObserved,
         plan: AdmissionPlan,
     ) -> Result<(&'static str, u64, u64), Infrastructure> {
+        // a banned miner's files are not read: refused whole, with the reason recorded
+        let client = resi_runtime::postgres::connection(&self.pool).await?;
+        let is_banned = admission::banned(&client, &upload.miner_hotkey).await?;
+        drop(client);
+        if is_banned {
+            let detail =
+                "the miner is banned for fabricating (GET /api/miners/{hotkey}/epochs)".to_owned();
+            self.reject_upload(upload, UploadRejectReason::MinerBanned, detail)
+                .await?;
+            return Ok(("rejected", 0, 0));
+        }
         let store = Store::for_bucket(&upload.bucket, &self.s3);
         let etag = matches!(store, Store::S3 { .. }).then_some(upload.etag.as_str());
         let fetch_started = Instant::now();
@@ -639,8 +650,9 @@ impl Parser {
         self.publish_dead_letter(dead, upload.last_modified).await
     }
 
-    /// Records that the file contradicts its upload (its document names another miner, epoch
-    /// or zipcode than its key): an `UploadRejected`, as the bridge records for bad keys.
+    /// Records that the upload is refused whole (its document names another miner, epoch or
+    /// zipcode than its key, or its miner is banned): an `UploadRejected`, as the bridge records
+    /// for bad keys.
     async fn reject_upload(
         &self,
         upload: &UploadObserved,

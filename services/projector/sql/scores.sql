@@ -67,3 +67,15 @@ CREATE TABLE IF NOT EXISTS {schema}.score_conflicts (
     reason   text  NOT NULL,
     PRIMARY KEY (epoch_id, event_id)
 );
+
+-- Bans decided by the coordinator and lifted by operators: the parser refuses a banned
+-- miner's uploads and the gateway its requests.
+CREATE TABLE IF NOT EXISTS {schema}.miner_bans (
+    miner_hotkey      text    PRIMARY KEY,
+    banned            boolean NOT NULL,
+    banned_event_id   bytea   NOT NULL,
+    epochs            text[]  NOT NULL,
+    unbanned_event_id bytea,
+    unbanned_by       text,
+    unban_reason      text
+);

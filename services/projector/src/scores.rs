@@ -5,7 +5,9 @@
 //! it names is scored with the version's weights ([`resi_projections::scores`]) and written.
 //! The topic has one partition, so the completion always follows its evidence. The first
 //! completion of an epoch is the one scored; a later, different one, or one naming evidence
-//! that is not on the log, is recorded as a conflict and changes nothing.
+//! that is not on the log, is recorded as a conflict and changes nothing. Bans and their lifting
+//! are kept in `miner_bans`; an unban that names no standing ban is a conflict (keyed by the
+//! miner).
 
 use anyhow::Context as _;
 use resi_events::{
@@ -43,6 +45,10 @@ pub async fn fold(
             }
             EventPayload::EpochEvidenceComplete(complete) => {
                 complete_epoch(transaction, schema, weights, event, complete).await?
+            }
+            EventPayload::MinerBanned(banned) => ban(transaction, schema, event, banned).await?,
+            EventPayload::MinerUnbanned(unbanned) => {
+                unban(transaction, schema, event, unbanned).await?
             }
             _ => false,
         };
@@ -289,6 +295,87 @@ async fn complete_epoch(
         .context("failed to mark an epoch scored")?;
     crate::metrics::epoch_scored(scored.miners.len());
     Ok(true)
+}
+
+/// A ban: the miner's row says banned, with the epochs it rests on. A ban already recorded
+/// changes nothing.
+async fn ban(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    event: &Event,
+    banned: &resi_events::MinerBanned,
+) -> anyhow::Result<bool> {
+    let written = transaction
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.miner_bans AS current
+                     (miner_hotkey, banned, banned_event_id, epochs)
+                 VALUES ($1, true, $2, $3)
+                 ON CONFLICT (miner_hotkey) DO UPDATE
+                 SET banned = true, banned_event_id = EXCLUDED.banned_event_id,
+                     epochs = EXCLUDED.epochs, unbanned_event_id = NULL, unbanned_by = NULL,
+                     unban_reason = NULL
+                 WHERE current.banned_event_id <> EXCLUDED.banned_event_id"
+            ),
+            &[
+                &banned.miner_hotkey,
+                &event.id.as_bytes().as_slice(),
+                &banned.epochs,
+            ],
+        )
+        .await
+        .context("failed to record a ban")?;
+    Ok(written > 0)
+}
+
+/// An operator lifted the ban it names; lifting another (or none) is a conflict.
+async fn unban(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    event: &Event,
+    unbanned: &resi_events::MinerUnbanned,
+) -> anyhow::Result<bool> {
+    let written = transaction
+        .execute(
+            &format!(
+                "UPDATE {schema}.miner_bans
+                    SET banned = false, unbanned_event_id = $3, unbanned_by = $4, unban_reason = $5
+                  WHERE miner_hotkey = $1 AND banned_event_id = $2 AND banned"
+            ),
+            &[
+                &unbanned.miner_hotkey,
+                &unbanned.banned_id.as_bytes().as_slice(),
+                &event.id.as_bytes().as_slice(),
+                &unbanned.operator,
+                &unbanned.reason,
+            ],
+        )
+        .await
+        .context("failed to lift a ban")?;
+    if written == 0 {
+        let already = transaction
+            .query_opt(
+                &format!(
+                    "SELECT 1 FROM {schema}.miner_bans
+                      WHERE miner_hotkey = $1 AND unbanned_event_id = $2"
+                ),
+                &[&unbanned.miner_hotkey, &event.id.as_bytes().as_slice()],
+            )
+            .await
+            .context("failed to read a ban")?
+            .is_some();
+        if !already {
+            conflict(
+                transaction,
+                schema,
+                &unbanned.miner_hotkey,
+                event,
+                "an unban of no standing ban",
+            )
+            .await?;
+        }
+    }
+    Ok(written > 0)
 }
 
 /// The columns of `components`, in table order.

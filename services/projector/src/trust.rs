@@ -1,8 +1,9 @@
 //! The trust projection: `miner_trust`, `miner_rejections` and `epoch_uploads` from the
 //! upload summaries.
 //!
-//! It folds `UploadParsed` (trust moves by the rule in [`resi_projections::trust`]) and
-//! `UploadRejected` (counted, trust unchanged) from the uploads topic. Both are keyed by miner,
+//! It folds `UploadParsed` (trust moves by the rule in [`resi_projections::trust`]),
+//! `UploadRejected` (counted, trust unchanged) and `MinerFabricated` (trust falls by the
+//! fabrication penalty, counted as `epoch:fabricated`) from the uploads topic. Both are keyed by miner,
 //! so a miner's events arrive in log order and the fold is deterministic. An event id is folded
 //! once: a re-delivered summary changes nothing.
 
@@ -28,7 +29,9 @@ pub async fn fold(
         .filter(|event| {
             matches!(
                 event.payload,
-                EventPayload::UploadParsed(_) | EventPayload::UploadRejected(_)
+                EventPayload::UploadParsed(_)
+                    | EventPayload::UploadRejected(_)
+                    | EventPayload::MinerFabricated(_)
             )
         })
         .collect();
@@ -62,6 +65,7 @@ pub async fn fold(
         .iter()
         .filter_map(|event| match &event.payload {
             EventPayload::UploadParsed(parsed) => Some(parsed.miner_hotkey.as_str()),
+            EventPayload::MinerFabricated(fabricated) => Some(fabricated.miner_hotkey.as_str()),
             _ => None,
         })
         .collect::<std::collections::BTreeSet<_>>()
@@ -118,6 +122,19 @@ pub async fn fold(
                         ))
                         .or_default() += i64::try_from(count.rows).unwrap_or(i64::MAX);
                 }
+            }
+            EventPayload::MinerFabricated(fabricated) => {
+                states
+                    .entry(fabricated.miner_hotkey.clone())
+                    .or_default()
+                    .fabricated();
+                touched.insert(fabricated.miner_hotkey.clone());
+                *rejections
+                    .entry((
+                        fabricated.miner_hotkey.clone(),
+                        "epoch:fabricated".to_owned(),
+                    ))
+                    .or_default() += 1;
             }
             EventPayload::UploadRejected(rejected) => {
                 *rejections
