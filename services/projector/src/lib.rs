@@ -44,6 +44,30 @@ pub(crate) fn partition_of<'a>(
     move |listing| partitions.get(listing).copied().unwrap_or_default()
 }
 
+/// Records in `table` (an `(epoch_id, event_id, reason)` conflicts table) that `event` was not
+/// applied, and why; the same event recorded again changes nothing.
+pub(crate) async fn record_conflict(
+    transaction: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    epoch_id: &str,
+    event: &resi_events::Event,
+    reason: &str,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    tracing::warn!(table, epoch = epoch_id, event_id = %event.id, reason, "event not applied");
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {table} (epoch_id, event_id, reason)
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+            ),
+            &[&epoch_id, &event.id.as_bytes().as_slice(), &reason],
+        )
+        .await
+        .with_context(|| format!("failed to record a conflict in {table}"))?;
+    Ok(())
+}
+
 /// A binary COPY into `table` of `columns` typed `types`, ready for rows.
 pub(crate) async fn copy_writer(
     transaction: &tokio_postgres::Transaction<'_>,

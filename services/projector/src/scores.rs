@@ -64,18 +64,14 @@ async fn conflict(
     event: &Event,
     reason: &str,
 ) -> anyhow::Result<()> {
-    tracing::warn!(epoch = epoch_id, event_id = %event.id, reason, "scores event not applied");
-    transaction
-        .execute(
-            &format!(
-                "INSERT INTO {schema}.score_conflicts (epoch_id, event_id, reason)
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
-            ),
-            &[&epoch_id, &event.id.as_bytes().as_slice(), &reason],
-        )
-        .await
-        .context("failed to record a scores conflict")?;
-    Ok(())
+    crate::record_conflict(
+        transaction,
+        &format!("{schema}.score_conflicts"),
+        epoch_id,
+        event,
+        reason,
+    )
+    .await
 }
 
 async fn open(
