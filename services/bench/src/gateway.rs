@@ -60,10 +60,15 @@ pub async fn bench_gateway(seconds: u64, rate: u32, connections: u32) -> anyhow:
         resi_coordinator::secrets::Secret::new("bench secret");
     let mut coordinator = resi_coordinator::Coordinator::build(&coordinator_config).await?;
     coordinator.tick(Utc::now()).await?;
+    // the scores projection too, so that every request pays the ban lookup production pays
     let projector = harness
-        .spawn_projector(&[(ProjectionKind::Epochs, "v1")])
+        .spawn_projector(&[
+            (ProjectionKind::Epochs, "v1"),
+            (ProjectionKind::Scores, "v1"),
+        ])
         .await?;
     harness.projected(ProjectionKind::Epochs, "v1").await?;
+    harness.projected(ProjectionKind::Scores, "v1").await?;
     projector.stop().await?;
 
     // distinct signed requests, more than the run sends

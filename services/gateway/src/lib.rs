@@ -241,7 +241,13 @@ impl Gateway {
             ),
         };
         let metagraph = metagraph_source.load().await?;
-        let pool = resi_runtime::postgres::pool(&config.postgres)?;
+        // the gateway writes only replay records and rate counts: its sessions do not wait for
+        // the WAL flush, which saves a request a flush wait per write; a crash may forget the
+        // last few, re-allowing at worst a request of the last minutes once more
+        let pool = resi_runtime::postgres::pool_with_session(
+            &config.postgres,
+            Some("SET synchronous_commit = off".to_owned()),
+        )?;
         resi_runtime::postgres::check(&pool).await?;
         let shared = resi_runtime::s3::sdk_config(&config.s3, config.s3.endpoint.as_deref()).await;
         let credentials = shared

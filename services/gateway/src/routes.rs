@@ -247,44 +247,28 @@ async fn authenticate_any(
             .into());
         }
     }
-    let mut client = resi_runtime::postgres::connection(&state.pool)
+    // one statement (the pool's sessions do not wait for the WAL flush, lib.rs)
+    let client = resi_runtime::postgres::connection(&state.pool)
         .await
         .map_err(GatewayError::Unavailable)?;
-    let expires = now + chrono::Duration::seconds(2 * state.config.max_clock_skew_secs + 60);
-    // the replay record and the count in one transaction that does not wait for the WAL
-    // flush: a crash may forget the last few, re-allowing a request of the last minutes at
-    // worst, and a request costs one round of commits fewer
-    let unavailable = |error: anyhow::Error| GatewayError::Unavailable(error);
-    let transaction = client
-        .transaction()
-        .await
-        .map_err(|error| unavailable(error.into()))?;
-    transaction
-        .batch_execute("SET LOCAL synchronous_commit = off")
-        .await
-        .map_err(|error| unavailable(error.into()))?;
     let scores = state.scores_schema.read().await.clone();
-    if let Some(scores) = scores
-        && limits::banned(&transaction, &scores, &query.hotkey)
-            .await
-            .map_err(unavailable)?
-    {
-        return Err(AuthError::Banned.into());
+    let request = limits::SignedRequest {
+        hotkey: &query.hotkey,
+        commitment,
+        expires_at: now + chrono::Duration::seconds(2 * state.config.max_clock_skew_secs + 60),
+        action,
+        limit,
+        now,
+    };
+    let admission = limits::admit(&client, scores.as_deref(), &request)
+        .await
+        .map_err(GatewayError::Unavailable)?;
+    match admission {
+        limits::Admission::Admitted(_) => {}
+        limits::Admission::Banned => return Err(AuthError::Banned.into()),
+        limits::Admission::Replayed => return Err(AuthError::Replayed.into()),
+        limits::Admission::Limited(wait) => return Err(GatewayError::Limited(wait)),
     }
-    if !limits::first_use(&transaction, &query.hotkey, commitment, expires)
-        .await
-        .map_err(unavailable)?
-    {
-        return Err(AuthError::Replayed.into());
-    }
-    let taken = limits::take(&transaction, &query.hotkey, action, limit, now)
-        .await
-        .map_err(unavailable)?;
-    transaction
-        .commit()
-        .await
-        .map_err(|error| unavailable(error.into()))?;
-    taken.map_err(GatewayError::Limited)?;
     Ok(commitment.clone())
 }
 
@@ -294,12 +278,15 @@ fn iso(instant: DateTime<Utc>) -> String {
 }
 
 /// The live epochs schema.
-async fn schema(client: &tokio_postgres::Client) -> anyhow::Result<String> {
-    client
-        .query_opt(
+async fn schema(client: &deadpool_postgres::Client) -> anyhow::Result<String> {
+    let statement = client
+        .prepare_cached(
             "SELECT schema_name FROM projection_versions WHERE projection = 'epochs' AND status = 'live'",
-            &[],
         )
+        .await
+        .context("failed to prepare the epochs version lookup")?;
+    client
+        .query_opt(&statement, &[])
         .await
         .context("failed to find the live epochs version")?
         .map(|row| row.get(0))
@@ -308,32 +295,36 @@ async fn schema(client: &tokio_postgres::Client) -> anyhow::Result<String> {
 
 /// One epoch as the gateway answers it.
 async fn epoch_body(
-    client: &tokio_postgres::Client,
+    client: &deadpool_postgres::Client,
     schema: &str,
     epoch_id: &str,
     reveal: bool,
 ) -> anyhow::Result<EpochAssignment> {
+    // prepared once per connection: the answer's statements are the gateway's hottest
+    let epoch_sql = format!(
+        "SELECT start_time, end_time, submission_deadline, nonce, target_listings,
+                tolerance_percent, total_expected_listings, zipcode_count,
+                algorithm_version, selection_seed, honeypots, honeypot_commitment
+           FROM {schema}.epochs WHERE epoch_id = $1"
+    );
+    let zipcodes_sql = format!(
+        "SELECT zipcode, expected_listings, state, city, county, market_tier, geographic_region
+           FROM {schema}.epoch_assignments WHERE epoch_id = $1 ORDER BY position"
+    );
+    let epoch_statement = client
+        .prepare_cached(&epoch_sql)
+        .await
+        .context("failed to prepare the epoch's statement")?;
+    let zipcodes_statement = client
+        .prepare_cached(&zipcodes_sql)
+        .await
+        .context("failed to prepare the zipcodes' statement")?;
     let epoch = client
-        .query_one(
-            &format!(
-                "SELECT start_time, end_time, submission_deadline, nonce, target_listings,
-                        tolerance_percent, total_expected_listings, zipcode_count,
-                        algorithm_version, selection_seed, honeypots, honeypot_commitment
-                   FROM {schema}.epochs WHERE epoch_id = $1"
-            ),
-            &[&epoch_id],
-        )
+        .query_one(&epoch_statement, &[&epoch_id])
         .await
         .context("failed to read an epoch")?;
     let zipcodes = client
-        .query(
-            &format!(
-                "SELECT zipcode, expected_listings, state, city, county, market_tier,
-                        geographic_region
-                   FROM {schema}.epoch_assignments WHERE epoch_id = $1 ORDER BY position"
-            ),
-            &[&epoch_id],
-        )
+        .query(&zipcodes_statement, &[&epoch_id])
         .await
         .context("failed to read an epoch's zipcodes")?
         .iter()
@@ -431,15 +422,16 @@ pub async fn current(
         .await
         .map_err(GatewayError::Unavailable)?;
     let schema = schema(&client).await.map_err(GatewayError::Unavailable)?;
+    let active_statement = client
+        .prepare_cached(&format!(
+            "SELECT epoch_id FROM {schema}.epochs
+              WHERE start_time <= now() AND now() < end_time
+              ORDER BY start_time DESC LIMIT 1"
+        ))
+        .await
+        .map_err(|error| GatewayError::Unavailable(error.into()))?;
     let active: Option<String> = client
-        .query_opt(
-            &format!(
-                "SELECT epoch_id FROM {schema}.epochs
-                  WHERE start_time <= now() AND now() < end_time
-                  ORDER BY start_time DESC LIMIT 1"
-            ),
-            &[],
-        )
+        .query_opt(&active_statement, &[])
         .await
         .map_err(|error| GatewayError::Unavailable(error.into()))?
         .map(|row| row.get(0));
@@ -559,32 +551,14 @@ pub async fn stats(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<Stats>, GatewayError> {
-    let mut client = resi_runtime::postgres::connection(&state.pool)
+    let client = resi_runtime::postgres::connection(&state.pool)
         .await
         .map_err(GatewayError::Unavailable)?;
     let now = Utc::now();
     let caller = client_ip(&state, &headers, peer).to_string();
-    let transaction = client
-        .transaction()
+    let taken = limits::take(&client, &caller, "stats", state.config.limits.stats, now)
         .await
-        .map_err(|error| GatewayError::Unavailable(error.into()))?;
-    transaction
-        .batch_execute("SET LOCAL synchronous_commit = off")
-        .await
-        .map_err(|error| GatewayError::Unavailable(error.into()))?;
-    let taken = limits::take(
-        &transaction,
-        &caller,
-        "stats",
-        state.config.limits.stats,
-        now,
-    )
-    .await
-    .map_err(GatewayError::Unavailable)?;
-    transaction
-        .commit()
-        .await
-        .map_err(|error| GatewayError::Unavailable(error.into()))?;
+        .map_err(GatewayError::Unavailable)?;
     taken.map_err(GatewayError::Limited)?;
     let schema = schema(&client).await.map_err(GatewayError::Unavailable)?;
     let rows = client
