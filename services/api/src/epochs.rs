@@ -251,14 +251,38 @@ pub struct MinerEpochs {
 /// Fabricating epochs at which a miner is flagged.
 pub const FLAG_AFTER: i64 = 2;
 
-/// The statements of the epoch endpoints, by name (`$n` as each handler passes them).
-#[must_use]
-pub fn epochs_sql(epochs: &str, scores: &str, network: &str) -> Vec<(&'static str, String)> {
-    let components = "quality, accuracy, completeness, timeliness, total";
-    vec![
-        (
-            "list",
-            format!(
+/// The statements of the epoch endpoints over the given schemas, made once per request (`$n`
+/// as each handler passes them).
+pub struct EpochStatements {
+    /// A page of epochs, newest first (`$1` limit, `$2` offset).
+    pub list: String,
+    /// Epochs in all.
+    pub count: String,
+    /// One epoch (`$1`).
+    pub one: String,
+    /// An epoch's zipcodes in assignment order (`$1`).
+    pub zipcodes: String,
+    /// An epoch's scores, highest first (`$1`).
+    pub scores: String,
+    /// Whether an epoch is scored (`$1`).
+    pub scored: String,
+    /// An epoch's rankings (`$1` epoch, `$2` zipcode or null, `$3` limit, `$4` offset).
+    pub rankings: String,
+    /// An epoch's rewarded miners with their UIDs (`$1`).
+    pub weights: String,
+    /// A miner's epochs, newest first (`$1` hotkey, `$2` limit, `$3` offset).
+    pub miner: String,
+    /// A miner's fabricating and scored epochs (`$1`).
+    pub miner_fabricated: String,
+}
+
+impl EpochStatements {
+    /// The statements over `epochs`, `scores` and `network`.
+    #[must_use]
+    pub fn new(epochs: &str, scores: &str, network: &str) -> Self {
+        let components = "quality, accuracy, completeness, timeliness, total";
+        Self {
+            list: format!(
                 "SELECT e.epoch_id, e.start_time, e.end_time, e.submission_deadline,
                         e.zipcode_count, e.total_expected_listings, e.closed_event_id IS NOT NULL,
                         e.commitment_verified, s.miners
@@ -266,11 +290,8 @@ pub fn epochs_sql(epochs: &str, scores: &str, network: &str) -> Vec<(&'static st
                    LEFT JOIN {scores}.scored_epochs s ON s.epoch_id = e.epoch_id
                   ORDER BY e.start_time DESC LIMIT $1 OFFSET $2"
             ),
-        ),
-        ("count", format!("SELECT count(*) FROM {epochs}.epochs")),
-        (
-            "one",
-            format!(
+            count: format!("SELECT count(*) FROM {epochs}.epochs"),
+            one: format!(
                 "SELECT e.epoch_id, e.start_time, e.end_time, e.submission_deadline,
                         e.zipcode_count, e.total_expected_listings, e.closed_event_id IS NOT NULL,
                         e.commitment_verified, s.miners, e.honeypot_commitment, e.honeypots
@@ -278,42 +299,27 @@ pub fn epochs_sql(epochs: &str, scores: &str, network: &str) -> Vec<(&'static st
                    LEFT JOIN {scores}.scored_epochs s ON s.epoch_id = e.epoch_id
                   WHERE e.epoch_id = $1"
             ),
-        ),
-        (
-            "zipcodes",
-            format!(
+            zipcodes: format!(
                 "SELECT zipcode, expected_listings, state, city, county, market_tier,
                         geographic_region, is_honeypot
                    FROM {epochs}.epoch_assignments WHERE epoch_id = $1 ORDER BY position"
             ),
-        ),
-        (
-            "scores",
-            format!(
+            scores: format!(
                 "SELECT miner_hotkey, {components}, honeypot_listings, impossible_rows, fabricated,
                         zipcodes_covered, reward_share, evidence_id
                    FROM {scores}.epoch_scores WHERE epoch_id = $1
                   ORDER BY total DESC, miner_hotkey"
             ),
-        ),
-        (
-            "scored",
-            format!(
+            scored: format!(
                 "SELECT complete_event_id IS NOT NULL FROM {scores}.scored_epochs WHERE epoch_id = $1"
             ),
-        ),
-        (
-            "rankings",
-            format!(
+            rankings: format!(
                 "SELECT zipcode, miner_hotkey, rank, reward, {components}
                    FROM {scores}.zipcode_rankings
                   WHERE epoch_id = $1 AND ($2::text IS NULL OR zipcode = $2)
                   ORDER BY zipcode, rank NULLS LAST, miner_hotkey LIMIT $3 OFFSET $4"
             ),
-        ),
-        (
-            "weights",
-            format!(
+            weights: format!(
                 "SELECT s.miner_hotkey, s.reward_share, n.uid
                    FROM {scores}.epoch_scores s
                    LEFT JOIN LATERAL (
@@ -322,31 +328,34 @@ pub fn epochs_sql(epochs: &str, scores: &str, network: &str) -> Vec<(&'static st
                   WHERE s.epoch_id = $1 AND s.reward_share > 0
                   ORDER BY n.uid NULLS LAST, s.miner_hotkey"
             ),
-        ),
-        (
-            "miner",
-            format!(
+            miner: format!(
                 "SELECT epoch_id, {components}, fabricated, reward_share
                    FROM {scores}.epoch_scores WHERE miner_hotkey = $1
                   ORDER BY epoch_id DESC LIMIT $2 OFFSET $3"
             ),
-        ),
-        (
-            "miner_fabricated",
-            format!(
+            miner_fabricated: format!(
                 "SELECT count(*) FILTER (WHERE fabricated), count(*)
                    FROM {scores}.epoch_scores WHERE miner_hotkey = $1"
             ),
-        ),
-    ]
-}
+        }
+    }
 
-fn statement(epochs: &str, scores: &str, network: &str, name: &str) -> ApiResult<String> {
-    epochs_sql(epochs, scores, network)
-        .into_iter()
-        .find(|(statement, _)| *statement == name)
-        .map(|(_, sql)| sql)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no epoch statement {name}")))
+    /// Every statement with its name, for the index check.
+    #[must_use]
+    pub fn named(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("list", &self.list),
+            ("count", &self.count),
+            ("one", &self.one),
+            ("zipcodes", &self.zipcodes),
+            ("scores", &self.scores),
+            ("scored", &self.scored),
+            ("rankings", &self.rankings),
+            ("weights", &self.weights),
+            ("miner", &self.miner),
+            ("miner_fabricated", &self.miner_fabricated),
+        ]
+    }
 }
 
 fn components(row: &tokio_postgres::Row, first: usize) -> ScoreComponents {
@@ -401,11 +410,9 @@ pub async fn list(
     params.finish()?;
     let now = Utc::now();
     let answer = db::read(&state.pool, None, async |transaction, schemas| {
-        let (epochs, scores, network) = (schemas.epochs()?, schemas.scores()?, schemas.network()?);
-        let list = statement(epochs, scores, network, "list")?;
-        let rows = db::query(transaction, "epochs.list", &list, &[&limit, &offset]).await?;
-        let count = statement(epochs, scores, network, "count")?;
-        let total: i64 = db::query_one(transaction, "epochs.count", &count, &[])
+        let sql = EpochStatements::new(schemas.epochs()?, schemas.scores()?, schemas.network()?);
+        let rows = db::query(transaction, "epochs.list", &sql.list, &[&limit, &offset]).await?;
+        let total: i64 = db::query_one(transaction, "epochs.count", &sql.count, &[])
             .await?
             .get(0);
         Ok(EpochList {
@@ -439,17 +446,15 @@ pub async fn detail(
     let epoch = epoch_id(&raw)?;
     let now = Utc::now();
     let answer = db::read(&state.pool, None, async |transaction, schemas| {
-        let (epochs, scores, network) = (schemas.epochs()?, schemas.scores()?, schemas.network()?);
-        let one = statement(epochs, scores, network, "one")?;
-        let rows = db::query(transaction, "epochs.one", &one, &[&epoch]).await?;
+        let sql = EpochStatements::new(schemas.epochs()?, schemas.scores()?, schemas.network()?);
+        let rows = db::query(transaction, "epochs.one", &sql.one, &[&epoch]).await?;
         let Some(row) = rows.first() else {
             return Err(ApiError::NotFound(format!("no epoch {epoch:?}")));
         };
         let summary = summary(row, now);
         let started = summary.status != "PENDING";
         let zipcodes = if started {
-            let sql = statement(epochs, scores, network, "zipcodes")?;
-            db::query(transaction, "epochs.zipcodes", &sql, &[&epoch])
+            db::query(transaction, "epochs.zipcodes", &sql.zipcodes, &[&epoch])
                 .await?
                 .iter()
                 .map(|zip| AssignedZipcode {
@@ -496,16 +501,14 @@ pub async fn scores(
 ) -> ApiResult<Json<EpochScores>> {
     let epoch = epoch_id(&raw)?;
     let answer = db::read(&state.pool, None, async |transaction, schemas| {
-        let (epochs, scores, network) = (schemas.epochs()?, schemas.scores()?, schemas.network()?);
-        let scored_sql = statement(epochs, scores, network, "scored")?;
-        let scored = db::query(transaction, "epochs.scored", &scored_sql, &[&epoch]).await?;
+        let sql = EpochStatements::new(schemas.epochs()?, schemas.scores()?, schemas.network()?);
+        let scored = db::query(transaction, "epochs.scored", &sql.scored, &[&epoch]).await?;
         let Some(scored) = scored.first() else {
             return Err(ApiError::NotFound(format!(
                 "no epoch {epoch:?} in the scores projection"
             )));
         };
-        let sql = statement(epochs, scores, network, "scores")?;
-        let miners = db::query(transaction, "epochs.scores", &sql, &[&epoch])
+        let miners = db::query(transaction, "epochs.scores", &sql.scores, &[&epoch])
             .await?
             .iter()
             .map(|row| MinerEpochScore {
@@ -561,12 +564,11 @@ pub async fn rankings(
     let offset = params.integer("offset", 0, 1_000_000)?.unwrap_or(0);
     params.finish()?;
     let answer = db::read(&state.pool, None, async |transaction, schemas| {
-        let (epochs, scores, network) = (schemas.epochs()?, schemas.scores()?, schemas.network()?);
-        let sql = statement(epochs, scores, network, "rankings")?;
+        let sql = EpochStatements::new(schemas.epochs()?, schemas.scores()?, schemas.network()?);
         let rows = db::query(
             transaction,
             "epochs.rankings",
-            &sql,
+            &sql.rankings,
             &[&epoch, &zipcode, &limit, &offset],
         )
         .await?;
@@ -610,9 +612,8 @@ pub async fn weights(
 ) -> ApiResult<Json<Weights>> {
     let epoch = epoch_id(&raw)?;
     let answer = db::read(&state.pool, None, async |transaction, schemas| {
-        let (epochs, scores, network) = (schemas.epochs()?, schemas.scores()?, schemas.network()?);
-        let sql = statement(epochs, scores, network, "weights")?;
-        let rows = db::query(transaction, "epochs.weights", &sql, &[&epoch]).await?;
+        let sql = EpochStatements::new(schemas.epochs()?, schemas.scores()?, schemas.network()?);
+        let rows = db::query(transaction, "epochs.weights", &sql.weights, &[&epoch]).await?;
         let mut answer = Weights {
             epoch_id: epoch.clone(),
             uids: Vec::new(),
@@ -672,12 +673,11 @@ pub async fn miner(
     let offset = params.integer("offset", 0, 100_000)?.unwrap_or(0);
     params.finish()?;
     let answer = db::read(&state.pool, None, async |transaction, schemas| {
-        let (epochs, scores, network) = (schemas.epochs()?, schemas.scores()?, schemas.network()?);
-        let counts_sql = statement(epochs, scores, network, "miner_fabricated")?;
+        let sql = EpochStatements::new(schemas.epochs()?, schemas.scores()?, schemas.network()?);
         let counts = db::query_one(
             transaction,
             "epochs.miner_fabricated",
-            &counts_sql,
+            &sql.miner_fabricated,
             &[&hotkey],
         )
         .await?;
@@ -687,11 +687,10 @@ pub async fn miner(
                 "no scored epoch of miner {hotkey:?}"
             )));
         }
-        let sql = statement(epochs, scores, network, "miner")?;
         let rows = db::query(
             transaction,
             "epochs.miner",
-            &sql,
+            &sql.miner,
             &[&hotkey, &limit, &offset],
         )
         .await?;

@@ -131,8 +131,9 @@ pub async fn generic_plan(
 /// (name, SQL) of every statement of the epoch endpoints over the given schemas.
 #[must_use]
 pub fn epoch_statements(epochs: &str, scores: &str, network: &str) -> Vec<(String, String)> {
-    epochs::epochs_sql(epochs, scores, network)
+    epochs::EpochStatements::new(epochs, scores, network)
+        .named()
         .into_iter()
-        .map(|(name, sql)| (format!("epochs.{name}"), sql))
+        .map(|(name, sql)| (format!("epochs.{name}"), sql.to_owned()))
         .collect()
 }
