@@ -212,6 +212,42 @@ fn components(
     }
 }
 
+/// What shows a miner fabricated in an epoch: listings in the closing's honeypot zipcodes and
+/// impossible rows. Any of either is fabrication.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fabrication {
+    /// Listings reported in honeypot zipcodes.
+    pub honeypot_listings: u64,
+    /// Rows that cannot be true.
+    pub impossible_rows: u64,
+}
+
+impl Fabrication {
+    /// The signals in `evidence`, against the honeypots `closed` revealed.
+    #[must_use]
+    pub fn of(closed: &EpochClosed, evidence: &MinerEpochEvidence) -> Self {
+        Self {
+            honeypot_listings: evidence
+                .zipcodes
+                .iter()
+                .filter(|zip| closed.honeypots.contains(&zip.zipcode))
+                .map(|zip| zip.listings)
+                .sum(),
+            impossible_rows: evidence
+                .zipcodes
+                .iter()
+                .map(|zip| zip.impossible_rows)
+                .sum(),
+        }
+    }
+
+    /// Whether the miner fabricated.
+    #[must_use]
+    pub const fn fabricated(self) -> bool {
+        self.honeypot_listings > 0 || self.impossible_rows > 0
+    }
+}
+
 /// Scores an epoch from its opening, its closing and every miner's evidence.
 #[must_use]
 pub fn score_epoch(
@@ -233,14 +269,8 @@ pub fn score_epoch(
     let mut ordered: Vec<&MinerEpochEvidence> = evidence.iter().collect();
     ordered.sort_by(|left, right| left.miner_hotkey.cmp(&right.miner_hotkey));
     for miner in ordered {
-        let honeypot_listings: u64 = miner
-            .zipcodes
-            .iter()
-            .filter(|zip| honeypots.contains(zip.zipcode.as_str()))
-            .map(|zip| zip.listings)
-            .sum();
-        let impossible_rows: u64 = miner.zipcodes.iter().map(|zip| zip.impossible_rows).sum();
-        let fabricated = honeypot_listings > 0 || impossible_rows > 0;
+        let signals = Fabrication::of(closed, miner);
+        let fabricated = signals.fabricated();
         let regular: Vec<(&ZipcodeEvidence, u32)> = miner
             .zipcodes
             .iter()
@@ -269,8 +299,8 @@ pub fn score_epoch(
         miners.push(MinerScore {
             miner_hotkey: miner.miner_hotkey.clone(),
             components: overall,
-            honeypot_listings,
-            impossible_rows,
+            honeypot_listings: signals.honeypot_listings,
+            impossible_rows: signals.impossible_rows,
             fabricated,
             zipcodes_covered: u32::try_from(
                 regular.iter().filter(|(zip, _)| zip.listings > 0).count(),

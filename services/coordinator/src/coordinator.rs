@@ -25,6 +25,8 @@ use resi_runtime::config::{KafkaConfig, PostgresConfig, TelemetryConfig};
 use resi_runtime::kafka;
 use serde::Deserialize;
 
+use resi_projections::scores::Fabrication;
+
 use crate::reference::{self, ReferenceZipcode, ZipcodeType};
 use crate::schedule::{Schedule, Window, timestamp};
 use crate::secrets::{self, Secret};
@@ -134,33 +136,22 @@ impl Ledger {
         if self.evidenced.contains(&complete.epoch_id) {
             return;
         }
-        let (Some(opened), Some((_, closed))) = (
-            self.opened.get(&complete.epoch_id),
-            self.closings.get(&complete.epoch_id),
-        ) else {
+        let Some((_, closed)) = self.closings.get(&complete.epoch_id) else {
             return;
         };
-        let evidence: Vec<resi_events::MinerEpochEvidence> =
-            named.iter().map(|(_, evidence)| evidence.clone()).collect();
-        let scored = resi_projections::scores::score_epoch(
-            opened,
-            closed,
-            &evidence,
-            &resi_projections::scores::ScoreWeights::reference(),
-        );
-        for miner in scored.miners.iter().filter(|miner| miner.fabricated) {
-            if self.bans.contains_key(&miner.miner_hotkey) {
+        if !self.opened.contains_key(&complete.epoch_id) {
+            return;
+        }
+        for (id, evidence) in &named {
+            if !Fabrication::of(closed, evidence).fabricated()
+                || self.bans.contains_key(&evidence.miner_hotkey)
+            {
                 continue;
             }
-            if let Some((id, _)) = named
-                .iter()
-                .find(|(_, evidence)| evidence.miner_hotkey == miner.miner_hotkey)
-            {
-                self.fabrications
-                    .entry(miner.miner_hotkey.clone())
-                    .or_default()
-                    .push((complete.epoch_id.clone(), *id));
-            }
+            self.fabrications
+                .entry(evidence.miner_hotkey.clone())
+                .or_default()
+                .push((complete.epoch_id.clone(), *id));
         }
     }
 
@@ -423,32 +414,22 @@ impl Coordinator {
     ) -> anyhow::Result<()> {
         let client = resi_runtime::postgres::connection(&self.pool).await?;
         let (evidence, complete) =
-            crate::evidence::gather(&client, opened, closed, closed_id, self.config.far_km).await?;
+            crate::evidence::gather(&client, opened, closed_id, self.config.far_km).await?;
         drop(client);
         let at = closed_time(opened, &self.config.schedule);
         tracing::info!(epoch = %opened.epoch_id, miners = evidence.len(), "recording the epoch's evidence");
-        // who fabricated, by the same rule the scores apply; each costs trust, once per epoch
-        // (the penalty's id is the miner and the epoch, should this be recorded twice)
-        let scored = resi_projections::scores::score_epoch(
-            opened,
-            closed,
-            &evidence,
-            &resi_projections::scores::ScoreWeights::reference(),
-        );
-        let fabricated: Vec<resi_events::MinerFabricated> = scored
-            .miners
+        // who fabricated, by the rule the scores apply; each costs trust, once per epoch (the
+        // penalty's id is the miner and the epoch, should this be recorded twice)
+        let fabricated: Vec<resi_events::MinerFabricated> = evidence
             .iter()
-            .filter(|miner| miner.fabricated)
             .filter_map(|miner| {
-                let evidence = evidence
-                    .iter()
-                    .find(|evidence| evidence.miner_hotkey == miner.miner_hotkey)?;
-                Some(resi_events::MinerFabricated {
+                let signals = Fabrication::of(closed, miner);
+                signals.fabricated().then(|| resi_events::MinerFabricated {
                     miner_hotkey: miner.miner_hotkey.clone(),
                     epoch_id: opened.epoch_id.clone(),
-                    evidence_id: evidence.event_id(),
-                    honeypot_listings: miner.honeypot_listings,
-                    impossible_rows: miner.impossible_rows,
+                    evidence_id: miner.event_id(),
+                    honeypot_listings: signals.honeypot_listings,
+                    impossible_rows: signals.impossible_rows,
                 })
             })
             .collect();
@@ -543,13 +524,18 @@ impl Coordinator {
         Ok(())
     }
 
-    async fn publish(&mut self, event: &Event) -> anyhow::Result<()> {
-        // still the leader right before writing: a session that died let another lead
+    /// Still the leader right before writing: a session that died let another lead.
+    async fn ensure_leading(&self) -> anyhow::Result<()> {
         let alive = match &self.leader {
             Some(client) => client.simple_query("SELECT 1").await.is_ok(),
             None => false,
         };
         anyhow::ensure!(alive, "lost the leader session before publishing");
+        Ok(())
+    }
+
+    async fn publish(&mut self, event: &Event) -> anyhow::Result<()> {
+        self.ensure_leading().await?;
         kafka::publish(&self.producer, &self.topic, event).await?;
         self.ledger.apply(event.clone());
         self.ledger.end += 1;
@@ -557,12 +543,8 @@ impl Coordinator {
     }
 
     /// Publishes a trust penalty on the uploads topic, still the leader.
-    async fn publish_penalty(&mut self, event: &Event) -> anyhow::Result<()> {
-        let alive = match &self.leader {
-            Some(client) => client.simple_query("SELECT 1").await.is_ok(),
-            None => false,
-        };
-        anyhow::ensure!(alive, "lost the leader session before publishing");
+    async fn publish_penalty(&self, event: &Event) -> anyhow::Result<()> {
+        self.ensure_leading().await?;
         kafka::publish(&self.producer, &self.uploads_topic, event).await
     }
 
@@ -646,18 +628,9 @@ pub struct Known {
 /// none yet).
 #[tracing::instrument(skip_all)]
 pub async fn known_zipcodes(
-    client: &tokio_postgres::Client,
+    client: &deadpool_postgres::Client,
 ) -> anyhow::Result<BTreeMap<String, Known>> {
-    let schema: Option<String> = client
-        .query_opt(
-            "SELECT schema_name FROM projection_versions
-              WHERE projection = 'consensus' AND status = 'live'",
-            &[],
-        )
-        .await
-        .context("failed to find the live consensus version")?
-        .map(|row| row.get(0));
-    let Some(schema) = schema else {
+    let Some(schema) = resi_runtime::postgres::live_schema(client, "consensus").await? else {
         return Ok(BTreeMap::new());
     };
     let rows = client

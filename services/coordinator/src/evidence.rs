@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use resi_events::{
-    EpochClosed, EpochEvidenceComplete, EpochOpened, EventId, EvidenceSource, MinerEpochEvidence,
-    Timestamp, ZipcodeEvidence,
+    EpochEvidenceComplete, EpochOpened, EventId, EvidenceSource, MinerEpochEvidence, Timestamp,
+    ZipcodeEvidence,
 };
 
 /// The projections the evidence is read from.
@@ -101,7 +101,6 @@ fn miner_entry<'a>(
 pub async fn gather(
     client: &tokio_postgres::Client,
     opened: &EpochOpened,
-    closed: &EpochClosed,
     closed_id: EventId,
     far_km: f64,
 ) -> anyhow::Result<(Vec<MinerEpochEvidence>, EpochEvidenceComplete)> {
@@ -282,7 +281,6 @@ pub async fn gather(
             })
             .collect(),
     };
-    debug_assert!(closed.epoch_id == opened.epoch_id);
     Ok((evidence, complete))
 }
 

@@ -55,15 +55,8 @@ pub async fn unban(
     );
     let pool = resi_runtime::postgres::pool(&config.postgres)?;
     let client = resi_runtime::postgres::connection(&pool).await?;
-    let schema: String = client
-        .query_opt(
-            "SELECT schema_name FROM projection_versions
-              WHERE projection = 'scores' AND status = 'live'",
-            &[],
-        )
-        .await
-        .context("failed to look up the live scores projection")?
-        .map(|row| row.get(0))
+    let schema = resi_runtime::postgres::live_schema(&client, "scores")
+        .await?
         .context("there is no live scores projection, so no ban to lift")?;
     let banned: Vec<u8> = client
         .query_opt(

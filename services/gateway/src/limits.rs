@@ -178,22 +178,5 @@ pub async fn forget_expired(pool: &deadpool_postgres::Pool) -> anyhow::Result<()
 /// The live scores projection's schema, if there is one.
 pub async fn scores_schema(pool: &deadpool_postgres::Pool) -> anyhow::Result<Option<String>> {
     let client = resi_runtime::postgres::connection(pool).await?;
-    let schema: Option<String> = client
-        .query_opt(
-            "SELECT schema_name FROM projection_versions
-              WHERE projection = 'scores' AND status = 'live'",
-            &[],
-        )
-        .await
-        .context("failed to look up the live scores projection")?
-        .map(|row| row.get(0));
-    if let Some(schema) = &schema {
-        anyhow::ensure!(
-            schema
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'),
-            "projection schema name {schema:?} is not a plain identifier"
-        );
-    }
-    Ok(schema)
+    resi_runtime::postgres::live_schema(&client, "scores").await
 }

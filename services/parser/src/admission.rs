@@ -25,23 +25,9 @@ pub struct Decision {
 /// live trust projection or it does not know the miner yet.
 #[tracing::instrument(skip_all, fields(miner))]
 pub async fn live_trust(client: &impl GenericClient, miner: &str) -> anyhow::Result<f64> {
-    let schema: Option<String> = client
-        .query_opt(
-            "SELECT schema_name FROM projection_versions WHERE projection = 'trust' AND status = 'live'",
-            &[],
-        )
-        .await
-        .context("failed to look up the live trust projection")?
-        .map(|row| row.get(0));
-    let Some(schema) = schema else {
+    let Some(schema) = resi_runtime::postgres::live_schema(client, "trust").await? else {
         return Ok(INITIAL_TRUST);
     };
-    anyhow::ensure!(
-        schema
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'),
-        "projection schema name {schema:?} is not a plain identifier"
-    );
     let trust: Option<f64> = client
         .query_opt(
             &format!("SELECT trust_score FROM \"{schema}\".miner_trust WHERE miner_hotkey = $1"),
@@ -57,23 +43,9 @@ pub async fn live_trust(client: &impl GenericClient, miner: &str) -> anyhow::Res
 /// live scores projection yet).
 #[tracing::instrument(skip_all, fields(miner))]
 pub async fn banned(client: &impl GenericClient, miner: &str) -> anyhow::Result<bool> {
-    let schema: Option<String> = client
-        .query_opt(
-            "SELECT schema_name FROM projection_versions WHERE projection = 'scores' AND status = 'live'",
-            &[],
-        )
-        .await
-        .context("failed to look up the live scores projection")?
-        .map(|row| row.get(0));
-    let Some(schema) = schema else {
+    let Some(schema) = resi_runtime::postgres::live_schema(client, "scores").await? else {
         return Ok(false);
     };
-    anyhow::ensure!(
-        schema
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'),
-        "projection schema name {schema:?} is not a plain identifier"
-    );
     Ok(client
         .query_opt(
             &format!("SELECT 1 FROM \"{schema}\".miner_bans WHERE miner_hotkey = $1 AND banned"),

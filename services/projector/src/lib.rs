@@ -44,6 +44,40 @@ pub(crate) fn partition_of<'a>(
     move |listing| partitions.get(listing).copied().unwrap_or_default()
 }
 
+/// The events of `relevant` never folded before by this version, in log order and each id
+/// once, recording them in `{schema}.folded_events` so that a re-delivery changes nothing.
+pub(crate) async fn first_folds<'a>(
+    transaction: &tokio_postgres::Transaction<'_>,
+    schema: &str,
+    relevant: Vec<&'a resi_events::Event>,
+) -> anyhow::Result<Vec<&'a resi_events::Event>> {
+    use anyhow::Context as _;
+    if relevant.is_empty() {
+        return Ok(relevant);
+    }
+    let ids: Vec<&[u8]> = relevant
+        .iter()
+        .map(|event| event.id.as_bytes().as_slice())
+        .collect();
+    let mut fresh: std::collections::HashSet<Vec<u8>> = transaction
+        .query(
+            &format!(
+                "INSERT INTO {schema}.folded_events (event_id) SELECT unnest($1::bytea[])
+                 ON CONFLICT DO NOTHING RETURNING event_id"
+            ),
+            &[&ids],
+        )
+        .await
+        .context("failed to record folded events")?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    Ok(relevant
+        .into_iter()
+        .filter(|event| fresh.remove(event.id.as_bytes().as_slice()))
+        .collect())
+}
+
 /// Records in `table` (an `(epoch_id, event_id, reason)` conflicts table) that `event` was not
 /// applied, and why; the same event recorded again changes nothing.
 pub(crate) async fn record_conflict(

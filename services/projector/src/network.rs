@@ -7,8 +7,6 @@
 //! every event counts once, however often it is delivered (or however many replicas record the
 //! same snapshot). The neurons are the latest snapshot's by block.
 
-use std::collections::HashSet;
-
 use anyhow::Context as _;
 use resi_events::{Event, EventPayload, MetagraphObserved, MinerStatusReported};
 use tokio_postgres::Transaction;
@@ -39,28 +37,8 @@ pub async fn fold(
     if relevant.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<&[u8]> = relevant
-        .iter()
-        .map(|event| event.id.as_bytes().as_slice())
-        .collect();
-    let mut fresh: HashSet<Vec<u8>> = transaction
-        .query(
-            &format!(
-                "INSERT INTO {schema}.folded_events (event_id) SELECT unnest($1::bytea[])
-                 ON CONFLICT DO NOTHING RETURNING event_id"
-            ),
-            &[&ids],
-        )
-        .await
-        .context("failed to record folded events")?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
     let mut changed = 0;
-    for event in relevant {
-        if !fresh.remove(event.id.as_bytes().as_slice()) {
-            continue;
-        }
+    for event in crate::first_folds(transaction, schema, relevant).await? {
         match &event.payload {
             EventPayload::MinerStatusReported(report) => {
                 report_status(transaction, schema, report).await?

@@ -7,7 +7,7 @@
 //! so a miner's events arrive in log order and the fold is deterministic. An event id is folded
 //! once: a re-delivered summary changes nothing.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use resi_events::{Event, EventPayload};
@@ -38,28 +38,11 @@ pub async fn fold(
     if relevant.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<&[u8]> = relevant
-        .iter()
-        .map(|event| event.id.as_bytes().as_slice())
-        .collect();
-    let mut fresh: HashSet<Vec<u8>> = transaction
-        .query(
-            &format!(
-                "INSERT INTO {schema}.folded_events (event_id) SELECT unnest($1::bytea[])
-                 ON CONFLICT DO NOTHING RETURNING event_id"
-            ),
-            &[&ids],
-        )
-        .await
-        .context("failed to record folded events")?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
     // in log order, each id once
-    let new_events: Vec<&Event> = relevant
-        .into_iter()
-        .filter(|event| fresh.remove(event.id.as_bytes().as_slice()))
-        .collect();
+    let new_events = crate::first_folds(transaction, schema, relevant).await?;
+    if new_events.is_empty() {
+        return Ok(0);
+    }
 
     let miners: Vec<&str> = new_events
         .iter()

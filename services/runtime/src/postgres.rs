@@ -117,6 +117,31 @@ pub fn pool_with_session(config: &PostgresConfig, session: Option<String>) -> an
     builder.build().context("failed to build the postgres pool")
 }
 
+/// The schema of `projection`'s live version, if it has one. Callers put it into SQL, so it
+/// is checked to be a plain identifier.
+pub async fn live_schema(
+    client: &impl deadpool_postgres::GenericClient,
+    projection: &str,
+) -> anyhow::Result<Option<String>> {
+    let schema: Option<String> = client
+        .query_opt(
+            "SELECT schema_name FROM projection_versions WHERE projection = $1 AND status = 'live'",
+            &[&projection],
+        )
+        .await
+        .with_context(|| format!("failed to look up the live {projection} version"))?
+        .map(|row| row.get(0));
+    if let Some(schema) = &schema {
+        anyhow::ensure!(
+            schema
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'),
+            "projection schema name {schema:?} is not a plain identifier"
+        );
+    }
+    Ok(schema)
+}
+
 /// One connection from `pool`, with the error every caller would write.
 pub async fn connection(pool: &Pool) -> anyhow::Result<deadpool_postgres::Client> {
     pool.get().await.context("failed to connect to postgres")
