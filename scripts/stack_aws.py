@@ -1,4 +1,5 @@
-"""Creates the bucket, the notification queue and the bucket→queue notifications (idempotent).
+"""Creates the bucket, the notification queue and the bucket→queue notifications (idempotent),
+and any other buckets named (the validators' results bucket), without notifications.
 
 S3 sends an ObjectCreated notification to the queue for every key under data/ ending in
 .parquet (the uploads) or .json (v2 metadata), as it would on AWS.
@@ -16,14 +17,16 @@ def main() -> None:
     parser.add_argument("--bucket", required=True)
     parser.add_argument("--queue", required=True)
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--extra-bucket", action="append", default=[])
     args = parser.parse_args()
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=args.region)
     s3 = session.client("s3", endpoint_url=args.endpoint)
     sqs = session.client("sqs", endpoint_url=args.endpoint)
 
     existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
-    if args.bucket not in existing:
-        s3.create_bucket(Bucket=args.bucket)
+    for bucket in [args.bucket, *args.extra_bucket]:
+        if bucket not in existing:
+            s3.create_bucket(Bucket=bucket)
     queue_url = sqs.create_queue(QueueName=args.queue, Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     policy = {

@@ -11,6 +11,7 @@ use crate::network::{MetagraphObserved, MinerStatusReported};
 use crate::sanction::{MinerBanned, MinerFabricated, MinerUnbanned};
 use crate::time::Timestamp;
 use crate::topics::TopicKind;
+use crate::validation::{EpochValidated, MinerValidated, ValidatorResultsPublished};
 
 /// An event as it travels on the log.
 #[derive(Clone, Debug, PartialEq, Encode, Decode, Serialize, Deserialize)]
@@ -78,11 +79,17 @@ pub enum EventType {
     MinerBanned,
     /// [`MinerUnbanned`].
     MinerUnbanned,
+    /// [`ValidatorResultsPublished`].
+    ValidatorResultsPublished,
+    /// [`EpochValidated`].
+    EpochValidated,
+    /// [`MinerValidated`].
+    MinerValidated,
 }
 
 impl EventType {
     /// Every event type, in the payload's variant order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 17] = [
         Self::UploadObserved,
         Self::UploadParsed,
         Self::UploadRejected,
@@ -97,6 +104,9 @@ impl EventType {
         Self::MinerFabricated,
         Self::MinerBanned,
         Self::MinerUnbanned,
+        Self::ValidatorResultsPublished,
+        Self::EpochValidated,
+        Self::MinerValidated,
     ];
 
     /// The name used in headers, logs and metrics.
@@ -117,6 +127,9 @@ impl EventType {
             Self::MinerFabricated => "miner_fabricated",
             Self::MinerBanned => "miner_banned",
             Self::MinerUnbanned => "miner_unbanned",
+            Self::ValidatorResultsPublished => "validator_results_published",
+            Self::EpochValidated => "epoch_validated",
+            Self::MinerValidated => "miner_validated",
         }
     }
 
@@ -134,6 +147,9 @@ impl EventType {
                 | Self::MinerFabricated
                 | Self::MinerBanned
                 | Self::MinerUnbanned
+                | Self::ValidatorResultsPublished
+                | Self::EpochValidated
+                | Self::MinerValidated
         )
     }
 
@@ -144,15 +160,15 @@ impl EventType {
     ///   summaries count rows outside the file's zipcode and every extra column; attestations
     ///   carry the epoch and zipcode; new row and upload rejection reasons; dead letters of
     ///   events a projection's database refused.
-    /// * 3 (upload rejections): the `miner_banned` reason.
+    /// * 3 (upload rejections): the `miner_banned` reason; (uploads) the validator results
+    ///   format.
+    /// * 4 (upload rejections): the `not_a_validator` and `results_invalid` reasons.
     #[must_use]
     pub const fn schema_version(self) -> u16 {
         match self {
-            Self::UploadRejected => 3,
-            Self::UploadObserved
-            | Self::UploadParsed
-            | Self::ListingAttested
-            | Self::DeadLettered => 2,
+            Self::UploadRejected => 4,
+            Self::UploadObserved => 3,
+            Self::UploadParsed | Self::ListingAttested | Self::DeadLettered => 2,
             Self::EpochOpened
             | Self::EpochClosed
             | Self::MinerStatusReported
@@ -161,7 +177,10 @@ impl EventType {
             | Self::EpochEvidenceComplete
             | Self::MinerFabricated
             | Self::MinerBanned
-            | Self::MinerUnbanned => 1,
+            | Self::MinerUnbanned
+            | Self::ValidatorResultsPublished
+            | Self::EpochValidated
+            | Self::MinerValidated => 1,
         }
     }
 
@@ -172,7 +191,8 @@ impl EventType {
             Self::UploadObserved
             | Self::UploadParsed
             | Self::UploadRejected
-            | Self::MinerFabricated => TopicKind::Uploads,
+            | Self::MinerFabricated
+            | Self::MinerValidated => TopicKind::Uploads,
             Self::ListingAttested => TopicKind::Attestations,
             Self::DeadLettered => TopicKind::DeadLetters,
             Self::EpochOpened
@@ -180,7 +200,9 @@ impl EventType {
             | Self::MinerEpochEvidence
             | Self::EpochEvidenceComplete
             | Self::MinerBanned
-            | Self::MinerUnbanned => TopicKind::Epochs,
+            | Self::MinerUnbanned
+            | Self::ValidatorResultsPublished
+            | Self::EpochValidated => TopicKind::Epochs,
             Self::MinerStatusReported | Self::MetagraphObserved => TopicKind::Network,
         }
     }
@@ -218,6 +240,12 @@ pub enum EventPayload {
     MinerBanned(Box<MinerBanned>),
     /// An operator lifted a miner's ban.
     MinerUnbanned(Box<MinerUnbanned>),
+    /// A validator published its results for an epoch.
+    ValidatorResultsPublished(Box<ValidatorResultsPublished>),
+    /// The validators' stake decided on an epoch's miners.
+    EpochValidated(Box<EpochValidated>),
+    /// One miner's verdict, for its trust.
+    MinerValidated(Box<MinerValidated>),
 }
 
 impl EventPayload {
@@ -239,6 +267,9 @@ impl EventPayload {
             Self::MinerFabricated(_) => EventType::MinerFabricated,
             Self::MinerBanned(_) => EventType::MinerBanned,
             Self::MinerUnbanned(_) => EventType::MinerUnbanned,
+            Self::ValidatorResultsPublished(_) => EventType::ValidatorResultsPublished,
+            Self::EpochValidated(_) => EventType::EpochValidated,
+            Self::MinerValidated(_) => EventType::MinerValidated,
         }
     }
 
@@ -260,6 +291,9 @@ impl EventPayload {
             Self::MinerFabricated(fabricated) => fabricated.event_id(),
             Self::MinerBanned(banned) => banned.event_id(),
             Self::MinerUnbanned(unbanned) => unbanned.event_id(),
+            Self::ValidatorResultsPublished(results) => results.event_id(),
+            Self::EpochValidated(validated) => validated.event_id(),
+            Self::MinerValidated(validated) => validated.event_id(),
         }
     }
 
@@ -283,6 +317,9 @@ impl EventPayload {
             Self::MinerFabricated(fabricated) => &fabricated.miner_hotkey,
             Self::MinerBanned(banned) => &banned.miner_hotkey,
             Self::MinerUnbanned(unbanned) => &unbanned.miner_hotkey,
+            Self::ValidatorResultsPublished(results) => &results.epoch_id,
+            Self::EpochValidated(validated) => &validated.epoch_id,
+            Self::MinerValidated(validated) => &validated.miner_hotkey,
         }
     }
 }
@@ -297,6 +334,9 @@ pub enum UploadFormat {
     V2,
     /// One JSON document per assigned zipcode of an epoch (`epoch=…/zipcode=…/data_….json`).
     EpochJson,
+    /// A validator's results for an epoch (`validators/{hotkey}/epoch=…/….json`, schema
+    /// version 3); the upload's `miner_hotkey` is the validator.
+    ValidatorResults,
 }
 
 impl UploadFormat {
@@ -307,6 +347,7 @@ impl UploadFormat {
             Self::V1 => "v1",
             Self::V2 => "v2",
             Self::EpochJson => "epoch_json",
+            Self::ValidatorResults => "validator_results",
         }
     }
 }
@@ -355,9 +396,9 @@ pub struct UploadObserved {
     /// the miner does not control. Scrape times are clamped to it and daily limits count its
     /// UTC day.
     pub last_modified: Timestamp,
-    /// The miner, from `hotkey=` in the path.
+    /// The miner, from `hotkey=` in the path (the validator, for validator results).
     pub miner_hotkey: String,
-    /// `job_id=` in the path (v1) or the epoch id (v2, epoch JSON).
+    /// `job_id=` in the path (v1) or the epoch id (v2, epoch JSON, validator results).
     pub job_id: String,
     /// The time the miner claims: the file name's (v1, epoch JSON; the miner's local wall clock,
     /// not UTC) or the metadata's mining end time (v2); `last_modified` when there is none.
@@ -605,6 +646,12 @@ pub enum UploadRejectReason {
     HotkeyMismatch,
     /// The miner is banned for fabricating (schema version 3).
     MinerBanned,
+    /// Validator results from a hotkey without a validator permit or enough stake (schema
+    /// version 4).
+    NotAValidator,
+    /// A validator results document that is not the seed's shape, or names another validator
+    /// or epoch than its key (schema version 4).
+    ResultsInvalid,
 }
 
 impl UploadRejectReason {
@@ -618,6 +665,8 @@ impl UploadRejectReason {
             Self::MetadataMinerMismatch => "metadata_miner_mismatch",
             Self::HotkeyMismatch => "hotkey_mismatch",
             Self::MinerBanned => "miner_banned",
+            Self::NotAValidator => "not_a_validator",
+            Self::ResultsInvalid => "results_invalid",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The upload key layout: what a key in the bucket says about itself.
 //!
+//! Miners' buckets ([`parse_upload_key`]):
 //! * v1: `{prefix}hotkey={hotkey}/job_id={job_id}/data_{YYYYMMDD_HHMMSS}_{count}.parquet`
 //! * v2: `{prefix}hotkey={hotkey}/epoch={epoch_id}/listings.parquet`, with
 //!   `{prefix}hotkey={hotkey}/epoch={epoch_id}/metadata.json` beside it
@@ -12,6 +13,10 @@
 //!
 //! The time in a file name is the miner's own wall clock (`datetime.now()`, local time), so it
 //! is kept as the miner's claim only: the store's `LastModified` is the upload's time.
+//!
+//! Validators' results bucket ([`parse_validator_key`]):
+//! `{prefix}{validator_hotkey}/epoch={YYYY-MM-DDTHH-MM-SS}/{name}.json`, the folder the gateway's
+//! validator upload policy allows (`validators/` is the prefix).
 //!
 //! Keys outside the prefix are not uploads and are ignored. Every other key that does not fit
 //! is an error with a reason, which the bridge records as an `UploadRejected`.
@@ -65,6 +70,13 @@ pub enum UploadKey {
         /// a plain `data.json`.
         file_timestamp: Option<Timestamp>,
     },
+    /// A validator's results document for an epoch.
+    ValidatorResults {
+        /// The validator.
+        hotkey: String,
+        /// The epoch, `YYYY-MM-DDTHH-MM-SS`.
+        epoch_id: String,
+    },
 }
 
 impl UploadKey {
@@ -75,7 +87,8 @@ impl UploadKey {
             Self::V1 { hotkey, .. }
             | Self::V2Listings { hotkey, .. }
             | Self::V2Metadata { hotkey, .. }
-            | Self::EpochJson { hotkey, .. } => hotkey,
+            | Self::EpochJson { hotkey, .. }
+            | Self::ValidatorResults { hotkey, .. } => hotkey,
         }
     }
 }
@@ -255,6 +268,44 @@ pub fn parse_upload_key(prefix: &str, key: &str) -> Result<UploadKey, KeyError> 
         _ => Err(unparseable(format!(
             "expected hotkey=…/job_id=…/data_….parquet, hotkey=…/epoch=…/listings.parquet or hotkey=…/epoch=…/zipcode=…/data_….json, found {} path segments",
             parts.len() + 1
+        ))),
+    }
+}
+
+/// Whether `text` has an SS58 address's shape: 40 to 64 base58 characters (no checksum check;
+/// what it admits cannot smuggle a separator or a path).
+#[must_use]
+pub fn is_ss58_shaped(text: &str) -> bool {
+    (40..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() && !b"0OIl".contains(&b))
+}
+
+/// Parses a (URL-decoded) key of the validators' results bucket under `prefix`.
+pub fn parse_validator_key(prefix: &str, key: &str) -> Result<UploadKey, KeyError> {
+    let relative = key.strip_prefix(prefix).ok_or(KeyError::OutsidePrefix)?;
+    match relative.split('/').collect::<Vec<_>>().as_slice() {
+        [hotkey, folder, file] => {
+            if !is_ss58_shaped(hotkey) {
+                return Err(unparseable(format!(
+                    "`{hotkey}` is not a validator's SS58 hotkey"
+                )));
+            }
+            let epoch_id = epoch_id(segment(folder, "epoch")?)?;
+            if !file.ends_with(".json") || file.len() == ".json".len() {
+                return Err(unparseable(format!(
+                    "results are a `….json` document, not `{file}`"
+                )));
+            }
+            Ok(UploadKey::ValidatorResults {
+                hotkey: (*hotkey).to_owned(),
+                epoch_id,
+            })
+        }
+        parts => Err(unparseable(format!(
+            "expected {{validator_hotkey}}/epoch=…/….json, found {} path segments",
+            parts.len()
         ))),
     }
 }
@@ -469,5 +520,38 @@ mod tests {
         assert_eq!(decode_notification_key("100%25"), "100%");
         assert_eq!(decode_notification_key("bad%zz%"), "bad%zz%");
         assert_eq!(decode_notification_key("%ff"), "\u{fffd}");
+    }
+
+    #[test]
+    fn validator_keys_name_the_validator_and_the_epoch() {
+        let validator = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
+        let key = format!("validators/{validator}/epoch=2025-10-01T16-00-00/results.json");
+        assert_eq!(
+            parse_validator_key("validators/", &key),
+            Ok(UploadKey::ValidatorResults {
+                hotkey: validator.into(),
+                epoch_id: "2025-10-01T16-00-00".into(),
+            })
+        );
+        assert_eq!(
+            parse_validator_key("validators/", "other/x"),
+            Err(KeyError::OutsidePrefix)
+        );
+        for bad in [
+            format!("validators/{validator}/epoch=2025-10-01/results.json"),
+            format!("validators/{validator}/epoch=2025-10-01T16-00-00/results.txt"),
+            format!("validators/{validator}/epoch=2025-10-01T16-00-00/.json"),
+            format!("validators/{validator}/results.json"),
+            "validators/hotkey=5F/epoch=2025-10-01T16-00-00/results.json".to_owned(),
+            "validators/../epoch=2025-10-01T16-00-00/results.json".to_owned(),
+        ] {
+            assert!(
+                matches!(
+                    parse_validator_key("validators/", &bad),
+                    Err(KeyError::Unparseable(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 }

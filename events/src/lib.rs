@@ -24,6 +24,7 @@ pub mod normalize;
 pub mod sanction;
 pub mod time;
 pub mod topics;
+pub mod validation;
 
 pub use codec::{DecodeError, decode, encode};
 pub use epoch::{EpochClosed, EpochOpened, EpochZipcode, MarketTier, honeypot_commitment};
@@ -42,3 +43,7 @@ pub use network::{
 pub use sanction::{MinerBanned, MinerFabricated, MinerUnbanned};
 pub use time::Timestamp;
 pub use topics::{TopicKind, TopicSpec, Topics};
+pub use validation::{
+    EpochValidated, MinerValidated, MinerVerdict, ValidatorResultsPublished, ValidatorScore,
+    Verdict,
+};

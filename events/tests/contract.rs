@@ -13,6 +13,10 @@ use resi_events::{
     UploadDiscovery, UploadFormat, UploadObserved, UploadParsed, UploadRejectReason,
     UploadRejected, ZipcodeEvidence, ZipcodeProgress, honeypot_commitment,
 };
+use resi_events::{
+    EpochValidated, MinerValidated, MinerVerdict, ValidatorResultsPublished, ValidatorScore,
+    Verdict,
+};
 
 const FILE_TIME: Timestamp = Timestamp::from_micros(1_758_123_000_000_000);
 const RECORD_TIME: Timestamp = Timestamp::from_micros(1_758_123_456_000_000);
@@ -249,8 +253,58 @@ fn samples() -> Vec<(&'static str, Event)> {
         detail: "message body is not JSON: expected ident at line 1 column 2".into(),
         attempts: 1,
     };
+    let validator = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
+    let results_upload = UploadObserved {
+        bucket: "resi-validated-data".into(),
+        key: format!("validators/{validator}/epoch=2025-10-01T16-00-00/results.json"),
+        miner_hotkey: validator.into(),
+        job_id: "2025-10-01T16-00-00".into(),
+        declared_record_count: None,
+        format: UploadFormat::ValidatorResults,
+        epoch: None,
+        epoch_id: Some("2025-10-01T16-00-00".into()),
+        zipcode: None,
+        ..upload.clone()
+    };
+    let not_a_validator = UploadRejected {
+        upload_id: results_upload.event_id(),
+        bucket: results_upload.bucket.clone(),
+        key: results_upload.key.clone(),
+        etag: results_upload.etag.clone(),
+        miner_hotkey: validator.into(),
+        reason: UploadRejectReason::NotAValidator,
+        detail: "the hotkey holds no validator permit".into(),
+    };
     let event = |payload| Event::new(payload, FILE_TIME, RECORD_TIME);
     vec![
+        (
+            "upload_observed_validator_results",
+            event(EventPayload::UploadObserved(results_upload)),
+        ),
+        (
+            "upload_rejected_not_a_validator",
+            event(EventPayload::UploadRejected(not_a_validator)),
+        ),
+        (
+            "validator_results_published",
+            event(EventPayload::ValidatorResultsPublished(Box::new(
+                validator_results(),
+            ))),
+        ),
+        (
+            "epoch_validated",
+            event(EventPayload::EpochValidated(Box::new(epoch_validated()))),
+        ),
+        (
+            "miner_validated",
+            event(EventPayload::MinerValidated(Box::new(MinerValidated {
+                miner_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".to_owned(),
+                epoch_id: "2025-10-01T16-00-00".to_owned(),
+                verdict: Verdict::Confirmed,
+                validation_score: 0.87,
+                validated_id: epoch_validated().event_id(),
+            }))),
+        ),
         (
             "upload_observed_v1",
             event(EventPayload::UploadObserved(upload)),
@@ -394,6 +448,43 @@ fn samples() -> Vec<(&'static str, Event)> {
             }))),
         ),
     ]
+}
+
+fn validator_results() -> ValidatorResultsPublished {
+    ValidatorResultsPublished {
+        upload_id: resi_events::EventId([7; 32]),
+        validator_hotkey: "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty".to_owned(),
+        epoch_id: "2025-10-01T16-00-00".to_owned(),
+        published_at: FILE_TIME,
+        claimed_at: Timestamp::from_micros(1_758_122_000_000_000),
+        stake_rao: 5_000_000_000_000,
+        metagraph_block: 4_000_000,
+        scores: vec![ValidatorScore {
+            miner_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".to_owned(),
+            data_quality: 0.85,
+            accuracy: 0.92,
+            completeness: 0.78,
+            timeliness: 0.95,
+            total_score: 0.87,
+        }],
+        entries_rejected: 2,
+    }
+}
+
+fn epoch_validated() -> EpochValidated {
+    EpochValidated {
+        epoch_id: "2025-10-01T16-00-00".to_owned(),
+        results_ids: vec![validator_results().event_id()],
+        verdicts: vec![MinerVerdict {
+            miner_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".to_owned(),
+            verdict: Verdict::Confirmed,
+            validation_score: 0.87,
+            stake_confirming: 5_000_000_000_000,
+            stake_fake: 0,
+            stake_judging: 5_000_000_000_000,
+            validators: 1,
+        }],
+    }
 }
 
 fn miner_banned() -> MinerBanned {
@@ -565,7 +656,10 @@ fn as_schema1(mut event: Event) -> Event {
         | EventPayload::EpochEvidenceComplete(_)
         | EventPayload::MinerFabricated(_)
         | EventPayload::MinerBanned(_)
-        | EventPayload::MinerUnbanned(_) => {}
+        | EventPayload::MinerUnbanned(_)
+        | EventPayload::ValidatorResultsPublished(_)
+        | EventPayload::EpochValidated(_)
+        | EventPayload::MinerValidated(_) => {}
     }
     event
 }
@@ -604,33 +698,43 @@ fn schema_version_1_vectors_still_decode() {
     assert_eq!(decoded, 8, "every version 1 vector was read");
 }
 
-/// Rejections written at schema version 2 (before the `miner_banned` reason) still decode, to
-/// the same event and id.
+/// Vectors written at older schema versions of types whose layout did not change (schema 2:
+/// rejections before `miner_banned`, uploads before the validator results format; schema 3:
+/// rejections before `not_a_validator` and `results_invalid`) still decode, to the same event
+/// and id.
 #[test]
-fn schema_version_2_rejections_still_decode() {
+fn older_schema_version_vectors_still_decode() {
     let samples = samples();
-    let mut decoded = 0;
-    for entry in std::fs::read_dir(golden_dir().join("schema2")).expect("schema 2 vectors") {
-        let path = entry.expect("entry").path();
-        let name = path
-            .file_stem()
-            .and_then(|stem| stem.to_str())
-            .expect("name")
-            .to_owned();
-        let (_, sample) = samples
-            .iter()
-            .find(|(sample_name, _)| *sample_name == name)
-            .unwrap_or_else(|| panic!("no sample for {name}"));
-        let bytes = hex::decode(std::fs::read_to_string(&path).expect("read").trim()).expect("hex");
-        assert_eq!(bytes[1 + 32], 2, "{name} is a version 2 vector");
-        let mut event = codec::decode(&bytes).unwrap_or_else(|error| panic!("{name}: {error}"));
-        assert_eq!(event.schema_version, 2, "{name}");
-        assert_eq!(event.id, sample.id, "{name}");
-        event.schema_version = sample.schema_version;
-        assert_eq!(&event, sample, "{name}");
-        decoded += 1;
+    for (version, expected) in [(2_u16, 5), (3, 2)] {
+        let mut decoded = 0;
+        let directory = golden_dir().join(format!("schema{version}"));
+        for entry in std::fs::read_dir(&directory).expect("older schema vectors") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .expect("name")
+                .to_owned();
+            let (_, sample) = samples
+                .iter()
+                .find(|(sample_name, _)| *sample_name == name)
+                .unwrap_or_else(|| panic!("no sample for {name}"));
+            let bytes =
+                hex::decode(std::fs::read_to_string(&path).expect("read").trim()).expect("hex");
+            assert_eq!(
+                u16::from(bytes[1 + 32]),
+                version,
+                "{name} is a version {version} vector"
+            );
+            let mut event = codec::decode(&bytes).unwrap_or_else(|error| panic!("{name}: {error}"));
+            assert_eq!(event.schema_version, version, "{name}");
+            assert_eq!(event.id, sample.id, "{name}");
+            event.schema_version = sample.schema_version;
+            assert_eq!(&event, sample, "{name}");
+            decoded += 1;
+        }
+        assert_eq!(decoded, expected, "every version {version} vector was read");
     }
-    assert_eq!(decoded, 2, "every version 2 rejection was read");
 }
 
 #[test]

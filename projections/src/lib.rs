@@ -6,3 +6,4 @@
 pub mod consensus;
 pub mod scores;
 pub mod trust;
+pub mod validation;

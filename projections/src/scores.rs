@@ -68,6 +68,22 @@ impl ScoreWeights {
             rest: 0.05,
         }
     }
+
+    /// Version `v2`: accuracy first. Agreement with the consensus weighs half the score and
+    /// data nobody else could check earns a quarter instead of a half, so volume that cannot
+    /// be cross-checked buys less rank; quality, completeness and timeliness share the rest
+    /// (0.20 / 0.20 / 0.10). Ranks and rewards as in v1.
+    #[must_use]
+    pub const fn accuracy_first() -> Self {
+        Self {
+            quality: 0.20,
+            accuracy: 0.50,
+            completeness: 0.20,
+            timeliness: 0.10,
+            unchecked_accuracy: 0.25,
+            ..Self::reference()
+        }
+    }
 }
 
 /// The four components, their inputs' totals and the weighted sum.

@@ -15,7 +15,8 @@
 //! ```
 //!
 //! and, for every epoch in which the scores found the miner fabricating,
-//! `trust' = max(trust − FABRICATION_PENALTY, 0)`.
+//! `trust' = max(trust − FABRICATION_PENALTY, 0)`. The validators' verdict on an epoch (see
+//! [`crate::validation`]) applies the bonus or the penalty on its own, once per epoch.
 //!
 //! A miner that keeps submitting files of quality `q ≥ POOR_QUALITY` converges to `q`: good
 //! files raise trust, medium ones hold it at their level, and a single poor file costs far more
@@ -134,7 +135,7 @@ pub struct MinerTrust {
     pub trust_score: f64,
     /// Parsed uploads.
     pub total_submissions: i64,
-    /// Uploads a validator confirmed (none until validators report into the log).
+    /// Epochs the validators' stake confirmed.
     pub validated_submissions: i64,
     /// Rows read over every upload.
     pub rows_read: i64,
@@ -202,6 +203,21 @@ impl MinerTrust {
     /// An epoch in which the miner fabricated: trust falls by [`FABRICATION_PENALTY`].
     pub fn fabricated(&mut self) {
         self.trust_score = (self.trust_score - FABRICATION_PENALTY).clamp(0.0, 1.0);
+    }
+
+    /// The validators' verdict on one of the miner's epochs: confirmed data earns
+    /// [`CONFIRMED_BONUS`] (and counts as validated), fake data costs [`FAKE_PENALTY`].
+    pub fn validated(&mut self, verdict: resi_events::Verdict) {
+        match verdict {
+            resi_events::Verdict::Confirmed => {
+                self.trust_score = (self.trust_score + CONFIRMED_BONUS).clamp(0.0, 1.0);
+                self.validated_submissions += 1;
+            }
+            resi_events::Verdict::Fake => {
+                self.trust_score = (self.trust_score - FAKE_PENALTY).clamp(0.0, 1.0);
+            }
+            resi_events::Verdict::Undecided => {}
+        }
     }
 
     /// Share of rows that repeated an id within their file.
@@ -337,5 +353,22 @@ mod tests {
             miner.fabricated();
         }
         assert_eq!(miner.trust_score, 0.0);
+    }
+
+    #[test]
+    fn verdicts_move_trust_once_each() {
+        let mut miner = MinerTrust::default();
+        miner.validated(resi_events::Verdict::Confirmed);
+        assert!((miner.trust_score - (INITIAL_TRUST + CONFIRMED_BONUS)).abs() < 1e-12);
+        assert_eq!(miner.validated_submissions, 1);
+        miner.validated(resi_events::Verdict::Undecided);
+        assert!((miner.trust_score - (INITIAL_TRUST + CONFIRMED_BONUS)).abs() < 1e-12);
+        miner.validated(resi_events::Verdict::Fake);
+        assert!(
+            (miner.trust_score - (INITIAL_TRUST + CONFIRMED_BONUS - FAKE_PENALTY)).abs() < 1e-12
+        );
+        miner.validated(resi_events::Verdict::Fake);
+        assert_eq!(miner.trust_score, 0.0);
+        assert_eq!(miner.validated_submissions, 1);
     }
 }

@@ -21,7 +21,18 @@ async fn every_request_statement_uses_an_index() -> anyhow::Result<()> {
             .batch_execute(&kind.ddl().replace("{schema}", schema))
             .await?;
     }
-    let mut statements = resi_api::plans::statements("listing_v1", "trust_v1", "consensus_v1");
+    let mut statements = resi_api::plans::statements(
+        "listing_v1",
+        "trust_v1",
+        "consensus_v1",
+        Some("scores_plans"),
+    );
+    statements.extend(resi_api::plans::statements(
+        "listing_v1",
+        "trust_v1",
+        "consensus_v1",
+        None,
+    ));
     statements.extend(resi_api::plans::epoch_statements(
         "epochs_plans",
         "scores_plans",

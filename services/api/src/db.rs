@@ -94,6 +94,12 @@ impl Schemas {
         self.scores.as_deref().ok_or(ApiError::NotBuilt("scores"))
     }
 
+    /// The live scores projection's schema, when there is one (what only enriches an answer).
+    #[must_use]
+    pub fn scores_if_built(&self) -> Option<&str> {
+        self.scores.as_deref()
+    }
+
     /// The live network projection's schema.
     pub fn network(&self) -> ApiResult<&str> {
         self.network.as_deref().ok_or(ApiError::NotBuilt("network"))

@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use crate::{consensus, epochs, error, listings, miners, model, ops};
+use crate::{consensus, epochs, error, listings, miners, model, ops, validation};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -30,6 +30,7 @@ use crate::{consensus, epochs, error, listings, miners, model, ops};
         epochs::scores,
         epochs::rankings,
         epochs::weights,
+        validation::validation,
         ops::stats,
     ),
     components(schemas(
@@ -64,6 +65,9 @@ use crate::{consensus, epochs, error, listings, miners, model, ops};
         epochs::Weights,
         epochs::MinerEpoch,
         epochs::MinerEpochs,
+        validation::ValidatorResultsView,
+        validation::MinerVerdictView,
+        validation::EpochValidation,
         ops::Health,
         ops::ProjectionLag,
         ops::Readiness,
@@ -74,7 +78,7 @@ use crate::{consensus, epochs, error, listings, miners, model, ops};
     tags(
         (name = "listings", description = "Listings, their consensus and history"),
         (name = "miners", description = "Miner trust, accuracy, the leaderboard and each miner's epochs"),
-        (name = "epochs", description = "Zipcode epochs, their scores, per-zipcode rankings and weights"),
+        (name = "epochs", description = "Zipcode epochs, their scores, per-zipcode rankings, weights and validators' verdicts"),
         (name = "operations", description = "Health, readiness and statistics"),
     )
 )]

@@ -19,7 +19,7 @@ use crate::state::AppState;
 const VALIDATION_WINDOW_MINUTES: i64 = 30;
 
 /// An epoch id, `YYYY-MM-DDTHH-00-00`.
-fn epoch_id(raw: &str) -> ApiResult<String> {
+pub(crate) fn epoch_id(raw: &str) -> ApiResult<String> {
     let bytes = raw.as_bytes();
     let shaped = bytes.len() == 19
         && bytes.iter().enumerate().all(|(index, byte)| match index {
@@ -229,6 +229,10 @@ pub struct MinerEpoch {
     pub fabricated: bool,
     /// Its share of the epoch's rewards.
     pub reward_share: f64,
+    /// The validators' verdict (`confirmed`, `fake`, `undecided`; null until decided).
+    pub verdict: Option<String>,
+    /// The validators' stake-weighted score.
+    pub validation_score: Option<f64>,
 }
 
 /// `GET /api/miners/{hotkey}/epochs`.
@@ -329,9 +333,13 @@ impl EpochStatements {
                   ORDER BY n.uid NULLS LAST, s.miner_hotkey"
             ),
             miner: format!(
-                "SELECT epoch_id, {components}, fabricated, reward_share
-                   FROM {scores}.epoch_scores WHERE miner_hotkey = $1
-                  ORDER BY epoch_id DESC LIMIT $2 OFFSET $3"
+                "SELECT s.epoch_id, s.quality, s.accuracy, s.completeness, s.timeliness, s.total,
+                        s.fabricated, s.reward_share, v.verdict, v.validation_score
+                   FROM {scores}.epoch_scores s
+                   LEFT JOIN {scores}.miner_validations v
+                     ON v.epoch_id = s.epoch_id AND v.miner_hotkey = s.miner_hotkey
+                  WHERE s.miner_hotkey = $1
+                  ORDER BY s.epoch_id DESC LIMIT $2 OFFSET $3"
             ),
             miner_fabricated: format!(
                 "SELECT count(*) FILTER (WHERE fabricated), count(*)
@@ -705,6 +713,8 @@ pub async fn miner(
                     components: components(row, 1),
                     fabricated: row.get(6),
                     reward_share: row.get(7),
+                    verdict: row.get(8),
+                    validation_score: row.get(9),
                 })
                 .collect(),
             limit,

@@ -20,6 +20,7 @@ pub mod ops;
 pub mod params;
 pub mod plans;
 pub mod state;
+pub mod validation;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -138,6 +139,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/epochs/{epoch_id}/scores", get(epochs::scores))
         .route("/api/epochs/{epoch_id}/rankings", get(epochs::rankings))
         .route("/api/epochs/{epoch_id}/weights", get(epochs::weights))
+        .route(
+            "/api/epochs/{epoch_id}/validation",
+            get(validation::validation),
+        )
         .route("/api/stats", get(ops::stats))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),

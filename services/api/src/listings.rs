@@ -346,7 +346,7 @@ async fn search_with(state: &AppState, area: Area, mut params: Params) -> ApiRes
             let mut latest: HashMap<String, Vec<AttestationBrief>> = HashMap::new();
             if per_listing > 0 && !rows.is_empty() {
                 let ids: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
-                let sql = latest_attestations_sql(listing);
+                let sql = latest_attestations_sql(listing, schemas.scores_if_built());
                 for row in db::query(
                     transaction,
                     "listings.attestations",
@@ -363,6 +363,8 @@ async fn search_with(state: &AppState, area: Area, mut params: Params) -> ApiRes
                             scraped_at: row.get(2),
                             submitted_at: row.get(3),
                             miner_trust_at_report: row.get(4),
+                            is_validated: row.get(5),
+                            validation_score: row.get(6),
                         });
                 }
             }
@@ -472,27 +474,51 @@ pub fn search_sql(consensus: &str, listing: &str, kind: AreaKind) -> (String, St
     (count_sql, page_sql)
 }
 
+/// What an attestation's validation is: the validators' verdict on its miner's epoch in the
+/// live scores projection (`v`), or nothing while there is none.
+fn validation_columns(scores: Option<&str>) -> (&'static str, String) {
+    match scores {
+        Some(scores) => (
+            "COALESCE(v.verdict = 'confirmed', false), v.validation_score, v.validated_at",
+            format!(
+                "LEFT JOIN {scores}.miner_validations v
+                   ON v.epoch_id = a.epoch_id AND v.miner_hotkey = a.miner_hotkey"
+            ),
+        ),
+        None => ("false, NULL::float8, NULL::timestamptz", String::new()),
+    }
+}
+
 /// The latest attestations of each listing of a page (`$1` the ids, `$2` how many each): one
-/// index range scan per listing.
+/// index range scan per listing, with their validation (`scores`, the live scores schema).
 #[must_use]
-pub fn latest_attestations_sql(listing: &str) -> String {
+pub fn latest_attestations_sql(listing: &str, scores: Option<&str>) -> String {
+    let (validation, join) = validation_columns(scores);
     format!(
-        "SELECT page.id, a.miner_hotkey, a.scraped_at, a.submitted_at, a.miner_trust
+        "SELECT page.id, a.miner_hotkey, a.scraped_at, a.submitted_at, a.miner_trust, {validation}
          FROM unnest($1::text[]) AS page(id)
          CROSS JOIN LATERAL (
-             SELECT miner_hotkey, scraped_at, submitted_at, miner_trust
+             SELECT miner_hotkey, scraped_at, submitted_at, miner_trust, epoch_id
              FROM {listing}.miner_attestations
              WHERE listing_id = page.id
              ORDER BY scraped_at DESC, attestation_id DESC
              LIMIT $2
-         ) a"
+         ) a
+         {join}"
     )
 }
 
 /// The statements of `GET /api/listing/{zpid}`: the listing, its consensus, its latest
-/// attestations with their miners' trust (`$1` the id, `$2` how many).
+/// attestations with their miners' trust and validation (`$1` the id, `$2` how many), and the
+/// listing's validation over every epoch attestation (`$1`).
 #[must_use]
-pub fn detail_sql(listing: &str, consensus: &str, trust: &str) -> [String; 3] {
+pub fn detail_sql(
+    listing: &str,
+    consensus: &str,
+    trust: &str,
+    scores: Option<&str>,
+) -> [String; 4] {
+    let (validation, join) = validation_columns(scores);
     [
         format!(
             "SELECT l.uri, l.url, l.first_seen_at, l.last_updated_at, l.total_attestations,
@@ -507,13 +533,24 @@ pub fn detail_sql(listing: &str, consensus: &str, trust: &str) -> [String; 3] {
         ),
         format!(
             "SELECT a.attestation_id, a.miner_hotkey, a.scraped_at, a.submitted_at, a.price_usd,
-                    a.home_status, a.miner_trust, t.trust_score
+                    a.home_status, a.miner_trust, t.trust_score, {validation}
              FROM {listing}.miner_attestations a
              LEFT JOIN {trust}.miner_trust t ON t.miner_hotkey = a.miner_hotkey
+             {join}
              WHERE a.listing_id = $1
              ORDER BY a.scraped_at DESC, a.attestation_id DESC
              LIMIT $2"
         ),
+        match scores {
+            Some(scores) => format!(
+                "SELECT COALESCE(bool_or(v.verdict = 'confirmed'), false), max(v.validation_score)
+                 FROM {listing}.miner_attestations a
+                 JOIN {scores}.miner_validations v
+                   ON v.epoch_id = a.epoch_id AND v.miner_hotkey = a.miner_hotkey
+                 WHERE a.listing_id = $1"
+            ),
+            None => "SELECT false, NULL::float8 WHERE $1::text IS NOT NULL".to_owned(),
+        },
     ]
 }
 
@@ -546,8 +583,12 @@ pub async fn detail(
         version.as_deref(),
         async |transaction, schemas| {
             let (listing, trust) = (schemas.listing()?, schemas.trust()?);
-            let [listing_sql, consensus_sql, attestations_sql] =
-                detail_sql(listing, schemas.consensus()?, trust);
+            let [listing_sql, consensus_sql, attestations_sql, validation_sql] = detail_sql(
+                listing,
+                schemas.consensus()?,
+                trust,
+                schemas.scores_if_built(),
+            );
             let listing_row = db::query(transaction, "listing.row", &listing_sql, &[&zpid]).await?;
             let consensus_row =
                 db::query(transaction, "listing.consensus", &consensus_sql, &[&zpid]).await?;
@@ -562,6 +603,8 @@ pub async fn detail(
                 &[&zpid, &DETAIL_ATTESTATIONS],
             )
             .await?;
+            let validation =
+                db::query_one(transaction, "listing.validation", &validation_sql, &[&zpid]).await?;
 
             let score: Option<f64> = consensus_row.map(|row| row.get(0));
             Ok(ListingDetail {
@@ -591,8 +634,13 @@ pub async fn detail(
                         home_status: row.get(5),
                         miner_trust_at_report: row.get(6),
                         miner_trust: row.get(7),
+                        is_validated: row.get(8),
+                        validation_score: row.get(9),
+                        validation_timestamp: row.get(10),
                     })
                     .collect(),
+                is_validated: validation.get(0),
+                validation_score: validation.get(1),
                 zpid,
             })
         },

@@ -154,6 +154,11 @@ pub struct AttestationBrief {
     pub submitted_at: DateTime<Utc>,
     /// The miner's trust when the attestation was admitted.
     pub miner_trust_at_report: f64,
+    /// Whether the validators' stake confirmed the miner's data in the epoch the attestation
+    /// was uploaded for (false outside epochs and until the verdict).
+    pub is_validated: bool,
+    /// The validators' stake-weighted score of that epoch of the miner (0 to 1).
+    pub validation_score: Option<f64>,
 }
 
 /// Where a page is and how to get the next one.
@@ -215,6 +220,13 @@ pub struct AttestationView {
     pub miner_trust_at_report: f64,
     /// The miner's trust now (live trust projection).
     pub miner_trust: Option<f64>,
+    /// Whether the validators' stake confirmed the miner's data in the epoch the attestation
+    /// was uploaded for (false outside epochs and until the verdict).
+    pub is_validated: bool,
+    /// The validators' stake-weighted score of that epoch of the miner (0 to 1).
+    pub validation_score: Option<f64>,
+    /// When the verdict was recorded.
+    pub validation_timestamp: Option<DateTime<Utc>>,
 }
 
 /// `GET /api/listing/{zpid}`.
@@ -241,4 +253,8 @@ pub struct ListingDetail {
     pub consensus_info: ConsensusInfo,
     /// The latest attestations, newest first (at most 10).
     pub attestations: Vec<AttestationView>,
+    /// Whether any of its attestations is validated.
+    pub is_validated: bool,
+    /// The highest validation score among its attestations' epochs.
+    pub validation_score: Option<f64>,
 }

@@ -3,11 +3,16 @@
 //! reads. `/api/stats` is the one exception: its totals aggregate whole tables, which is why
 //! it is cached (`api.stats_cache_ms`) instead.
 
-use crate::{consensus, epochs, listings, miners};
+use crate::{consensus, epochs, listings, miners, validation};
 
 /// (name, SQL) of every per-request statement over the given schemas.
 #[must_use]
-pub fn statements(listing: &str, trust: &str, consensus: &str) -> Vec<(String, String)> {
+pub fn statements(
+    listing: &str,
+    trust: &str,
+    consensus: &str,
+    scores: Option<&str>,
+) -> Vec<(String, String)> {
     let mut all = Vec::new();
     for (kind, name) in [
         (listings::AreaKind::Zip, "zip"),
@@ -23,7 +28,7 @@ pub fn statements(listing: &str, trust: &str, consensus: &str) -> Vec<(String, S
     }
     all.push((
         "listings.attestations".to_owned(),
-        listings::latest_attestations_sql(listing),
+        listings::latest_attestations_sql(listing, scores),
     ));
     let named = |prefix: &str, parts: &[&str], statements: Vec<String>| {
         parts
@@ -34,8 +39,8 @@ pub fn statements(listing: &str, trust: &str, consensus: &str) -> Vec<(String, S
     };
     all.extend(named(
         "listing",
-        &["row", "consensus", "attestations"],
-        listings::detail_sql(listing, consensus, trust).to_vec(),
+        &["row", "consensus", "attestations", "validation"],
+        listings::detail_sql(listing, consensus, trust, scores).to_vec(),
     ));
     all.extend(named(
         "consensus",
@@ -131,9 +136,16 @@ pub async fn generic_plan(
 /// (name, SQL) of every statement of the epoch endpoints over the given schemas.
 #[must_use]
 pub fn epoch_statements(epochs: &str, scores: &str, network: &str) -> Vec<(String, String)> {
-    epochs::EpochStatements::new(epochs, scores, network)
+    let mut all: Vec<(String, String)> = epochs::EpochStatements::new(epochs, scores, network)
         .named()
         .into_iter()
         .map(|(name, sql)| (format!("epochs.{name}"), sql.to_owned()))
-        .collect()
+        .collect();
+    all.extend(
+        validation::ValidationStatements::new(scores)
+            .named()
+            .into_iter()
+            .map(|(name, sql)| (format!("validation.{name}"), sql.to_owned())),
+    );
+    all
 }

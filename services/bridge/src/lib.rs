@@ -6,7 +6,7 @@ pub mod metrics;
 pub mod notification;
 pub mod service;
 
-pub use service::{Bridge, BridgeConfig, BridgeServiceConfig, Handled, SqsConfig};
+pub use service::{Bridge, BridgeConfig, BridgeServiceConfig, BucketLayout, Handled, SqsConfig};
 
 /// `resi bridge`: configuration (from `file`, then the environment), telemetry, then publishing
 /// until a signal.

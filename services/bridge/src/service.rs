@@ -20,7 +20,7 @@ use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, Message};
 use deadpool_postgres::Pool;
 use futures::StreamExt as _;
 use rdkafka::producer::FutureProducer;
-use resi_events::layout::{KeyError, UploadKey, parse_upload_key};
+use resi_events::layout::{KeyError, UploadKey, parse_upload_key, parse_validator_key};
 use resi_events::{
     DeadLetterReason, DeadLetterSubject, DeadLettered, EpochMetadata, Event, EventPayload,
     Timestamp, Topics, UploadDiscovery, UploadFormat, UploadObserved, UploadRejectReason,
@@ -70,6 +70,20 @@ pub struct BridgeConfig {
     pub max_metadata_bytes: u64,
     /// Retries of transient S3, SQS, broker and Postgres failures.
     pub retry: RetryPolicy,
+    /// Whose bucket: `miners` (listing uploads) or `validators` (results documents under
+    /// `s3.prefix`, `validators/` in production).
+    pub layout: BucketLayout,
+}
+
+/// The key layout of the bucket a bridge watches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketLayout {
+    /// `{prefix}hotkey={hotkey}/…`: miners' listing uploads.
+    #[default]
+    Miners,
+    /// `{prefix}{hotkey}/epoch={epoch_id}/….json`: validators' results.
+    Validators,
 }
 
 impl Default for BridgeConfig {
@@ -81,6 +95,7 @@ impl Default for BridgeConfig {
             concurrency: 32,
             max_metadata_bytes: 1 << 20,
             retry: RetryPolicy::default(),
+            layout: BucketLayout::Miners,
         }
     }
 }
@@ -247,6 +262,10 @@ impl Bridge {
         let pool = resi_runtime::postgres::pool(&config.postgres)?;
         resi_runtime::postgres::check(&pool).await?;
         let store = Store::from_source(&config.bridge.source, &config.s3).await?;
+        // an empty queue URL (an overlay's way to unset the shared one) is no queue
+        let mut config = config.clone();
+        config.sqs.queue_url = config.sqs.queue_url.filter(|url| !url.is_empty());
+        let config = &config;
         let notified = config.sqs.queue_url.is_some() && matches!(store, Store::S3 { .. });
         anyhow::ensure!(
             notified || config.bridge.reconcile_interval_secs > 0,
@@ -270,6 +289,14 @@ impl Bridge {
             topics,
             in_progress: KeyLocks::default(),
         })
+    }
+
+    /// What a key of the watched bucket says about itself, by the bucket's layout.
+    fn parse_key(&self, key: &str) -> Result<UploadKey, KeyError> {
+        match self.config.layout {
+            BucketLayout::Miners => parse_upload_key(&self.prefix, key),
+            BucketLayout::Validators => parse_validator_key(&self.prefix, key),
+        }
     }
 
     /// Runs the notification loop (if configured) and the reconciliation loop until
@@ -366,7 +393,7 @@ impl Bridge {
         let mut keys: Vec<String> = objects.iter().map(|object| object.key.clone()).collect();
         let listings_of: HashMap<String, String> = objects
             .iter()
-            .filter_map(|object| match parse_upload_key(&self.prefix, &object.key) {
+            .filter_map(|object| match self.parse_key(&object.key) {
                 Ok(UploadKey::V2Metadata { listings_key, .. }) => {
                     Some((object.key.clone(), listings_key))
                 }
@@ -453,7 +480,7 @@ impl Bridge {
         object: ObjectInfo,
         discovery: UploadDiscovery,
     ) -> anyhow::Result<Handled> {
-        let layout = parse_upload_key(&self.prefix, &object.key);
+        let layout = self.parse_key(&object.key);
         // a metadata.json is handled through its listings file, which takes the lock
         let _guard = match &layout {
             Ok(UploadKey::V2Metadata { .. }) => None,
@@ -481,13 +508,16 @@ impl Bridge {
                 if self.published(&object.key, &object.etag).await?.is_some() {
                     return Ok(Handled::AlreadyPublished);
                 }
-                let hotkey = object
+                let first = object
                     .key
                     .strip_prefix(&self.prefix)
-                    .and_then(|rest| rest.split('/').next())
-                    .and_then(|part| part.strip_prefix("hotkey="))
-                    .unwrap_or_default()
-                    .to_owned();
+                    .and_then(|rest| rest.split('/').next());
+                let hotkey = match self.config.layout {
+                    BucketLayout::Miners => first.and_then(|part| part.strip_prefix("hotkey=")),
+                    BucketLayout::Validators => first,
+                }
+                .unwrap_or_default()
+                .to_owned();
                 return self
                     .reject(
                         &object,
@@ -535,6 +565,20 @@ impl Bridge {
                     epoch: None,
                     epoch_id: Some(epoch_id),
                     zipcode: Some(zipcode),
+                };
+                self.observe_once(&object, described, discovery).await
+            }
+            UploadKey::ValidatorResults { hotkey, epoch_id } => {
+                // the parser reads the document and checks the validator's permit and stake
+                let described = Described {
+                    miner_hotkey: hotkey,
+                    job_id: epoch_id.clone(),
+                    file_timestamp: object.last_modified,
+                    declared_record_count: None,
+                    format: UploadFormat::ValidatorResults,
+                    epoch: None,
+                    epoch_id: Some(epoch_id),
+                    zipcode: None,
                 };
                 self.observe_once(&object, described, discovery).await
             }

@@ -68,6 +68,9 @@ pub struct CoordinatorConfig {
     pub far_km: f64,
     /// Fabricating epochs (since the last unban) after which a miner is banned.
     pub ban_after_epochs: u32,
+    /// Minutes after an epoch's closing before the validators' results published by then are
+    /// decided (each validator's latest counts; later ones are kept, not counted).
+    pub validation_delay_minutes: u32,
 }
 
 impl Default for CoordinatorConfig {
@@ -81,6 +84,7 @@ impl Default for CoordinatorConfig {
             evidence_delay_minutes: 5,
             far_km: 50.0,
             ban_after_epochs: 5,
+            validation_delay_minutes: 60,
         }
     }
 }
@@ -114,6 +118,8 @@ pub struct Ledger {
     pub fabrications: BTreeMap<String, Vec<(String, resi_events::EventId)>>,
     /// Standing bans: the `MinerBanned` id by miner.
     pub bans: BTreeMap<String, resi_events::EventId>,
+    /// Validators' results and the epochs decided.
+    pub validation: crate::validation::ValidationLedger,
     /// Evidence read whose completion is not read yet.
     pending_evidence: BTreeMap<resi_events::EventId, resi_events::MinerEpochEvidence>,
     /// Records that did not decode.
@@ -175,6 +181,10 @@ impl Ledger {
                 self.complete(&complete);
                 self.evidenced.insert(complete.epoch_id);
             }
+            EventPayload::ValidatorResultsPublished(results) => {
+                self.validation.results(event.id, *results);
+            }
+            EventPayload::EpochValidated(validated) => self.validation.validated(&validated),
             EventPayload::MinerBanned(banned) => {
                 self.fabrications.remove(&banned.miner_hotkey);
                 self.bans.insert(banned.miner_hotkey, event.id);
@@ -203,6 +213,8 @@ pub struct TickReport {
     pub evidenced: Vec<String>,
     /// Miners banned, by hotkey.
     pub banned: Vec<String>,
+    /// Epochs whose validators' verdicts were recorded, by id.
+    pub validated: Vec<String>,
 }
 
 /// A coordinator instance.
@@ -369,7 +381,50 @@ impl Coordinator {
             }
         }
         report.banned = self.ban_due(now).await?;
+        report.validated = self.validate_due(now).await?;
         Ok(report)
+    }
+
+    /// Decides every closed epoch whose validators' window has passed: each miner's verdict on
+    /// the uploads topic (for its trust), then the epoch's on the epochs topic.
+    async fn validate_due(&mut self, now: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
+        let schedule = self.config.schedule.clone();
+        let delay = chrono::Duration::minutes(i64::from(self.config.validation_delay_minutes));
+        let due: Vec<(String, Timestamp)> = self
+            .ledger
+            .closings
+            .keys()
+            .filter(|epoch_id| !self.ledger.validation.validated.contains(*epoch_id))
+            .filter_map(|epoch_id| {
+                let opened = self.ledger.opened.get(epoch_id)?;
+                let closed = closed_time(opened, &schedule).to_datetime()?;
+                (now >= closed + delay).then(|| (epoch_id.clone(), timestamp(closed + delay)))
+            })
+            .collect();
+        let mut validated = Vec::with_capacity(due.len());
+        for (epoch_id, at) in due {
+            let Some((epoch, miners)) = self.ledger.validation.decide(&epoch_id) else {
+                continue;
+            };
+            tracing::info!(epoch = %epoch_id, validators = epoch.results_ids.len(), miners = miners.len(), "recording the validators' verdicts");
+            crate::metrics::validated(epoch.results_ids.len());
+            for miner in miners {
+                let event = Event::new(
+                    EventPayload::MinerValidated(Box::new(miner)),
+                    at,
+                    Timestamp::now(),
+                );
+                self.publish_penalty(&event).await?;
+            }
+            let event = Event::new(
+                EventPayload::EpochValidated(Box::new(epoch)),
+                at,
+                Timestamp::now(),
+            );
+            self.publish(&event).await?;
+            validated.push(epoch_id);
+        }
+        Ok(validated)
     }
 
     /// Bans every miner whose fabricating epochs since its last ban or unban reached
@@ -542,7 +597,7 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Publishes a trust penalty on the uploads topic, still the leader.
+    /// Publishes a trust adjustment on the uploads topic, still the leader.
     async fn publish_penalty(&self, event: &Event) -> anyhow::Result<()> {
         self.ensure_leading().await?;
         kafka::publish(&self.producer, &self.uploads_topic, event).await

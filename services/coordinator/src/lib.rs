@@ -15,6 +15,7 @@ pub mod reference;
 pub mod schedule;
 pub mod secrets;
 pub mod selection;
+pub mod validation;
 
 pub use coordinator::{Coordinator, CoordinatorConfig, CoordinatorServiceConfig, TickReport};
 

@@ -10,6 +10,8 @@ pub fn tick(report: &TickReport) {
     metrics::counter!("resi_coordinator_epochs_evidenced_total")
         .increment(report.evidenced.len() as u64);
     metrics::counter!("resi_coordinator_miners_banned_total").increment(report.banned.len() as u64);
+    metrics::counter!("resi_coordinator_epochs_validated_total")
+        .increment(report.validated.len() as u64);
     if report.leader {
         metrics::gauge!("resi_coordinator_last_tick_seconds")
             .set(chrono::Utc::now().timestamp() as f64);
@@ -37,4 +39,12 @@ pub fn current_epoch_open(open: bool) {
 /// An epoch's evidence could not be gathered or published (retried at the next tick).
 pub fn evidence_failure() {
     metrics::counter!("resi_coordinator_evidence_failures_total").increment(1);
+}
+
+/// An epoch's verdict was recorded, from `validators` validators' results.
+pub fn validated(validators: usize) {
+    metrics::gauge!("resi_coordinator_last_validation_validators").set(validators as f64);
+    if validators == 0 {
+        metrics::counter!("resi_coordinator_epochs_unvalidated_total").increment(1);
+    }
 }

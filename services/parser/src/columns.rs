@@ -113,7 +113,7 @@ mod v2 {
 pub const fn specs(format: UploadFormat) -> &'static [ColumnSpec] {
     match format {
         UploadFormat::V1 => &V1_SPECS,
-        UploadFormat::V2 | UploadFormat::EpochJson => &V2_SPECS,
+        UploadFormat::V2 | UploadFormat::EpochJson | UploadFormat::ValidatorResults => &V2_SPECS,
     }
 }
 
@@ -122,7 +122,9 @@ pub const fn specs(format: UploadFormat) -> &'static [ColumnSpec] {
 pub const fn id_rule(format: UploadFormat) -> IdRule {
     match format {
         UploadFormat::V1 => IdRule::Zillow,
-        UploadFormat::V2 | UploadFormat::EpochJson => IdRule::AnySource,
+        UploadFormat::V2 | UploadFormat::EpochJson | UploadFormat::ValidatorResults => {
+            IdRule::AnySource
+        }
     }
 }
 
@@ -135,7 +137,7 @@ pub fn plan_format(
     let planned = plan(schema, specs(format))?;
     let (identifying, names) = match format {
         UploadFormat::V1 => (&[v1::ZPID, v1::URI, v1::URL][..], "zpid, uri or url"),
-        UploadFormat::V2 | UploadFormat::EpochJson => (
+        UploadFormat::V2 | UploadFormat::EpochJson | UploadFormat::ValidatorResults => (
             &[v2::SOURCE_URL, v2::MLS_ID, v2::ADDRESS][..],
             "source_url, mls_id or address",
         ),
@@ -151,7 +153,7 @@ pub fn plan_format(
 pub const fn id_specs(format: UploadFormat) -> &'static [usize] {
     match format {
         UploadFormat::V1 => &[v1::ZPID, v1::URI, v1::URL],
-        UploadFormat::V2 | UploadFormat::EpochJson => {
+        UploadFormat::V2 | UploadFormat::EpochJson | UploadFormat::ValidatorResults => {
             &[v2::SOURCE_URL, v2::MLS_ID, v2::ADDRESS, v2::ZIP]
         }
     }
@@ -244,25 +246,27 @@ impl CoercedBatch {
                 scraped_at: c[v1::DATETIME].instant(row),
                 ..RowValues::default()
             },
-            UploadFormat::V2 | UploadFormat::EpochJson => RowValues {
-                url: c[v2::SOURCE_URL].text(row),
-                mls_id: c[v2::MLS_ID].text(row),
-                address: c[v2::ADDRESS].text(row),
-                zip: ZipValue {
-                    text: c[v2::ZIP].text(row),
-                    numeric: c[v2::ZIP].source_is_numeric(),
-                },
-                home_type: c[v2::PROPERTY_TYPE].text(row),
-                home_status: c[v2::LISTING_STATUS].text(row),
-                price: c[v2::PRICE].number(row),
-                bedrooms: c[v2::BEDROOMS].number(row),
-                bathrooms: c[v2::BATHROOMS].number(row),
-                living_area: c[v2::SQFT].number(row),
-                days_on_market: c[v2::DAYS].number(row),
-                listing_date: c[v2::LISTING_DATE].instant(row),
-                scraped_at: c[v2::SCRAPED].instant(row),
-                ..RowValues::default()
-            },
+            UploadFormat::V2 | UploadFormat::EpochJson | UploadFormat::ValidatorResults => {
+                RowValues {
+                    url: c[v2::SOURCE_URL].text(row),
+                    mls_id: c[v2::MLS_ID].text(row),
+                    address: c[v2::ADDRESS].text(row),
+                    zip: ZipValue {
+                        text: c[v2::ZIP].text(row),
+                        numeric: c[v2::ZIP].source_is_numeric(),
+                    },
+                    home_type: c[v2::PROPERTY_TYPE].text(row),
+                    home_status: c[v2::LISTING_STATUS].text(row),
+                    price: c[v2::PRICE].number(row),
+                    bedrooms: c[v2::BEDROOMS].number(row),
+                    bathrooms: c[v2::BATHROOMS].number(row),
+                    living_area: c[v2::SQFT].number(row),
+                    days_on_market: c[v2::DAYS].number(row),
+                    listing_date: c[v2::LISTING_DATE].instant(row),
+                    scraped_at: c[v2::SCRAPED].instant(row),
+                    ..RowValues::default()
+                }
+            }
         }
     }
 }

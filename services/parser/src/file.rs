@@ -280,6 +280,12 @@ fn parse_source<S: Source>(
         UploadFormat::V1 | UploadFormat::V2 => {
             parse_file(source, upload, admission, options, counting)
         }
+        // read by the service as results, never as listings
+        UploadFormat::ValidatorResults => Err(FileFailure::new(
+            FileFailureKind::WrongSchema,
+            "a validator results document holds no listings",
+            0,
+        )),
     })
 }
 

@@ -48,6 +48,11 @@ pub fn upload(format: UploadFormat, size: u64) -> UploadObserved {
             Some("2025-09-17T12-00-00"),
             Some("77494"),
         ),
+        UploadFormat::ValidatorResults => (
+            "validators/5Fuzz/epoch=2025-09-17T12-00-00/results.json",
+            Some("2025-09-17T12-00-00"),
+            None,
+        ),
     };
     UploadObserved {
         bucket: "fuzz".into(),

@@ -16,6 +16,7 @@ pub mod quality;
 pub mod row;
 #[cfg(feature = "service")]
 pub mod service;
+pub mod validator;
 
 #[cfg(feature = "service")]
 pub use service::{Parser, ParserConfig, ParserServiceConfig};

@@ -8,12 +8,18 @@
 //! | `resi_parser_file_seconds` | histogram | | one upload from its record to its checkpoint |
 //! | `resi_parser_fetch_seconds` | histogram | | reading an object from the store (with retries) |
 //! | `resi_parser_lag` | gauge | `partition` | upload records of an owned partition not processed yet (consumer lag) |
+//! | `resi_parser_validator_results_total` | counter | `outcome`: admitted, not_a_validator, results_invalid | validators' results documents |
 
 use std::time::Duration;
 
 /// An upload record was handled.
 pub fn upload(outcome: &'static str) {
     metrics::counter!("resi_parser_uploads_total", "outcome" => outcome).increment(1);
+}
+
+/// A validator's results document was admitted or refused.
+pub fn validator_results(outcome: &'static str) {
+    metrics::counter!("resi_parser_validator_results_total", "outcome" => outcome).increment(1);
 }
 
 /// Rows of a parsed file.

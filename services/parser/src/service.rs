@@ -26,13 +26,13 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{DeliveryFuture, FutureProducer};
 use resi_events::{
     DeadLetterReason, DeadLetterSubject, DeadLettered, Event, EventPayload, Timestamp, Topics,
-    UploadObserved, UploadRejectReason, UploadRejected, codec,
+    UploadFormat, UploadObserved, UploadRejectReason, UploadRejected, codec,
 };
 use resi_runtime::assignment::AssignmentConfig;
 use resi_runtime::config::{KafkaConfig, PostgresConfig, S3Config, TelemetryConfig};
 use resi_runtime::retry::{Backoff, RetryError, RetryPolicy, retry};
 use resi_runtime::shutdown::Shutdown;
-use resi_runtime::store::{FetchError, Store};
+use resi_runtime::store::{FetchError, LocalObject, Store};
 use resi_runtime::{checkpoints, kafka};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -41,6 +41,7 @@ use crate::admission;
 use crate::emit::{AdmissionPlan, Encoded, ParseOptions};
 use crate::file::{FileFailure, FileFailureKind, parse_object};
 use crate::metrics;
+use crate::validator;
 
 /// The `parser` configuration section.
 #[derive(Clone, Debug, Deserialize)]
@@ -80,6 +81,11 @@ pub struct ParserConfig {
     /// `max_attempts` at a time, and never dead-lettered), and while the broker or Postgres is
     /// unavailable.
     pub retry: RetryPolicy,
+    /// Stake (TAO) a validator needs for its results to be admitted, besides a permit; the
+    /// gateway's `validator_min_stake` for its upload policies.
+    pub validator_min_stake: f64,
+    /// Validator results documents larger than this are dead-lettered as too large, unread.
+    pub max_results_bytes: u64,
 }
 
 impl Default for ParserConfig {
@@ -97,6 +103,8 @@ impl Default for ParserConfig {
             max_file_rows: 10_000_000,
             max_parse_attempts: 3,
             retry: RetryPolicy::default(),
+            validator_min_stake: 1_000.0,
+            max_results_bytes: 16 << 20,
         }
     }
 }
@@ -445,6 +453,9 @@ impl Parser {
         upload: &UploadObserved,
         plan: AdmissionPlan,
     ) -> Result<(&'static str, u64, u64), Infrastructure> {
+        if upload.format == UploadFormat::ValidatorResults {
+            return self.validator_results(upload).await;
+        }
         // a banned miner's files are not read: refused whole, with the reason recorded
         let client = resi_runtime::postgres::connection(&self.pool).await?;
         let is_banned = admission::banned(&client, &upload.miner_hotkey).await?;
@@ -456,39 +467,10 @@ impl Parser {
                 .await?;
             return Ok(("rejected", 0, 0));
         }
-        let store = Store::for_bucket(&upload.bucket, &self.s3);
-        let etag = matches!(store, Store::S3 { .. }).then_some(upload.etag.as_str());
-        let fetch_started = Instant::now();
-        let fetched = retry(
-            "fetch upload",
-            &self.config.retry,
-            || {
-                store.fetch(
-                    &upload.key,
-                    etag,
-                    &self.spool_dir,
-                    self.config.max_object_bytes,
-                )
-            },
-            |error| matches!(error, FetchError::Store(store_error) if store_error.is_transient()),
-        )
-        .await;
-        metrics::fetch_seconds(fetch_started.elapsed());
-        let object = match fetched {
+        let object = match self.fetch(upload, self.config.max_object_bytes).await? {
             Ok(object) => object,
-            // the store or this machine is failing (an outage, expired credentials, a full
-            // spool disk): the upload waits for it, it is never dead-lettered for it
-            Err(RetryError::Exhausted { attempts, last }) => {
-                metrics::failure("store");
-                anyhow::bail!("fetching the upload failed {attempts} times: {last}");
-            }
-            Err(RetryError::Permanent(error)) => {
-                let reason = match &error {
-                    FetchError::TooLarge { .. } => DeadLetterReason::TooLarge,
-                    FetchError::Store(_) => DeadLetterReason::ObjectMissing,
-                };
-                self.dead_letter_upload(upload, reason, error.to_string(), 1)
-                    .await?;
+            Err((reason, detail)) => {
+                self.dead_letter_upload(upload, reason, detail, 1).await?;
                 return Ok(("dead_lettered", 0, 0));
             }
         };
@@ -556,6 +538,104 @@ impl Parser {
                 self.dead_letter_upload(upload, reason, failure.detail, 1)
                     .await?;
                 Ok(("dead_lettered", failure.admitted, 0))
+            }
+        }
+    }
+
+    /// Fetches the upload into the spool: the object, or why it is dead-lettered. A failing
+    /// store is an error (retried by the caller's loop), never a dead letter.
+    async fn fetch(
+        &self,
+        upload: &UploadObserved,
+        max_bytes: u64,
+    ) -> Result<Result<LocalObject, (DeadLetterReason, String)>, Infrastructure> {
+        let store = Store::for_bucket(&upload.bucket, &self.s3);
+        let etag = matches!(store, Store::S3 { .. }).then_some(upload.etag.as_str());
+        let fetch_started = Instant::now();
+        let fetched = retry(
+            "fetch upload",
+            &self.config.retry,
+            || store.fetch(&upload.key, etag, &self.spool_dir, max_bytes),
+            |error| matches!(error, FetchError::Store(store_error) if store_error.is_transient()),
+        )
+        .await;
+        metrics::fetch_seconds(fetch_started.elapsed());
+        match fetched {
+            Ok(object) => Ok(Ok(object)),
+            // the store or this machine is failing (an outage, expired credentials, a full
+            // spool disk): the upload waits for it, it is never dead-lettered for it
+            Err(RetryError::Exhausted { attempts, last }) => {
+                metrics::failure("store");
+                anyhow::bail!("fetching the upload failed {attempts} times: {last}");
+            }
+            Err(RetryError::Permanent(error)) => {
+                let reason = match &error {
+                    FetchError::TooLarge { .. } => DeadLetterReason::TooLarge,
+                    FetchError::Store(_) => DeadLetterReason::ObjectMissing,
+                };
+                Ok(Err((reason, error.to_string())))
+            }
+        }
+    }
+
+    /// A validator's results document: admitted as `ValidatorResultsPublished` on the epochs
+    /// topic when its hotkey holds a permit and enough stake and the document is the seed's,
+    /// refused with the reason recorded otherwise.
+    async fn validator_results(
+        &self,
+        upload: &UploadObserved,
+    ) -> Result<(&'static str, u64, u64), Infrastructure> {
+        let client = resi_runtime::postgres::connection(&self.pool).await?;
+        let standing = validator::standing(&client, &upload.miner_hotkey).await?;
+        drop(client);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let min_stake_rao =
+            (self.config.validator_min_stake * 1e9).clamp(0.0, u64::MAX as f64) as u64;
+        let standing = match (validator::refusal(standing, min_stake_rao), standing) {
+            (None, Some(standing)) => standing,
+            (refusal, _) => {
+                metrics::validator_results("not_a_validator");
+                let detail = refusal.unwrap_or_default();
+                self.reject_upload(upload, UploadRejectReason::NotAValidator, detail)
+                    .await?;
+                return Ok(("rejected", 0, 0));
+            }
+        };
+        let object = match self.fetch(upload, self.config.max_results_bytes).await? {
+            Ok(object) => object,
+            Err((reason, detail)) => {
+                self.dead_letter_upload(upload, reason, detail, 1).await?;
+                return Ok(("dead_lettered", 0, 0));
+            }
+        };
+        let mut bytes = Vec::new();
+        let mut file = &object.file;
+        std::io::Seek::rewind(&mut file).context("failed to rewind the spooled results")?;
+        std::io::Read::read_to_end(&mut file, &mut bytes)
+            .context("failed to read the spooled results")?;
+        match validator::read(&bytes, upload, standing) {
+            Ok(results) => {
+                tracing::info!(
+                    validator = %results.validator_hotkey,
+                    epoch = %results.epoch_id,
+                    scores = results.scores.len(),
+                    entries_rejected = results.entries_rejected,
+                    "validator results admitted"
+                );
+                let event = Event::new(
+                    EventPayload::ValidatorResultsPublished(Box::new(results)),
+                    upload.last_modified,
+                    Timestamp::now(),
+                );
+                kafka::publish(&self.producer, &self.topics.epochs(), &event).await?;
+                metrics::validator_results("admitted");
+                Ok(("parsed", 0, 0))
+            }
+            Err(detail) => {
+                metrics::validator_results("results_invalid");
+                self.reject_upload(upload, UploadRejectReason::ResultsInvalid, detail)
+                    .await?;
+                Ok(("rejected", 0, 0))
             }
         }
     }

@@ -79,3 +79,57 @@ CREATE TABLE IF NOT EXISTS {schema}.miner_bans (
     unbanned_by       text,
     unban_reason      text
 );
+
+-- Validators' results as admitted (each validator's stake at admission), and every score in
+-- them. A validator that publishes again adds results; the verdicts name the ones counted.
+CREATE TABLE IF NOT EXISTS {schema}.validator_results (
+    results_id       bytea       PRIMARY KEY,
+    epoch_id         text        NOT NULL,
+    validator_hotkey text        NOT NULL,
+    upload_id        bytea       NOT NULL,
+    published_at     timestamptz NOT NULL,
+    claimed_at       timestamptz NOT NULL,
+    stake_rao        bigint      NOT NULL,
+    metagraph_block  bigint      NOT NULL,
+    scores           integer     NOT NULL,
+    entries_rejected bigint      NOT NULL
+);
+CREATE INDEX IF NOT EXISTS validator_results_by_epoch ON {schema}.validator_results (epoch_id, validator_hotkey);
+
+CREATE TABLE IF NOT EXISTS {schema}.validator_scores (
+    results_id       bytea  NOT NULL,
+    epoch_id         text   NOT NULL,
+    validator_hotkey text   NOT NULL,
+    miner_hotkey     text   NOT NULL,
+    data_quality     float8 NOT NULL,
+    accuracy         float8 NOT NULL,
+    completeness     float8 NOT NULL,
+    timeliness       float8 NOT NULL,
+    total            float8 NOT NULL,
+    PRIMARY KEY (results_id, miner_hotkey)
+);
+CREATE INDEX IF NOT EXISTS validator_scores_by_miner ON {schema}.validator_scores (epoch_id, miner_hotkey);
+
+-- The first verdict recorded for each epoch, and the results it counted.
+CREATE TABLE IF NOT EXISTS {schema}.epoch_validations (
+    epoch_id     text        PRIMARY KEY,
+    validated_id bytea       NOT NULL,
+    results_ids  bytea[]     NOT NULL,
+    validated_at timestamptz NOT NULL
+);
+
+-- Each judged miner's verdict in an epoch: what `is_validated` and `validation_score` of its
+-- attestations of that epoch are.
+CREATE TABLE IF NOT EXISTS {schema}.miner_validations (
+    epoch_id         text        NOT NULL,
+    miner_hotkey     text        NOT NULL,
+    verdict          text        NOT NULL,
+    validation_score float8      NOT NULL,
+    stake_confirming bigint      NOT NULL,
+    stake_fake       bigint      NOT NULL,
+    stake_judging    bigint      NOT NULL,
+    validators       integer     NOT NULL,
+    validated_at     timestamptz NOT NULL,
+    PRIMARY KEY (epoch_id, miner_hotkey)
+);
+CREATE INDEX IF NOT EXISTS miner_validations_by_miner ON {schema}.miner_validations (miner_hotkey, epoch_id);

@@ -14,6 +14,7 @@ pub mod network;
 pub mod operate;
 pub mod scores;
 pub mod trust;
+pub mod validation;
 pub mod versions;
 
 pub use engine::{Projector, ProjectorConfig, ProjectorServiceConfig};

@@ -7,7 +7,7 @@
 //! completion of an epoch is the one scored; a later, different one, or one naming evidence
 //! that is not on the log, is recorded as a conflict and changes nothing. Bans and their lifting
 //! are kept in `miner_bans`; an unban that names no standing ban is a conflict (keyed by the
-//! miner).
+//! miner). Validators' results and verdicts are kept by [`crate::validation`].
 
 use anyhow::Context as _;
 use resi_events::{
@@ -19,13 +19,17 @@ use tokio_postgres::Transaction;
 /// The tables of one version; `{schema}` is replaced by the version's schema.
 pub const DDL: &str = include_str!("../sql/scores.sql");
 
-/// The weights a version scores with: `v1` (and `v1_<label>`, another build of it) is the
-/// seed's reference.
+/// The weights a version scores with: `v1` is the seed's reference, `v2` puts accuracy first
+/// ([`ScoreWeights::accuracy_first`]); `v1_<label>` / `v2_<label>` is another build of one.
 pub fn weights(version: &str) -> anyhow::Result<ScoreWeights> {
-    if version == "v1" || version.starts_with("v1_") {
+    let named = |name: &str| version == name || version.starts_with(&format!("{name}_"));
+    if named("v1") {
         return Ok(ScoreWeights::reference());
     }
-    anyhow::bail!("no scoring is named {version:?}; versions are v1 or v1_<label>")
+    if named("v2") {
+        return Ok(ScoreWeights::accuracy_first());
+    }
+    anyhow::bail!("no scoring is named {version:?}; versions are v1, v2, v1_<label> or v2_<label>")
 }
 
 /// Folds one batch in `transaction`; the number of events that changed the tables.
@@ -49,6 +53,12 @@ pub async fn fold(
             EventPayload::MinerBanned(banned) => ban(transaction, schema, event, banned).await?,
             EventPayload::MinerUnbanned(unbanned) => {
                 unban(transaction, schema, event, unbanned).await?
+            }
+            EventPayload::ValidatorResultsPublished(results) => {
+                crate::validation::keep_results(transaction, schema, event, results).await?
+            }
+            EventPayload::EpochValidated(validated) => {
+                crate::validation::validated(transaction, schema, event, validated).await?
             }
             _ => false,
         };

@@ -2,8 +2,10 @@
 //! upload summaries.
 //!
 //! It folds `UploadParsed` (trust moves by the rule in [`resi_projections::trust`]),
-//! `UploadRejected` (counted, trust unchanged) and `MinerFabricated` (trust falls by the
-//! fabrication penalty, counted as `epoch:fabricated`) from the uploads topic. Both are keyed by miner,
+//! `UploadRejected` (counted, trust unchanged), `MinerFabricated` (trust falls by the
+//! fabrication penalty, counted as `epoch:fabricated`) and `MinerValidated` (the validators'
+//! verdict: the bonus or the penalty; fake counted as `epoch:judged_fake`) from the uploads
+//! topic. All are keyed by miner,
 //! so a miner's events arrive in log order and the fold is deterministic. An event id is folded
 //! once: a re-delivered summary changes nothing.
 
@@ -32,6 +34,7 @@ pub async fn fold(
                 EventPayload::UploadParsed(_)
                     | EventPayload::UploadRejected(_)
                     | EventPayload::MinerFabricated(_)
+                    | EventPayload::MinerValidated(_)
             )
         })
         .collect();
@@ -49,6 +52,7 @@ pub async fn fold(
         .filter_map(|event| match &event.payload {
             EventPayload::UploadParsed(parsed) => Some(parsed.miner_hotkey.as_str()),
             EventPayload::MinerFabricated(fabricated) => Some(fabricated.miner_hotkey.as_str()),
+            EventPayload::MinerValidated(validated) => Some(validated.miner_hotkey.as_str()),
             _ => None,
         })
         .collect::<std::collections::BTreeSet<_>>()
@@ -118,6 +122,21 @@ pub async fn fold(
                         "epoch:fabricated".to_owned(),
                     ))
                     .or_default() += 1;
+            }
+            EventPayload::MinerValidated(validated) => {
+                states
+                    .entry(validated.miner_hotkey.clone())
+                    .or_default()
+                    .validated(validated.verdict);
+                touched.insert(validated.miner_hotkey.clone());
+                if validated.verdict == resi_events::Verdict::Fake {
+                    *rejections
+                        .entry((
+                            validated.miner_hotkey.clone(),
+                            "epoch:judged_fake".to_owned(),
+                        ))
+                        .or_default() += 1;
+                }
             }
             EventPayload::UploadRejected(rejected) => {
                 *rejections
