@@ -243,11 +243,16 @@ impl Fabrication {
     #[must_use]
     pub fn of(closed: &EpochClosed, evidence: &MinerEpochEvidence) -> Self {
         Self {
+            // every valid row reported there, admitted or not: a miner whose trust fell is
+            // rate-limited, and what it was not admitted for it still claimed
             honeypot_listings: evidence
                 .zipcodes
                 .iter()
                 .filter(|zip| closed.honeypots.contains(&zip.zipcode))
-                .map(|zip| zip.listings)
+                .map(|zip| {
+                    zip.listings
+                        .max(zip.rows_read.saturating_sub(zip.rows_rejected))
+                })
                 .sum(),
             impossible_rows: evidence
                 .zipcodes
@@ -552,6 +557,27 @@ mod tests {
             &ScoreWeights::reference(),
         );
         assert!(close(scores.miners[0].components.accuracy, 0.5));
+    }
+
+    #[test]
+    fn honeypot_rows_count_even_when_none_was_admitted() {
+        let mut limited = zip("19101", 0, 0, 0);
+        limited.rows_read = 12;
+        limited.rows_rejected = 2;
+        let signals = Fabrication::of(
+            &closed(&["19101"]),
+            &miner("limited", vec![zip("19103", 10, 10, 0), limited]),
+        );
+        assert_eq!(signals.honeypot_listings, 10, "valid rows, rate-limited");
+        assert!(signals.fabricated());
+        let mut garbage = zip("19101", 0, 0, 0);
+        garbage.rows_read = 4;
+        garbage.rows_rejected = 4;
+        let signals = Fabrication::of(&closed(&["19101"]), &miner("garbage", vec![garbage]));
+        assert!(
+            !signals.fabricated(),
+            "rows rejected as invalid claim nothing"
+        );
     }
 
     #[test]

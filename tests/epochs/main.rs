@@ -7,6 +7,7 @@
 mod gateway;
 mod scores;
 mod validation;
+mod world;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

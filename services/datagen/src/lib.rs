@@ -22,6 +22,7 @@
 //! The same seed and knobs always give byte-identical objects.
 
 mod bad_inputs;
+pub mod epoch_world;
 pub mod geography;
 pub mod json_files;
 pub mod parquet_files;
