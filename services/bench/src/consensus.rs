@@ -259,7 +259,7 @@ async fn produce(
 }
 
 /// The Python of the local stack, with DuckDB (scripts/requirements.txt).
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     std::env::var_os("RESI_PYTHON").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.stack/venv/bin/python"),
         PathBuf::from,

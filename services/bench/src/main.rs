@@ -39,6 +39,7 @@ mod cpu;
 mod gateway;
 mod json;
 mod replay;
+mod scoring;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -83,6 +84,16 @@ enum Command {
         /// wrk connections (each paced by `connections / rate` between its requests).
         #[arg(long, default_value_t = 25)]
         connections: u32,
+    },
+    /// An epoch's closing to its scores (evidence SQL, events, scoring) beside DuckDB
+    /// computing the same scores from the same rows.
+    Scoring {
+        /// Miners, each reporting every listing of the epoch.
+        #[arg(long, default_value_t = 500)]
+        miners: u32,
+        /// Listings the epoch expects.
+        #[arg(long, default_value_t = 10_000)]
+        listings: u32,
     },
     /// Parser throughput in-process (no broker).
     Parse {
@@ -635,6 +646,7 @@ async fn main() -> anyhow::Result<()> {
             rate,
             connections,
         } => gateway::bench_gateway(seconds, rate, connections).await,
+        Command::Scoring { miners, listings } => scoring::bench_scoring(miners, listings).await,
         Command::Parse {
             rows,
             row_group_rows,

@@ -408,14 +408,17 @@ impl Coordinator {
             };
             tracing::info!(epoch = %epoch_id, validators = epoch.results_ids.len(), miners = miners.len(), "recording the validators' verdicts");
             crate::metrics::validated(epoch.results_ids.len());
-            for miner in miners {
-                let event = Event::new(
-                    EventPayload::MinerValidated(Box::new(miner)),
-                    at,
-                    Timestamp::now(),
-                );
-                self.publish_penalty(&event).await?;
-            }
+            let verdicts: Vec<Event> = miners
+                .into_iter()
+                .map(|miner| {
+                    Event::new(
+                        EventPayload::MinerValidated(Box::new(miner)),
+                        at,
+                        Timestamp::now(),
+                    )
+                })
+                .collect();
+            self.publish_penalties(&verdicts).await?;
             let event = Event::new(
                 EventPayload::EpochValidated(Box::new(epoch)),
                 at,
@@ -488,23 +491,31 @@ impl Coordinator {
                 })
             })
             .collect();
-        for miner in evidence {
-            let event = Event::new(
-                EventPayload::MinerEpochEvidence(Box::new(miner)),
-                at,
-                Timestamp::now(),
-            );
-            self.publish(&event).await?;
-        }
-        for penalty in fabricated {
+        let evidence: Vec<Event> = evidence
+            .into_iter()
+            .map(|miner| {
+                Event::new(
+                    EventPayload::MinerEpochEvidence(Box::new(miner)),
+                    at,
+                    Timestamp::now(),
+                )
+            })
+            .collect();
+        self.publish_all(&evidence).await?;
+        for penalty in &fabricated {
             tracing::warn!(miner = %penalty.miner_hotkey, epoch = %penalty.epoch_id, honeypot_listings = penalty.honeypot_listings, impossible_rows = penalty.impossible_rows, "a miner fabricated");
-            let event = Event::new(
-                EventPayload::MinerFabricated(Box::new(penalty)),
-                at,
-                Timestamp::now(),
-            );
-            self.publish_penalty(&event).await?;
         }
+        let penalties: Vec<Event> = fabricated
+            .into_iter()
+            .map(|penalty| {
+                Event::new(
+                    EventPayload::MinerFabricated(Box::new(penalty)),
+                    at,
+                    Timestamp::now(),
+                )
+            })
+            .collect();
+        self.publish_penalties(&penalties).await?;
         let event = Event::new(
             EventPayload::EpochEvidenceComplete(Box::new(complete)),
             at,
@@ -597,10 +608,24 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Publishes a trust adjustment on the uploads topic, still the leader.
-    async fn publish_penalty(&self, event: &Event) -> anyhow::Result<()> {
+    /// Publishes events on the epochs topic all at once (one partition keeps their order),
+    /// still the leader: an epoch's evidence is hundreds of events, and one acknowledgement
+    /// after another cost a round trip each.
+    async fn publish_all(&mut self, events: &[Event]) -> anyhow::Result<()> {
         self.ensure_leading().await?;
-        kafka::publish(&self.producer, &self.uploads_topic, event).await
+        enqueue_all(&self.producer, &self.topic, events).await?;
+        for event in events {
+            self.ledger.apply(event.clone());
+            self.ledger.end += 1;
+        }
+        Ok(())
+    }
+
+    /// Publishes trust adjustments on the uploads topic (their ids are the miner and the epoch,
+    /// so a repeat changes nothing), still the leader.
+    async fn publish_penalties(&self, events: &[Event]) -> anyhow::Result<()> {
+        self.ensure_leading().await?;
+        enqueue_all(&self.producer, &self.uploads_topic, events).await
     }
 
     async fn open(&mut self, window: &Window, now: DateTime<Utc>) -> anyhow::Result<()> {
@@ -660,6 +685,22 @@ impl Coordinator {
             &self.config.selection,
         ))
     }
+}
+
+/// Enqueues every event, then waits for every acknowledgement.
+async fn enqueue_all(
+    producer: &FutureProducer,
+    topic: &str,
+    events: &[Event],
+) -> anyhow::Result<()> {
+    let mut deliveries = Vec::with_capacity(events.len());
+    for event in events {
+        deliveries.push(kafka::enqueue(producer, topic, event).await?);
+    }
+    for delivery in deliveries {
+        kafka::delivered(delivery).await?;
+    }
+    Ok(())
 }
 
 /// The end of `opened`'s grace period: the event time of its closing and its evidence.
