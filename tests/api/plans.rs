@@ -33,6 +33,10 @@ async fn every_request_statement_uses_an_index() -> anyhow::Result<()> {
         "consensus_v1",
         None,
     ));
+    statements.push((
+        "validation.spot_checks".to_owned(),
+        resi_api::validation::spot_checks_sql("listing_v1", "consensus_v1", "epochs_plans"),
+    ));
     statements.extend(resi_api::plans::epoch_statements(
         "epochs_plans",
         "scores_plans",

@@ -420,6 +420,49 @@ async fn validators_verdicts_move_trust_by_stake_and_a_liar_is_outvoted() -> any
         "{}",
         history.text
     );
+    // what no consensus could check, sampled for validators: the fabricator's honeypot
+    // listings (nobody else reported them); nothing of an honest miner's
+    harness.projected(ProjectionKind::Epochs, "v1").await?;
+    let sample = api
+        .get(&format!(
+            "/api/epochs/{epoch_id}/spot-checks?miner={FABRICATOR}&limit=50"
+        ))
+        .await?;
+    assert_eq!(sample.status, 200, "{}", sample.text);
+    let drawn = sample.body["listings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(drawn.len(), 8, "{}", sample.text);
+    assert!(
+        drawn
+            .iter()
+            .all(|row| row["zipcode"] == honeypot.as_str() && row["other_miners"] == 0)
+    );
+    let again = api
+        .get(&format!(
+            "/api/epochs/{epoch_id}/spot-checks?miner={FABRICATOR}&limit=50"
+        ))
+        .await?;
+    assert_eq!(again.body, sample.body, "the same draw every time");
+    let none = api
+        .get(&format!(
+            "/api/epochs/{epoch_id}/spot-checks?miner={}",
+            HONEST[0]
+        ))
+        .await?;
+    assert_eq!(
+        none.body["listings"],
+        serde_json::json!([]),
+        "{}",
+        none.text
+    );
+    assert_eq!(
+        api.get(&format!("/api/epochs/{epoch_id}/spot-checks"))
+            .await?
+            .status,
+        400
+    );
     let zpid = 80_000_000_u64.to_string();
     let listing = api.get(&format!("/api/listing/{zpid}")).await?;
     assert_eq!(listing.status, 200, "{}", listing.text);

@@ -31,6 +31,7 @@ use crate::{consensus, epochs, error, listings, miners, model, ops, validation};
         epochs::rankings,
         epochs::weights,
         validation::validation,
+        validation::spot_checks,
         ops::stats,
     ),
     components(schemas(
@@ -68,6 +69,8 @@ use crate::{consensus, epochs, error, listings, miners, model, ops, validation};
         validation::ValidatorResultsView,
         validation::MinerVerdictView,
         validation::EpochValidation,
+        validation::SpotCheck,
+        validation::SpotChecks,
         ops::Health,
         ops::ProjectionLag,
         ops::Readiness,

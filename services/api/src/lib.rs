@@ -143,6 +143,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/epochs/{epoch_id}/validation",
             get(validation::validation),
         )
+        .route(
+            "/api/epochs/{epoch_id}/spot-checks",
+            get(validation::spot_checks),
+        )
         .route("/api/stats", get(ops::stats))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),

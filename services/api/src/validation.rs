@@ -10,8 +10,11 @@ use resi_projections::validation::{CONFIRM_AT, FAKE_AT};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use axum::extract::RawQuery;
+
 use crate::db;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::params::{self, Params};
 use crate::state::AppState;
 
 /// One validator's results for the epoch (each publication, newest first per validator).
@@ -186,6 +189,114 @@ pub async fn validation(
                     stake_fake: row.get(4),
                     stake_judging: row.get(5),
                     validators: row.get(6),
+                })
+                .collect(),
+        })
+    })
+    .await?;
+    Ok(Json(answer))
+}
+
+/// A listing a miner reported in an epoch that no consensus could check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpotCheck {
+    /// The listing.
+    pub listing_id: String,
+    /// The assigned zipcode it was reported for.
+    pub zipcode: Option<String>,
+    /// The reported price.
+    pub price: Option<i64>,
+    /// The reported address.
+    pub address: Option<String>,
+    /// When the miner scraped it.
+    pub scraped_at: DateTime<Utc>,
+    /// Other miners that reported it (fewer than two: nothing to check it against).
+    pub other_miners: i32,
+}
+
+/// `GET /api/epochs/{epoch_id}/spot-checks`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpotChecks {
+    /// The epoch.
+    pub epoch_id: String,
+    /// The miner.
+    pub miner_hotkey: String,
+    /// The sample, in its order.
+    pub listings: Vec<SpotCheck>,
+}
+
+/// The sample's statement (`$1` epoch, `$2` miner, `$3` how many): the miner's listings of the
+/// epoch that at most one other miner reported, ordered by a hash of the epoch's commitment key
+/// (revealed at closing, so a miner cannot know beforehand which of its listings are drawn)
+/// and the listing id.
+#[must_use]
+pub fn spot_checks_sql(listing: &str, consensus: &str, epochs: &str) -> String {
+    format!(
+        "SELECT a.listing_id, a.epoch_zipcode, a.price_usd, a.address, a.scraped_at,
+                greatest(coalesce(cl.unique_miners, 1) - 1, 0)
+           FROM {epochs}.epochs e
+           JOIN {listing}.miner_attestations a
+             ON a.epoch_id = e.epoch_id AND a.miner_hotkey = $2
+           LEFT JOIN {consensus}.consensus_listings cl ON cl.listing_id = a.listing_id
+          WHERE e.epoch_id = $1 AND e.commitment_key IS NOT NULL
+            AND coalesce(cl.unique_miners, 1) < 3
+          ORDER BY md5(e.commitment_key || a.listing_id), a.attestation_id
+          LIMIT $3"
+    )
+}
+
+/// `GET /api/epochs/{epoch_id}/spot-checks?miner=`: a sample of what a miner reported in a closed
+/// epoch that no consensus could check (at most one other miner reported it), for validators
+/// to check by hand; every co-reported listing is checked by the scores already.
+#[utoipa::path(
+    get,
+    path = "/api/epochs/{epoch_id}/spot-checks",
+    tag = "epochs",
+    params(
+        ("epoch_id" = String, Path, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-00-00$", description = "The epoch"),
+        ("miner" = String, Query, pattern = "^[A-Za-z0-9_-]{1,64}$", description = "The miner's hotkey"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "Listings in the sample (default 20)"),
+    ),
+    responses(
+        (status = 200, description = "The sample (empty before the epoch closes)", body = SpotChecks),
+        (status = 400, description = "A bad parameter", body = crate::error::ErrorBody),
+        (status = 503, description = "Database unavailable, timed out, or no listing, consensus or epochs projection yet", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn spot_checks(
+    State(state): State<Arc<AppState>>,
+    Path(raw): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<SpotChecks>> {
+    let epoch = crate::epochs::epoch_id(&raw)?;
+    let mut params = Params::parse(query.as_deref())?;
+    let miner = params
+        .text("miner")
+        .ok_or_else(|| ApiError::bad("miner", "the miner's hotkey is required"))?;
+    let miner = params::hotkey(&miner)?;
+    let limit = params.integer("limit", 1, 200)?.unwrap_or(20);
+    params.finish()?;
+    let answer = db::read(&state.pool, None, async |transaction, schemas| {
+        let sql = spot_checks_sql(schemas.listing()?, schemas.consensus()?, schemas.epochs()?);
+        let rows = db::query(
+            transaction,
+            "validation.spot_checks",
+            &sql,
+            &[&epoch, &miner, &limit],
+        )
+        .await?;
+        Ok(SpotChecks {
+            epoch_id: epoch.clone(),
+            miner_hotkey: miner.clone(),
+            listings: rows
+                .iter()
+                .map(|row| SpotCheck {
+                    listing_id: row.get(0),
+                    zipcode: row.get(1),
+                    price: row.get(2),
+                    address: row.get(3),
+                    scraped_at: row.get(4),
+                    other_miners: row.get(5),
                 })
                 .collect(),
         })

@@ -16,6 +16,7 @@ pub mod quality;
 pub mod row;
 #[cfg(feature = "service")]
 pub mod service;
+#[cfg(feature = "service")]
 pub mod validator;
 
 #[cfg(feature = "service")]
