@@ -61,6 +61,148 @@ fn config(harness: &Harness) -> CoordinatorServiceConfig {
     config
 }
 
+/// A small epoch opened now by the coordinator, its honeypots revealed to the test.
+struct SmallEpoch {
+    coordinator: Coordinator,
+    epoch_id: String,
+    opened: EpochOpened,
+    honeypots: Vec<String>,
+    /// The other zipcodes with their expected listings.
+    regular: Vec<(String, u32)>,
+}
+
+/// Opens an epoch of about `listings` listings in zipcodes expecting `per_zipcode` each (small
+/// enough for every miner to stay within a new miner's daily quota), with `configure` applied.
+async fn small_epoch(
+    harness: &Harness,
+    listings: u32,
+    per_zipcode: u32,
+    configure: impl FnOnce(&mut CoordinatorServiceConfig),
+) -> anyhow::Result<SmallEpoch> {
+    let mut config = config(harness);
+    config.coordinator.selection.target_listings = listings;
+    config.coordinator.selection.min_zipcode_listings = per_zipcode * 3 / 4;
+    config.coordinator.selection.default_expected_listings = per_zipcode;
+    configure(&mut config);
+    let mut coordinator = Coordinator::build(&config).await?;
+    let report = coordinator.tick(Utc::now()).await?;
+    let epoch_id = report.opened.first().cloned().context("no epoch opened")?;
+    let opened = coordinator.ledger().opened[&epoch_id].clone();
+    let honeypots =
+        resi_coordinator::coordinator::reveal(&config.coordinator.nonce_secret, &opened)?.honeypots;
+    let regular = opened
+        .zipcodes
+        .iter()
+        .filter(|zipcode| !honeypots.contains(&zipcode.zipcode))
+        .map(|zipcode| (zipcode.zipcode.clone(), zipcode.expected_listings))
+        .collect();
+    Ok(SmallEpoch {
+        coordinator,
+        epoch_id,
+        opened,
+        honeypots,
+        regular,
+    })
+}
+
+/// Every projection an epoch's scoring reads, at v1.
+const SCORING_TARGETS: [(ProjectionKind, &str); 6] = [
+    (ProjectionKind::Listing, "v1"),
+    (ProjectionKind::Trust, "v1"),
+    (ProjectionKind::Consensus, "v1"),
+    (ProjectionKind::Epochs, "v1"),
+    (ProjectionKind::Network, "v1"),
+    (ProjectionKind::Scores, "v1"),
+];
+
+/// Every zipcode's reference point (0, 0 where it has none).
+async fn places(client: &tokio_postgres::Client) -> anyhow::Result<BTreeMap<String, (f64, f64)>> {
+    Ok(client
+        .query(
+            "SELECT zipcode, coalesce(latitude, 0), coalesce(longitude, 0) FROM zipcodes",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
+        .collect())
+}
+
+/// Puts a metagraph snapshot of `neurons` (hotkey, validator permit, stake in rao; uids in
+/// order) on the network topic, as the gateway records one.
+async fn publish_metagraph(
+    harness: &Harness,
+    neurons: &[(String, bool, u64)],
+) -> anyhow::Result<()> {
+    let pool = resi_runtime::postgres::pool(&harness.postgres)?;
+    let topic = harness.topics.network();
+    resi_runtime::kafka::keyed_partition_count(&harness.kafka, &pool, &topic).await?;
+    let neurons = neurons
+        .iter()
+        .zip(0_u32..)
+        .map(
+            |((hotkey, validator_permit, stake_rao), uid)| resi_events::ObservedNeuron {
+                uid,
+                hotkey: hotkey.clone(),
+                coldkey: format!("cold-{hotkey}"),
+                stake_rao: *stake_rao,
+                validator_permit: *validator_permit,
+            },
+        )
+        .collect();
+    let now = resi_events::Timestamp::now();
+    let metagraph = resi_events::Event::new(
+        EventPayload::MetagraphObserved(Box::new(resi_events::MetagraphObserved {
+            netuid: 46,
+            block: 4_000_000,
+            neurons,
+        })),
+        now,
+        now,
+    );
+    let producer = resi_runtime::kafka::producer(&harness.kafka)?;
+    resi_runtime::kafka::publish(&producer, &topic, &metagraph).await
+}
+
+/// A validators' results bucket beside the miners' and a bridge listing it, as production's
+/// `resi-validator-bridge` does: the bucket's name and the bridge.
+async fn validators_bridge(
+    harness: &Harness,
+) -> anyhow::Result<(String, resi_tests::harness::Running)> {
+    let bucket = format!("{}-validators", harness.s3.bucket);
+    harness
+        .s3_client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await?;
+    let mut config = harness.bridge_config("s3", None);
+    config.s3.bucket.clone_from(&bucket);
+    config.s3.prefix = "validators/".to_owned();
+    config.bridge.layout = resi_bridge::BucketLayout::Validators;
+    Ok((bucket, harness.spawn_bridge(&config).await?))
+}
+
+/// Uploads a validator's results document for `epoch_id`.
+async fn put_results(
+    harness: &Harness,
+    bucket: &str,
+    validator: &str,
+    epoch_id: &str,
+    name: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<()> {
+    harness
+        .s3_client
+        .put_object()
+        .bucket(bucket)
+        .key(format!("validators/{validator}/epoch={epoch_id}/{name}"))
+        .body(body.into())
+        .send()
+        .await?;
+    Ok(())
+}
+
 fn report(opened: &[&str], closed: &[&str]) -> TickReport {
     TickReport {
         leader: true,

@@ -6,16 +6,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
-use resi_coordinator::Coordinator;
-use resi_coordinator::coordinator::reveal;
 use resi_datagen::json_files;
-use resi_events::{Event, EventPayload, EventType, MetagraphObserved, ObservedNeuron, Timestamp};
+use resi_events::{EventPayload, EventType};
 use resi_projector::engine::ProjectionKind;
 use resi_tests::api::spawn_api;
 use resi_tests::harness::{count, payloads};
 use serde_json::Value;
 
-use crate::{checksum, config as coordinator_config, stack};
+use crate::{SCORING_TARGETS, SmallEpoch, checksum, places, publish_metagraph, small_epoch, stack};
 
 const HONEST: [&str; 3] = [
     "5HonestAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",
@@ -27,7 +25,7 @@ const LIAR: &str = "5LiarEeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee5";
 const FABRICATOR: &str = "5FakeFfffffffffffffffffffffffffffffffffffffffff6";
 
 /// The listings of one zipcode as every honest miner reports them, at the zipcode's place.
-fn listings(
+pub(crate) fn listings(
     zipcode: &str,
     count: u32,
     first_zpid: u64,
@@ -52,42 +50,23 @@ fn listings(
 async fn an_epoch_is_scored_from_its_evidence_and_fabricators_get_nothing() -> anyhow::Result<()> {
     // Arrange: a small epoch open now, its honeypots known to the test
     let harness = stack().await?;
-    let mut config = coordinator_config(&harness);
-    // about five zipcodes of 60 listings: every miner stays within a new miner's daily quota
-    config.coordinator.selection.target_listings = 300;
-    config.coordinator.selection.min_zipcode_listings = 50;
-    config.coordinator.selection.default_expected_listings = 60;
-    // one fabricating epoch bans, so that a ban and its lifting are seen in one epoch
-    config.coordinator.ban_after_epochs = 1;
-    let mut coordinator = Coordinator::build(&config).await?;
-    let report = coordinator.tick(Utc::now()).await?;
-    let epoch_id = report.opened.first().cloned().unwrap_or_default();
-    let opened = coordinator.ledger().opened[&epoch_id].clone();
-    let honeypots = reveal(&config.coordinator.nonce_secret, &opened)?.honeypots;
+    // about five zipcodes of 60 listings; one fabricating epoch bans, so that a ban and its
+    // lifting are seen in one epoch
+    let SmallEpoch {
+        mut coordinator,
+        epoch_id,
+        opened,
+        honeypots,
+        regular,
+    } = small_epoch(&harness, 300, 60, |config| {
+        config.coordinator.ban_after_epochs = 1;
+    })
+    .await?;
     assert!(!honeypots.is_empty());
-    assert!(opened.zipcodes.len() - honeypots.len() >= 3, "{opened:?}");
-    let regular: Vec<(String, u32)> = opened
-        .zipcodes
-        .iter()
-        .filter(|zipcode| !honeypots.contains(&zipcode.zipcode))
-        .map(|zipcode| (zipcode.zipcode.clone(), zipcode.expected_listings))
-        .collect();
+    assert!(regular.len() >= 3, "{opened:?}");
     let pool = resi_runtime::postgres::pool(&harness.postgres)?;
     let client = resi_runtime::postgres::connection(&pool).await?;
-    let places: BTreeMap<String, (f64, f64)> = client
-        .query(
-            "SELECT zipcode, coalesce(latitude, 0), coalesce(longitude, 0) FROM zipcodes
-              WHERE zipcode = ANY($1)",
-            &[&opened
-                .zipcodes
-                .iter()
-                .map(|zip| zip.zipcode.as_str())
-                .collect::<Vec<_>>()],
-        )
-        .await?
-        .iter()
-        .map(|row| (row.get(0), (row.get(1), row.get(2))))
-        .collect();
+    let places = places(&client).await?;
 
     // each miner's documents: honest ones everything, the lazy one a zipcode, the liar every
     // price off by $50,000, the fabricator everything plus listings in a honeypot
@@ -139,41 +118,13 @@ async fn an_epoch_is_scored_from_its_evidence_and_fabricators_get_nothing() -> a
     parser.stop().await?;
     bridge.stop().await?;
     // the metagraph the weights are set by: every miner but the liar registered
-    let network_topic = harness.topics.network();
-    resi_runtime::kafka::keyed_partition_count(&harness.kafka, &pool, &network_topic).await?;
-    let neurons = HONEST
+    let neurons: Vec<(String, bool, u64)> = HONEST
         .iter()
         .chain([&LAZY, &FABRICATOR])
-        .zip(10_u32..)
-        .map(|(hotkey, uid)| ObservedNeuron {
-            uid,
-            hotkey: (*hotkey).to_owned(),
-            coldkey: format!("cold-{hotkey}"),
-            stake_rao: 1_000_000_000,
-            validator_permit: false,
-        })
+        .map(|hotkey| ((*hotkey).to_owned(), false, 1_000_000_000))
         .collect();
-    let metagraph = MetagraphObserved {
-        netuid: 46,
-        block: 4_000_000,
-        neurons,
-    };
-    let producer = resi_runtime::kafka::producer(&harness.kafka)?;
-    let now = Timestamp::now();
-    let observed = Event::new(
-        EventPayload::MetagraphObserved(Box::new(metagraph)),
-        now,
-        now,
-    );
-    resi_runtime::kafka::publish(&producer, &network_topic, &observed).await?;
-    let targets = [
-        (ProjectionKind::Listing, "v1"),
-        (ProjectionKind::Trust, "v1"),
-        (ProjectionKind::Consensus, "v1"),
-        (ProjectionKind::Epochs, "v1"),
-        (ProjectionKind::Network, "v1"),
-        (ProjectionKind::Scores, "v1"),
-    ];
+    publish_metagraph(&harness, &neurons).await?;
+    let targets = SCORING_TARGETS;
     let projector = harness.spawn_projector(&targets).await?;
     for (projection, version) in &targets[..5] {
         harness.projected(*projection, version).await?;
@@ -374,7 +325,7 @@ async fn an_epoch_is_scored_from_its_evidence_and_fabricators_get_nothing() -> a
             .as_array()
             .into_iter()
             .flatten()
-            .any(|uid| uid == 15),
+            .any(|uid| uid == 4),
         "the fabricator gets no weight"
     );
     let history = api.get(&format!("/api/miners/{FABRICATOR}/epochs")).await?;

@@ -9,20 +9,18 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
-use resi_bridge::BucketLayout;
-use resi_coordinator::Coordinator;
-use resi_coordinator::coordinator::reveal;
 use resi_datagen::json_files;
-use resi_events::{
-    Event, EventPayload, EventType, MetagraphObserved, ObservedNeuron, Timestamp,
-    UploadRejectReason, Verdict,
-};
+use resi_events::{EventPayload, EventType, UploadRejectReason, Verdict};
 use resi_projector::engine::ProjectionKind;
 use resi_tests::api::spawn_api;
 use resi_tests::harness::{count, payloads};
 use serde_json::{Value, json};
 
-use crate::{checksum, config as coordinator_config, stack};
+use crate::scores::listings;
+use crate::{
+    SCORING_TARGETS, SmallEpoch, checksum, places, publish_metagraph, put_results, small_epoch,
+    stack, validators_bridge,
+};
 
 const HONEST: [&str; 2] = [
     "5HonestAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",
@@ -60,20 +58,6 @@ fn results(epoch_id: &str, validator: &str, totals: &[(&str, f64)]) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-fn listings(zipcode: &str, count: u32, first_zpid: u64, place: (f64, f64)) -> Vec<Value> {
-    let now = Utc::now().naive_utc();
-    resi_tests::harness::reports(u64::from(count), first_zpid)
-        .into_iter()
-        .map(|mut report| {
-            report.zip = zipcode.to_owned();
-            report.latitude = Some(place.0);
-            report.longitude = Some(place.1);
-            report.scraped_at = now - Duration::minutes(5);
-            json_files::real_listing(&report)
-        })
-        .collect()
-}
-
 async fn trust_rows(
     client: &tokio_postgres::Client,
     schema: &str,
@@ -96,78 +80,35 @@ async fn validators_verdicts_move_trust_by_stake_and_a_liar_is_outvoted() -> any
     // Arrange: a small epoch open now, the metagraph with three staked validators and a hotkey
     // without a permit, known to the network projection before any results arrive
     let harness = stack().await?;
-    let mut config = coordinator_config(&harness);
-    config.coordinator.selection.target_listings = 200;
-    config.coordinator.selection.min_zipcode_listings = 30;
-    config.coordinator.selection.default_expected_listings = 40;
-    config.coordinator.validation_delay_minutes = 60;
-    let mut coordinator = Coordinator::build(&config).await?;
-    let report = coordinator.tick(Utc::now()).await?;
-    let epoch_id = report.opened.first().cloned().unwrap_or_default();
-    let opened = coordinator.ledger().opened[&epoch_id].clone();
-    let honeypots = reveal(&config.coordinator.nonce_secret, &opened)?.honeypots;
-    let regular: Vec<(String, u32)> = opened
-        .zipcodes
-        .iter()
-        .filter(|zipcode| !honeypots.contains(&zipcode.zipcode))
-        .map(|zipcode| (zipcode.zipcode.clone(), zipcode.expected_listings))
-        .collect();
+    let SmallEpoch {
+        mut coordinator,
+        epoch_id,
+        opened,
+        honeypots,
+        regular,
+        ..
+    } = small_epoch(&harness, 200, 40, |config| {
+        config.coordinator.validation_delay_minutes = 60;
+    })
+    .await?;
     let pool = resi_runtime::postgres::pool(&harness.postgres)?;
     let client = resi_runtime::postgres::connection(&pool).await?;
-    let places: BTreeMap<String, (f64, f64)> = client
-        .query(
-            "SELECT zipcode, coalesce(latitude, 0), coalesce(longitude, 0) FROM zipcodes",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|row| (row.get(0), (row.get(1), row.get(2))))
-        .collect();
-    let network_topic = harness.topics.network();
-    resi_runtime::kafka::keyed_partition_count(&harness.kafka, &pool, &network_topic).await?;
+    let places = places(&client).await?;
     let stake = 5_000_000_000_000; // 5,000 TAO each
-    let neurons = AGREEING
+    let neurons: Vec<(String, bool, u64)> = AGREEING
         .iter()
         .chain([&LIAR])
-        .map(|hotkey| (*hotkey, true, stake))
-        .chain([(NO_PERMIT, false, stake)])
+        .map(|hotkey| ((*hotkey).to_owned(), true, stake))
+        .chain([(NO_PERMIT.to_owned(), false, stake)])
         .chain(
             HONEST
                 .iter()
                 .chain([&FABRICATOR, &LAZY])
-                .map(|hotkey| (*hotkey, false, 1)),
-        )
-        .zip(0_u32..)
-        .map(
-            |((hotkey, validator_permit, stake_rao), uid)| ObservedNeuron {
-                uid,
-                hotkey: hotkey.to_owned(),
-                coldkey: format!("cold-{hotkey}"),
-                stake_rao,
-                validator_permit,
-            },
+                .map(|hotkey| ((*hotkey).to_owned(), false, 1)),
         )
         .collect();
-    let producer = resi_runtime::kafka::producer(&harness.kafka)?;
-    let now = Timestamp::now();
-    let metagraph = Event::new(
-        EventPayload::MetagraphObserved(Box::new(MetagraphObserved {
-            netuid: 46,
-            block: 4_000_000,
-            neurons,
-        })),
-        now,
-        now,
-    );
-    resi_runtime::kafka::publish(&producer, &network_topic, &metagraph).await?;
-    let targets = [
-        (ProjectionKind::Listing, "v1"),
-        (ProjectionKind::Trust, "v1"),
-        (ProjectionKind::Consensus, "v1"),
-        (ProjectionKind::Epochs, "v1"),
-        (ProjectionKind::Network, "v1"),
-        (ProjectionKind::Scores, "v1"),
-    ];
+    publish_metagraph(&harness, &neurons).await?;
+    let targets = SCORING_TARGETS;
     let projector = harness.spawn_projector(&targets).await?;
     harness.projected(ProjectionKind::Network, "v1").await?;
 
@@ -181,6 +122,7 @@ async fn validators_verdicts_move_trust_by_stake_and_a_liar_is_outvoted() -> any
             *expected,
             80_000_000 + 10_000 * index as u64,
             places[zipcode],
+            0,
         );
         let lazy = (index == 0).then_some(&LAZY);
         for miner in HONEST.iter().chain([&FABRICATOR]).chain(lazy) {
@@ -192,7 +134,7 @@ async fn validators_verdicts_move_trust_by_stake_and_a_liar_is_outvoted() -> any
         }
     }
     let honeypot = &honeypots[0];
-    let made_up = listings(honeypot, 8, 89_000_000, places[honeypot]);
+    let made_up = listings(honeypot, 8, 89_000_000, places[honeypot], 0);
     let document = json_files::document(&epoch_id, honeypot, FABRICATOR, submitted, made_up);
     let key = json_files::key(
         FABRICATOR,
@@ -206,13 +148,6 @@ async fn validators_verdicts_move_trust_by_stake_and_a_liar_is_outvoted() -> any
 
     // the validators' documents, in their own bucket: two agree, one lies, one has no permit,
     // and one document is not the seed's shape
-    let validators_bucket = format!("{}-validators", harness.s3.bucket);
-    harness
-        .s3_client
-        .create_bucket()
-        .bucket(&validators_bucket)
-        .send()
-        .await?;
     let judged = |honest: f64, fabricator: f64| {
         HONEST
             .iter()
@@ -247,15 +182,17 @@ async fn validators_verdicts_move_trust_by_stake_and_a_liar_is_outvoted() -> any
             results(&epoch_id, LIAR, &judged(1.0, 1.0)),
         ),
     ];
-    for (validator, name, body) in &uploads {
-        harness
-            .s3_client
-            .put_object()
-            .bucket(&validators_bucket)
-            .key(format!("validators/{validator}/epoch={epoch_id}/{name}"))
-            .body(body.clone().into())
-            .send()
-            .await?;
+    let (validators_bucket, validators_bridge) = validators_bridge(&harness).await?;
+    for (validator, name, body) in uploads {
+        put_results(
+            &harness,
+            &validators_bucket,
+            validator,
+            &epoch_id,
+            name,
+            body,
+        )
+        .await?;
     }
 
     // Act: both bridges and the parser ingest; the coordinator's clock passes the epoch, its
@@ -263,11 +200,6 @@ async fn validators_verdicts_move_trust_by_stake_and_a_liar_is_outvoted() -> any
     let miners_bridge = harness
         .spawn_bridge(&harness.bridge_config("s3", None))
         .await?;
-    let mut validators_config = harness.bridge_config("s3", None);
-    validators_config.s3.bucket.clone_from(&validators_bucket);
-    validators_config.s3.prefix = "validators/".to_owned();
-    validators_config.bridge.layout = BucketLayout::Validators;
-    let validators_bridge = harness.spawn_bridge(&validators_config).await?;
     let parser = harness.spawn_parser(&harness.parser_config(0, 1)).await?;
     let upload_events = harness
         .wait_for(

@@ -13,20 +13,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, Utc};
-use resi_bridge::BucketLayout;
 use resi_coordinator::Coordinator;
 use resi_coordinator::coordinator::reveal;
 use resi_datagen::epoch_world::{self, AssignedZipcode, Behaviour, EpochMiner, standard_miners};
-use resi_events::{
-    Event, EventPayload, EventType, MetagraphObserved, ObservedNeuron, Timestamp,
-    UploadRejectReason, Verdict,
-};
+use resi_events::{EventPayload, EventType, UploadRejectReason, Verdict};
 use resi_projector::engine::ProjectionKind;
 use resi_tests::api::spawn_api;
 use resi_tests::harness::{count, payloads};
 use serde_json::Value;
 
-use crate::{config as coordinator_config, stack};
+use crate::{
+    SCORING_TARGETS, config as coordinator_config, places, publish_metagraph, put_results, stack,
+    validators_bridge,
+};
 
 const VALIDATORS: [&str; 3] = [
     "5VerifierAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -60,61 +59,16 @@ async fn five_epochs_of_the_epoch_world_rank_flag_ban_and_validate() -> anyhow::
     let late = of(&miners, Behaviour::Late).remove(0);
     let pool = resi_runtime::postgres::pool(&harness.postgres)?;
     let client = resi_runtime::postgres::connection(&pool).await?;
-    let places: BTreeMap<String, (f64, f64)> = client
-        .query(
-            "SELECT zipcode, coalesce(latitude, 0), coalesce(longitude, 0) FROM zipcodes",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|row| (row.get(0), (row.get(1), row.get(2))))
-        .collect();
-    let network_topic = harness.topics.network();
-    resi_runtime::kafka::keyed_partition_count(&harness.kafka, &pool, &network_topic).await?;
-    let neurons = VALIDATORS
+    let places = places(&client).await?;
+    let neurons: Vec<(String, bool, u64)> = VALIDATORS
         .iter()
         .map(|hotkey| ((*hotkey).to_owned(), true, 5_000_000_000_000))
         .chain(miners.iter().map(|miner| (miner.hotkey.clone(), false, 1)))
-        .zip(0_u32..)
-        .map(
-            |((hotkey, validator_permit, stake_rao), uid)| ObservedNeuron {
-                uid,
-                coldkey: format!("cold-{hotkey}"),
-                hotkey,
-                stake_rao,
-                validator_permit,
-            },
-        )
         .collect();
-    let producer = resi_runtime::kafka::producer(&harness.kafka)?;
-    let now = Timestamp::now();
-    let metagraph = Event::new(
-        EventPayload::MetagraphObserved(Box::new(MetagraphObserved {
-            netuid: 46,
-            block: 4_000_000,
-            neurons,
-        })),
-        now,
-        now,
-    );
-    resi_runtime::kafka::publish(&producer, &network_topic, &metagraph).await?;
-    let targets = [
-        (ProjectionKind::Listing, "v1"),
-        (ProjectionKind::Trust, "v1"),
-        (ProjectionKind::Consensus, "v1"),
-        (ProjectionKind::Epochs, "v1"),
-        (ProjectionKind::Network, "v1"),
-        (ProjectionKind::Scores, "v1"),
-    ];
+    publish_metagraph(&harness, &neurons).await?;
+    let targets = SCORING_TARGETS;
     let projector = harness.spawn_projector(&targets).await?;
     harness.projected(ProjectionKind::Network, "v1").await?;
-    let validators_bucket = format!("{}-validators", harness.s3.bucket);
-    harness
-        .s3_client
-        .create_bucket()
-        .bucket(&validators_bucket)
-        .send()
-        .await?;
     let late_root = tempfile::tempdir()?;
     let miners_bridge = harness
         .spawn_bridge(&harness.bridge_config("s3", None))
@@ -124,11 +78,7 @@ async fn five_epochs_of_the_epoch_world_rank_flag_ban_and_validate() -> anyhow::
             &harness.bridge_config(&format!("file://{}", late_root.path().display()), None),
         )
         .await?;
-    let mut validators_config = harness.bridge_config("s3", None);
-    validators_config.s3.bucket.clone_from(&validators_bucket);
-    validators_config.s3.prefix = "validators/".to_owned();
-    validators_config.bridge.layout = BucketLayout::Validators;
-    let validators_bridge = harness.spawn_bridge(&validators_config).await?;
+    let (validators_bucket, validators_bridge) = validators_bridge(&harness).await?;
     let parser = harness.spawn_parser(&harness.parser_config(0, 1)).await?;
     let api = spawn_api(&resi_tests::api::config(&harness.postgres, &harness.kafka)).await?;
 
@@ -205,19 +155,16 @@ async fn five_epochs_of_the_epoch_world_rank_flag_ban_and_validate() -> anyhow::
             banned_at = Some(index + 1);
         }
         for (position, validator) in VALIDATORS.iter().enumerate() {
-            harness
-                .s3_client
-                .put_object()
-                .bucket(&validators_bucket)
-                .key(format!(
-                    "validators/{validator}/epoch={epoch_id}/results.json"
-                ))
-                .body(
-                    epoch_world::validator_results(&epoch_id, validator, &miners, position == 2)
-                        .into(),
-                )
-                .send()
-                .await?;
+            let body = epoch_world::validator_results(&epoch_id, validator, &miners, position == 2);
+            put_results(
+                &harness,
+                &validators_bucket,
+                validator,
+                &epoch_id,
+                "results.json",
+                body,
+            )
+            .await?;
         }
         harness
             .wait_for(
