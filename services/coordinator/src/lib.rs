@@ -10,6 +10,7 @@
 
 pub mod coordinator;
 pub mod evidence;
+mod ledger;
 pub mod metrics;
 pub mod reference;
 pub mod schedule;
