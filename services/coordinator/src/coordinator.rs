@@ -312,23 +312,10 @@ impl Coordinator {
             };
             tracing::info!(epoch = %epoch_id, validators = epoch.results_ids.len(), miners = miners.len(), "recording the validators' verdicts");
             crate::metrics::validated(epoch.results_ids.len());
-            let verdicts: Vec<Event> = miners
-                .into_iter()
-                .map(|miner| {
-                    Event::new(
-                        EventPayload::MinerValidated(Box::new(miner)),
-                        at,
-                        Timestamp::now(),
-                    )
-                })
-                .collect();
-            self.publish_penalties(&verdicts).await?;
-            let event = Event::new(
-                EventPayload::EpochValidated(Box::new(epoch)),
-                at,
-                Timestamp::now(),
-            );
-            self.publish(&event).await?;
+            self.publish_penalties(&events_at(miners, at, EventPayload::MinerValidated))
+                .await?;
+            self.publish(&event_at(EventPayload::EpochValidated(Box::new(epoch)), at))
+                .await?;
             validated.push(epoch_id);
         }
         Ok(validated)
@@ -355,12 +342,11 @@ impl Coordinator {
         for ban in due {
             tracing::warn!(miner = %ban.miner_hotkey, epochs = ?ban.epochs, "banning a miner for fabricating");
             let miner = ban.miner_hotkey.clone();
-            let event = Event::new(
+            self.publish(&event_at(
                 EventPayload::MinerBanned(Box::new(ban)),
                 timestamp(now),
-                Timestamp::now(),
-            );
-            self.publish(&event).await?;
+            ))
+            .await?;
             banned.push(miner);
         }
         Ok(banned)
@@ -395,37 +381,18 @@ impl Coordinator {
                 })
             })
             .collect();
-        let evidence: Vec<Event> = evidence
-            .into_iter()
-            .map(|miner| {
-                Event::new(
-                    EventPayload::MinerEpochEvidence(Box::new(miner)),
-                    at,
-                    Timestamp::now(),
-                )
-            })
-            .collect();
-        self.publish_all(&evidence).await?;
+        self.publish_all(&events_at(evidence, at, EventPayload::MinerEpochEvidence))
+            .await?;
         for penalty in &fabricated {
             tracing::warn!(miner = %penalty.miner_hotkey, epoch = %penalty.epoch_id, honeypot_listings = penalty.honeypot_listings, impossible_rows = penalty.impossible_rows, "a miner fabricated");
         }
-        let penalties: Vec<Event> = fabricated
-            .into_iter()
-            .map(|penalty| {
-                Event::new(
-                    EventPayload::MinerFabricated(Box::new(penalty)),
-                    at,
-                    Timestamp::now(),
-                )
-            })
-            .collect();
-        self.publish_penalties(&penalties).await?;
-        let event = Event::new(
+        self.publish_penalties(&events_at(fabricated, at, EventPayload::MinerFabricated))
+            .await?;
+        self.publish(&event_at(
             EventPayload::EpochEvidenceComplete(Box::new(complete)),
             at,
-            Timestamp::now(),
-        );
-        self.publish(&event).await
+        ))
+        .await
     }
 
     /// Holds (or takes) the leader lock; false while another instance holds it.
@@ -543,30 +510,24 @@ impl Coordinator {
         }
         let late = now > window.start;
         tracing::info!(epoch = %window.id, zipcodes = opened.zipcodes.len(), total = opened.total_expected_listings(), late, "opening epoch");
-        let event = Event::new(
+        self.publish(&event_at(
             EventPayload::EpochOpened(Box::new(opened)),
             timestamp(window.start),
-            Timestamp::now(),
-        );
-        self.publish(&event).await
+        ))
+        .await
     }
 
     async fn close(&mut self, opened: &EpochOpened, now: DateTime<Utc>) -> anyhow::Result<()> {
         let closed = reveal(&self.config.nonce_secret, opened)?;
         tracing::info!(epoch = %opened.epoch_id, honeypots = closed.honeypots.len(), "closing epoch");
-        let event = Event::new(
-            EventPayload::EpochClosed(closed),
-            timestamp(
-                now.min(
-                    opened
-                        .end
-                        .to_datetime()
-                        .map_or(now, |end| end + self.config.schedule.grace_period()),
-                ),
-            ),
-            Timestamp::now(),
+        let at = now.min(
+            opened
+                .end
+                .to_datetime()
+                .map_or(now, |end| end + self.config.schedule.grace_period()),
         );
-        self.publish(&event).await
+        self.publish(&event_at(EventPayload::EpochClosed(closed), timestamp(at)))
+            .await
     }
 
     /// The candidates of `window`: the reference data, what the live consensus knows of each
@@ -587,6 +548,19 @@ impl Coordinator {
             &self.config.selection,
         ))
     }
+}
+
+/// An event of what happened `at`, recorded now.
+fn event_at(payload: EventPayload, at: Timestamp) -> Event {
+    Event::new(payload, at, Timestamp::now())
+}
+
+/// One event per item, each its `payload`, happened `at`.
+fn events_at<T>(items: Vec<T>, at: Timestamp, payload: fn(Box<T>) -> EventPayload) -> Vec<Event> {
+    items
+        .into_iter()
+        .map(|item| event_at(payload(Box::new(item)), at))
+        .collect()
 }
 
 /// Enqueues every event, then waits for every acknowledgement.
