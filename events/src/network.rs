@@ -96,6 +96,18 @@ impl MinerStatusReported {
     }
 }
 
+/// `tao` in whole rao (10⁻⁹ TAO), rounded; negative or not a number is 0, beyond `u64` its
+/// maximum.
+#[must_use]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "rounded and clamped into u64 first"
+)]
+pub fn rao(tao: f64) -> u64 {
+    (tao * 1e9).round().clamp(0.0, u64::MAX as f64) as u64
+}
+
 /// One registered neuron of a metagraph snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct ObservedNeuron {

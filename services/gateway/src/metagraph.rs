@@ -106,12 +106,7 @@ impl Metagraph {
                 uid: neuron.uid,
                 hotkey: neuron.hotkey.clone(),
                 coldkey: neuron.coldkey.clone(),
-                #[allow(
-                    clippy::cast_possible_truncation,
-                    clippy::cast_sign_loss,
-                    reason = "rounded and clamped into u64 first"
-                )]
-                stake_rao: (neuron.stake * 1e9).round().clamp(0.0, u64::MAX as f64) as u64,
+                stake_rao: resi_events::network::rao(neuron.stake),
                 validator_permit: neuron.validator_permit,
             })
             .collect();

@@ -588,14 +588,11 @@ impl Parser {
         let client = resi_runtime::postgres::connection(&self.pool).await?;
         let standing = validator::standing(&client, &upload.miner_hotkey).await?;
         drop(client);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let min_stake_rao =
-            (self.config.validator_min_stake * 1e9).clamp(0.0, u64::MAX as f64) as u64;
-        let standing = match (validator::refusal(standing, min_stake_rao), standing) {
-            (None, Some(standing)) => standing,
-            (refusal, _) => {
+        let min_stake_rao = resi_events::network::rao(self.config.validator_min_stake);
+        let standing = match validator::admitted(standing, min_stake_rao) {
+            Ok(standing) => standing,
+            Err(detail) => {
                 metrics::validator_results("not_a_validator");
-                let detail = refusal.unwrap_or_default();
                 self.reject_upload(upload, UploadRejectReason::NotAValidator, detail)
                     .await?;
                 return Ok(("rejected", 0, 0));

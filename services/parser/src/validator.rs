@@ -57,19 +57,19 @@ pub async fn standing(
     }))
 }
 
-/// Why a standing does not admit results, or `None` when it does.
-#[must_use]
-pub fn refusal(standing: Option<Standing>, min_stake_rao: u64) -> Option<String> {
+/// The standing that admits results, or why there is none: a registered hotkey with a
+/// validator permit and at least `min_stake_rao`.
+pub fn admitted(standing: Option<Standing>, min_stake_rao: u64) -> Result<Standing, String> {
     match standing {
-        None => Some("the hotkey is not registered in the latest metagraph snapshot".to_owned()),
+        None => Err("the hotkey is not registered in the latest metagraph snapshot".to_owned()),
         Some(standing) if !standing.permit => {
-            Some("the hotkey holds no validator permit".to_owned())
+            Err("the hotkey holds no validator permit".to_owned())
         }
-        Some(standing) if standing.stake_rao < min_stake_rao => Some(format!(
+        Some(standing) if standing.stake_rao < min_stake_rao => Err(format!(
             "the hotkey's stake of {} rao is below the {min_stake_rao} rao a validator needs",
             standing.stake_rao
         )),
-        Some(_) => None,
+        Some(standing) => Ok(standing),
     }
 }
 
@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn only_permitted_staked_validators_are_admitted() {
-        assert!(refusal(None, 1).is_some());
+        assert!(admitted(None, 1).is_err());
         let standing = |permit, stake_rao| {
             Some(Standing {
                 permit,
@@ -269,8 +269,11 @@ mod tests {
                 block: 1,
             })
         };
-        assert!(refusal(standing(false, 10), 1).is_some());
-        assert!(refusal(standing(true, 9), 10).is_some());
-        assert_eq!(refusal(standing(true, 10), 10), None);
+        assert!(admitted(standing(false, 10), 1).is_err());
+        assert!(admitted(standing(true, 9), 10).is_err());
+        assert_eq!(
+            admitted(standing(true, 10), 10),
+            standing(true, 10).ok_or_else(String::new)
+        );
     }
 }
