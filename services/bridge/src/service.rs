@@ -100,11 +100,21 @@ impl Default for BridgeConfig {
     }
 }
 
+/// An optional text where the empty text is none.
+fn empty_is_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    Ok(text.filter(|text| !text.is_empty()))
+}
+
 /// The `sqs` configuration section: where S3 sends its notifications.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SqsConfig {
-    /// Queue URL; unset: no notifications, listing only.
+    /// Queue URL; unset or empty (an overlay's way to unset the shared one): no
+    /// notifications, listing only.
+    #[serde(deserialize_with = "empty_is_none")]
     pub queue_url: Option<String>,
     /// Endpoint for SQS-compatible queues; unset: `s3.endpoint` (moto and LocalStack serve
     /// both), else AWS. Region and credentials are the `s3` section's.
@@ -262,10 +272,6 @@ impl Bridge {
         let pool = resi_runtime::postgres::pool(&config.postgres)?;
         resi_runtime::postgres::check(&pool).await?;
         let store = Store::from_source(&config.bridge.source, &config.s3).await?;
-        // an empty queue URL (an overlay's way to unset the shared one) is no queue
-        let mut config = config.clone();
-        config.sqs.queue_url = config.sqs.queue_url.filter(|url| !url.is_empty());
-        let config = &config;
         let notified = config.sqs.queue_url.is_some() && matches!(store, Store::S3 { .. });
         anyhow::ensure!(
             notified || config.bridge.reconcile_interval_secs > 0,
@@ -1060,4 +1066,25 @@ pub struct ReconcileReport {
 async fn sqs_client(sqs: &SqsConfig, s3: &S3Config) -> aws_sdk_sqs::Client {
     let endpoint = sqs.endpoint.as_deref().or(s3.endpoint.as_deref());
     aws_sdk_sqs::Client::new(&resi_runtime::s3::sdk_config(s3, endpoint).await)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_empty_queue_url_is_no_queue() {
+        let load = |url: &str| {
+            resi_runtime::config::load_from_env_iter::<super::BridgeServiceConfig>(
+                None,
+                [("RESI__SQS__QUEUE_URL".to_owned(), url.to_owned())],
+            )
+            .expect("config")
+            .sqs
+            .queue_url
+        };
+        assert_eq!(load(""), None);
+        assert_eq!(
+            load("http://127.0.0.1:5000/123/q"),
+            Some("http://127.0.0.1:5000/123/q".to_owned())
+        );
+    }
 }
