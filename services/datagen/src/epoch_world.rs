@@ -129,7 +129,6 @@ pub fn uploads(
     miners: &[EpochMiner],
     scraped_at: NaiveDateTime,
 ) -> anyhow::Result<Vec<Upload>> {
-    let submitted = scraped_at;
     let mut uploads = Vec::new();
     for miner in miners {
         let mut zipcodes: Vec<(&AssignedZipcode, Vec<Value>)> = Vec::new();
@@ -168,7 +167,7 @@ pub fn uploads(
                 epoch_id,
                 &zipcode.zipcode,
                 &miner.hotkey,
-                submitted,
+                scraped_at,
                 listings,
             );
             uploads.push(Upload {

@@ -6,7 +6,8 @@ use anyhow::Context as _;
 use resi_events::{EpochValidated, Event, ValidatorResultsPublished};
 use tokio_postgres::Transaction;
 
-fn rao(value: u64) -> i64 {
+/// A count or stake as Postgres stores it (bigint), saturating.
+fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
@@ -34,10 +35,10 @@ pub async fn keep_results(
                 &results.upload_id.as_bytes().as_slice(),
                 &crate::datetime(results.published_at.as_micros()),
                 &crate::datetime(results.claimed_at.as_micros()),
-                &rao(results.stake_rao),
-                &rao(results.metagraph_block),
+                &to_i64(results.stake_rao),
+                &to_i64(results.metagraph_block),
                 &i32::try_from(results.scores.len()).unwrap_or(i32::MAX),
-                &rao(results.entries_rejected),
+                &to_i64(results.entries_rejected),
             ],
         )
         .await
@@ -130,7 +131,10 @@ pub async fn validated(
     }
     let verdicts = &validated.verdicts;
     let stake = |get: fn(&resi_events::MinerVerdict) -> u64| -> Vec<i64> {
-        verdicts.iter().map(|verdict| rao(get(verdict))).collect()
+        verdicts
+            .iter()
+            .map(|verdict| to_i64(get(verdict)))
+            .collect()
     };
     transaction
         .execute(
