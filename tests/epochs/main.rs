@@ -232,6 +232,58 @@ fn closings(records: &[Record]) -> Vec<&EpochClosed> {
         .collect()
 }
 
+/// Asserts that the epoch counters the listing and consensus folds kept in the schemas
+/// `listing` and `consensus` equal a recount of the rows they hold, and that there are some.
+async fn assert_counters_recount(
+    client: &tokio_postgres::Client,
+    listing: &str,
+    consensus: &str,
+) -> anyhow::Result<()> {
+    let tables = [
+        (
+            format!("{listing}.epoch_rows"),
+            resi_projector::listing::recount_epoch_rows(listing),
+            "epoch_id, miner_hotkey, zipcode, distance_km, attestations, last_submitted_at",
+            "true",
+        ),
+        (
+            format!("{consensus}.epoch_agreement"),
+            resi_projector::consensus::recount_epoch_agreement(consensus),
+            "epoch_id, miner_hotkey, zipcode, listings, complete_listings, checked_listings, \
+             agreed_fields, reported_fields",
+            // a report moved to another epoch leaves its old row at zero
+            "(listings, complete_listings, checked_listings, agreed_fields, reported_fields) \
+             <> (0, 0, 0, 0, 0)",
+        ),
+    ];
+    for (table, recount, columns, kept) in tables {
+        let row = client
+            .query_one(
+                &format!(
+                    "WITH kept AS (SELECT {columns} FROM {table} WHERE {kept}),
+                          recount AS ({recount}),
+                          differing AS ((TABLE kept EXCEPT TABLE recount)
+                                        UNION ALL (TABLE recount EXCEPT TABLE kept))
+                     SELECT (SELECT count(*) FROM recount),
+                            (SELECT count(*) FROM differing),
+                            (SELECT string_agg(d::text, E'\n') FROM (SELECT * FROM differing LIMIT 6) d)"
+                ),
+                &[],
+            )
+            .await
+            .with_context(|| format!("recounting {table}"))?;
+        let (rows, differing): (i64, i64) = (row.get(0), row.get(1));
+        assert!(rows > 0, "{table}: nothing to count");
+        assert_eq!(
+            differing,
+            0,
+            "{table} differs from a recount of {rows} rows, e.g.\n{}",
+            row.get::<_, Option<String>>(2).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// A checksum of a table of a schema, row by row in key order.
 async fn checksum(
     client: &tokio_postgres::Client,

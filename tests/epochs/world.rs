@@ -23,8 +23,8 @@ use resi_tests::harness::{count, payloads};
 use serde_json::Value;
 
 use crate::{
-    SCORING_TARGETS, config as coordinator_config, places, publish_metagraph, put_results, stack,
-    validators_bridge,
+    SCORING_TARGETS, assert_counters_recount, checksum, config as coordinator_config, places,
+    publish_metagraph, put_results, stack, validators_bridge,
 };
 
 const VALIDATORS: [&str; 3] = [
@@ -315,6 +315,38 @@ async fn five_epochs_of_the_epoch_world_rank_flag_ban_and_validate() -> anyhow::
         _ => None,
     });
     assert_eq!(reason, Some(UploadRejectReason::MinerBanned));
+
+    // the evidence counters the folds kept equal a recount of their rows, and a rebuild from
+    // offset 0 (which stages, then applies) keeps the same
+    assert_counters_recount(&client, "listing_v1", "consensus_v1").await?;
+    let rebuild = harness
+        .spawn_projector(&[
+            (ProjectionKind::Listing, "v1_replay"),
+            (ProjectionKind::Consensus, "v1_replay"),
+        ])
+        .await?;
+    harness
+        .projected(ProjectionKind::Listing, "v1_replay")
+        .await?;
+    harness
+        .projected(ProjectionKind::Consensus, "v1_replay")
+        .await?;
+    rebuild.stop().await?;
+    assert_counters_recount(&client, "listing_v1_replay", "consensus_v1_replay").await?;
+    for (table, order) in [
+        (
+            "listing_{}.epoch_rows",
+            "epoch_id, miner_hotkey, zipcode, distance_km",
+        ),
+        (
+            "consensus_{}.epoch_agreement",
+            "epoch_id, miner_hotkey, zipcode",
+        ),
+    ] {
+        let live = checksum(&client, &table.replace("{}", "v1"), order).await?;
+        let rebuilt = checksum(&client, &table.replace("{}", "v1_replay"), order).await?;
+        assert_eq!(live, rebuilt, "{table}");
+    }
 
     api.stop().await?;
     parser.stop().await?;

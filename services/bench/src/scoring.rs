@@ -63,9 +63,13 @@ INSERT INTO consensus_v1.consensus_listings
     FROM listing_v1.miner_attestations GROUP BY listing_id;
 INSERT INTO consensus_v1.consensus_reports
     (listing_id, miner_hotkey, attestation_id, reported_at, miner_trust, field_values,
-     agreed_fields, reported_fields)
+     agreed_fields, reported_fields, epoch_id, epoch_zipcode, complete)
   SELECT a.listing_id, a.miner_hotkey, a.attestation_id, a.submitted_at, 0.5, '{}',
-         CASE WHEN right(a.miner_hotkey, 1) = '4' THEN 8 ELSE 10 END, 10
+         CASE WHEN right(a.miner_hotkey, 1) = '4' THEN 8 ELSE 10 END, 10, a.epoch_id,
+         coalesce(a.epoch_zipcode, a.zip_code, ''),
+         a.address IS NOT NULL AND a.price_usd IS NOT NULL AND a.bedrooms IS NOT NULL
+           AND a.bathrooms_tenths IS NOT NULL AND a.living_area_sqft IS NOT NULL
+           AND a.listing_date IS NOT NULL AND a.zip_code IS NOT NULL
     FROM listing_v1.miner_attestations a;
 INSERT INTO trust_v1.epoch_uploads
     (upload_id, miner_hotkey, epoch_id, zipcode, rows_read, rows_rejected, duplicate_rows,
@@ -221,6 +225,17 @@ pub async fn bench_scoring(miners: u32, listings: u32) -> anyhow::Result<()> {
         .batch_execute(&fill)
         .await
         .context("failed to fill the tables")?;
+    // the counters the listing and consensus folds keep as they go (the epochs tests check that
+    // theirs equal this recount; the folds' cost of keeping them is measured below)
+    client
+        .batch_execute(&format!(
+            "INSERT INTO listing_v1.epoch_rows {};
+             INSERT INTO consensus_v1.epoch_agreement {};",
+            resi_projector::listing::recount_epoch_rows("listing_v1"),
+            resi_projector::consensus::recount_epoch_agreement("consensus_v1"),
+        ))
+        .await
+        .context("failed to count the filled rows")?;
     let attestations: i64 = client
         .query_one("SELECT count(*) FROM listing_v1.miner_attestations", &[])
         .await?
@@ -358,6 +373,7 @@ pub async fn bench_scoring(miners: u32, listings: u32) -> anyhow::Result<()> {
         totals.len()
     );
     anyhow::ensure!(worst < 1e-9, "the totals differ by up to {worst}");
+    fold_cost(&pool, 100, 1_000).await?;
     println!(
         "scoring: DuckDB {duckdb_seconds:.2} s (after loading its tables in {load_seconds:.1} s); every miner's total agrees (max difference {worst:.1e})"
     );
@@ -378,4 +394,128 @@ fn sql_array(items: &[&str]) -> String {
             .collect::<Vec<_>>()
             .join(",")
     )
+}
+
+/// The `index`th of `miners × listings` attestations of one zipcode, miner after miner (one
+/// upload each), as an epoch upload or not.
+fn attestation(index: usize, listings: usize, epoch: bool) -> resi_events::Event {
+    use resi_events::{CanonicalListing, Event, EventId, EventPayload, ListingAttested, Timestamp};
+    const AT: i64 = 1_758_110_400_000_000;
+    let (miner, listing) = (index / listings, index % listings);
+    let hotkey = format!("5BenchFoldMiner{miner:03}");
+    let canonical = CanonicalListing {
+        listing_id: (30_000_000 + listing).to_string(),
+        // one miner in ten disagrees on the price: the consensus moves as miners arrive
+        price_usd: Some(300_000 + i64::from(miner % 10 == 3) * 5_000),
+        bedrooms: Some(3),
+        bathrooms_tenths: Some(20),
+        living_area_sqft: Some(1_500),
+        address: Some(format!("{listing} ELM ST")),
+        zip_code: Some("78701".into()),
+        state: Some("TX".into()),
+        latitude_e7: Some(302_700_000),
+        longitude_e7: Some(-977_400_000),
+        listing_date: Some(20_300),
+        ..CanonicalListing::default()
+    };
+    let at = AT + i64::try_from(miner).unwrap_or(0) * 60_000_000;
+    let payload = ListingAttested {
+        upload_id: EventId(*blake3::hash(hotkey.as_bytes()).as_bytes()),
+        row_index: listing as u64,
+        miner_hotkey: hotkey.clone(),
+        key: format!("data/hotkey={hotkey}/epoch=bench/zipcode=78701/data.json"),
+        job_id: "bench".into(),
+        scraped_at: Timestamp::from_micros(at),
+        submitted_at: Timestamp::from_micros(at + 60_000_000),
+        content_hash: canonical.content_hash(),
+        listing: canonical,
+        miner_trust: 0.5,
+        epoch_id: epoch.then(|| "bench-fold-epoch".to_owned()),
+        zipcode: epoch.then(|| "78701".to_owned()),
+    };
+    Event::new(
+        EventPayload::ListingAttested(Box::new(payload)),
+        Timestamp::from_micros(at),
+        Timestamp::from_micros(at + 60_000_000),
+    )
+}
+
+/// Seconds to fold `events` into fresh builds `{name}` of the listing and consensus
+/// projections, 1,000 events per transaction as the projector folds a live batch.
+async fn fold_all(
+    client: &mut deadpool_postgres::Client,
+    name: &str,
+    events: &[resi_events::Event],
+) -> anyhow::Result<(f64, f64)> {
+    let (listing, consensus) = (format!("listing_{name}"), format!("consensus_{name}"));
+    client
+        .batch_execute(&format!(
+            "{}; {}",
+            resi_projector::listing::DDL.replace("{schema}", &listing),
+            resi_projector::consensus::DDL.replace("{schema}", &consensus)
+        ))
+        .await?;
+    let (mut listing_seconds, mut consensus_seconds) = (0.0, 0.0);
+    for batch in events.chunks(1_000) {
+        let batch: Vec<&resi_events::Event> = batch.iter().collect();
+        let started = Instant::now();
+        let transaction = client.transaction().await?;
+        resi_projector::listing::fold(&transaction, &listing, &batch).await?;
+        transaction.commit().await?;
+        listing_seconds += started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let transaction = client.transaction().await?;
+        resi_projector::consensus::fold(
+            &transaction,
+            &consensus,
+            resi_projector::consensus::algorithm("v1")?,
+            &batch,
+        )
+        .await?;
+        transaction.commit().await?;
+        consensus_seconds += started.elapsed().as_secs_f64();
+    }
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA {listing} CASCADE; DROP SCHEMA {consensus} CASCADE"
+        ))
+        .await?;
+    Ok((listing_seconds, consensus_seconds))
+}
+
+/// What keeping the epoch counters costs the folds: `miners × listings` attestations of one
+/// zipcode folded as epoch uploads (counted) and as plain uploads (not), twice each in turn;
+/// the best time of each, per attestation.
+pub async fn fold_cost(
+    pool: &deadpool_postgres::Pool,
+    miners: usize,
+    listings: usize,
+) -> anyhow::Result<()> {
+    let mut client = resi_runtime::postgres::connection(pool).await?;
+    let count = miners * listings;
+    let epoch: Vec<resi_events::Event> =
+        (0..count).map(|i| attestation(i, listings, true)).collect();
+    let plain: Vec<resi_events::Event> = (0..count)
+        .map(|i| attestation(i, listings, false))
+        .collect();
+    let mut best = [(f64::MAX, f64::MAX); 2];
+    for round in 0..2 {
+        for (which, events) in [&plain, &epoch].into_iter().enumerate() {
+            let (listing, consensus) =
+                fold_all(&mut client, &format!("fold_{which}_{round}"), events).await?;
+            best[which].0 = best[which].0.min(listing);
+            best[which].1 = best[which].1.min(consensus);
+        }
+    }
+    let micros = |seconds: f64| seconds * 1e6 / count as f64;
+    println!(
+        "scoring: folds of {count} attestations ({miners} miners × {listings} listings), µs per attestation: listing {:.1} plain / {:.1} counted ({:+.0} %), consensus {:.1} plain / {:.1} counted ({:+.0} %)",
+        micros(best[0].0),
+        micros(best[1].0),
+        (best[1].0 / best[0].0 - 1.0) * 100.0,
+        micros(best[0].1),
+        micros(best[1].1),
+        (best[1].1 / best[0].1 - 1.0) * 100.0,
+    );
+    Ok(())
 }

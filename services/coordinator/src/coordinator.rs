@@ -65,7 +65,7 @@ pub struct CoordinatorConfig {
     /// then ready within the validators' window (COMPLETED).
     pub evidence_delay_minutes: u32,
     /// A reported listing farther than this from its zipcode's reference point is impossible,
-    /// kilometres.
+    /// kilometres (distances are counted in whole kilometres, rounded up).
     pub far_km: f64,
     /// Fabricating epochs (since the last unban) after which a miner is banned.
     pub ban_after_epochs: u32,

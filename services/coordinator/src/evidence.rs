@@ -1,12 +1,16 @@
 //! Gathering an epoch's evidence from the live projections, once the epoch is closed and its
 //! validators' window has passed: per miner, per assigned zipcode, what its uploads held
-//! (trust's `epoch_uploads`), what it reported (listing's `miner_attestations`) and how much
-//! of that the consensus confirms (consensus's `consensus_listings` and `consensus_reports`).
+//! (trust's `epoch_uploads`), what it sent (listing's `epoch_rows`) and how much of it the
+//! consensus confirms (consensus's `epoch_agreement`). The folds keep those counters as the
+//! attestations arrive, so closing reads a few rows per miner and zipcode, however large the
+//! epoch.
 //!
-//! A listing is *checked* when at least two other miners reported it (three or more in all);
-//! its fields count as agreeing as the consensus projection judged them. A row is *impossible*
-//! when it was scraped after its upload (the parser's count) or when its coordinates lie more
-//! than `far_km` from its zipcode's reference point. Uploads that name no zipcode (the v2
+//! A listing counts for the epoch of its miner's current report of it (sending an older scrape
+//! of it again earns nothing). It is *checked* when at least two other miners reported it
+//! (three or more in all); its fields count as agreeing as the consensus projection judged
+//! them. A row is *impossible* when it was scraped after its upload (the parser's count) or
+//! when its coordinates lie more than `far_km` from its zipcode's reference point, in whole
+//! kilometres (the listing projection counts distances rounded up). Uploads that name no zipcode (the v2
 //! layout: one file per epoch) have their row counts shared among the miner's zipcodes in
 //! proportion to the listings it reported in each.
 
@@ -142,47 +146,32 @@ pub async fn gather(
         );
     }
 
-    // per miner and assigned zipcode: what it reported and how much consensus confirms
+    // per miner and zipcode: what it reported and how much consensus confirms
     let reported = client
         .query(
             &format!(
-                "WITH reported AS (
-                   SELECT a.miner_hotkey, coalesce(a.epoch_zipcode, a.zip_code) AS zipcode,
-                          a.listing_id, max(a.submitted_at) AS submitted_at,
-                          bool_or(a.address IS NOT NULL AND a.price_usd IS NOT NULL
-                                  AND a.bedrooms IS NOT NULL AND a.bathrooms_tenths IS NOT NULL
-                                  AND a.living_area_sqft IS NOT NULL
-                                  AND a.listing_date IS NOT NULL AND a.zip_code IS NOT NULL)
-                            AS complete,
-                          count(*) FILTER (WHERE z.latitude IS NOT NULL
-                                             AND a.latitude_e7 IS NOT NULL
-                                             AND a.longitude_e7 IS NOT NULL
-                                             AND sqrt(power((a.latitude_e7 / 1e7 - z.latitude) * 110.57, 2)
-                                                    + power((a.longitude_e7 / 1e7 - z.longitude) * 111.32
-                                                            * cos(radians(z.latitude)), 2)) > $3)
+                "WITH agreement AS (
+                   SELECT miner_hotkey, zipcode, listings, complete_listings, checked_listings,
+                          agreed_fields, reported_fields
+                     FROM {consensus}.epoch_agreement WHERE epoch_id = $1),
+                 sent AS (
+                   SELECT miner_hotkey, zipcode, max(last_submitted_at) AS last_submitted_at,
+                          coalesce(sum(attestations) FILTER (WHERE distance_km > $3::float8), 0)
                             AS far_rows
-                     FROM {listing}.miner_attestations a
-                     LEFT JOIN zipcodes z ON z.zipcode = coalesce(a.epoch_zipcode, a.zip_code)
-                    WHERE a.epoch_id = $1
-                    GROUP BY 1, 2, 3)
-                 SELECT r.miner_hotkey, r.zipcode = ANY($2), r.zipcode,
-                        count(*)::int8, count(*) FILTER (WHERE r.complete)::int8,
-                        count(cr.listing_id)::int8,
-                        coalesce(sum(cr.agreed_fields), 0)::int8,
-                        coalesce(sum(cr.reported_fields), 0)::int8,
-                        max(r.submitted_at), sum(r.far_rows)::int8
-                   FROM reported r
-                   LEFT JOIN {consensus}.consensus_listings cl
-                          ON cl.listing_id = r.listing_id AND cl.unique_miners >= 3
-                   LEFT JOIN {consensus}.consensus_reports cr
-                          ON cl.listing_id IS NOT NULL AND cr.listing_id = r.listing_id
-                         AND cr.miner_hotkey = r.miner_hotkey
-                  GROUP BY 1, 2, 3"
+                     FROM {listing}.epoch_rows WHERE epoch_id = $1
+                    GROUP BY 1, 2)
+                 SELECT miner_hotkey, zipcode = ANY($2), zipcode,
+                        coalesce(a.listings, 0), coalesce(a.complete_listings, 0),
+                        coalesce(a.checked_listings, 0), coalesce(a.agreed_fields, 0),
+                        coalesce(a.reported_fields, 0), s.last_submitted_at,
+                        coalesce(s.far_rows, 0)::int8
+                   FROM agreement a FULL JOIN sent s USING (miner_hotkey, zipcode)
+                  WHERE coalesce(a.listings, 0) > 0 OR s.miner_hotkey IS NOT NULL"
             ),
             &[&epoch, &assigned, &far_km],
         )
         .await
-        .context("failed to read the epoch's attestations")?;
+        .context("failed to read the epoch's counters")?;
 
     let mut miners: BTreeMap<String, MinerEpochEvidence> = BTreeMap::new();
     for row in &reported {
@@ -195,7 +184,9 @@ pub async fn gather(
             continue;
         }
         let zipcode: String = row.get(2);
-        let last_upload: chrono::DateTime<chrono::Utc> = row.get(8);
+        let last_upload = row
+            .get::<_, Option<chrono::DateTime<chrono::Utc>>>(8)
+            .map_or(opened.submission_deadline, Timestamp::from_datetime);
         let counts = uploads
             .remove(&(hotkey.clone(), Some(zipcode.clone())))
             .unwrap_or_default();
@@ -211,7 +202,7 @@ pub async fn gather(
             checked_listings: unsigned(row.get(5)),
             agreed_fields: unsigned(row.get(6)),
             checked_fields: unsigned(row.get(7)),
-            last_upload: Timestamp::from_datetime(last_upload),
+            last_upload,
         });
     }
     // uploads of assigned zipcodes that left no attestation (every row rejected) still count

@@ -20,6 +20,12 @@ CREATE TABLE IF NOT EXISTS {schema}.consensus_reports (
 -- Nothing reads reports by miner (a miner's standing is miner_accuracy), and that index cost
 -- about 30 % of every report written; versions built before keep none either.
 DROP INDEX IF EXISTS {schema}.consensus_reports_by_miner;
+-- Where the report came from when it was part of an epoch upload: the epoch, the zipcode it was
+-- filed under (the upload's, else the listing's own, '' when neither), and whether it carried
+-- every field the epoch score calls required. Versions built before get them when rebuilt.
+ALTER TABLE {schema}.consensus_reports ADD COLUMN IF NOT EXISTS epoch_id text;
+ALTER TABLE {schema}.consensus_reports ADD COLUMN IF NOT EXISTS epoch_zipcode text;
+ALTER TABLE {schema}.consensus_reports ADD COLUMN IF NOT EXISTS complete boolean NOT NULL DEFAULT false;
 
 -- Reports consumed while the version catches up, not applied yet (see
 -- projection_checkpoints.staged_from): appended without an index, then read back in listing
@@ -34,6 +40,9 @@ CREATE TABLE IF NOT EXISTS {schema}.consensus_staged (
     miner_trust     double precision NOT NULL,
     field_values    text[]           NOT NULL
 );
+ALTER TABLE {schema}.consensus_staged ADD COLUMN IF NOT EXISTS epoch_id text;
+ALTER TABLE {schema}.consensus_staged ADD COLUMN IF NOT EXISTS epoch_zipcode text;
+ALTER TABLE {schema}.consensus_staged ADD COLUMN IF NOT EXISTS complete boolean NOT NULL DEFAULT false;
 
 -- One row per listing: the chosen value of every field (typed, for queries) and the score.
 -- Every distinct value of a field, with its supporting miners, support, confidence and first
@@ -79,4 +88,21 @@ CREATE TABLE IF NOT EXISTS {schema}.miner_accuracy (
     agreed_fields   bigint           NOT NULL,
     reported_fields bigint           NOT NULL,
     accuracy_score  double precision NOT NULL CHECK (accuracy_score BETWEEN 0 AND 1)
+);
+
+-- Per epoch, miner and zipcode: the coordinator's evidence of what consensus confirms, kept by
+-- every fold so that closing an epoch reads one row per (miner, zipcode) instead of the epoch's
+-- attestations. A listing counts for the epoch of its miner's current report; it is checked
+-- once at least three miners report it, and then its agreed and reported fields count.
+-- Rows hold sums over the current reports, so they never depend on arrival order.
+CREATE TABLE IF NOT EXISTS {schema}.epoch_agreement (
+    epoch_id          text   NOT NULL,
+    miner_hotkey      text   NOT NULL,
+    zipcode           text   NOT NULL,
+    listings          bigint NOT NULL,
+    complete_listings bigint NOT NULL,
+    checked_listings  bigint NOT NULL,
+    agreed_fields     bigint NOT NULL,
+    reported_fields   bigint NOT NULL,
+    PRIMARY KEY (epoch_id, miner_hotkey, zipcode)
 );

@@ -90,3 +90,19 @@ CREATE TABLE IF NOT EXISTS {schema}.listings_staged (
     listing_id   text        NOT NULL,
     submitted_at timestamptz NOT NULL
 );
+
+-- Per epoch, miner, zipcode (the upload's, else the listing's own, '' when neither) and
+-- distance band: the epoch's attestations and the latest upload time, kept by every fold so
+-- that closing an epoch reads a few rows per (miner, zipcode) instead of the attestations.
+-- distance_km is the row's distance from its zipcode's reference point in whole kilometres,
+-- rounded up (0 when either is unknown), so that the coordinator can count the rows farther
+-- than any whole number of kilometres it is configured with.
+CREATE TABLE IF NOT EXISTS {schema}.epoch_rows (
+    epoch_id          text        NOT NULL,
+    miner_hotkey      text        NOT NULL,
+    zipcode           text        NOT NULL,
+    distance_km       integer     NOT NULL,
+    attestations      bigint      NOT NULL,
+    last_submitted_at timestamptz NOT NULL,
+    PRIMARY KEY (epoch_id, miner_hotkey, zipcode, distance_km)
+);

@@ -8,6 +8,11 @@
 //! deltas, each as one multi-row statement. Every table is a function of the set of reports,
 //! never of their arrival order, so a replay gives the same rows and a re-delivered
 //! attestation changes nothing.
+//!
+//! A report of an epoch upload keeps its origin (epoch, zipcode, completeness), and every round
+//! moves the per-(epoch, miner, zipcode) counters of `epoch_agreement` by what its decisions
+//! changed: the coordinator's evidence of what consensus confirms, read in one small query when
+//! the epoch closes. Like `miner_accuracy`, they are sums over the current reports.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,10 +36,55 @@ pub fn algorithm(version: &str) -> anyhow::Result<Algorithm> {
     })
 }
 
+/// Where a report came from, for the epoch counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Origin {
+    /// The epoch of the upload, `None` outside epochs.
+    epoch: Option<String>,
+    /// The zipcode the report was filed under: the upload's, else the listing's, else ''.
+    zipcode: String,
+    /// Whether it carried every field the epoch score requires.
+    complete: bool,
+}
+
+impl Origin {
+    fn of(attested: &resi_events::ListingAttested) -> Self {
+        let listing = &attested.listing;
+        Self {
+            epoch: attested.epoch_id.clone(),
+            zipcode: attested
+                .zipcode
+                .clone()
+                .or_else(|| listing.zip_code.clone())
+                .unwrap_or_default(),
+            complete: listing.address.is_some()
+                && listing.price_usd.is_some()
+                && listing.bedrooms.is_some()
+                && listing.bathrooms_tenths.is_some()
+                && listing.living_area_sqft.is_some()
+                && listing.listing_date.is_some()
+                && listing.zip_code.is_some(),
+        }
+    }
+
+    /// The origin in columns `at`, `at + 1`, `at + 2` of `row` (epoch_id, epoch_zipcode,
+    /// complete).
+    fn read(row: &tokio_postgres::Row, at: usize) -> Self {
+        Self {
+            epoch: row.get(at),
+            zipcode: row.get::<_, Option<String>>(at + 1).unwrap_or_default(),
+            complete: row.get(at + 2),
+        }
+    }
+}
+
 /// One miner's current report of a listing.
 struct Stored {
     report: MinerReport,
     attestation: Vec<u8>,
+    origin: Origin,
+    /// The origin as stored before this batch (meaningless for a new report).
+    was: Origin,
     /// Agreement counts as stored before this batch (0 for a new report).
     agreed: i32,
     reported: i32,
@@ -46,19 +96,25 @@ struct Stored {
 
 /// Each (listing, miner)'s best report among some attestations: the one that replaces the
 /// others (see [`MinerReport::replaces`]), with its attestation id.
-type Incoming = BTreeMap<(String, String), (MinerReport, Vec<u8>)>;
+type Incoming = BTreeMap<(String, String), (MinerReport, Vec<u8>, Origin)>;
 
 /// Keeps `report` for (listing, miner) unless `incoming` holds one that it does not replace.
-fn offer(incoming: &mut Incoming, listing: &str, miner: &str, report: MinerReport, id: Vec<u8>) {
+fn offer(
+    incoming: &mut Incoming,
+    (listing, miner): (&str, &str),
+    report: MinerReport,
+    id: Vec<u8>,
+    origin: Origin,
+) {
     match incoming.entry((listing.to_owned(), miner.to_owned())) {
         Entry::Occupied(mut kept) => {
-            let (current, current_id) = kept.get();
+            let (current, current_id, _) = kept.get();
             if report.replaces(&id, current, current_id) {
-                kept.insert((report, id));
+                kept.insert((report, id, origin));
             }
         }
         Entry::Vacant(free) => {
-            free.insert((report, id));
+            free.insert((report, id, origin));
         }
     }
 }
@@ -78,10 +134,10 @@ fn reduce<'a>(events: impl IntoIterator<Item = &'a Event>) -> Incoming {
         );
         offer(
             &mut incoming,
-            &attested.listing.listing_id,
-            &attested.miner_hotkey,
+            (&attested.listing.listing_id, &attested.miner_hotkey),
             report,
             event.id.as_bytes().to_vec(),
+            Origin::of(attested),
         );
     }
     incoming
@@ -95,17 +151,17 @@ pub async fn fold(
     events: &[&Event],
 ) -> anyhow::Result<usize> {
     let incoming = reduce(events.iter().copied());
-    let mut accuracy = AccuracyDeltas::new();
+    let mut deltas = Deltas::default();
     let changed = apply(
         transaction,
         schema,
         algorithm,
         incoming,
         Lookup::Stored,
-        &mut accuracy,
+        &mut deltas,
     )
     .await?;
-    store_accuracy(transaction, schema, &accuracy).await?;
+    deltas.store(transaction, schema).await?;
     Ok(changed)
 }
 
@@ -126,7 +182,7 @@ pub async fn stage(
     let writer = copy_writer(
         transaction,
         &format!("{schema}.consensus_staged"),
-        "partition, listing_id, miner_hotkey, attestation_id, reported_at, miner_trust, field_values",
+        "partition, listing_id, miner_hotkey, attestation_id, reported_at, miner_trust, field_values, epoch_id, epoch_zipcode, complete",
         &[
             Type::INT4,
             Type::TEXT,
@@ -135,12 +191,15 @@ pub async fn stage(
             Type::TIMESTAMPTZ,
             Type::FLOAT8,
             Type::TEXT_ARRAY,
+            Type::TEXT,
+            Type::TEXT,
+            Type::BOOL,
         ],
     )
     .await?;
     futures::pin_mut!(writer);
     let staged = incoming.len();
-    for ((listing, miner), (report, id)) in &incoming {
+    for ((listing, miner), (report, id, origin)) in &incoming {
         writer
             .as_mut()
             .write(&[
@@ -151,6 +210,9 @@ pub async fn stage(
                 &datetime(report.reported_at),
                 &report.trust,
                 &report.values.as_slice(),
+                &origin.epoch,
+                &origin.zipcode,
+                &origin.complete,
             ])
             .await
             .context("failed to stage a consensus report")?;
@@ -187,7 +249,7 @@ pub async fn apply_staged(
     let statement = transaction
         .prepare(&format!(
             "SELECT listing_id, miner_hotkey, attestation_id, reported_at, miner_trust,
-                    field_values
+                    field_values, epoch_id, epoch_zipcode, complete
              FROM {schema}.consensus_staged WHERE partition = ANY($1)
              ORDER BY listing_id COLLATE \"C\""
         ))
@@ -211,7 +273,7 @@ pub async fn apply_staged(
         .await
         .context("failed to read staged reports")?;
     let mut applied = 0;
-    let mut accuracy = AccuracyDeltas::new();
+    let mut deltas = Deltas::default();
     // the reports of the previous chunk's last listing, which this chunk may continue
     let mut carried = Incoming::new();
     loop {
@@ -226,7 +288,13 @@ pub async fn apply_staged(
             let listing: &str = row.get(0);
             let miner: &str = row.get(1);
             let (report, id) = stored_report(&row, listing, miner)?;
-            offer(&mut incoming, listing, miner, report, id);
+            offer(
+                &mut incoming,
+                (listing, miner),
+                report,
+                id,
+                Origin::read(&row, 6),
+            );
         }
         if !last && let Some(((listing, _), _)) = incoming.last_key_value() {
             // rows come in byte order of listing_id (COLLATE "C"), as the map's keys sort: the
@@ -241,7 +309,7 @@ pub async fn apply_staged(
             algorithm,
             incoming,
             lookup,
-            &mut accuracy,
+            &mut deltas,
         )
         .await?;
         if last {
@@ -257,7 +325,7 @@ pub async fn apply_staged(
         .context("failed to delete applied staged reports")?;
     // last, so that the rows every lane shares are locked only from here to the commit, and
     // the other lanes' passes run meanwhile
-    store_accuracy(transaction, schema, &accuracy).await?;
+    deltas.store(transaction, schema).await?;
     Ok(applied)
 }
 
@@ -309,6 +377,58 @@ enum Lookup {
 /// Per miner, what a fold adds to `miner_accuracy`: (listings, agreed fields, reported fields).
 type AccuracyDeltas = BTreeMap<String, (i64, i64, i64)>;
 
+/// Per (epoch, miner, zipcode), what a fold adds to `epoch_agreement`: listings, complete
+/// listings, checked listings, agreed fields, reported fields.
+type EpochDeltas = BTreeMap<EpochKey, [i64; 5]>;
+
+/// (epoch, miner, zipcode).
+type EpochKey = (String, String, String);
+
+/// What a fold adds to the tables every lane shares, written last (see [`Deltas::store`]).
+#[derive(Default)]
+struct Deltas {
+    accuracy: AccuracyDeltas,
+    epoch: EpochDeltas,
+}
+
+impl Deltas {
+    /// Moves the epoch counters of `origin` by `sign` times one report: the listing, whether
+    /// complete, and when `checked` (three miners or more), its agreement.
+    fn epoch(
+        &mut self,
+        miner: &str,
+        origin: &Origin,
+        sign: i64,
+        (checked, agreed, reported): (bool, i32, i32),
+    ) {
+        let Some(epoch) = &origin.epoch else {
+            return;
+        };
+        let counts = self
+            .epoch
+            .entry((epoch.clone(), miner.to_owned(), origin.zipcode.clone()))
+            .or_default();
+        let checked = i64::from(checked);
+        let moved = [
+            1,
+            i64::from(origin.complete),
+            checked,
+            checked * i64::from(agreed),
+            checked * i64::from(reported),
+        ];
+        for (count, by) in counts.iter_mut().zip(moved) {
+            *count += sign * by;
+        }
+    }
+
+    /// Writes the deltas: last in a transaction, so that the rows every lane shares are locked
+    /// only from there to the commit.
+    async fn store(&self, transaction: &Transaction<'_>, schema: &str) -> anyhow::Result<()> {
+        store_epoch_agreement(transaction, schema, &self.epoch).await?;
+        store_accuracy(transaction, schema, &self.accuracy).await
+    }
+}
+
 /// Merges `incoming` into the stored reports of its listings, decides again the listings whose
 /// reports changed, and writes them, adding the miners' agreement changes to `accuracy`; the
 /// number of reports that changed.
@@ -318,7 +438,7 @@ async fn apply(
     algorithm: Algorithm,
     incoming: Incoming,
     lookup: Lookup,
-    accuracy: &mut AccuracyDeltas,
+    deltas: &mut Deltas,
 ) -> anyhow::Result<usize> {
     if incoming.is_empty() {
         return Ok(0);
@@ -337,13 +457,14 @@ async fn apply(
     };
 
     let mut changed: BTreeSet<String> = BTreeSet::new();
-    for ((listing, miner), (report, id)) in incoming {
+    for ((listing, miner), (report, id, origin)) in incoming {
         let reports = listings.entry(listing.clone()).or_default();
         match reports.get_mut(&miner) {
             Some(current) if !report.replaces(&id, &current.report, &current.attestation) => {}
             Some(current) => {
                 current.report = report;
                 current.attestation = id;
+                current.origin = origin;
                 current.changed = true;
                 changed.insert(listing);
             }
@@ -353,6 +474,8 @@ async fn apply(
                     Stored {
                         report,
                         attestation: id,
+                        was: origin.clone(),
+                        origin,
                         agreed: 0,
                         reported: 0,
                         existed: false,
@@ -379,6 +502,9 @@ async fn apply(
     let mut changed_reports = 0;
     for &(listing, reports, ref consensus) in &decided {
         let new = reports.values().all(|stored| !stored.existed);
+        // checked: reported by three miners or more (the coordinator's rule for a check)
+        let was_checked = reports.values().filter(|stored| stored.existed).count() >= 3;
+        let checked = consensus.miners >= 3;
         let agreement: BTreeMap<&str, (u32, u32)> = consensus
             .agreement
             .iter()
@@ -388,7 +514,12 @@ async fn apply(
             let (agreed, reported) = agreement.get(miner.as_str()).copied().unwrap_or_default();
             let agreed = i32::try_from(agreed).unwrap_or(i32::MAX);
             let reported = i32::try_from(reported).unwrap_or(i32::MAX);
-            let delta = accuracy.entry(miner.clone()).or_default();
+            if stored.existed {
+                let before = (was_checked, stored.agreed, stored.reported);
+                deltas.epoch(miner, &stored.was, -1, before);
+            }
+            deltas.epoch(miner, &stored.origin, 1, (checked, agreed, reported));
+            let delta = deltas.accuracy.entry(miner.clone()).or_default();
             delta.0 += i64::from(!stored.existed);
             delta.1 += i64::from(agreed) - i64::from(stored.agreed);
             delta.2 += i64::from(reported) - i64::from(stored.reported);
@@ -415,7 +546,8 @@ async fn read_reports(
         .query(
             &format!(
                 "SELECT listing_id, miner_hotkey, attestation_id, reported_at, miner_trust,
-                        field_values, agreed_fields, reported_fields
+                        field_values, epoch_id, epoch_zipcode, complete, agreed_fields,
+                        reported_fields
                  FROM {schema}.consensus_reports WHERE listing_id = ANY($1)"
             ),
             &[&listing_ids],
@@ -427,11 +559,14 @@ async fn read_reports(
         let listing: String = row.get(0);
         let miner: String = row.get(1);
         let (report, attestation) = stored_report(&row, &listing, &miner)?;
+        let origin = Origin::read(&row, 6);
         let stored = Stored {
             report,
             attestation,
-            agreed: row.get(6),
-            reported: row.get(7),
+            was: origin.clone(),
+            origin,
+            agreed: row.get(9),
+            reported: row.get(10),
             existed: true,
             changed: false,
         };
@@ -478,7 +613,7 @@ const TEXT_FIELDS: [Field; 6] = [
 ];
 
 /// The columns of `consensus_reports`, in the order both writes give them.
-const REPORT_COLUMNS: &str = "listing_id, miner_hotkey, attestation_id, reported_at, miner_trust, field_values, agreed_fields, reported_fields";
+const REPORT_COLUMNS: &str = "listing_id, miner_hotkey, attestation_id, reported_at, miner_trust, field_values, agreed_fields, reported_fields, epoch_id, epoch_zipcode, complete";
 
 /// The columns of `consensus_listings`, in the order both writes give them.
 const LISTING_COLUMNS: &str = "listing_id, consensus_score, unique_miners, last_reported_at, price_usd, bedrooms, bathrooms_tenths, living_area_sqft, address, home_type, home_status, zip_code, city, state, latitude_e7, longitude_e7";
@@ -597,7 +732,7 @@ type Param<'r> = &'r (dyn ToSql + Sync);
 
 impl ReportRow<'_> {
     /// The row's values in [`REPORT_COLUMNS`] order, typed as [`REPORT_TYPES`].
-    fn params(&self) -> [Param<'_>; 8] {
+    fn params(&self) -> [Param<'_>; 11] {
         [
             &self.listing,
             &self.miner,
@@ -607,11 +742,14 @@ impl ReportRow<'_> {
             &self.values,
             &self.agreed,
             &self.reported,
+            &self.stored.origin.epoch,
+            &self.stored.origin.zipcode,
+            &self.stored.origin.complete,
         ]
     }
 }
 
-const REPORT_TYPES: [Type; 8] = [
+const REPORT_TYPES: [Type; 11] = [
     Type::TEXT,
     Type::TEXT,
     Type::BYTEA,
@@ -620,6 +758,9 @@ const REPORT_TYPES: [Type; 8] = [
     Type::TEXT_ARRAY,
     Type::INT4,
     Type::INT4,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BOOL,
 ];
 
 impl ListingRow<'_> {
@@ -717,24 +858,36 @@ async fn upsert_reports(
     });
     let agreed: Vec<i32> = rows.iter().map(|row| row.agreed).collect();
     let reported: Vec<i32> = rows.iter().map(|row| row.reported).collect();
+    let epoch: Vec<Option<&str>> = rows
+        .iter()
+        .map(|row| row.stored.origin.epoch.as_deref())
+        .collect();
+    let zipcode: Vec<&str> = rows
+        .iter()
+        .map(|row| row.stored.origin.zipcode.as_str())
+        .collect();
+    let complete: Vec<bool> = rows.iter().map(|row| row.stored.origin.complete).collect();
     transaction
         .execute(
             &format!(
                 "INSERT INTO {schema}.consensus_reports AS current ({REPORT_COLUMNS})
                  SELECT l, m, a, r, t, ARRAY[v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10],
-                        agreed, reported
+                        agreed, reported, e, z, c
                  FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[],
                              $5::float8[], $6::text[], $7::text[], $8::text[], $9::text[],
                              $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-                             $15::text[], $16::text[], $17::int4[], $18::int4[])
+                             $15::text[], $16::text[], $17::int4[], $18::int4[], $19::text[],
+                             $20::text[], $21::bool[])
                    AS batch (l, m, a, r, t, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10,
-                             agreed, reported)
+                             agreed, reported, e, z, c)
                  ON CONFLICT (listing_id, miner_hotkey) DO UPDATE SET
                    attestation_id = EXCLUDED.attestation_id,
                    reported_at = EXCLUDED.reported_at, miner_trust = EXCLUDED.miner_trust,
                    field_values = EXCLUDED.field_values,
                    agreed_fields = EXCLUDED.agreed_fields,
-                   reported_fields = EXCLUDED.reported_fields"
+                   reported_fields = EXCLUDED.reported_fields,
+                   epoch_id = EXCLUDED.epoch_id, epoch_zipcode = EXCLUDED.epoch_zipcode,
+                   complete = EXCLUDED.complete"
             ),
             &[
                 &listing,
@@ -755,6 +908,9 @@ async fn upsert_reports(
                 &v[10],
                 &agreed,
                 &reported,
+                &epoch,
+                &zipcode,
+                &complete,
             ],
         )
         .await
@@ -824,6 +980,68 @@ async fn upsert_listings(
         )
         .await
         .context("failed to write consensus listings")?;
+    Ok(())
+}
+
+/// `epoch_agreement` recounted from the reports of the version (`{schema}`), in its columns:
+/// what the folds' counters must equal.
+pub fn recount_epoch_agreement(schema: &str) -> String {
+    format!(
+        "SELECT r.epoch_id, r.miner_hotkey, r.epoch_zipcode AS zipcode, count(*)::int8 AS listings,
+                count(*) FILTER (WHERE r.complete)::int8 AS complete_listings,
+                count(*) FILTER (WHERE l.unique_miners >= 3)::int8 AS checked_listings,
+                coalesce(sum(r.agreed_fields) FILTER (WHERE l.unique_miners >= 3), 0)::int8
+                  AS agreed_fields,
+                coalesce(sum(r.reported_fields) FILTER (WHERE l.unique_miners >= 3), 0)::int8
+                  AS reported_fields
+           FROM {schema}.consensus_reports r
+           JOIN {schema}.consensus_listings l USING (listing_id)
+          WHERE r.epoch_id IS NOT NULL
+          GROUP BY 1, 2, 3"
+    )
+}
+
+/// Adds the batch's epoch deltas to `epoch_agreement`, keys in order (so two instances writing
+/// the same rows never deadlock); deltas that cancel out are not written.
+async fn store_epoch_agreement(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    deltas: &EpochDeltas,
+) -> anyhow::Result<()> {
+    let moved: Vec<(&EpochKey, &[i64; 5])> = deltas
+        .iter()
+        .filter(|(_, counts)| counts.iter().any(|count| *count != 0))
+        .collect();
+    if moved.is_empty() {
+        return Ok(());
+    }
+    let epoch: Vec<&str> = moved.iter().map(|(key, _)| key.0.as_str()).collect();
+    let miner: Vec<&str> = moved.iter().map(|(key, _)| key.1.as_str()).collect();
+    let zipcode: Vec<&str> = moved.iter().map(|(key, _)| key.2.as_str()).collect();
+    let column = |index: usize| -> Vec<i64> { moved.iter().map(|(_, c)| c[index]).collect() };
+    let (listings, complete, checked, agreed, reported) =
+        (column(0), column(1), column(2), column(3), column(4));
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.epoch_agreement AS current
+                   (epoch_id, miner_hotkey, zipcode, listings, complete_listings,
+                    checked_listings, agreed_fields, reported_fields)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[],
+                                      $5::int8[], $6::int8[], $7::int8[], $8::int8[])
+                 ON CONFLICT (epoch_id, miner_hotkey, zipcode) DO UPDATE SET
+                   listings = current.listings + EXCLUDED.listings,
+                   complete_listings = current.complete_listings + EXCLUDED.complete_listings,
+                   checked_listings = current.checked_listings + EXCLUDED.checked_listings,
+                   agreed_fields = current.agreed_fields + EXCLUDED.agreed_fields,
+                   reported_fields = current.reported_fields + EXCLUDED.reported_fields"
+            ),
+            &[
+                &epoch, &miner, &zipcode, &listings, &complete, &checked, &agreed, &reported,
+            ],
+        )
+        .await
+        .context("failed to update the epoch agreement counters")?;
     Ok(())
 }
 

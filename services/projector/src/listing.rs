@@ -16,6 +16,13 @@
 //! attestations and notes the listings they touch in `listings_staged`, and one pass at the
 //! log's end recomputes each noted listing once. A listing reported five times over the log is
 //! then recomputed once, not five times, from all of its attestations.
+//!
+//! Either way, the attestations of epoch uploads are counted as they are inserted into
+//! `epoch_rows` (per epoch, miner, zipcode and distance band), the coordinator's evidence of
+//! what each miner sent; those shared counters are written last, so other lanes wait on them
+//! for the shortest time.
+
+use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -120,21 +127,49 @@ fn columns<'a>(events: impl IntoIterator<Item = &'a Event>) -> Columns {
     columns
 }
 
+/// The distance band of attestation `a` from its zipcode `z`'s reference point: kilometres,
+/// rounded up, 0 when either is unknown (see `epoch_rows`).
+const DISTANCE_KM: &str = "CASE WHEN z.latitude IS NULL OR a.latitude_e7 IS NULL
+                                 OR a.longitude_e7 IS NULL THEN 0
+                            ELSE least(ceil(sqrt(
+                                   power((a.latitude_e7 / 1e7 - z.latitude) * 110.57, 2)
+                                 + power((a.longitude_e7 / 1e7 - z.longitude) * 111.32
+                                         * cos(radians(z.latitude)), 2))), 100000)::int4 END";
+
+/// `epoch_rows` recounted from the attestations of the version (`{schema}`), in its columns:
+/// what the folds' counters must equal.
+pub fn recount_epoch_rows(schema: &str) -> String {
+    format!(
+        "SELECT a.epoch_id, a.miner_hotkey, coalesce(a.epoch_zipcode, a.zip_code, '') AS zipcode,
+                {DISTANCE_KM} AS distance_km, count(*)::int8 AS attestations,
+                max(a.submitted_at) AS last_submitted_at
+           FROM {schema}.miner_attestations a
+           LEFT JOIN zipcodes z ON z.zipcode = coalesce(a.epoch_zipcode, a.zip_code, '')
+          WHERE a.epoch_id IS NOT NULL
+          GROUP BY 1, 2, 3, 4"
+    )
+}
+
+/// Per (epoch, miner, zipcode, distance band): attestations and the latest upload time.
+type EpochRows = BTreeMap<(String, String, String, i32), (i64, DateTime<Utc>)>;
+
 /// Inserts the attestations of `columns` that are not stored yet, in one statement; the
-/// listing and upload time of each one inserted.
+/// listing and upload time of each one inserted. Those of epoch uploads are added to `epoch`.
 async fn insert_attestations(
     transaction: &Transaction<'_>,
     schema: &str,
     columns: &Columns,
+    epoch: &mut EpochRows,
 ) -> anyhow::Result<Vec<(String, DateTime<Utc>)>> {
     if columns.id.is_empty() {
         return Ok(Vec::new());
     }
     let c = columns;
-    let inserted = transaction
+    let rows = transaction
         .query(
             &format!(
-                "INSERT INTO {schema}.miner_attestations
+                "WITH inserted AS (
+                 INSERT INTO {schema}.miner_attestations
                    (attestation_id, listing_id, miner_hotkey, upload_id, row_index, upload_key,
                     job_id, scraped_at, submitted_at, content_hash, miner_trust, uri, url,
                     price_usd, address, bedrooms, bathrooms_tenths, living_area_sqft, home_type,
@@ -147,7 +182,12 @@ async fn insert_attestations(
                    $21::int4[], $22::text[], $23::text[], $24::text[], $25::int4[], $26::int4[],
                    $27::date[], $28::text[], $29::text[], $30::text[])
                  ON CONFLICT (attestation_id) DO NOTHING
-                 RETURNING listing_id, submitted_at"
+                 RETURNING listing_id, submitted_at, miner_hotkey, epoch_id,
+                           coalesce(epoch_zipcode, zip_code, '') AS zipcode, latitude_e7,
+                           longitude_e7)
+                 SELECT a.listing_id, a.submitted_at, a.miner_hotkey, a.epoch_id, a.zipcode,
+                        CASE WHEN a.epoch_id IS NULL THEN 0 ELSE {DISTANCE_KM} END
+                   FROM inserted a LEFT JOIN zipcodes z ON z.zipcode = a.zipcode"
             ),
             &[
                 &c.id,
@@ -183,11 +223,53 @@ async fn insert_attestations(
             ],
         )
         .await
-        .context("failed to insert attestations")?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
+        .context("failed to insert attestations")?;
+    let mut inserted = Vec::with_capacity(rows.len());
+    for row in rows {
+        let submitted_at: DateTime<Utc> = row.get(1);
+        if let Some(epoch_id) = row.get::<_, Option<String>>(3) {
+            let key = (epoch_id, row.get(2), row.get(4), row.get(5));
+            let counted = epoch.entry(key).or_insert((0, submitted_at));
+            counted.0 += 1;
+            counted.1 = counted.1.max(submitted_at);
+        }
+        inserted.push((row.get(0), submitted_at));
+    }
     Ok(inserted)
+}
+
+/// Adds `rows` to `epoch_rows`, keys in order (so that two lanes never deadlock).
+async fn store_epoch_rows(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    rows: &EpochRows,
+) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let epoch: Vec<&str> = rows.keys().map(|key| key.0.as_str()).collect();
+    let miner: Vec<&str> = rows.keys().map(|key| key.1.as_str()).collect();
+    let zipcode: Vec<&str> = rows.keys().map(|key| key.2.as_str()).collect();
+    let band: Vec<i32> = rows.keys().map(|key| key.3).collect();
+    let count: Vec<i64> = rows.values().map(|value| value.0).collect();
+    let last: Vec<DateTime<Utc>> = rows.values().map(|value| value.1).collect();
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.epoch_rows AS current
+                   (epoch_id, miner_hotkey, zipcode, distance_km, attestations, last_submitted_at)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[],
+                                      $5::int8[], $6::timestamptz[])
+                 ON CONFLICT (epoch_id, miner_hotkey, zipcode, distance_km) DO UPDATE SET
+                   attestations = current.attestations + EXCLUDED.attestations,
+                   last_submitted_at = greatest(current.last_submitted_at,
+                                                EXCLUDED.last_submitted_at)"
+            ),
+            &[&epoch, &miner, &zipcode, &band, &count, &last],
+        )
+        .await
+        .context("failed to count the epoch's attestations")?;
+    Ok(())
 }
 
 /// Recomputes, in one statement, the rows of the listings `filter` selects (an SQL condition on
@@ -271,8 +353,14 @@ pub async fn fold(
     schema: &str,
     events: &[&Event],
 ) -> anyhow::Result<usize> {
-    let inserted =
-        insert_attestations(transaction, schema, &columns(events.iter().copied())).await?;
+    let mut epoch = EpochRows::new();
+    let inserted = insert_attestations(
+        transaction,
+        schema,
+        &columns(events.iter().copied()),
+        &mut epoch,
+    )
+    .await?;
     if inserted.is_empty() {
         return Ok(0);
     }
@@ -281,6 +369,7 @@ pub async fn fold(
     touched.sort();
     touched.dedup();
     recompute(transaction, schema, "listing_id = ANY($1)", &touched).await?;
+    store_epoch_rows(transaction, schema, &epoch).await?;
     Ok(new_attestations)
 }
 
@@ -293,7 +382,8 @@ pub async fn stage(
     events: &[(i32, &Event)],
 ) -> anyhow::Result<usize> {
     let columns = columns(events.iter().map(|(_, event)| *event));
-    let inserted = insert_attestations(transaction, schema, &columns).await?;
+    let mut epoch = EpochRows::new();
+    let inserted = insert_attestations(transaction, schema, &columns, &mut epoch).await?;
     if inserted.is_empty() {
         return Ok(0);
     }
@@ -317,6 +407,7 @@ pub async fn stage(
         .finish()
         .await
         .context("failed to finish staging listings")?;
+    store_epoch_rows(transaction, schema, &epoch).await?;
     Ok(inserted.len())
 }
 
