@@ -7,17 +7,25 @@
 //! * **v1** (the seeds): a value's weight is the sum of the trust of the miners reporting it,
 //!   the trust recorded in each attestation. Ties go to the value reported most recently.
 //! * **v2** (time-aware): as v1, but each miner's trust is multiplied by
-//!   `0.5^(age / HALF_LIFE)`, where `age` is how much older its report is than the listing's
-//!   newest report. Prices and statuses change for real; a stale majority should not outvote a
-//!   fresh minority forever.
+//!   `0.5^(age / half_life_hours)` (a week by default), where `age` is how much older its report
+//!   is than the listing's newest report. Prices and statuses change for real; a stale majority
+//!   should not outvote a fresh minority forever.
+//! * **v3** (truth discovery, see [`v3`]): v2's weights, values compared with tolerances,
+//!   outliers rejected, and each miner weighed by its distance from the listing's truths.
+//!
+//! Each is a [`ConsensusAlgorithm`], built by name and parameters from a [`Registry`]; a
+//! researcher's own algorithm registers beside them.
 //!
 //! For every value: the distinct miners supporting it, its (weighted) support, when it was first
 //! and last reported, and its confidence, `supporting miners / miners reporting the field` (a
 //! miner whose report lacks the field does not count against it). A listing's consensus score is
 //! the mean confidence of its chosen values.
 
+mod v3;
+
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use resi_events::CanonicalListing;
 
@@ -155,56 +163,364 @@ impl MinerReport {
     }
 }
 
-/// The consensus algorithms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    /// Trust-weighted majority of the miners' latest reports.
-    V1,
-    /// v1 with each report's weight halved every [`HALF_LIFE`] of age.
-    V2,
+/// A build's parameters, by name, as given (`--param name=value`) and as recorded.
+pub type Params = BTreeMap<String, String>;
+
+/// Why an algorithm could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlgorithmError {
+    /// No algorithm of that name is registered.
+    #[error("no consensus algorithm is called {name:?} (known: {known})")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The names registered, comma-separated.
+        known: String,
+    },
+    /// A parameter the algorithm does not take.
+    #[error("{algorithm} takes no parameter {name:?} (it takes: {takes})")]
+    UnknownParam {
+        /// The algorithm.
+        algorithm: String,
+        /// The parameter.
+        name: String,
+        /// The parameters it takes, comma-separated.
+        takes: String,
+    },
+    /// A parameter whose value is not valid.
+    #[error("{algorithm}: parameter {name} = {value:?} is not valid: {why}")]
+    BadParam {
+        /// The algorithm.
+        algorithm: String,
+        /// The parameter.
+        name: String,
+        /// The value given.
+        value: String,
+        /// What a valid value is.
+        why: String,
+    },
 }
 
-/// v2's half-life of a report's weight, relative to the listing's newest report: one week.
+/// A consensus algorithm: pure, one listing at a time. Given each miner's latest report of a
+/// listing (one per miner, in any order), the decided fields with their supporters, support and
+/// confidence, and each miner's agreement. Implementations must be deterministic: the same
+/// reports in any order give the same decision.
+pub trait ConsensusAlgorithm: Send + Sync {
+    /// The algorithm's registered name.
+    fn name(&self) -> &str;
+    /// Every parameter with the value in force, defaults included: what a build records.
+    fn params(&self) -> Params;
+    /// Decides a listing from its miners' latest reports.
+    fn decide(&self, reports: &[&MinerReport]) -> ListingConsensus;
+}
+
+/// Builds an algorithm from its parameters.
+pub type Constructor =
+    Arc<dyn Fn(&Params) -> Result<Arc<dyn ConsensusAlgorithm>, AlgorithmError> + Send + Sync>;
+
+/// Consensus algorithms by name. [`Registry::standard`] holds v1, v2 and v3; a researcher's
+/// crate registers its own beside them and runs them through the same lab and folds.
+#[derive(Clone)]
+pub struct Registry {
+    constructors: BTreeMap<String, Constructor>,
+}
+
+impl Registry {
+    /// v1, v2 and v3.
+    #[must_use]
+    pub fn standard() -> Self {
+        let mut registry = Self {
+            constructors: BTreeMap::new(),
+        };
+        registry.register("v1", |params| {
+            Ok(Arc::new(Plurality::v1(params)?) as Arc<dyn ConsensusAlgorithm>)
+        });
+        registry.register("v2", |params| {
+            Ok(Arc::new(Plurality::v2(params)?) as Arc<dyn ConsensusAlgorithm>)
+        });
+        registry.register("v3", |params| {
+            Ok(Arc::new(v3::TruthDiscovery::new(params)?) as Arc<dyn ConsensusAlgorithm>)
+        });
+        registry
+    }
+
+    /// Adds (or replaces) the algorithm `name`.
+    pub fn register(
+        &mut self,
+        name: &str,
+        constructor: impl Fn(&Params) -> Result<Arc<dyn ConsensusAlgorithm>, AlgorithmError>
+        + Send
+        + Sync
+        + 'static,
+    ) {
+        self.constructors
+            .insert(name.to_owned(), Arc::new(constructor));
+    }
+
+    /// The registered names, sorted.
+    #[must_use]
+    pub fn names(&self) -> Vec<&str> {
+        self.constructors.keys().map(String::as_str).collect()
+    }
+
+    /// The algorithm `name` with `params` (the others at their defaults).
+    ///
+    /// # Errors
+    /// An unknown name, or a parameter it does not take or whose value is not valid.
+    pub fn build(
+        &self,
+        name: &str,
+        params: &Params,
+    ) -> Result<Arc<dyn ConsensusAlgorithm>, AlgorithmError> {
+        let constructor = self
+            .constructors
+            .get(name)
+            .ok_or_else(|| AlgorithmError::Unknown {
+                name: name.to_owned(),
+                known: self.names().join(", "),
+            })?;
+        constructor(params)
+    }
+}
+
+/// A parameter an algorithm takes: name, default, what a valid value is, and the check.
+type ParamSpec = (&'static str, f64, &'static str, fn(f64) -> bool);
+
+/// Reads a build's parameters for `algorithm`: each of `defaults` (name, default value, what
+/// a valid value is, how to parse it) from `params`, refusing names it does not know.
+fn read_params<const N: usize>(
+    algorithm: &str,
+    params: &Params,
+    defaults: [ParamSpec; N],
+) -> Result<[f64; N], AlgorithmError> {
+    if let Some(name) = params
+        .keys()
+        .find(|name| !defaults.iter().any(|(known, ..)| known == name))
+    {
+        return Err(AlgorithmError::UnknownParam {
+            algorithm: algorithm.to_owned(),
+            name: name.clone(),
+            takes: if N == 0 {
+                "none".to_owned()
+            } else {
+                defaults.map(|(known, ..)| known).join(", ")
+            },
+        });
+    }
+    let mut values = [0.0; N];
+    for (slot, (name, default, why, valid)) in values.iter_mut().zip(defaults) {
+        *slot = match params.get(name) {
+            None => default,
+            Some(text) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|value| value.is_finite() && valid(*value))
+                .ok_or_else(|| AlgorithmError::BadParam {
+                    algorithm: algorithm.to_owned(),
+                    name: name.to_owned(),
+                    value: text.clone(),
+                    why: why.to_owned(),
+                })?,
+        };
+    }
+    Ok(values)
+}
+
+/// A number as a build records it: shortest form that reads back the same.
+fn param_text(value: f64) -> String {
+    format!("{value}")
+}
+
+/// v2's default half-life of a report's weight, relative to the listing's newest report: one
+/// week.
 pub const HALF_LIFE: Micros = 7 * 24 * 3_600 * 1_000_000;
 
-impl Algorithm {
-    /// The version's name (`v1`, `v2`).
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::V1 => "v1",
-            Self::V2 => "v2",
-        }
+/// A report's recorded trust, as a weight: clamped to 0..=1, 0 when not a number.
+fn trust(report: &MinerReport) -> f64 {
+    if report.trust.is_nan() {
+        0.0
+    } else {
+        report.trust.clamp(0.0, 1.0)
+    }
+}
+
+/// The factor of `report`'s age behind `newest`: halved every `half_life` (1 without one).
+fn decayed(report: &MinerReport, newest: Micros, half_life: Option<Micros>) -> f64 {
+    half_life.map_or(1.0, |half_life| {
+        let age = (newest - report.reported_at).max(0) as f64;
+        0.5_f64.powf(age / half_life as f64)
+    })
+}
+
+/// **v1** and **v2**: the trust-weighted plurality of exact values; v2 halves a report's weight
+/// every `half_life_hours` (168) of age behind the listing's newest report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plurality {
+    name: &'static str,
+    half_life: Option<Micros>,
+}
+
+impl Plurality {
+    /// v1, which takes no parameter.
+    ///
+    /// # Errors
+    /// Any parameter.
+    pub fn v1(params: &Params) -> Result<Self, AlgorithmError> {
+        read_params("v1", params, [])?;
+        Ok(Self {
+            name: "v1",
+            half_life: None,
+        })
     }
 
-    /// The algorithm by its version name.
-    #[must_use]
-    pub fn from_version(version: &str) -> Option<Self> {
-        [Self::V1, Self::V2]
+    /// v2 with `half_life_hours` (168 by default).
+    ///
+    /// # Errors
+    /// Another parameter, or a half-life that is not a positive number of hours.
+    pub fn v2(params: &Params) -> Result<Self, AlgorithmError> {
+        let [hours] = read_params(
+            "v2",
+            params,
+            [("half_life_hours", 168.0, "hours, more than 0", |v| v > 0.0)],
+        )?;
+        // hours are far below 2^53 microseconds
+        #[allow(clippy::cast_possible_truncation)]
+        let half_life = (hours * 3_600_000_000.0) as Micros;
+        Ok(Self {
+            name: "v2",
+            half_life: Some(half_life),
+        })
+    }
+}
+
+impl ConsensusAlgorithm for Plurality {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn params(&self) -> Params {
+        self.half_life
+            .map(|half_life| {
+                (
+                    "half_life_hours".to_owned(),
+                    param_text(half_life as f64 / 3_600_000_000.0),
+                )
+            })
             .into_iter()
-            .find(|algorithm| algorithm.as_str() == version)
+            .collect()
     }
 
-    /// The algorithm a consensus version runs: the version's name up to its first `_`
-    /// (`v2_rerun` runs v2).
-    #[must_use]
-    pub fn of_version(version: &str) -> Option<Self> {
-        Self::from_version(version.split('_').next().unwrap_or_default())
-    }
-
-    fn weight(self, report: &MinerReport, newest: Micros) -> f64 {
-        let trust = if report.trust.is_nan() {
-            0.0
-        } else {
-            report.trust.clamp(0.0, 1.0)
-        };
-        match self {
-            Self::V1 => trust,
-            Self::V2 => {
-                let age = (newest - report.reported_at).max(0) as f64;
-                trust * 0.5_f64.powf(age / HALF_LIFE as f64)
+    fn decide(&self, reports: &[&MinerReport]) -> ListingConsensus {
+        // in miner order, so that every sum runs in one order whatever the input's
+        let mut reports = reports.to_vec();
+        reports.sort_by(|left, right| left.miner.cmp(&right.miner));
+        let reports = reports.as_slice();
+        let newest = reports
+            .iter()
+            .map(|report| report.reported_at)
+            .max()
+            .unwrap_or_default();
+        let weights: Vec<f64> = reports
+            .iter()
+            .map(|report| trust(report) * decayed(report, newest, self.half_life))
+            .collect();
+        let mut fields = Vec::new();
+        for (index, field) in Field::ALL.into_iter().enumerate() {
+            let mut by_value: BTreeMap<&str, ValueSupport> = BTreeMap::new();
+            let mut reporting = 0_u32;
+            for (report, weight) in reports.iter().zip(&weights) {
+                let Some(value) = report.values[index].as_deref() else {
+                    continue;
+                };
+                reporting += 1;
+                let entry = by_value.entry(value).or_insert_with(|| ValueSupport {
+                    value: value.to_owned(),
+                    miners: Vec::new(),
+                    support: 0.0,
+                    first_reported: report.reported_at,
+                    last_reported: report.reported_at,
+                    confidence: 0.0,
+                });
+                entry.miners.push(report.miner.clone());
+                entry.support += weight;
+                entry.first_reported = entry.first_reported.min(report.reported_at);
+                entry.last_reported = entry.last_reported.max(report.reported_at);
             }
+            if reporting == 0 {
+                continue;
+            }
+            let mut values: Vec<ValueSupport> = by_value
+                .into_values()
+                .map(|mut value| {
+                    value.miners.sort();
+                    value.confidence =
+                        f64::from(u32::try_from(value.miners.len()).unwrap_or(u32::MAX))
+                            / f64::from(reporting);
+                    value
+                })
+                .collect();
+            rank(&mut values);
+            fields.push(FieldConsensus { field, values });
         }
+        finish(fields, reports)
+    }
+}
+
+/// Orders a field's values: greatest support first; ties to the most recent report, then to the
+/// smaller value, so the order is total and independent of the input's order.
+fn rank(values: &mut [ValueSupport]) {
+    values.sort_by(|left, right| {
+        right
+            .support
+            .total_cmp(&left.support)
+            .then(right.last_reported.cmp(&left.last_reported))
+            .then(left.value.cmp(&right.value))
+    });
+}
+
+/// A listing's consensus from its decided fields: the score (mean confidence of the chosen
+/// values) and each miner's agreement (fields whose chosen value it supports, of the fields it
+/// reported).
+fn finish(fields: Vec<FieldConsensus>, reports: &[&MinerReport]) -> ListingConsensus {
+    let score = if fields.is_empty() {
+        0.0
+    } else {
+        fields
+            .iter()
+            .filter_map(|field| field.chosen().map(|chosen| chosen.confidence))
+            .sum::<f64>()
+            / fields.len() as f64
+    };
+    let mut agreement: Vec<(String, u32, u32)> = reports
+        .iter()
+        .map(|report| {
+            let mut agreed = 0;
+            let mut reported = 0;
+            for consensus in &fields {
+                let index = Field::ALL
+                    .iter()
+                    .position(|field| *field == consensus.field)
+                    .unwrap_or_default();
+                if report.values[index].is_some() {
+                    reported += 1;
+                    if consensus
+                        .chosen()
+                        .is_some_and(|chosen| chosen.miners.binary_search(&report.miner).is_ok())
+                    {
+                        agreed += 1;
+                    }
+                }
+            }
+            (report.miner.clone(), agreed, reported)
+        })
+        .collect();
+    agreement.sort();
+    ListingConsensus {
+        fields,
+        miners: u32::try_from(reports.len()).unwrap_or(u32::MAX),
+        score,
+        agreement,
     }
 }
 
@@ -255,109 +571,37 @@ pub struct ListingConsensus {
     pub agreement: Vec<(String, u32, u32)>,
 }
 
-/// Decides a listing from its miners' latest reports (one per miner; order does not matter),
-/// owned or borrowed (a fold decides from the reports it holds, without copying them).
+/// Decides a listing with `algorithm` from its miners' latest reports (one per miner; order
+/// does not matter), owned or borrowed (a fold decides from the reports it holds, without
+/// copying them).
 #[must_use]
-pub fn decide<R: Borrow<MinerReport>>(algorithm: Algorithm, reports: &[R]) -> ListingConsensus {
+pub fn decide<R: Borrow<MinerReport>>(
+    algorithm: &dyn ConsensusAlgorithm,
+    reports: &[R],
+) -> ListingConsensus {
     let reports: Vec<&MinerReport> = reports.iter().map(Borrow::borrow).collect();
-    let newest = reports
-        .iter()
-        .map(|report| report.reported_at)
-        .max()
-        .unwrap_or_default();
-    let weights: Vec<f64> = reports
-        .iter()
-        .map(|report| algorithm.weight(report, newest))
-        .collect();
-    let mut fields = Vec::new();
-    for (index, field) in Field::ALL.into_iter().enumerate() {
-        let mut by_value: BTreeMap<&str, ValueSupport> = BTreeMap::new();
-        let mut reporting = 0_u32;
-        for (report, weight) in reports.iter().zip(&weights) {
-            let Some(value) = report.values[index].as_deref() else {
-                continue;
-            };
-            reporting += 1;
-            let entry = by_value.entry(value).or_insert_with(|| ValueSupport {
-                value: value.to_owned(),
-                miners: Vec::new(),
-                support: 0.0,
-                first_reported: report.reported_at,
-                last_reported: report.reported_at,
-                confidence: 0.0,
-            });
-            entry.miners.push(report.miner.clone());
-            entry.support += weight;
-            entry.first_reported = entry.first_reported.min(report.reported_at);
-            entry.last_reported = entry.last_reported.max(report.reported_at);
-        }
-        if reporting == 0 {
-            continue;
-        }
-        let mut values: Vec<ValueSupport> = by_value
-            .into_values()
-            .map(|mut value| {
-                value.miners.sort();
-                value.confidence = f64::from(u32::try_from(value.miners.len()).unwrap_or(u32::MAX))
-                    / f64::from(reporting);
-                value
-            })
-            .collect();
-        // greatest support; ties to the most recent report, then to the smaller value, so the
-        // order is total and independent of the input's order
-        values.sort_by(|left, right| {
-            right
-                .support
-                .total_cmp(&left.support)
-                .then(right.last_reported.cmp(&left.last_reported))
-                .then(left.value.cmp(&right.value))
-        });
-        fields.push(FieldConsensus { field, values });
-    }
-    let score = if fields.is_empty() {
-        0.0
-    } else {
-        fields
-            .iter()
-            .filter_map(|field| field.chosen().map(|chosen| chosen.confidence))
-            .sum::<f64>()
-            / fields.len() as f64
-    };
-    let mut agreement: Vec<(String, u32, u32)> = reports
-        .iter()
-        .map(|report| {
-            let mut agreed = 0;
-            let mut reported = 0;
-            for consensus in &fields {
-                let index = Field::ALL
-                    .iter()
-                    .position(|field| *field == consensus.field)
-                    .unwrap_or_default();
-                if let Some(value) = report.values[index].as_deref() {
-                    reported += 1;
-                    if consensus
-                        .chosen()
-                        .is_some_and(|chosen| chosen.value == value)
-                    {
-                        agreed += 1;
-                    }
-                }
-            }
-            (report.miner.clone(), agreed, reported)
-        })
-        .collect();
-    agreement.sort();
-    ListingConsensus {
-        fields,
-        miners: u32::try_from(reports.len()).unwrap_or(u32::MAX),
-        score,
-        agreement,
-    }
+    algorithm.decide(&reports)
+}
+
+/// The standard algorithm `name` at its default parameters.
+///
+/// # Errors
+/// No standard algorithm is called `name`.
+pub fn standard(name: &str) -> Result<Arc<dyn ConsensusAlgorithm>, AlgorithmError> {
+    Registry::standard().build(name, &Params::new())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn v1() -> Plurality {
+        Plurality::v1(&Params::new()).expect("v1")
+    }
+
+    fn v2() -> Plurality {
+        Plurality::v2(&Params::new()).expect("v2")
+    }
 
     const DAY: Micros = 24 * 3_600 * 1_000_000;
     const TODAY: Micros = 1_763_856_000_000_000;
@@ -401,8 +645,8 @@ mod tests {
             report("e", TODAY, 0.6, &new),
             report("f", TODAY - DAY / 2, 0.6, &new),
         ];
-        let v1 = decide(Algorithm::V1, &reports);
-        let v2 = decide(Algorithm::V2, &reports);
+        let v1 = decide(&v1(), &reports);
+        let v2 = decide(&v2(), &reports);
         assert_eq!(chosen(&v1, Field::Price), "450000");
         assert_eq!(chosen(&v1, Field::Status), "FOR_SALE");
         assert_eq!(chosen(&v2, Field::Price), "425000");
@@ -428,7 +672,7 @@ mod tests {
             report("bad2", TODAY, 0.2, &fake),
             report("bad3", TODAY, 0.2, &fake),
         ];
-        let consensus = decide(Algorithm::V1, &reports);
+        let consensus = decide(&v1(), &reports);
         assert_eq!(chosen(&consensus, Field::Price), "300000");
         assert_eq!(
             consensus.agreement,
@@ -444,7 +688,7 @@ mod tests {
             report("x", TODAY - DAY, 0.5, &listing(100_000, "FOR_SALE")),
             report("y", TODAY, 0.5, &listing(110_000, "FOR_SALE")),
         ];
-        assert_eq!(chosen(&decide(Algorithm::V1, &tie), Field::Price), "110000");
+        assert_eq!(chosen(&decide(&v1(), &tie), Field::Price), "110000");
     }
 
     #[test]
@@ -454,9 +698,9 @@ mod tests {
             report("b", TODAY, 0.5, &listing(1_000_001, "FOR_SALE")),
             report("c", TODAY - DAY, 0.7, &listing(1_000_001, "SOLD")),
         ];
-        let forward = decide(Algorithm::V2, &reports);
+        let forward = decide(&v2(), &reports);
         reports.reverse();
-        assert_eq!(decide(Algorithm::V2, &reports), forward);
+        assert_eq!(decide(&v2(), &reports), forward);
         assert!(forward.score > 0.0 && forward.score <= 1.0);
     }
 
@@ -478,7 +722,7 @@ mod tests {
             ..listing(5, "FOR_SALE")
         };
         let consensus = decide(
-            Algorithm::V1,
+            &v1(),
             &[
                 report("a", TODAY, 0.5, &listing(5, "FOR_SALE")),
                 report("b", TODAY, 0.5, &without_city),
@@ -497,7 +741,10 @@ mod tests {
         for field in Field::ALL {
             assert_eq!(Field::from_name(field.as_str()), Some(field));
         }
-        assert_eq!(Algorithm::from_version("v2"), Some(Algorithm::V2));
-        assert_eq!(Algorithm::from_version("v9"), None);
+        assert_eq!(
+            standard("v2").map(|v2| v2.name().to_owned()),
+            Ok("v2".to_owned())
+        );
+        assert!(standard("v9").is_err());
     }
 }

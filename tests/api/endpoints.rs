@@ -203,6 +203,9 @@ async fn every_endpoint_answers_from_the_projections() -> anyhow::Result<()> {
     let consensus = api
         .ok(&format!("/api/listing/{}/consensus", changed.id))
         .await?;
+    // the build's algorithm as recorded with it: v1, which takes no parameter
+    assert_eq!(consensus["consensus_algorithm"], "v1");
+    assert_eq!(consensus["consensus_params"], serde_json::json!({}));
     let price = &consensus["fields"]["price"];
     assert_eq!(price["chosen"]["value"].as_i64(), Some(changed.price));
     let supporters: BTreeSet<&str> = price["chosen"]["supporters"]

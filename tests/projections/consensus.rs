@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use resi_events::{CanonicalListing, Event, EventPayload};
-use resi_projections::consensus::{Algorithm, Field, MinerReport, decide};
+use resi_projections::consensus::{
+    ConsensusAlgorithm, Field, MinerReport, Params, Registry, decide, standard,
+};
 use resi_projector::engine::ProjectionKind;
 
 use crate::listing::{HOUR, history};
@@ -73,7 +75,7 @@ type Oracle = (
     BTreeMap<String, (i64, i64, i64)>,
 );
 
-fn oracle(algorithm: Algorithm, events: &[Event]) -> Oracle {
+fn oracle(algorithm: &dyn ConsensusAlgorithm, events: &[Event]) -> Oracle {
     let mut latest: BTreeMap<(String, String), (MinerReport, [u8; 32])> = BTreeMap::new();
     for event in events {
         let EventPayload::ListingAttested(attested) = &event.payload else {
@@ -181,7 +183,7 @@ fn assert_matches(got: &Oracle, want: &Oracle) {
 }
 
 #[tokio::test]
-async fn v1_and_v2_side_by_side_decide_by_their_algorithms_and_rebuild_identically()
+async fn builds_decide_by_their_recorded_algorithms_side_by_side_and_rebuild_identically()
 -> anyhow::Result<()> {
     // Arrange
     let stack = Stack::new().await?;
@@ -244,11 +246,11 @@ async fn v1_and_v2_side_by_side_decide_by_their_algorithms_and_rebuild_identical
     // Assert: every listing and every miner's agreement as the pure algorithms decide
     assert_matches(
         &stored(&stack, "consensus_v1").await?,
-        &oracle(Algorithm::V1, &events),
+        &oracle(standard("v1")?.as_ref(), &events),
     );
     assert_matches(
         &stored(&stack, "consensus_v2").await?,
-        &oracle(Algorithm::V2, &events),
+        &oracle(standard("v2")?.as_ref(), &events),
     );
     let status: String = client
         .query_one(
@@ -291,7 +293,67 @@ async fn v1_and_v2_side_by_side_decide_by_their_algorithms_and_rebuild_identical
         )
         .await?;
 
+    // Act: a build labelled exp1 that declares v3 with a parameter
+    let params: Params = [("price_tolerance".to_owned(), "0.02".to_owned())].into();
+    let mut config = resi_tests::projector_config(
+        &stack.postgres,
+        &stack.kafka,
+        &[(ProjectionKind::Consensus, "exp1")],
+    );
+    config.projector.projections[0].algorithm = Some("v3".to_owned());
+    config.projector.projections[0].params = params.clone();
+    let exp1 = Stack::start(&config).await?;
+    stack.caught_up("consensus", "exp1", &attestations).await?;
+    // Assert: it decided by v3 with that parameter, recorded with the build, defaults included
+    let v3 = Registry::standard().build("v3", &params)?;
+    assert_matches(
+        &stored(&stack, "consensus_exp1").await?,
+        &oracle(v3.as_ref(), &events),
+    );
+    let row = client
+        .query_one(
+            "SELECT algorithm, params FROM projection_versions
+              WHERE projection = 'consensus' AND version = 'exp1'",
+            &[],
+        )
+        .await?;
+    let recorded: Params = serde_json::from_value(row.get(1))?;
+    assert_eq!(row.get::<_, String>(0), "v3");
+    assert_eq!(recorded, v3.params());
+    assert_eq!(recorded["price_tolerance"], "0.02");
+    assert_eq!(recorded["rounds"], "5");
+    // Assert: a start declaring another algorithm for it is refused; one declaring nothing
+    // runs what was recorded
+    config.projector.projections[0].algorithm = Some("v1".to_owned());
+    config.projector.projections[0].params = Params::new();
+    let refused = resi_projector::Projector::build(&config).await.err();
+    assert!(
+        refused
+            .as_ref()
+            .is_some_and(|error| format!("{error:#}").contains("under another label")),
+        "{refused:?}"
+    );
+    config.projector.projections[0].algorithm = None;
+    assert!(resi_projector::Projector::build(&config).await.is_ok());
+    // Assert: a new build that declares nothing and names no algorithm is refused before it
+    // has tables
+    let unnamed = resi_tests::projector_config(
+        &stack.postgres,
+        &stack.kafka,
+        &[(ProjectionKind::Consensus, "exp2")],
+    );
+    assert!(resi_projector::Projector::build(&unnamed).await.is_err());
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM projection_versions WHERE version = 'exp2')",
+            &[],
+        )
+        .await?
+        .get(0);
+    assert!(!exists, "a refused build leaves nothing behind");
+
     let mut all = instances;
     all.push(rebuild);
+    all.push(exp1);
     stop(all).await
 }

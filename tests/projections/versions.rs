@@ -70,6 +70,8 @@ async fn promotion_under_continuous_reads_is_atomic_refused_when_behind_and_drop
         Command::Replay(resi_ctl::ReplayArgs {
             projection: "consensus".into(),
             version: Some("v2".into()),
+            algorithm: None,
+            params: Vec::new(),
             restart: false,
             until_caught_up: true,
             progress_secs: 1,

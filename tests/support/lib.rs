@@ -119,10 +119,7 @@ pub fn projector_config(
     };
     config.projector.projections = targets
         .iter()
-        .map(|(projection, version)| ProjectionTarget {
-            projection: *projection,
-            version: (*version).to_owned(),
-        })
+        .map(|(projection, version)| ProjectionTarget::new(*projection, *version))
         .collect();
     config
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use chrono::{DateTime, Utc};
-use resi_projections::consensus::{Algorithm, Field, MinerReport, decide};
+use resi_projections::consensus::{ConsensusAlgorithm, Field, MinerReport, Registry, decide};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -76,6 +76,10 @@ pub struct ListingConsensus {
     pub zpid: String,
     /// The consensus version read.
     pub consensus_version: String,
+    /// The algorithm the version runs, recorded with it.
+    pub consensus_algorithm: String,
+    /// Every parameter of that algorithm, as the version runs it.
+    pub consensus_params: BTreeMap<String, String>,
     /// Mean confidence of the chosen values.
     pub consensus_score: f64,
     /// `high`, `medium` or `low`.
@@ -139,7 +143,10 @@ fn value_support(field: Field, value: &resi_projections::consensus::ValueSupport
 /// Every field's values with their support, decided from the miners' latest reports by the
 /// version's algorithm: the same function, over the same reports, that chose the values the
 /// projection stored in this snapshot.
-fn fields_of(algorithm: Algorithm, reports: &[MinerReport]) -> BTreeMap<String, FieldConsensus> {
+fn fields_of(
+    algorithm: &dyn ConsensusAlgorithm,
+    reports: &[MinerReport],
+) -> BTreeMap<String, FieldConsensus> {
     let decided = decide(algorithm, reports);
     Field::ALL
         .into_iter()
@@ -214,9 +221,18 @@ pub async fn consensus(
                 db::query(transaction, "consensus.reports", &reports_sql, &[&zpid]).await?;
 
             let version = schemas.consensus_version.as_deref().unwrap_or_default();
-            let algorithm = Algorithm::of_version(version).ok_or_else(|| {
+            let algorithm = match resi_projector::consensus::recorded(transaction, version)
+                .await
+                .map_err(ApiError::Internal)?
+            {
+                Some((name, params)) => Registry::standard().build(&name, &params),
+                None => resi_projections::consensus::standard(
+                    version.split('_').next().unwrap_or_default(),
+                ),
+            }
+            .map_err(|error| {
                 ApiError::Internal(anyhow::anyhow!(
-                    "consensus version {version:?} names no algorithm"
+                    "consensus version {version:?} runs no known algorithm: {error}"
                 ))
             })?;
             let reports = reports
@@ -237,11 +253,13 @@ pub async fn consensus(
                     })
                 })
                 .collect::<Result<Vec<_>, ApiError>>()?;
-            let fields = fields_of(algorithm, &reports);
+            let fields = fields_of(algorithm.as_ref(), &reports);
             let score: f64 = row.get(0);
             Ok(ListingConsensus {
                 zpid,
                 consensus_version: schemas.consensus_version.clone().unwrap_or_default(),
+                consensus_algorithm: algorithm.name().to_owned(),
+                consensus_params: algorithm.params(),
                 consensus_score: score,
                 confidence_level: crate::model::confidence_level(score),
                 unique_miners: row.get(1),

@@ -182,10 +182,7 @@ pub async fn rebuild(
             "staged while behind the log and applied at its end (where the projection stages)"
         }
     );
-    config.projector.projections = vec![ProjectionTarget {
-        projection,
-        version: "v1".to_owned(),
-    }];
+    config.projector.projections = vec![ProjectionTarget::new(projection, "v1")];
     reset_peak_rss();
     let rss_start_kib = crate::peak_rss_kib()?;
     let cpu = crate::cpu::Sample::now()?;

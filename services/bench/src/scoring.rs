@@ -468,7 +468,7 @@ async fn fold_all(
         resi_projector::consensus::fold(
             &transaction,
             &consensus,
-            resi_projector::consensus::algorithm("v1")?,
+            resi_projector::consensus::algorithm("v1")?.as_ref(),
             &batch,
         )
         .await?;

@@ -13,6 +13,9 @@ use resi_runtime::shutdown::Shutdown;
 
 use crate::CtlConfig;
 
+/// An algorithm's parameters, by name.
+type Params = std::collections::BTreeMap<String, String>;
+
 fn projection(name: &str) -> anyhow::Result<ProjectionKind> {
     ProjectionKind::from_name(name)
         .with_context(|| format!("unknown projection {name:?}: use listing, trust or consensus"))
@@ -23,10 +26,17 @@ fn projection(name: &str) -> anyhow::Result<ProjectionKind> {
 pub struct ReplayArgs {
     /// The projection: listing, trust or consensus.
     pub projection: String,
-    /// The version to build (default: the next unused `vN`). Consensus versions name their
-    /// algorithm: v1, v2, or v2_<label> for another build of v2.
-    #[arg(long)]
+    /// The version to build, a label (default: the next unused `vN`). A consensus build runs
+    /// `--algorithm`, or else the one its label begins with (v1, v2_<label>).
+    #[arg(long, alias = "label")]
     pub version: Option<String>,
+    /// Consensus: the algorithm the new build runs (v1, v2, v3), recorded with the build.
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// Consensus: a parameter of the algorithm, `name=value` (repeatable), recorded with the
+    /// build; the others keep their defaults.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
     /// Drop what an earlier replay of this (not live) version built, and start from offset 0.
     #[arg(long)]
     pub restart: bool,
@@ -107,6 +117,23 @@ fn export(name: &'static str, version: &str, progress: &Progress, rate: f64) {
         .set(rate);
 }
 
+/// `name=value` parameters as a map; a name given twice is refused.
+fn params(given: &[String]) -> anyhow::Result<Params> {
+    let mut params = Params::new();
+    for pair in given {
+        let (name, value) = pair
+            .split_once('=')
+            .with_context(|| format!("--param {pair:?} is not name=value"))?;
+        if params
+            .insert(name.trim().to_owned(), value.trim().to_owned())
+            .is_some()
+        {
+            bail!("--param {name} is given twice");
+        }
+    }
+    Ok(params)
+}
+
 /// Builds a version beside the live one, printing (and, with `telemetry.metrics_listen`,
 /// exporting) progress until caught up, then following the log until stopped.
 pub async fn replay(args: &ReplayArgs, config: &CtlConfig) -> anyhow::Result<()> {
@@ -120,6 +147,9 @@ pub async fn replay(args: &ReplayArgs, config: &CtlConfig) -> anyhow::Result<()>
         None => operate::next_version(&client, kind).await?,
     };
     kind.check_version(&version)?;
+    if kind != ProjectionKind::Consensus && (args.algorithm.is_some() || !args.params.is_empty()) {
+        bail!("only consensus builds take --algorithm and --param");
+    }
     match operate::status(&client, kind, &version).await?.as_deref() {
         Some("live") => bail!(
             "{name} {version} is live: replay builds a new version beside it; choose another --version"
@@ -141,8 +171,9 @@ pub async fn replay(args: &ReplayArgs, config: &CtlConfig) -> anyhow::Result<()>
         projector: config.projector.clone(),
     };
     service.projector.projections = vec![ProjectionTarget {
-        projection: kind,
-        version: version.clone(),
+        algorithm: args.algorithm.clone(),
+        params: params(&args.params)?,
+        ..ProjectionTarget::new(kind, version.clone())
     }];
     service.projector.assignment = AssignmentConfig::default();
     let projector = Projector::build(&service).await?;
@@ -269,4 +300,19 @@ pub async fn drop(args: &DropArgs, config: &CtlConfig) -> anyhow::Result<()> {
     operate::drop_version(&pool, kind, &args.version, args.force).await?;
     println!("{} {} dropped", kind.as_str(), args.version);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::params;
+
+    #[test]
+    fn params_are_name_value_pairs_given_once() {
+        let given = ["price_tolerance=0.02".to_owned(), " rounds = 3".to_owned()];
+        let parsed = params(&given).expect("valid");
+        assert_eq!(parsed["price_tolerance"], "0.02");
+        assert_eq!(parsed["rounds"], "3");
+        assert!(params(&["rounds".to_owned()]).is_err());
+        assert!(params(&["rounds=3".to_owned(), "rounds=4".to_owned()]).is_err());
+    }
 }

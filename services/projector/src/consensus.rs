@@ -20,7 +20,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use resi_events::{Event, EventPayload};
-use resi_projections::consensus::{Algorithm, Field, ListingConsensus, MinerReport, decide};
+use std::sync::Arc;
+
+use resi_projections::consensus::{
+    ConsensusAlgorithm, Field, ListingConsensus, MinerReport, Params, Registry, decide,
+};
 use tokio_postgres::Transaction;
 use tokio_postgres::types::{ToSql, Type};
 
@@ -29,11 +33,110 @@ use crate::{copy_writer, datetime, partition_of};
 /// The tables of one version; `{schema}` is replaced by the version's schema.
 pub const DDL: &str = include_str!("../sql/consensus.sql");
 
-/// The algorithm a consensus version runs: its name up to the first `_` (`v2_rerun` runs v2).
-pub fn algorithm(version: &str) -> anyhow::Result<Algorithm> {
-    Algorithm::of_version(version).with_context(|| {
-        format!("consensus version {version:?} names no algorithm: use v1 or v2, optionally followed by _<label>")
-    })
+/// The algorithm a consensus build runs when none is declared or recorded: the standard one
+/// its name begins with, at its defaults (`v2_rerun` runs v2).
+pub fn algorithm(version: &str) -> anyhow::Result<Arc<dyn ConsensusAlgorithm>> {
+    let name = version.split('_').next().unwrap_or_default();
+    Registry::standard()
+        .build(name, &Params::new())
+        .ok()
+        .with_context(|| {
+            format!(
+                "consensus build {version:?} names no algorithm: declare one (--algorithm v3 --param name=value, or algorithm/params in projector.projections), or name the build after one (v1, v2_<label>)"
+            )
+        })
+}
+
+/// What a build's configuration declares it runs: an algorithm's name and parameters.
+pub type Declared<'a> = Option<(&'a str, &'a Params)>;
+
+/// Builds the algorithm `declared`, or else the one the build's name begins with.
+pub fn declared_algorithm(
+    version: &str,
+    declared: Declared<'_>,
+) -> anyhow::Result<Arc<dyn ConsensusAlgorithm>> {
+    match declared {
+        Some((name, params)) => Registry::standard()
+            .build(name, params)
+            .map_err(|error| anyhow::anyhow!("consensus build {version}: {error}")),
+        None => algorithm(version),
+    }
+}
+
+/// The algorithm and parameters recorded with the consensus build `version` (in
+/// `projection_versions`), if any.
+pub async fn recorded(
+    client: &impl deadpool_postgres::GenericClient,
+    version: &str,
+) -> anyhow::Result<Option<(String, Params)>> {
+    let row = client
+        .query_opt(
+            "SELECT algorithm, params FROM projection_versions
+              WHERE projection = 'consensus' AND version = $1",
+            &[&version],
+        )
+        .await
+        .context("failed to read the build's algorithm")?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let Some(name) = row.get::<_, Option<String>>(0) else {
+        return Ok(None);
+    };
+    let params: Option<serde_json::Value> = row.get(1);
+    let params: Params = match params {
+        Some(value) => serde_json::from_value(value)
+            .context("the build's recorded parameters are not a map of names to values")?,
+        None => Params::new(),
+    };
+    Ok(Some((name, params)))
+}
+
+/// Settles the algorithm the existing consensus build `version` runs, and builds it. The first
+/// start records the declared algorithm (else the one its name begins with) with every
+/// parameter in force; later starts run what was recorded, and refuse a declaration that
+/// differs, so a build's rows never mix two algorithms.
+pub async fn settle(
+    client: &mut deadpool_postgres::Client,
+    version: &str,
+    declared: Declared<'_>,
+) -> anyhow::Result<Arc<dyn ConsensusAlgorithm>> {
+    let transaction = client
+        .transaction()
+        .await
+        .context("failed to begin settling the build's algorithm")?;
+    crate::versions::lock(&transaction).await?;
+    if let Some((name, params)) = recorded(&transaction, version).await? {
+        let running = Registry::standard()
+            .build(&name, &params)
+            .map_err(|error| {
+                anyhow::anyhow!("consensus build {version} records {name} {params:?}: {error}")
+            })?;
+        if let Some((declared_name, declared_params)) = declared {
+            let asked = declared_algorithm(version, declared)?;
+            anyhow::ensure!(
+                asked.name() == running.name() && asked.params() == running.params(),
+                "consensus build {version} runs {name} {params:?}, not {declared_name} {declared_params:?}: build that under another label"
+            );
+        }
+        return Ok(running);
+    }
+    let running = declared_algorithm(version, declared)?;
+    let params = serde_json::to_value(running.params()).context("parameters as JSON")?;
+    transaction
+        .execute(
+            "UPDATE projection_versions SET algorithm = $2, params = $3
+              WHERE projection = 'consensus' AND version = $1",
+            &[&version, &running.name(), &params],
+        )
+        .await
+        .context("failed to record the build's algorithm")?;
+    transaction
+        .commit()
+        .await
+        .context("failed to commit the build's algorithm")?;
+    tracing::info!(%version, algorithm = running.name(), params = ?running.params(), "consensus build's algorithm recorded");
+    Ok(running)
 }
 
 /// Where a report came from, for the epoch counters.
@@ -147,7 +250,7 @@ fn reduce<'a>(events: impl IntoIterator<Item = &'a Event>) -> Incoming {
 pub async fn fold(
     transaction: &Transaction<'_>,
     schema: &str,
-    algorithm: Algorithm,
+    algorithm: &dyn ConsensusAlgorithm,
     events: &[&Event],
 ) -> anyhow::Result<usize> {
     let incoming = reduce(events.iter().copied());
@@ -236,7 +339,7 @@ pub async fn stage(
 pub async fn apply_staged(
     transaction: &Transaction<'_>,
     schema: &str,
-    algorithm: Algorithm,
+    algorithm: &dyn ConsensusAlgorithm,
     partitions: &[i32],
     chunk_rows: usize,
 ) -> anyhow::Result<usize> {
@@ -435,7 +538,7 @@ impl Deltas {
 async fn apply(
     transaction: &Transaction<'_>,
     schema: &str,
-    algorithm: Algorithm,
+    algorithm: &dyn ConsensusAlgorithm,
     incoming: Incoming,
     lookup: Lookup,
     deltas: &mut Deltas,
@@ -1092,10 +1195,19 @@ mod tests {
 
     #[test]
     fn versions_name_their_algorithm() {
-        assert_eq!(algorithm("v1").ok(), Some(Algorithm::V1));
-        assert_eq!(algorithm("v2").ok(), Some(Algorithm::V2));
-        assert_eq!(algorithm("v2_rerun").ok(), Some(Algorithm::V2));
-        assert!(algorithm("v3").is_err());
-        assert!(algorithm("").is_err());
+        let name = |version: &str| algorithm(version).map(|algorithm| algorithm.name().to_owned());
+        assert_eq!(name("v1").ok().as_deref(), Some("v1"));
+        assert_eq!(name("v2").ok().as_deref(), Some("v2"));
+        assert_eq!(name("v2_rerun").ok().as_deref(), Some("v2"));
+        assert_eq!(name("v3").ok().as_deref(), Some("v3"));
+        assert!(name("exp1").is_err());
+        assert!(name("").is_err());
+        let params: Params = [("price_tolerance".to_owned(), "0.02".to_owned())].into();
+        let declared = declared_algorithm("exp1", Some(("v3", &params))).ok();
+        assert_eq!(
+            declared.map(|algorithm| algorithm.params()["price_tolerance"].clone()),
+            Some("0.02".to_owned())
+        );
+        assert!(declared_algorithm("exp1", Some(("v1", &params))).is_err());
     }
 }

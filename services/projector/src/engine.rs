@@ -2,6 +2,7 @@
 //! fold it and write the checkpoints in one transaction, repeat.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -13,6 +14,7 @@ use resi_events::{
     DeadLetterReason, DeadLetterSubject, DeadLettered, DecodeError, Event, EventPayload, Timestamp,
     Topics, codec,
 };
+use resi_projections::consensus::{ConsensusAlgorithm, Params};
 use resi_runtime::assignment::AssignmentConfig;
 use resi_runtime::config::{KafkaConfig, PostgresConfig, TelemetryConfig};
 use resi_runtime::kafka;
@@ -75,13 +77,10 @@ impl ProjectionKind {
         .find(|kind| kind.as_str() == name)
     }
 
-    /// Checks that this projection can be built as `version` (consensus versions name their
-    /// algorithm).
+    /// Checks that this projection can be built as `version` (a consensus build checks its
+    /// algorithm when it starts, see [`consensus::settle`]).
     pub fn check_version(self, version: &str) -> anyhow::Result<()> {
         versions::schema_name(self.as_str(), version)?;
-        if self == Self::Consensus {
-            consensus::algorithm(version)?;
-        }
         if self == Self::Scores {
             scores::weights(version)?;
         }
@@ -124,15 +123,16 @@ impl ProjectionKind {
     async fn fold(
         self,
         transaction: &tokio_postgres::Transaction<'_>,
-        schema: &str,
-        version: &str,
+        (schema, version): (&str, &str),
+        algorithm: Option<&dyn ConsensusAlgorithm>,
         events: &[&Event],
     ) -> anyhow::Result<usize> {
         match self {
             Self::Listing => listing::fold(transaction, schema, events).await,
             Self::Trust => trust::fold(transaction, schema, events).await,
             Self::Consensus => {
-                consensus::fold(transaction, schema, consensus::algorithm(version)?, events).await
+                let algorithm = algorithm.context("a consensus build folds with its algorithm")?;
+                consensus::fold(transaction, schema, algorithm, events).await
             }
             Self::Epochs => epochs::fold(transaction, schema, events).await,
             Self::Network => network::fold(transaction, schema, events).await,
@@ -151,6 +151,34 @@ pub struct ProjectionTarget {
     pub projection: ProjectionKind,
     /// Its version (`v1`, …): the schema is `{projection}_{version}`.
     pub version: String,
+    /// Consensus: the algorithm a new build runs (default: the one its version begins with,
+    /// v1 or v2). A build records it when it first starts and runs that ever after.
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// Consensus: the algorithm's parameters, by name (default: its defaults).
+    #[serde(default)]
+    pub params: Params,
+}
+
+impl ProjectionTarget {
+    /// `version` of `projection`, declaring no algorithm.
+    #[must_use]
+    pub fn new(projection: ProjectionKind, version: impl Into<String>) -> Self {
+        Self {
+            projection,
+            version: version.into(),
+            algorithm: None,
+            params: Params::new(),
+        }
+    }
+
+    /// The algorithm and parameters the target declares, if any.
+    #[must_use]
+    pub fn declared(&self) -> consensus::Declared<'_> {
+        self.algorithm
+            .as_deref()
+            .map(|algorithm| (algorithm, &self.params))
+    }
 }
 
 /// The `projector` configuration section.
@@ -194,30 +222,12 @@ impl Default for ProjectorConfig {
     fn default() -> Self {
         Self {
             projections: vec![
-                ProjectionTarget {
-                    projection: ProjectionKind::Listing,
-                    version: "v1".to_owned(),
-                },
-                ProjectionTarget {
-                    projection: ProjectionKind::Trust,
-                    version: "v1".to_owned(),
-                },
-                ProjectionTarget {
-                    projection: ProjectionKind::Consensus,
-                    version: "v1".to_owned(),
-                },
-                ProjectionTarget {
-                    projection: ProjectionKind::Epochs,
-                    version: "v1".to_owned(),
-                },
-                ProjectionTarget {
-                    projection: ProjectionKind::Network,
-                    version: "v1".to_owned(),
-                },
-                ProjectionTarget {
-                    projection: ProjectionKind::Scores,
-                    version: "v1".to_owned(),
-                },
+                ProjectionTarget::new(ProjectionKind::Listing, "v1"),
+                ProjectionTarget::new(ProjectionKind::Trust, "v1"),
+                ProjectionTarget::new(ProjectionKind::Consensus, "v1"),
+                ProjectionTarget::new(ProjectionKind::Epochs, "v1"),
+                ProjectionTarget::new(ProjectionKind::Network, "v1"),
+                ProjectionTarget::new(ProjectionKind::Scores, "v1"),
             ],
             assignment: AssignmentConfig::default(),
             fold_lanes: 2,
@@ -253,6 +263,8 @@ struct Fold {
     topic: String,
     partitions: Vec<i32>,
     consumer: StreamConsumer,
+    /// The consensus algorithm the build runs (consensus only).
+    algorithm: Option<Arc<dyn ConsensusAlgorithm>>,
     /// Whether records of these partitions were staged and not applied when the lane started.
     staged_at_start: bool,
     /// The checkpoints of these partitions when the lane started.
@@ -312,8 +324,22 @@ impl Projector {
             kind.check_version(&target.version)?;
             let topic = kind.topic(&topics);
             let mut client = resi_runtime::postgres::connection(&pool).await?;
+            // a new consensus build must say what it runs before its tables exist
+            if kind == ProjectionKind::Consensus
+                && consensus::recorded(&client, &target.version)
+                    .await?
+                    .is_none()
+            {
+                consensus::declared_algorithm(&target.version, target.declared())?;
+            }
             let (schema, status) =
                 versions::ensure(&mut client, kind.as_str(), &target.version, kind.ddl()).await?;
+            let algorithm = match kind {
+                ProjectionKind::Consensus => {
+                    Some(consensus::settle(&mut client, &target.version, target.declared()).await?)
+                }
+                _ => None,
+            };
             let count = kafka::keyed_partition_count(&config.kafka, &pool, &topic).await?;
             let partitions = config.projector.assignment.resolve(count)?;
             let (offsets, staged) =
@@ -328,6 +354,7 @@ impl Projector {
                 tracing::info!(projection = kind.as_str(), version = %target.version, lane, %schema, %status, %topic, ?partitions, ?offsets, "projection assigned");
                 folds.push(Fold {
                     kind,
+                    algorithm: algorithm.clone(),
                     version: target.version.clone(),
                     schema: schema.clone(),
                     topic: topic.clone(),
@@ -713,7 +740,9 @@ impl Projector {
                 consensus::apply_staged(
                     &transaction,
                     &fold.schema,
-                    consensus::algorithm(&fold.version)?,
+                    fold.algorithm
+                        .as_deref()
+                        .context("a consensus build applies with its algorithm")?,
                     &fold.partitions,
                     self.config.apply_chunk_rows,
                 )
@@ -959,7 +988,12 @@ impl Projector {
             let plain: Vec<&Event> = events.iter().map(|(_, _, event)| *event).collect();
             return fold
                 .kind
-                .fold(transaction, &fold.schema, &fold.version, &plain)
+                .fold(
+                    transaction,
+                    (&fold.schema, &fold.version),
+                    fold.algorithm.as_deref(),
+                    &plain,
+                )
                 .await;
         }
         let by_partition: Vec<(i32, &Event)> = events
