@@ -212,6 +212,15 @@ pub trait ConsensusAlgorithm: Send + Sync {
     fn params(&self) -> Params;
     /// Decides a listing from its miners' latest reports.
     fn decide(&self, reports: &[&MinerReport]) -> ListingConsensus;
+
+    /// Learns across listings before deciding any: called by the lab (which sees its whole
+    /// input at once) with every listing's reports; an algorithm that weighs miners by their
+    /// record over all listings (truth discovery across the dataset) returns the fitted
+    /// algorithm that decides. The folds decide each listing as its reports arrive and never
+    /// call it, so a build can only run algorithms that need no fitting (v1, v2, v3 need none).
+    fn fit(&self, _listings: &[&[MinerReport]]) -> Option<Arc<dyn ConsensusAlgorithm>> {
+        None
+    }
 }
 
 /// Builds an algorithm from its parameters.

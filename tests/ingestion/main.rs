@@ -6,6 +6,7 @@ mod bridge;
 mod dataset;
 mod faults;
 mod hostile;
+mod lab;
 mod layout;
 mod outage;
 mod parser;

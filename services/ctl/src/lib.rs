@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 mod api_keys;
 mod dead_letters;
+pub mod lab;
 pub mod miners;
 mod status;
 mod versions;
@@ -116,6 +117,13 @@ pub enum Command {
         /// Action.
         #[command(subcommand)]
         action: miners::MinersAction,
+    },
+    /// The consensus lab: export the attestation log as Parquet, run an algorithm offline,
+    /// score decisions against the truth, diff two decision sets.
+    Lab {
+        /// Action.
+        #[command(subcommand)]
+        action: lab::LabAction,
     },
 }
 
@@ -369,6 +377,7 @@ pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
         }
         Command::DeadLetters { action } => dead_letters::run(action, config).await?,
         Command::Miners { action } => miners::run(action, config).await?,
+        Command::Lab { action } => lab::run(action, config).await?,
         Command::Generate(args) => {
             let generator = args.generator_config()?;
             let mut sink = match &args.out {

@@ -118,7 +118,7 @@ fn export(name: &'static str, version: &str, progress: &Progress, rate: f64) {
 }
 
 /// `name=value` parameters as a map; a name given twice is refused.
-fn params(given: &[String]) -> anyhow::Result<Params> {
+pub fn params(given: &[String]) -> anyhow::Result<Params> {
     let mut params = Params::new();
     for pair in given {
         let (name, value) = pair

@@ -38,6 +38,36 @@ pub use sink::Sink;
 /// Key of the manifest, outside the upload prefix so the bridge never takes it for an upload.
 pub const MANIFEST_KEY: &str = "_resi/manifest.json";
 
+/// Where a run writes the truth of every listing it simulated (JSON lines, one [`TrueListing`]
+/// each), beside the manifest and outside the prefixes the bridge reads.
+pub const TRUTH_KEY: &str = "_resi/truth.jsonl";
+
+/// What a listing really is at the end of a run: what a consensus should decide, field by
+/// field, in the units the attestations carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrueListing {
+    /// The listing's id (its zpid).
+    pub listing_id: String,
+    /// Price, whole dollars (after any change).
+    pub price_usd: i64,
+    /// Bedrooms.
+    pub bedrooms: i64,
+    /// Bathrooms, tenths.
+    pub bathrooms_tenths: i64,
+    /// Living area, square feet.
+    pub living_area_sqft: i64,
+    /// Status (after any change).
+    pub home_status: String,
+    /// Zip code.
+    pub zip_code: String,
+    /// Latitude, 1e-7 degrees.
+    pub latitude_e7: i64,
+    /// Longitude, 1e-7 degrees.
+    pub longitude_e7: i64,
+    /// Whether its price or status genuinely changed during the run.
+    pub changed: bool,
+}
+
 /// The knobs of a dataset.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

@@ -14,7 +14,7 @@ use crate::parquet_files::{self, BATCH_ROWS};
 use crate::report::Report;
 use crate::{
     Behaviour, Expected, GeneratorConfig, MANIFEST_KEY, Manifest, ManifestMiner, ManifestObject,
-    Shape, Sink,
+    Shape, Sink, TRUTH_KEY, TrueListing,
 };
 
 /// Hours between upload rounds (mainnet cadence).
@@ -530,6 +530,7 @@ impl<'c> World<'c> {
         self.write_epoch_json(sink, &mut objects).await?;
         self.write_mock(sink, &mut objects).await?;
         self.write_floods(sink, &mut objects).await?;
+        self.write_truth(sink).await?;
         let changed_listings = self
             .truths
             .iter()
@@ -550,6 +551,39 @@ impl<'c> World<'c> {
             changed_listings,
             objects,
         })
+    }
+
+    /// The truth of every listing, for scoring consensus algorithms against (`resi lab score`).
+    async fn write_truth(&self, sink: &mut Sink) -> anyhow::Result<()> {
+        let mut body = Vec::new();
+        for truth in &self.truths {
+            let (price, status) = match truth.change {
+                Some(change) => (change.price, change.status),
+                None => (truth.price, truth.status),
+            };
+            // coordinates and bathrooms here are small and finite
+            #[allow(clippy::cast_possible_truncation)]
+            let e7 = |degrees: f64| (degrees * 1e7).round() as i64;
+            #[allow(clippy::cast_possible_truncation)]
+            let tenths = (truth.bathrooms * 10.0).round() as i64;
+            serde_json::to_writer(
+                &mut body,
+                &TrueListing {
+                    listing_id: truth.zpid.to_string(),
+                    price_usd: price,
+                    bedrooms: truth.bedrooms,
+                    bathrooms_tenths: tenths,
+                    living_area_sqft: truth.living_area,
+                    home_status: status.to_owned(),
+                    zip_code: truth.area.zip.to_owned(),
+                    latitude_e7: e7(truth.latitude),
+                    longitude_e7: e7(truth.longitude),
+                    changed: truth.change.is_some(),
+                },
+            )?;
+            body.push(b'\n');
+        }
+        sink.put(TRUTH_KEY, body).await
     }
 
     async fn write_v2(

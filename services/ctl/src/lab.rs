@@ -1,0 +1,173 @@
+//! `resi lab`: the consensus lab (see [`resi_lab`]). Every command prints a readable table, or
+//! its result as JSON with `--json`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use resi_projections::consensus::Registry;
+
+use crate::CtlConfig;
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum LabAction {
+    /// Write the attestations topic (or a slice of it) as Parquet under `--out`, one directory
+    /// per scrape date (`date=YYYY-MM-DD/part-0.parquet`).
+    Export {
+        /// The directory to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only attestations scraped at or after this time (RFC 3339).
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only attestations scraped before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only listings of this zip code (repeatable).
+        #[arg(long = "zipcode")]
+        zipcodes: Vec<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decide every listing of an export with an algorithm, in-process on every core, and
+    /// write the decisions as Parquet. No database or broker is needed.
+    Run {
+        /// The algorithm (v1, v2, v3).
+        #[arg(long)]
+        algorithm: String,
+        /// A parameter of the algorithm, `name=value` (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// The export (a directory or a Parquet file).
+        #[arg(long)]
+        input: PathBuf,
+        /// The decisions file to write.
+        #[arg(long)]
+        output: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Score a decisions file against the generator's truth (`_resi/truth.jsonl`).
+    Score {
+        /// The decisions file.
+        #[arg(long)]
+        decisions: PathBuf,
+        /// The truth file.
+        #[arg(long)]
+        truth: PathBuf,
+        /// The generator's manifest, for accuracy per miner type (needs `--input`).
+        #[arg(long, requires = "input")]
+        manifest: Option<PathBuf>,
+        /// The export the decisions came from.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two decisions files.
+    Diff {
+        /// Decisions A.
+        a: PathBuf,
+        /// Decisions B.
+        b: PathBuf,
+        /// The export both came from, to list the miners whose agreement moves most.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Differing decisions listed as examples.
+        #[arg(long, default_value_t = 20)]
+        examples: usize,
+        /// Miners listed.
+        #[arg(long, default_value_t = 10)]
+        movers: usize,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    table: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", table(value));
+    }
+    Ok(())
+}
+
+/// Runs `action`.
+pub async fn run(action: LabAction, config: &CtlConfig) -> anyhow::Result<()> {
+    match action {
+        LabAction::Export {
+            out,
+            from,
+            until,
+            zipcodes,
+            json,
+        } => {
+            let slice = resi_lab::export::Slice {
+                from: from.map(|at| at.timestamp_micros()),
+                until: until.map(|at| at.timestamp_micros()),
+                zipcodes,
+            };
+            let exported = resi_lab::export(&config.kafka, &out, &slice).await?;
+            print(json, &exported, |exported| {
+                format!(
+                    "exported {} attestations of {} records ({} undecodable) into {} files under {}\n",
+                    exported.attestations,
+                    exported.records,
+                    exported.undecodable,
+                    exported.files.len(),
+                    out.display()
+                )
+            })
+        }
+        LabAction::Run {
+            algorithm,
+            params,
+            input,
+            output,
+            json,
+        } => {
+            let params = crate::versions::params(&params)?;
+            let algorithm = Registry::standard()
+                .build(&algorithm, &params)
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            let ran = tokio::task::spawn_blocking(move || {
+                resi_lab::run(algorithm.as_ref(), &input, &output)
+            })
+            .await
+            .context("the lab run panicked")??;
+            print(json, &ran, resi_lab::table::ran)
+        }
+        LabAction::Score {
+            decisions,
+            truth,
+            manifest,
+            input,
+            json,
+        } => {
+            let types = manifest.as_deref().zip(input.as_deref());
+            let scored = resi_lab::score(&decisions, &truth, types)?;
+            print(json, &scored, resi_lab::table::scored)
+        }
+        LabAction::Diff {
+            a,
+            b,
+            input,
+            examples,
+            movers,
+            json,
+        } => {
+            let diffed = resi_lab::diff(&a, &b, input.as_deref(), examples, movers)?;
+            print(json, &diffed, resi_lab::table::diffed)
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! `resi lab score`: a decisions file against the truth the generator wrote beside its uploads
+//! (`_resi/truth.jsonl`): accuracy per field, on the listings that genuinely changed, per miner
+//! type (on the listings miners of that type reported), and confidence calibration.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::decisions::{self, Decisions};
+
+/// What a listing really is (one line of the generator's truth file).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Truth {
+    /// The listing.
+    pub listing_id: String,
+    /// Price, whole dollars.
+    pub price_usd: i64,
+    /// Bedrooms.
+    pub bedrooms: i64,
+    /// Bathrooms, tenths.
+    pub bathrooms_tenths: i64,
+    /// Living area, square feet.
+    pub living_area_sqft: i64,
+    /// Status.
+    pub home_status: String,
+    /// Zip code.
+    pub zip_code: String,
+    /// Latitude, 1e-7 degrees.
+    pub latitude_e7: i64,
+    /// Longitude, 1e-7 degrees.
+    pub longitude_e7: i64,
+    /// Whether its price or status genuinely changed.
+    pub changed: bool,
+}
+
+/// Coordinates within this many metres of the truth are right.
+pub const COORDINATE_METRES: f64 = 10.0;
+
+/// The fields the truth holds, in the order reports list them.
+pub const SCORED: [&str; 7] = [
+    "price",
+    "bedrooms",
+    "bathrooms",
+    "living_area",
+    "home_status",
+    "coordinates",
+    "zip_code",
+];
+
+/// Whether `value` (as a decision holds it) is right for `field` of `truth`; `None` for a field
+/// the truth does not hold.
+#[must_use]
+pub fn right(field: &str, value: &str, truth: &Truth) -> Option<bool> {
+    let number = |expected: i64| Some(value.parse::<i64>().ok() == Some(expected));
+    match field {
+        "price" => number(truth.price_usd),
+        "bedrooms" => number(truth.bedrooms),
+        "bathrooms" => number(truth.bathrooms_tenths),
+        "living_area" => number(truth.living_area_sqft),
+        "home_status" => Some(value == truth.home_status),
+        "zip_code" => Some(value == truth.zip_code),
+        "coordinates" => {
+            let point = value.split_once(',').and_then(|(latitude, longitude)| {
+                Some((
+                    latitude.parse::<i64>().ok()?,
+                    longitude.parse::<i64>().ok()?,
+                ))
+            });
+            Some(point.is_some_and(|(latitude, longitude)| {
+                let degrees = |e7: i64| e7 as f64 / 1e7;
+                let mean = degrees(latitude + truth.latitude_e7) / 2.0;
+                let x = (degrees(longitude) - degrees(truth.longitude_e7)).to_radians()
+                    * mean.to_radians().cos();
+                let y = (degrees(latitude) - degrees(truth.latitude_e7)).to_radians();
+                6_371_000.0 * x.hypot(y) <= COORDINATE_METRES
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// Right and decided counts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Tally {
+    /// Decided fields scored.
+    pub decided: u64,
+    /// Of which right.
+    pub right: u64,
+    /// right / decided (0 when nothing was decided).
+    pub accuracy: f64,
+}
+
+impl Tally {
+    fn add(&mut self, right: bool) {
+        self.decided += 1;
+        self.right += u64::from(right);
+        self.accuracy = self.right as f64 / self.decided as f64;
+    }
+}
+
+/// One confidence bin.
+#[derive(Clone, Debug, Serialize)]
+pub struct Bin {
+    /// Lowest confidence in the bin.
+    pub from: f64,
+    /// Highest (exclusive, but 1.0 belongs to the last bin).
+    pub to: f64,
+    /// Fields decided with a confidence in the bin, and how many were right.
+    pub tally: Tally,
+}
+
+/// A decision set's score.
+#[derive(Clone, Debug, Serialize)]
+pub struct Scored {
+    /// Listings in the truth.
+    pub truth_listings: usize,
+    /// Of which decided (at least one field).
+    pub decided_listings: usize,
+    /// Every scored field together.
+    pub overall: Tally,
+    /// Per field.
+    pub fields: BTreeMap<String, Tally>,
+    /// Price and status of the listings that genuinely changed.
+    pub changed: BTreeMap<String, Tally>,
+    /// Per miner type: every scored field of the listings miners of that type reported.
+    pub miner_types: BTreeMap<String, Tally>,
+    /// Ten confidence bins: a calibrated algorithm's 0.9 bin is right about 90 % of the time.
+    pub calibration: Vec<Bin>,
+}
+
+/// Reads the generator's truth file.
+pub fn read_truth(path: &Path) -> anyhow::Result<BTreeMap<String, Truth>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("failed to open {}", path.display()))?;
+    let mut truth = BTreeMap::new();
+    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let listing: Truth = serde_json::from_str(&line)
+            .with_context(|| format!("{} line {}", path.display(), index + 1))?;
+        truth.insert(listing.listing_id.clone(), listing);
+    }
+    Ok(truth)
+}
+
+/// Which miner type (behaviour) each hotkey of a generator manifest is.
+pub fn read_miner_types(manifest: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    #[derive(Deserialize)]
+    struct Miner {
+        hotkey: String,
+        behaviour: serde_json::Value,
+    }
+    #[derive(Deserialize)]
+    struct Manifest {
+        miners: Vec<Miner>,
+    }
+    let body = std::fs::read(manifest)
+        .with_context(|| format!("failed to read {}", manifest.display()))?;
+    let manifest: Manifest = serde_json::from_slice(&body)
+        .with_context(|| format!("{} is not a generator manifest", manifest.display()))?;
+    Ok(manifest
+        .miners
+        .into_iter()
+        .map(|miner| {
+            let behaviour = miner
+                .behaviour
+                .as_str()
+                .map_or_else(|| miner.behaviour.to_string(), str::to_owned);
+            (miner.hotkey, behaviour)
+        })
+        .collect())
+}
+
+/// Per miner type, the listings its miners reported, from the attestation export `input`.
+pub fn listings_by_type(
+    input: &Path,
+    types: &BTreeMap<String, String>,
+) -> anyhow::Result<BTreeMap<String, BTreeSet<String>>> {
+    let mut by_type: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    crate::attestations::read(input, |row| {
+        if let Some(kind) = types.get(&row.miner_hotkey) {
+            by_type
+                .entry(kind.clone())
+                .or_default()
+                .insert(row.listing.listing_id);
+        }
+    })?;
+    Ok(by_type)
+}
+
+/// Scores `decisions` against `truth`; `by_type` (optional) groups listings per miner type.
+#[must_use]
+pub fn score_decisions(
+    decisions: &Decisions,
+    truth: &BTreeMap<String, Truth>,
+    by_type: &BTreeMap<String, BTreeSet<String>>,
+) -> Scored {
+    let mut scored = Scored {
+        truth_listings: truth.len(),
+        decided_listings: 0,
+        overall: Tally::default(),
+        fields: SCORED
+            .iter()
+            .map(|field| ((*field).to_owned(), Tally::default()))
+            .collect(),
+        changed: ["price", "home_status"]
+            .iter()
+            .map(|field| ((*field).to_owned(), Tally::default()))
+            .collect(),
+        miner_types: by_type
+            .keys()
+            .map(|kind| (kind.clone(), Tally::default()))
+            .collect(),
+        calibration: (0..10)
+            .map(|bin| Bin {
+                from: f64::from(bin) / 10.0,
+                to: f64::from(bin + 1) / 10.0,
+                tally: Tally::default(),
+            })
+            .collect(),
+    };
+    let mut decided_listings = BTreeSet::new();
+    for ((listing, field), decision) in decisions {
+        let Some(truth) = truth.get(listing) else {
+            continue;
+        };
+        let Some(right) = right(field, &decision.value, truth) else {
+            continue;
+        };
+        decided_listings.insert(listing.as_str());
+        scored.overall.add(right);
+        if let Some(tally) = scored.fields.get_mut(field) {
+            tally.add(right);
+        }
+        if truth.changed
+            && let Some(tally) = scored.changed.get_mut(field)
+        {
+            tally.add(right);
+        }
+        for (kind, listings) in by_type {
+            if listings.contains(listing)
+                && let Some(tally) = scored.miner_types.get_mut(kind)
+            {
+                tally.add(right);
+            }
+        }
+        // confidence in 0..=1; 1.0 belongs to the last bin
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let bin = ((decision.confidence.clamp(0.0, 1.0) * 10.0) as usize).min(9);
+        scored.calibration[bin].tally.add(right);
+    }
+    scored.decided_listings = decided_listings.len();
+    scored
+}
+
+/// Scores the decisions file `decisions` against the truth file `truth`; with `manifest` and
+/// the attestation export `input`, per miner type too.
+pub fn score(
+    decisions: &Path,
+    truth: &Path,
+    types: Option<(&Path, &Path)>,
+) -> anyhow::Result<Scored> {
+    let decisions = decisions::read(decisions)?;
+    let truth = read_truth(truth)?;
+    let by_type = match types {
+        Some((manifest, input)) => listings_by_type(input, &read_miner_types(manifest)?)?,
+        None => BTreeMap::new(),
+    };
+    Ok(score_decisions(&decisions, &truth, &by_type))
+}
