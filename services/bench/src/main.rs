@@ -38,6 +38,7 @@ mod consensus;
 mod cpu;
 mod gateway;
 mod json;
+mod lab;
 mod replay;
 mod scoring;
 
@@ -167,6 +168,18 @@ enum Command {
         /// broker alone takes.
         #[arg(long)]
         raw_consume: bool,
+    },
+    /// `resi lab run` (v1) over an export beside DuckDB deciding v1 from the same Parquet.
+    Lab {
+        /// Attestations in the export.
+        #[arg(long, default_value_t = 5_000_000)]
+        events: usize,
+        /// Distinct listings they report.
+        #[arg(long, default_value_t = 1_000_000)]
+        listings: usize,
+        /// Miners reporting them.
+        #[arg(long, default_value_t = 50)]
+        miners: usize,
     },
     /// A projection rebuilt from offset 0, beside the raw consume rate of its topic.
     Replay {
@@ -675,6 +688,11 @@ async fn main() -> anyhow::Result<()> {
             };
             consensus::bench_consensus(shape, data, fold, log_prefix, raw_consume).await
         }
+        Command::Lab {
+            events,
+            listings,
+            miners,
+        } => lab::bench_lab(events, listings, miners),
         Command::Replay {
             projection,
             events,

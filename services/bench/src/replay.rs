@@ -16,7 +16,7 @@ const START: i64 = 1_758_110_400_000_000;
 
 /// The `index`th attestation: listings are reported by `reports` miners each, in `miners`
 /// miners' uploads of 1,000 rows; one miner in ten disagrees on the price.
-fn attestation(index: usize, listings: usize, miners: usize, reports: usize) -> Event {
+pub(crate) fn attestation(index: usize, listings: usize, miners: usize, reports: usize) -> Event {
     let listing = index % listings;
     let round = index / listings;
     let miner = (listing + round * (miners / reports).max(1)) % miners;

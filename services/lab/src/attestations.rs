@@ -299,3 +299,59 @@ pub fn latest_reports(root: &Path) -> anyhow::Result<(BTreeMap<String, Vec<Miner
     }
     Ok((by_listing, rows))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, miner: &str, at: i64, price: Option<i64>) -> Row {
+        Row {
+            attestation_id: id.into(),
+            miner_hotkey: miner.into(),
+            scraped_at: at,
+            submitted_at: at + 1,
+            miner_trust: 0.5,
+            listing: CanonicalListing {
+                listing_id: "7".into(),
+                price_usd: price,
+                bedrooms: Some(3),
+                latitude_e7: Some(302_000_000),
+                longitude_e7: Some(-977_000_000),
+                home_status: Some("FOR_SALE".into()),
+                ..CanonicalListing::default()
+            },
+            epoch_id: None,
+            upload_key: "data/k.parquet".into(),
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_and_each_miner_counts_with_its_latest_report() -> anyhow::Result<()> {
+        let directory = tempfile::tempdir()?;
+        let rows = vec![
+            row("aa", "m1", 10, Some(400_000)),
+            row("bb", "m1", 20, Some(410_000)),
+            row("cc", "m2", 15, None),
+        ];
+        let path = directory.path().join("date=x/part-0.parquet");
+        std::fs::create_dir_all(path.parent().context("a parent")?)?;
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path)?, schema(), None)?;
+        writer.write(&batch(&rows)?)?;
+        writer.close()?;
+        let mut read = Vec::new();
+        assert_eq!(super::read(directory.path(), |row| read.push(row))?, 3);
+        assert_eq!(read, rows);
+        let (latest, count) = latest_reports(directory.path())?;
+        assert_eq!(count, 3);
+        let reports = &latest["7"];
+        assert_eq!(reports.len(), 2);
+        let m1 = reports.iter().find(|report| report.miner == "m1");
+        assert_eq!(
+            m1.and_then(|report| report.values[0].clone()).as_deref(),
+            Some("410000")
+        );
+        assert!(files(&directory.path().join("nothing")).is_err());
+        Ok(())
+    }
+}

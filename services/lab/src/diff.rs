@@ -187,3 +187,60 @@ pub fn diff(
     }
     Ok(diffed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decisions::Decision;
+
+    fn set(values: &[(&str, &str, &str)]) -> Decisions {
+        values
+            .iter()
+            .map(|(listing, field, value)| {
+                (
+                    ((*listing).to_owned(), (*field).to_owned()),
+                    Decision {
+                        listing_id: (*listing).into(),
+                        field: (*field).into(),
+                        value: (*value).into(),
+                        confidence: 0.5,
+                        support: 1.0,
+                        supporters: 1,
+                        reporting: 2,
+                        listing_score: 0.5,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn differences_are_listed_by_field_with_the_relative_change() {
+        let a = set(&[
+            ("1", "price", "100"),
+            ("1", "home_status", "FOR_SALE"),
+            ("2", "price", "200"),
+            ("3", "city", "AUSTIN"),
+        ]);
+        let b = set(&[
+            ("1", "price", "110"),
+            ("1", "home_status", "FOR_SALE"),
+            ("2", "price", "200"),
+            ("4", "city", "DALLAS"),
+        ]);
+        let diffed = diff_decisions(&a, &b, 2);
+        assert_eq!(diffed.changed_listings, ["1", "3", "4"]);
+        assert_eq!(diffed.fields["price"].changed, 1);
+        let change = diffed.fields["price"]
+            .mean_relative_change
+            .unwrap_or_default();
+        assert!((change - 0.1).abs() < 1e-12, "{change}");
+        assert_eq!(
+            (diffed.fields["city"].only_a, diffed.fields["city"].only_b),
+            (1, 1)
+        );
+        assert!(!diffed.fields.contains_key("home_status"));
+        assert_eq!(diffed.examples.len(), 2);
+        assert!(diff_decisions(&a, &a, 5).changed_listings.is_empty());
+    }
+}

@@ -273,3 +273,93 @@ pub fn score(
     };
     Ok(score_decisions(&decisions, &truth, &by_type))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decisions::Decision;
+
+    fn truth(changed: bool) -> Truth {
+        Truth {
+            listing_id: "1".into(),
+            price_usd: 400_000,
+            bedrooms: 3,
+            bathrooms_tenths: 25,
+            living_area_sqft: 1_500,
+            home_status: "FOR_SALE".into(),
+            zip_code: "78702".into(),
+            latitude_e7: 302_000_000,
+            longitude_e7: -977_000_000,
+            changed,
+        }
+    }
+
+    fn decision(field: &str, value: &str, confidence: f64) -> ((String, String), Decision) {
+        (
+            ("1".to_owned(), field.to_owned()),
+            Decision {
+                listing_id: "1".into(),
+                field: field.into(),
+                value: value.into(),
+                confidence,
+                support: 1.0,
+                supporters: 1,
+                reporting: 1,
+                listing_score: confidence,
+            },
+        )
+    }
+
+    #[test]
+    fn fields_are_right_by_their_units_and_coordinates_within_ten_metres() {
+        let truth = truth(false);
+        assert_eq!(right("price", "400000", &truth), Some(true));
+        assert_eq!(right("price", "400100", &truth), Some(false));
+        assert_eq!(right("bathrooms", "25", &truth), Some(true));
+        assert_eq!(right("home_status", "PENDING", &truth), Some(false));
+        // 500e-7 degrees of latitude is about 5.6 m; 2,000e-7 about 22 m
+        assert_eq!(
+            right("coordinates", "302000500,-977000000", &truth),
+            Some(true)
+        );
+        assert_eq!(
+            right("coordinates", "302002000,-977000000", &truth),
+            Some(false)
+        );
+        assert_eq!(right("coordinates", "nonsense", &truth), Some(false));
+        assert_eq!(
+            right("city", "AUSTIN", &truth),
+            None,
+            "the truth holds no city"
+        );
+    }
+
+    #[test]
+    fn a_score_counts_fields_changed_listings_types_and_confidence_bins() {
+        let decisions: Decisions = [
+            decision("price", "400000", 1.0),
+            decision("home_status", "PENDING", 0.4),
+            decision("city", "AUSTIN", 1.0),
+        ]
+        .into();
+        let truth: BTreeMap<String, Truth> = [("1".to_owned(), truth(true))].into();
+        let by_type: BTreeMap<String, BTreeSet<String>> = [
+            ("fake_prices".to_owned(), ["1".to_owned()].into()),
+            ("honest".to_owned(), BTreeSet::new()),
+        ]
+        .into();
+        let scored = score_decisions(&decisions, &truth, &by_type);
+        assert_eq!((scored.overall.decided, scored.overall.right), (2, 1));
+        assert_eq!(scored.fields["price"].accuracy, 1.0);
+        assert_eq!(scored.fields["home_status"].accuracy, 0.0);
+        assert_eq!(scored.changed["home_status"].decided, 1);
+        assert_eq!(scored.miner_types["fake_prices"].decided, 2);
+        assert_eq!(scored.miner_types["honest"].decided, 0);
+        assert_eq!(
+            scored.calibration[9].tally.right, 1,
+            "1.0 belongs to the last bin"
+        );
+        assert_eq!(scored.calibration[4].tally.decided, 1);
+        assert_eq!(scored.decided_listings, 1);
+    }
+}

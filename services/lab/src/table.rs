@@ -208,3 +208,22 @@ pub fn diffed(diffed: &Diffed) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn columns_line_up() {
+        let text = super::render(
+            &["field", "n"],
+            &[
+                vec!["price".into(), "7".into()],
+                vec!["home_status".into(), "12".into()],
+            ],
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "field         n");
+        assert_eq!(lines[1], "-----------  --");
+        assert_eq!(lines[2], "price         7");
+        assert_eq!(lines[3], "home_status  12");
+    }
+}
