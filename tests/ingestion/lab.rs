@@ -389,6 +389,19 @@ async fn a_new_algorithm_is_scored_offline_against_the_truth_and_diffed() -> any
         .map(|bin| bin.tally.accuracy)
         .collect();
     assert!(bins.len() >= 2 && bins.last() > bins.first(), "{bins:?}");
+    // the report: one page, its charts inline, nothing fetched
+    let sets: Vec<(String, Scored)> = scores.clone().into_iter().collect();
+    let page = resi_lab::report::html("lab", &sets)?;
+    assert_eq!(page.matches("<svg").count(), 3);
+    for name in scores.keys() {
+        assert!(
+            page.contains(&format!("<th>{name}</th>")),
+            "{name} in the table"
+        );
+    }
+    for fetch in ["src=", "href=", "<script", "<link", "url("] {
+        assert!(!page.contains(fetch), "the page fetches nothing: {fetch}");
+    }
 
     // Act: v1 against v2 whose reports halve their weight every hour
     let hourly: Params = [("half_life_hours".to_owned(), "1".to_owned())].into();

@@ -68,6 +68,25 @@ pub enum LabAction {
         #[arg(long)]
         json: bool,
     },
+    /// Score several decision sets against the same truth and write one self-contained HTML
+    /// page comparing them: accuracy per field, calibration, confidence histogram.
+    Report {
+        /// A decision set, `name=path` (repeatable, in the order shown).
+        #[arg(long = "decisions", value_name = "NAME=PATH", required = true)]
+        decisions: Vec<String>,
+        /// The truth file.
+        #[arg(long)]
+        truth: PathBuf,
+        /// The generator's manifest, for accuracy per miner type (needs `--input`).
+        #[arg(long, requires = "input")]
+        manifest: Option<PathBuf>,
+        /// The export the decisions came from.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// The page to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Compare two decisions files.
     Diff {
         /// Decisions A.
@@ -157,6 +176,30 @@ pub async fn run(action: LabAction, config: &CtlConfig) -> anyhow::Result<()> {
             let types = manifest.as_deref().zip(input.as_deref());
             let scored = resi_lab::score(&decisions, &truth, types)?;
             print(json, &scored, resi_lab::table::scored)
+        }
+        LabAction::Report {
+            decisions,
+            truth,
+            manifest,
+            input,
+            out,
+        } => {
+            let types = manifest.as_deref().zip(input.as_deref());
+            let mut sets = Vec::new();
+            for pair in &decisions {
+                let (name, path) = pair
+                    .split_once('=')
+                    .with_context(|| format!("--decisions {pair:?} is not name=path"))?;
+                sets.push((
+                    name.to_owned(),
+                    resi_lab::score(std::path::Path::new(path), &truth, types)?,
+                ));
+            }
+            let page = resi_lab::report::html("Consensus algorithms against the truth", &sets)?;
+            std::fs::write(&out, page)
+                .with_context(|| format!("failed to write {}", out.display()))?;
+            println!("wrote {}", out.display());
+            Ok(())
         }
         LabAction::Diff {
             a,
