@@ -261,6 +261,33 @@ async fn builds_decide_by_their_recorded_algorithms_side_by_side_and_rebuild_ide
         .get(0);
     assert_eq!(status, "building", "v2 builds beside the live v1");
 
+    // Assert: the lab's diff of the two builds lists exactly the listings whose chosen values
+    // the two algorithms decide differently, the crafted one among them
+    let (v1_oracle, v2_oracle) = (
+        oracle(standard("v1")?.as_ref(), &events),
+        oracle(standard("v2")?.as_ref(), &events),
+    );
+    let expected: Vec<String> = v1_oracle
+        .0
+        .iter()
+        .filter(|(listing, (_, _, price, status))| {
+            v2_oracle
+                .0
+                .get(*listing)
+                .is_none_or(|(_, _, other_price, other_status)| {
+                    (price, status) != (other_price, other_status)
+                })
+        })
+        .map(|(listing, _)| listing.clone())
+        .collect();
+    let diffed = resi_lab::diff::diff_decisions(
+        &resi_lab::decisions::from_build(&client, "consensus_v1").await?,
+        &resi_lab::decisions::from_build(&client, "consensus_v2").await?,
+        10,
+    );
+    assert!(expected.contains(&"2077".to_owned()));
+    assert_eq!(diffed.changed_listings, expected);
+
     // Act: everything is delivered again
     let before = stack.dump(&consensus_tables("consensus_v1")).await?;
     stack.publish(&attestations, &events).await?;

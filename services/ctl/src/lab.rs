@@ -87,12 +87,13 @@ pub enum LabAction {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Compare two decisions files.
+    /// Compare two decision sets: decisions files, or builds in the database named
+    /// `consensus:VERSION` (their chosen values; a build stores no per-field confidence).
     Diff {
-        /// Decisions A.
-        a: PathBuf,
-        /// Decisions B.
-        b: PathBuf,
+        /// Decisions A: a file, or `consensus:VERSION`.
+        a: String,
+        /// Decisions B: a file, or `consensus:VERSION`.
+        b: String,
         /// The export both came from, to list the miners whose agreement moves most.
         #[arg(long)]
         input: Option<PathBuf>,
@@ -119,6 +120,22 @@ fn print<T: serde::Serialize>(
         print!("{}", table(value));
     }
     Ok(())
+}
+
+/// The decisions of `source`: a build (`consensus:VERSION`) or a decisions file.
+async fn decisions(
+    source: &str,
+    config: &CtlConfig,
+) -> anyhow::Result<resi_lab::decisions::Decisions> {
+    match source.strip_prefix("consensus:") {
+        Some(version) => {
+            let pool = resi_runtime::postgres::pool(&config.postgres)?;
+            let client = resi_runtime::postgres::connection(&pool).await?;
+            let schema = resi_projector::versions::schema_name("consensus", version)?;
+            resi_lab::decisions::from_build(&client, &schema).await
+        }
+        None => resi_lab::decisions::read(std::path::Path::new(source)),
+    }
 }
 
 /// Runs `action`.
@@ -209,7 +226,8 @@ pub async fn run(action: LabAction, config: &CtlConfig) -> anyhow::Result<()> {
             movers,
             json,
         } => {
-            let diffed = resi_lab::diff(&a, &b, input.as_deref(), examples, movers)?;
+            let (a, b) = (decisions(&a, config).await?, decisions(&b, config).await?);
+            let diffed = resi_lab::diff::diff_sets(&a, &b, input.as_deref(), examples, movers)?;
             print(json, &diffed, resi_lab::table::diffed)
         }
     }

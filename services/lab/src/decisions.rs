@@ -169,3 +169,60 @@ pub fn read(path: &Path) -> anyhow::Result<Decisions> {
     }
     Ok(decisions)
 }
+
+/// The decisions of a consensus build in the database (`{schema}` = `consensus_<version>`):
+/// each listing's chosen values from `consensus_listings`, in the lab's field names. A build
+/// stores each listing's score, not each field's confidence: both are the listing's score here,
+/// and supporters and reporting miners are not known (0).
+pub async fn from_build(
+    client: &tokio_postgres::Client,
+    schema: &str,
+) -> anyhow::Result<Decisions> {
+    anyhow::ensure!(
+        schema
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_'),
+        "{schema:?} is not a build's schema"
+    );
+    let rows = client
+        .query(
+            &format!(
+                "SELECT listing_id, consensus_score, price_usd::text, bedrooms::text,
+                        bathrooms_tenths::text, living_area_sqft::text, address, home_type,
+                        home_status,
+                        CASE WHEN latitude_e7 IS NOT NULL AND longitude_e7 IS NOT NULL
+                             THEN latitude_e7 || ',' || longitude_e7 END,
+                        zip_code, city, state
+                   FROM {schema}.consensus_listings"
+            ),
+            &[],
+        )
+        .await
+        .with_context(|| format!("failed to read the decisions of {schema}"))?;
+    let names =
+        resi_projections::consensus::Field::ALL.map(resi_projections::consensus::Field::as_str);
+    let mut decisions = Decisions::new();
+    for row in rows {
+        let listing: String = row.get(0);
+        let score: f64 = row.get(1);
+        for (offset, field) in names.iter().enumerate() {
+            let Some(value) = row.get::<_, Option<String>>(offset + 2) else {
+                continue;
+            };
+            decisions.insert(
+                (listing.clone(), (*field).to_owned()),
+                Decision {
+                    listing_id: listing.clone(),
+                    field: (*field).to_owned(),
+                    value,
+                    confidence: score,
+                    support: 0.0,
+                    supporters: 0,
+                    reporting: 0,
+                    listing_score: score,
+                },
+            );
+        }
+    }
+    Ok(decisions)
+}

@@ -162,10 +162,22 @@ pub fn diff(
     movers: usize,
 ) -> anyhow::Result<Diffed> {
     let (a, b) = (decisions::read(a)?, decisions::read(b)?);
-    let mut diffed = diff_decisions(&a, &b, examples);
+    diff_sets(&a, &b, input, examples, movers)
+}
+
+/// Compares decision sets `a` and `b` (from files or builds, see [`decisions::from_build`]);
+/// with the attestation export `input`, lists the `movers` miners whose agreement moves most.
+pub fn diff_sets(
+    a: &Decisions,
+    b: &Decisions,
+    input: Option<&Path>,
+    examples: usize,
+    movers: usize,
+) -> anyhow::Result<Diffed> {
+    let mut diffed = diff_decisions(a, b, examples);
     if let Some(input) = input {
         let (reports, _) = crate::attestations::latest_reports(input)?;
-        let (under_a, under_b) = (agreement(&reports, &a), agreement(&reports, &b));
+        let (under_a, under_b) = (agreement(&reports, a), agreement(&reports, b));
         let share = |(agreed, reported): (u64, u64)| agreed as f64 / reported.max(1) as f64;
         let mut moved: Vec<Mover> = under_a
             .iter()

@@ -180,6 +180,7 @@ fn histogram_chart(sets: &[(String, Scored)]) -> anyhow::Result<String> {
             .configure_mesh()
             .x_desc("confidence")
             .y_desc("decided fields")
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()
             .map_err(plot_error)?;
         let width = 0.1 / sets.len().max(1) as f64;
@@ -281,7 +282,7 @@ pub fn html(title: &str, sets: &[(String, Scored)]) -> anyhow::Result<String> {
 <style>
 body {{ font-family: sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }}
 th:first-child {{ text-align: left; }}
 figure {{ display: inline-block; margin: 0 1em 1em 0; }}
 </style></head>
