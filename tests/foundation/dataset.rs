@@ -37,6 +37,7 @@ fn check_against_manifest(
         .map(|object| object.key.as_str())
         .collect();
     expected_keys.push(MANIFEST_KEY);
+    expected_keys.push(resi_datagen::TRUTH_KEY);
     expected_keys.sort_unstable();
     let seen_keys: Vec<&str> = seen
         .keys()

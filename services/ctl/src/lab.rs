@@ -4,10 +4,31 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use resi_projections::consensus::Registry;
 
 use crate::CtlConfig;
+
+/// What decisions are scored against.
+#[derive(Debug, Args)]
+pub struct Against {
+    /// The truth file.
+    #[arg(long)]
+    truth: PathBuf,
+    /// The generator's manifest, for accuracy per miner type (needs `--input`).
+    #[arg(long, requires = "input")]
+    manifest: Option<PathBuf>,
+    /// The export the decisions came from.
+    #[arg(long)]
+    input: Option<PathBuf>,
+}
+
+impl Against {
+    fn score(&self, decisions: &std::path::Path) -> anyhow::Result<resi_lab::score::Scored> {
+        let types = self.manifest.as_deref().zip(self.input.as_deref());
+        resi_lab::score(decisions, &self.truth, types)
+    }
+}
 
 /// What to do.
 #[derive(Debug, Subcommand)]
@@ -55,15 +76,9 @@ pub enum LabAction {
         /// The decisions file.
         #[arg(long)]
         decisions: PathBuf,
-        /// The truth file.
-        #[arg(long)]
-        truth: PathBuf,
-        /// The generator's manifest, for accuracy per miner type (needs `--input`).
-        #[arg(long, requires = "input")]
-        manifest: Option<PathBuf>,
-        /// The export the decisions came from.
-        #[arg(long)]
-        input: Option<PathBuf>,
+        /// The truth, and the miner types, to score against.
+        #[command(flatten)]
+        against: Against,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -74,15 +89,9 @@ pub enum LabAction {
         /// A decision set, `name=path` (repeatable, in the order shown).
         #[arg(long = "decisions", value_name = "NAME=PATH", required = true)]
         decisions: Vec<String>,
-        /// The truth file.
-        #[arg(long)]
-        truth: PathBuf,
-        /// The generator's manifest, for accuracy per miner type (needs `--input`).
-        #[arg(long, requires = "input")]
-        manifest: Option<PathBuf>,
-        /// The export the decisions came from.
-        #[arg(long)]
-        input: Option<PathBuf>,
+        /// The truth, and the miner types, to score against.
+        #[command(flatten)]
+        against: Against,
         /// The page to write.
         #[arg(long)]
         out: PathBuf,
@@ -185,32 +194,23 @@ pub async fn run(action: LabAction, config: &CtlConfig) -> anyhow::Result<()> {
         }
         LabAction::Score {
             decisions,
-            truth,
-            manifest,
-            input,
+            against,
             json,
         } => {
-            let types = manifest.as_deref().zip(input.as_deref());
-            let scored = resi_lab::score(&decisions, &truth, types)?;
+            let scored = against.score(&decisions)?;
             print(json, &scored, resi_lab::table::scored)
         }
         LabAction::Report {
             decisions,
-            truth,
-            manifest,
-            input,
+            against,
             out,
         } => {
-            let types = manifest.as_deref().zip(input.as_deref());
             let mut sets = Vec::new();
             for pair in &decisions {
                 let (name, path) = pair
                     .split_once('=')
                     .with_context(|| format!("--decisions {pair:?} is not name=path"))?;
-                sets.push((
-                    name.to_owned(),
-                    resi_lab::score(std::path::Path::new(path), &truth, types)?,
-                ));
+                sets.push((name.to_owned(), against.score(std::path::Path::new(path))?));
             }
             let page = resi_lab::report::html("Consensus algorithms against the truth", &sets)?;
             std::fs::write(&out, page)

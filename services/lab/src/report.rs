@@ -24,6 +24,23 @@ fn colour(index: usize) -> RGBColor {
     COLOURS[index % COLOURS.len()]
 }
 
+/// Draws the chart's legend at `position` on a light box.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|error| anyhow::anyhow!("failed to draw a legend: {error}"))
+}
+
 fn plot_error<E: std::error::Error + Send + Sync + 'static>(
     error: DrawingAreaErrorKind<E>,
 ) -> anyhow::Error {
@@ -89,13 +106,7 @@ fn accuracy_chart(sets: &[(String, Scored)]) -> anyhow::Result<String> {
                 .label(name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], fill.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_error)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
@@ -144,13 +155,7 @@ fn calibration_chart(sets: &[(String, Scored)]) -> anyhow::Result<String> {
                 )
                 .map_err(plot_error)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_error)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
@@ -199,13 +204,7 @@ fn histogram_chart(sets: &[(String, Scored)]) -> anyhow::Result<String> {
                 .label(name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], fill.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_error)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         root.present().map_err(plot_error)?;
     }
     Ok(svg)

@@ -11,30 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::decisions::{self, Decisions};
 
-/// What a listing really is (one line of the generator's truth file).
-#[derive(Clone, Debug, Deserialize)]
-pub struct Truth {
-    /// The listing.
-    pub listing_id: String,
-    /// Price, whole dollars.
-    pub price_usd: i64,
-    /// Bedrooms.
-    pub bedrooms: i64,
-    /// Bathrooms, tenths.
-    pub bathrooms_tenths: i64,
-    /// Living area, square feet.
-    pub living_area_sqft: i64,
-    /// Status.
-    pub home_status: String,
-    /// Zip code.
-    pub zip_code: String,
-    /// Latitude, 1e-7 degrees.
-    pub latitude_e7: i64,
-    /// Longitude, 1e-7 degrees.
-    pub longitude_e7: i64,
-    /// Whether its price or status genuinely changed.
-    pub changed: bool,
-}
+/// What a listing really is: one line of the generator's truth file.
+pub use resi_datagen::TrueListing as Truth;
 
 /// Coordinates within this many metres of the truth are right.
 pub const COORDINATE_METRES: f64 = 10.0;
