@@ -19,8 +19,11 @@ use resi_runtime::retry::RetryPolicy;
 use resi_runtime::shutdown::{Shutdown, ShutdownTrigger};
 use tokio::task::JoinHandle;
 
-/// How long a test waits for the pipeline to reach a state.
-pub const PIPELINE_DEADLINE: Duration = Duration::from_secs(90);
+/// How long a test waits for the pipeline to reach a state: a deadline, not a pause (a passing
+/// test waits only as long as the pipeline takes). Generous because a binary's tests run
+/// together on two cores, and a projector recovering from broker restarts under that load was
+/// seen to take longer than 90 s to catch up.
+pub const PIPELINE_DEADLINE: Duration = Duration::from_secs(180);
 
 /// Retries that give up fast enough for a test, yet still back off.
 pub fn test_retry() -> RetryPolicy {

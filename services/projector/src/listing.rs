@@ -187,7 +187,8 @@ async fn insert_attestations(
                            longitude_e7)
                  SELECT a.listing_id, a.submitted_at, a.miner_hotkey, a.epoch_id, a.zipcode,
                         CASE WHEN a.epoch_id IS NULL THEN 0 ELSE {DISTANCE_KM} END
-                   FROM inserted a LEFT JOIN zipcodes z ON z.zipcode = a.zipcode"
+                   FROM inserted a
+                   LEFT JOIN zipcodes z ON a.epoch_id IS NOT NULL AND z.zipcode = a.zipcode"
             ),
             &[
                 &c.id,
