@@ -21,6 +21,7 @@
 //! miner whose report lacks the field does not count against it). A listing's consensus score is
 //! the mean confidence of its chosen values.
 
+pub mod stored;
 mod v3;
 
 use std::borrow::Borrow;

@@ -71,3 +71,48 @@ async fn a_version_that_is_not_live_can_be_read_beside_the_live_one() -> anyhow:
     api.stop().await?;
     resi_tests::stack::stop(vec![built.projector]).await
 }
+
+#[tokio::test]
+async fn a_build_shows_what_it_decided_not_what_code_would_decide_today() -> anyhow::Result<()> {
+    // Arrange: v2 built beside v1; what it shows of the crafted listing
+    let built = Built::new(6).await?;
+    let api = spawn_api(&built.api_config()).await?;
+    let path = format!("/api/listing/{CRAFTED}/consensus?consensus_version=v2");
+    let before = api.ok(&path).await?;
+    assert_eq!(before["recomputed"], false);
+    assert_eq!(before["fields"]["price"]["chosen"]["value"], 425_000);
+    assert_eq!(before["fields"]["price"]["alternatives"][0]["miners"], 4);
+
+    // Act: the algorithm the reading side would run changes under the build (here its
+    // recorded half-life, so long that v2 weighs last month like today, as v1 does)
+    let client = built.stack.pool.get().await?;
+    client
+        .execute(
+            "UPDATE projection_versions SET params = '{\"half_life_hours\": \"1000000\"}'
+              WHERE projection = 'consensus' AND version = 'v2'",
+            &[],
+        )
+        .await?;
+    let after = api.ok(&path).await?;
+
+    // Assert: every value, support, confidence and supporter is the build's, unchanged
+    assert_eq!(after["fields"], before["fields"]);
+    assert_eq!(after["recomputed"], false);
+    assert_eq!(after["consensus_params"]["half_life_hours"], "1000000");
+
+    // Act: a row written before decisions were stored
+    client
+        .execute(
+            "UPDATE consensus_v2.consensus_listings SET decisions = NULL WHERE listing_id = $1",
+            &[&CRAFTED],
+        )
+        .await?;
+    let legacy = api.ok(&path).await?;
+
+    // Assert: decided again by the recorded algorithm, and said so
+    assert_eq!(legacy["recomputed"], true);
+    assert_eq!(legacy["fields"]["price"]["chosen"]["value"], 450_000);
+
+    api.stop().await?;
+    resi_tests::stack::stop(vec![built.projector]).await
+}

@@ -403,11 +403,45 @@ async fn a_new_algorithm_is_scored_offline_against_the_truth_and_diffed() -> any
         assert!(!page.contains(fetch), "the page fetches nothing: {fetch}");
     }
 
+    // Act: v1 against v2 as it stands
+    let v2_path = scratch.path().join("v2.parquet");
+    let v1_path = scratch.path().join("v1.parquet");
+    let standard = resi_lab::diff(&v1_path, &v2_path, Some(&export), 5, 3)?;
+    // Assert: the crafted listing is listed, and every difference is explained by the truth:
+    // a listing the generator changed under the miners, or one where one of the two
+    // decisions is wrong (v2 follows a careless miner's newer report, say)
+    let true_listings = resi_lab::score::read_truth(&truth)?;
+    let (v1_decisions, v2_decisions) = (
+        resi_lab::decisions::read(&v1_path)?,
+        resi_lab::decisions::read(&v2_path)?,
+    );
+    assert!(standard.changed_listings.contains(&"2077".to_owned()));
+    for listing in standard.changed_listings.iter().filter(|id| *id != "2077") {
+        let truth = &true_listings[listing];
+        let explained = truth.changed
+            || resi_lab::score::SCORED.iter().any(|field| {
+                let key = (listing.clone(), (*field).to_owned());
+                let value = |decisions: &resi_lab::decisions::Decisions| {
+                    decisions.get(&key).map(|decision| decision.value.clone())
+                };
+                let (a, b) = (value(&v1_decisions), value(&v2_decisions));
+                let wrong = |value: &Option<String>| {
+                    value.as_deref().is_some_and(|value| {
+                        resi_lab::score::right(field, value, truth) == Some(false)
+                    })
+                };
+                a != b && (wrong(&a) || wrong(&b))
+            });
+        assert!(
+            explained,
+            "listing {listing} differs for no reason the truth gives"
+        );
+    }
+
     // Act: v1 against v2 whose reports halve their weight every hour
     let hourly: Params = [("half_life_hours".to_owned(), "1".to_owned())].into();
     let v2_hourly = scratch.path().join("v2_hourly.parquet");
     resi_lab::run(registry.build("v2", &hourly)?.as_ref(), &export, &v2_hourly)?;
-    let v1_path = scratch.path().join("v1.parquet");
     let diffed = resi_lab::diff(&v1_path, &v2_hourly, Some(&export), 5, 3)?;
     // Assert: the crafted listing is among the differences, and each listing listed is one whose
     // decisions differ in the files, field by field

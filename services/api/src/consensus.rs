@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use chrono::{DateTime, Utc};
-use resi_projections::consensus::{ConsensusAlgorithm, Field, MinerReport, Registry, decide};
+use resi_projections::consensus::{Field, MinerReport, Registry, decide, stored};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -89,8 +89,12 @@ pub struct ListingConsensus {
     /// The latest report counted.
     pub last_reported_at: DateTime<Utc>,
     /// Per field (price, bedrooms, bathrooms, living_area, address, home_type, home_status,
-    /// coordinates, zip_code, city, state).
+    /// coordinates, zip_code, city, state), as the build decided and stored them.
     pub fields: BTreeMap<String, FieldConsensus>,
+    /// True only for a listing last written by a build that predates stored decisions: its
+    /// fields were decided again from its stored reports by the build's recorded algorithm.
+    /// Rebuilding the version stores them.
+    pub recomputed: bool,
 }
 
 /// A value of `field` as the consensus stores it (text), typed for JSON.
@@ -140,14 +144,10 @@ fn value_support(field: Field, value: &resi_projections::consensus::ValueSupport
     }
 }
 
-/// Every field's values with their support, decided from the miners' latest reports by the
-/// version's algorithm: the same function, over the same reports, that chose the values the
-/// projection stored in this snapshot.
+/// Every field's values with their support, in the API's shape.
 fn fields_of(
-    algorithm: &dyn ConsensusAlgorithm,
-    reports: &[MinerReport],
+    decided: &[resi_projections::consensus::FieldConsensus],
 ) -> BTreeMap<String, FieldConsensus> {
-    let decided = decide(algorithm, reports);
     Field::ALL
         .into_iter()
         .map(|field| {
@@ -155,7 +155,7 @@ fn fields_of(
                 chosen: None,
                 alternatives: Vec::new(),
             };
-            if let Some(consensus) = decided.fields.iter().find(|each| each.field == field) {
+            if let Some(consensus) = decided.iter().find(|each| each.field == field) {
                 let mut values = consensus.values.iter();
                 result.chosen = values.next().map(|value| value_support(field, value));
                 result.alternatives = values.map(|value| value_support(field, value)).collect();
@@ -171,12 +171,12 @@ fn fields_of(
 pub fn consensus_sql(consensus: &str) -> [String; 2] {
     [
         format!(
-            "SELECT consensus_score, unique_miners, last_reported_at
+            "SELECT consensus_score, unique_miners, last_reported_at, decisions
              FROM {consensus}.consensus_listings WHERE listing_id = $1"
         ),
         format!(
             "SELECT miner_hotkey, reported_at, miner_trust, field_values
-             FROM {consensus}.consensus_reports WHERE listing_id = $1 ORDER BY miner_hotkey"
+             FROM {consensus}.consensus_reports WHERE listing_id = $1"
         ),
     ]
 }
@@ -235,7 +235,7 @@ pub async fn consensus(
                     "consensus version {version:?} runs no known algorithm: {error}"
                 ))
             })?;
-            let reports = reports
+            let mut reports = reports
                 .iter()
                 .map(|report| {
                     let values: Vec<Option<String>> = report.get(3);
@@ -253,7 +253,21 @@ pub async fn consensus(
                     })
                 })
                 .collect::<Result<Vec<_>, ApiError>>()?;
-            let fields = fields_of(algorithm.as_ref(), &reports);
+            // stored supporters index the reports in the build's order: by miner, bytewise
+            // (not the database's collation)
+            reports.sort_by(|a, b| a.miner.cmp(&b.miner));
+            let decisions: Option<&[u8]> = row.get(3);
+            let (fields, recomputed) = match decisions {
+                Some(bytes) => (
+                    stored::decode(bytes, &reports).map_err(|error| {
+                        ApiError::Internal(anyhow::anyhow!(
+                            "listing {zpid:?} of consensus version {version:?}: {error}"
+                        ))
+                    })?,
+                    false,
+                ),
+                None => (decide(algorithm.as_ref(), &reports).fields, true),
+            };
             let score: f64 = row.get(0);
             Ok(ListingConsensus {
                 zpid,
@@ -264,7 +278,8 @@ pub async fn consensus(
                 confidence_level: crate::model::confidence_level(score),
                 unique_miners: row.get(1),
                 last_reported_at: row.get(2),
-                fields,
+                fields: fields_of(&fields),
+                recomputed,
             })
         },
     )

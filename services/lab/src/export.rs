@@ -149,9 +149,9 @@ fn read_topic(
         ..Exported::default()
     };
     let mut positions: BTreeMap<i32, i64> = BTreeMap::new();
-    let mut last_progress = Instant::now();
     let mut last_moved = Instant::now();
     let total: i64 = ends.values().sum();
+    let bar = crate::progress::bar("exporting", usize::try_from(total).unwrap_or(0));
     // done when every partition's position reaches its end offset (offsets may have gaps)
     while ends
         .iter()
@@ -170,6 +170,7 @@ fn read_topic(
             continue;
         }
         positions.insert(message.partition(), message.offset() + 1);
+        bar.inc(1);
         exported.records += 1;
         let Some(payload) = message.payload() else {
             continue;
@@ -186,15 +187,8 @@ fn read_topic(
                 exported.attestations += 1;
             }
         }
-        if last_progress.elapsed() > Duration::from_secs(2) {
-            last_progress = Instant::now();
-            let done: i64 = positions.values().sum();
-            eprintln!(
-                "export: {done} of {total} records ({:.0} %)",
-                100.0 * done as f64 / total.max(1) as f64
-            );
-        }
     }
+    bar.finish_and_clear();
     exported.files = partitions.finish()?;
     Ok(exported)
 }

@@ -14,6 +14,7 @@ pub mod attestations;
 pub mod decisions;
 pub mod diff;
 pub mod export;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod score;

@@ -2,8 +2,7 @@
 //! on all cores, with no database or broker.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rayon::prelude::*;
 use resi_projections::consensus::{ConsensusAlgorithm, MinerReport};
@@ -11,6 +10,7 @@ use serde::Serialize;
 
 use crate::attestations;
 use crate::decisions::{self, Decision};
+use crate::progress;
 
 /// What a run did.
 #[derive(Clone, Debug, Serialize)]
@@ -29,7 +29,7 @@ pub struct Ran {
     pub read_seconds: f64,
     /// Seconds the algorithm spent learning across listings (0 for one that does not).
     pub fit_seconds: f64,
-    /// Seconds deciding.
+    /// Seconds deciding and writing the decisions (the writer works beside the deciders).
     pub decide_seconds: f64,
     /// Listings decided per second.
     pub listings_per_second: f64,
@@ -64,10 +64,14 @@ pub fn decide_listing(
         .collect()
 }
 
+/// Listings decided in parallel before their decisions go to the writer: enough to keep every
+/// core busy, few enough that the decisions of a whole world are never held at once.
+const CHUNK: usize = 50_000;
+
 /// Decides every listing of the attestation export `input` with `algorithm` (each miner's
 /// latest report, as the consensus projection keeps them) and writes the decisions to `output`.
-/// Listings are decided in parallel on every core; the output is in listing order whatever the
-/// scheduling.
+/// Listings are decided in parallel on every core, a chunk at a time, while a writer thread
+/// writes the chunk before; the output is in listing order whatever the scheduling.
 pub fn run(algorithm: &dyn ConsensusAlgorithm, input: &Path, output: &Path) -> anyhow::Result<Ran> {
     let started = Instant::now();
     let (listings, attestations) = attestations::latest_reports(input)?;
@@ -81,29 +85,30 @@ pub fn run(algorithm: &dyn ConsensusAlgorithm, input: &Path, output: &Path) -> a
     let fitted = algorithm.fit(&all);
     let fitted_seconds = started.elapsed().as_secs_f64() - read_seconds;
     let algorithm: &dyn ConsensusAlgorithm = fitted.as_deref().unwrap_or(algorithm);
-    let done = AtomicUsize::new(0);
-    let last = std::sync::Mutex::new(Instant::now());
-    let started = Instant::now();
     drop(all);
-    let decided: Vec<Vec<Decision>> = listings
-        .par_iter()
-        .map(|(listing, reports)| {
-            let decisions = decide_listing(algorithm, listing, reports);
-            let count = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if let Ok(mut last) = last.try_lock()
-                && last.elapsed() > Duration::from_secs(2)
-            {
-                *last = Instant::now();
-                eprintln!(
-                    "run: {count} of {total} listings ({:.0} %)",
-                    100.0 * count as f64 / total.max(1) as f64
-                );
+    let started = Instant::now();
+    let bar = progress::bar("deciding", total);
+    let decisions = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Decision>>(2);
+        let writer = scope.spawn(move || decisions::write(output, receiver.into_iter().flatten()));
+        for chunk in listings.chunks(CHUNK) {
+            let decided: Vec<Decision> = chunk
+                .par_iter()
+                .flat_map_iter(|(listing, reports)| decide_listing(algorithm, listing, reports))
+                .collect();
+            bar.inc(chunk.len() as u64);
+            // the writer stopped: its error says why
+            if sender.send(decided).is_err() {
+                break;
             }
-            decisions
-        })
-        .collect();
+        }
+        drop(sender);
+        writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the decisions writer panicked"))?
+    })?;
+    bar.finish_and_clear();
     let decide_seconds = started.elapsed().as_secs_f64();
-    let decisions = decisions::write(output, decided.into_iter().flatten())?;
     Ok(Ran {
         algorithm: algorithm.name().to_owned(),
         params: algorithm.params(),

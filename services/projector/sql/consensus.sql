@@ -45,10 +45,10 @@ ALTER TABLE {schema}.consensus_staged ADD COLUMN IF NOT EXISTS epoch_zipcode tex
 ALTER TABLE {schema}.consensus_staged ADD COLUMN IF NOT EXISTS complete boolean NOT NULL DEFAULT false;
 
 -- One row per listing: the chosen value of every field (typed, for queries) and the score.
--- Every distinct value of a field, with its supporting miners, support, confidence and first
--- and last report, follows from the listing's consensus_reports rows: the API decides them
--- again from those rows (resi_projections::consensus::decide, the function that chose these
--- values), so they are not stored twice. Storing them as JSON cost three quarters of a fold.
+-- decisions holds every distinct value of every field with its support, confidence and
+-- supporters (resi_projections::consensus::stored: compact, supporters as indexes into the
+-- listing's reports sorted by miner), so that what the API shows of a build is what the build
+-- decided, whatever algorithm the reading code would run.
 CREATE TABLE IF NOT EXISTS {schema}.consensus_listings (
     listing_id        text             PRIMARY KEY,
     consensus_score   double precision NOT NULL CHECK (consensus_score BETWEEN 0 AND 1),
@@ -69,6 +69,8 @@ CREATE TABLE IF NOT EXISTS {schema}.consensus_listings (
 );
 -- versions built before the values moved out of this table
 ALTER TABLE {schema}.consensus_listings DROP COLUMN IF EXISTS fields;
+-- NULL in rows written before decisions were stored; the API says when it decided those again
+ALTER TABLE {schema}.consensus_listings ADD COLUMN IF NOT EXISTS decisions bytea;
 -- A listing's row is rewritten with every report that changes it (about five times in a
 -- rebuild). Room left on each page lets Postgres update it in place (HOT): the id, zip and
 -- coordinates it is indexed by rarely change, so its three indexes, the GiST above all, are not

@@ -23,7 +23,7 @@ use resi_events::{Event, EventPayload};
 use std::sync::Arc;
 
 use resi_projections::consensus::{
-    ConsensusAlgorithm, Field, ListingConsensus, MinerReport, Params, Registry, decide,
+    ConsensusAlgorithm, Field, ListingConsensus, MinerReport, Params, Registry, decide, stored,
 };
 use tokio_postgres::Transaction;
 use tokio_postgres::types::{ToSql, Type};
@@ -703,6 +703,8 @@ struct ListingRow<'a> {
     text: [Option<&'a str>; 6],
     latitude: Option<i32>,
     longitude: Option<i32>,
+    /// Every field's values with their support, as [`stored::encode`] keeps them.
+    decisions: Vec<u8>,
 }
 
 /// Fields kept as text columns in `consensus_listings`, in column order.
@@ -719,7 +721,7 @@ const TEXT_FIELDS: [Field; 6] = [
 const REPORT_COLUMNS: &str = "listing_id, miner_hotkey, attestation_id, reported_at, miner_trust, field_values, agreed_fields, reported_fields, epoch_id, epoch_zipcode, complete";
 
 /// The columns of `consensus_listings`, in the order both writes give them.
-const LISTING_COLUMNS: &str = "listing_id, consensus_score, unique_miners, last_reported_at, price_usd, bedrooms, bathrooms_tenths, living_area_sqft, address, home_type, home_status, zip_code, city, state, latitude_e7, longitude_e7";
+const LISTING_COLUMNS: &str = "listing_id, consensus_score, unique_miners, last_reported_at, price_usd, bedrooms, bathrooms_tenths, living_area_sqft, address, home_type, home_status, zip_code, city, state, latitude_e7, longitude_e7, decisions";
 
 /// The rows of one round. A listing none of whose reports was stored before the round has no
 /// row in either table, and its partition is locked by this transaction, so nothing else
@@ -787,6 +789,7 @@ impl<'a> Writes<'a> {
             .map(|stored| stored.report.reported_at)
             .max()
             .unwrap_or_default();
+        let miners: Vec<&str> = reports.keys().map(String::as_str).collect();
         let row = ListingRow {
             listing,
             score: consensus.score,
@@ -799,6 +802,7 @@ impl<'a> Writes<'a> {
             text: TEXT_FIELDS.map(chosen),
             latitude: coordinates.map(|(latitude, _)| latitude),
             longitude: coordinates.map(|(_, longitude)| longitude),
+            decisions: stored::encode(consensus, &miners),
         };
         if new {
             self.new_listings.push(row);
@@ -868,7 +872,7 @@ const REPORT_TYPES: [Type; 11] = [
 
 impl ListingRow<'_> {
     /// The row's values in [`LISTING_COLUMNS`] order, typed as [`LISTING_TYPES`].
-    fn params(&self) -> [Param<'_>; 16] {
+    fn params(&self) -> [Param<'_>; 17] {
         let t = &self.text;
         [
             &self.listing,
@@ -887,11 +891,12 @@ impl ListingRow<'_> {
             &t[5],
             &self.latitude,
             &self.longitude,
+            &self.decisions,
         ]
     }
 }
 
-const LISTING_TYPES: [Type; 16] = [
+const LISTING_TYPES: [Type; 17] = [
     Type::TEXT,
     Type::FLOAT8,
     Type::INT4,
@@ -908,6 +913,7 @@ const LISTING_TYPES: [Type; 16] = [
     Type::TEXT,
     Type::INT4,
     Type::INT4,
+    Type::BYTEA,
 ];
 
 /// Inserts `rows` into `table` with one binary COPY (nothing when there are none).
@@ -1042,6 +1048,7 @@ async fn upsert_listings(
         std::array::from_fn(|column| rows.iter().map(|row| row.text[column]).collect());
     let latitude: Vec<Option<i32>> = rows.iter().map(|row| row.latitude).collect();
     let longitude: Vec<Option<i32>> = rows.iter().map(|row| row.longitude).collect();
+    let decisions: Vec<&[u8]> = rows.iter().map(|row| row.decisions.as_slice()).collect();
     transaction
         .execute(
             &format!(
@@ -1049,7 +1056,7 @@ async fn upsert_listings(
                  SELECT * FROM unnest($1::text[], $2::float8[], $3::int4[],
                    $4::timestamptz[], $5::int8[], $6::int4[], $7::int4[], $8::int4[],
                    $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                   $14::text[], $15::int4[], $16::int4[])
+                   $14::text[], $15::int4[], $16::int4[], $17::bytea[])
                  ON CONFLICT (listing_id) DO UPDATE SET
                    consensus_score = EXCLUDED.consensus_score,
                    unique_miners = EXCLUDED.unique_miners,
@@ -1060,7 +1067,8 @@ async fn upsert_listings(
                    address = EXCLUDED.address, home_type = EXCLUDED.home_type,
                    home_status = EXCLUDED.home_status, zip_code = EXCLUDED.zip_code,
                    city = EXCLUDED.city, state = EXCLUDED.state,
-                   latitude_e7 = EXCLUDED.latitude_e7, longitude_e7 = EXCLUDED.longitude_e7"
+                   latitude_e7 = EXCLUDED.latitude_e7, longitude_e7 = EXCLUDED.longitude_e7,
+                   decisions = EXCLUDED.decisions"
             ),
             &[
                 &listing,
@@ -1079,6 +1087,7 @@ async fn upsert_listings(
                 &t[5],
                 &latitude,
                 &longitude,
+                &decisions,
             ],
         )
         .await
