@@ -4,6 +4,7 @@
 mod endpoints;
 mod errors;
 mod helpers;
+mod open_data;
 mod pagination;
 mod plans;
 mod protection;

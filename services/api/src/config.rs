@@ -88,6 +88,9 @@ pub struct ApiConfig {
     /// Lookups of keys not in the cache (new, unknown or wrong keys) per client IP: checked
     /// before the database is asked, so junk keys cost their sender, not the database.
     pub key_lookup_rate_limit: Quota,
+    /// Public base URL of the open-data bucket (a CDN or the bucket's website endpoint):
+    /// `/api/open-data` links files as `{base}/{key}`; unset, as `s3://bucket/key`.
+    pub open_data_base_url: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -125,6 +128,7 @@ impl Default for ApiConfig {
                 requests: 20,
                 per_secs: 60,
             },
+            open_data_base_url: None,
         }
     }
 }

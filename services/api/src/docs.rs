@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use crate::{consensus, epochs, error, listings, miners, model, ops, validation};
+use crate::{consensus, epochs, error, listings, miners, model, open_data, ops, validation};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -33,6 +33,7 @@ use crate::{consensus, epochs, error, listings, miners, model, ops, validation};
         validation::validation,
         validation::spot_checks,
         ops::stats,
+        open_data::list,
     ),
     components(schemas(
         error::ErrorBody,
@@ -76,6 +77,9 @@ use crate::{consensus, epochs, error, listings, miners, model, ops, validation};
         ops::Readiness,
         ops::VersionView,
         ops::DatabaseStats,
+        open_data::OpenDataFile,
+        open_data::OpenDataSnapshot,
+        open_data::OpenDataList,
     )),
     modifiers(&CommonResponses),
     tags(

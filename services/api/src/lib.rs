@@ -16,6 +16,7 @@ pub mod listings;
 pub mod metrics;
 pub mod miners;
 pub mod model;
+pub mod open_data;
 pub mod ops;
 pub mod params;
 pub mod plans;
@@ -148,6 +149,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(validation::spot_checks),
         )
         .route("/api/stats", get(ops::stats))
+        .route("/api/open-data", get(open_data::list))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             limit::middleware,

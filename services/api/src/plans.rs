@@ -3,7 +3,7 @@
 //! reads. `/api/stats` is the one exception: its totals aggregate whole tables, which is why
 //! it is cached (`api.stats_cache_ms`) instead.
 
-use crate::{consensus, epochs, listings, miners, validation};
+use crate::{consensus, epochs, listings, miners, open_data, validation};
 
 /// (name, SQL) of every per-request statement over the given schemas.
 #[must_use]
@@ -26,6 +26,7 @@ pub fn statements(
         all.push((format!("listings.{name}.count"), count));
         all.push((format!("listings.{name}.page"), page));
     }
+    all.push(("open_data.snapshots".to_owned(), open_data::snapshots_sql()));
     all.push((
         "listings.attestations".to_owned(),
         listings::latest_attestations_sql(listing, scores),

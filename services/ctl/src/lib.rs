@@ -12,6 +12,7 @@ mod api_keys;
 mod dead_letters;
 pub mod lab;
 pub mod miners;
+pub mod open_data;
 mod status;
 mod versions;
 
@@ -37,6 +38,8 @@ pub struct CtlConfig {
     pub projector: resi_projector::ProjectorConfig,
     /// The API's tiers (`api-key create` accepts only a configured tier).
     pub api: resi_api::ApiConfig,
+    /// Where and how `export snapshot` writes open data.
+    pub open_data: open_data::OpenDataConfig,
 }
 
 /// RESI operator tool.
@@ -124,6 +127,27 @@ pub enum Command {
         /// Action.
         #[command(subcommand)]
         action: lab::LabAction,
+    },
+    /// Open data: the live consensus and the attestation history as Parquet in the bucket.
+    Export {
+        /// Action.
+        #[command(subcommand)]
+        action: ExportAction,
+    },
+}
+
+/// `resi export`.
+#[derive(Debug, Subcommand)]
+pub enum ExportAction {
+    /// Write today's snapshot of the live consensus (`{prefix}snapshots/{date}/`) and every
+    /// complete day of attestations not exported yet, with a manifest; print the manifest.
+    Snapshot {
+        /// The snapshot's date (default: today, UTC).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// The last day of attestations to write (default: yesterday, the last complete day).
+        #[arg(long)]
+        through: Option<chrono::NaiveDate>,
     },
 }
 
@@ -378,6 +402,22 @@ pub async fn run(command: Command, config: &CtlConfig) -> anyhow::Result<()> {
         Command::DeadLetters { action } => dead_letters::run(action, config).await?,
         Command::Miners { action } => miners::run(action, config).await?,
         Command::Lab { action } => lab::run(action, config).await?,
+        Command::Export {
+            action: ExportAction::Snapshot { date, through },
+        } => {
+            let today = chrono::Utc::now().date_naive();
+            let pool = resi_runtime::postgres::pool(&config.postgres)?;
+            let s3 = resi_runtime::s3::client(&config.s3).await;
+            let manifest = open_data::snapshot(
+                &pool,
+                (&s3, &config.s3.bucket),
+                &config.open_data,
+                date.unwrap_or(today),
+                through.unwrap_or_else(|| today.pred_opt().unwrap_or(today)),
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&manifest)?);
+        }
         Command::Generate(args) => {
             let generator = args.generator_config()?;
             let mut sink = match &args.out {

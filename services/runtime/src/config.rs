@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 pub const ENV_PREFIX: &str = "RESI__";
 
 /// Every top-level configuration section of every RESI binary.
-pub const SECTIONS: [&str; 11] = [
+pub const SECTIONS: [&str; 12] = [
     "postgres",
     "kafka",
     "s3",
@@ -37,6 +37,7 @@ pub const SECTIONS: [&str; 11] = [
     "api",
     "coordinator",
     "gateway",
+    "open_data",
 ];
 
 /// Why configuration could not be loaded.
