@@ -30,7 +30,7 @@ pub(crate) struct Figures {
     pub(crate) non_2xx: u64,
 }
 
-fn database_config(name: &str) -> PostgresConfig {
+pub(crate) fn database_config(name: &str) -> PostgresConfig {
     let server = std::env::var("RESI_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let base = server
@@ -44,7 +44,7 @@ fn database_config(name: &str) -> PostgresConfig {
 }
 
 /// Creates (or reuses, when it already holds `listings`) the benchmark database.
-async fn load(postgres: &PostgresConfig, listings: u64) -> anyhow::Result<()> {
+pub(crate) async fn load(postgres: &PostgresConfig, listings: u64) -> anyhow::Result<()> {
     let admin = database_config("postgres");
     let name = "resi_bench_api";
     resi_runtime::postgres::create_database_if_missing(&admin, name).await?;
@@ -98,7 +98,8 @@ async fn load(postgres: &PostgresConfig, listings: u64) -> anyhow::Result<()> {
          FROM bench_points;
          INSERT INTO listing_v1.listings
          SELECT (1000000 + g)::text, NULL, 'https://www.zillow.com/homedetails/' || (1000000 + g) || '_zpid/',
-                now() - interval '30 days', now() - (g % 72) * interval '1 hour', 3, 3,
+                now() - interval '30 days', now() - (g % 72) * interval '1 hour',
+                now() - (g % 72) * interval '1 hour', 3, 3,
                 decode(md5(g::text), 'hex'), 100000 + (g * 7919 % 900000), (g % 9999 + 1) || ' MAIN ST',
                 1 + g % 6, 10 + (g % 4) * 5, 800 + g % 3000,
                 (ARRAY['SINGLE_FAMILY','CONDO','TOWNHOUSE'])[1 + g % 3],

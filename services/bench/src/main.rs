@@ -39,6 +39,7 @@ mod cpu;
 mod gateway;
 mod json;
 mod lab;
+mod open_data;
 mod replay;
 mod scoring;
 
@@ -180,6 +181,12 @@ enum Command {
         /// Miners reporting them.
         #[arg(long, default_value_t = 50)]
         miners: usize,
+    },
+    /// `resi export snapshot` of the API benchmark's listings beside Postgres's own COPY.
+    OpenData {
+        /// Listings in the database.
+        #[arg(long, default_value_t = 1_000_000)]
+        listings: u64,
     },
     /// A projection rebuilt from offset 0, beside the raw consume rate of its topic.
     Replay {
@@ -693,6 +700,7 @@ async fn main() -> anyhow::Result<()> {
             listings,
             miners,
         } => lab::bench_lab(events, listings, miners),
+        Command::OpenData { listings } => open_data::bench_open_data(listings).await,
         Command::Replay {
             projection,
             events,
