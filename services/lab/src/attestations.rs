@@ -1,7 +1,7 @@
 //! The attestation files: one row per attestation, the columns a consensus algorithm reads and
 //! the ones a researcher slices by.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,7 +12,6 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use rayon::prelude::*;
 use resi_events::{CanonicalListing, ListingAttested};
 use resi_projections::consensus::MinerReport;
 
@@ -284,49 +283,28 @@ fn read_file(path: &Path, mut each: impl FnMut(Row)) -> anyhow::Result<u64> {
     Ok(rows)
 }
 
-/// Each (listing, miner)'s latest report and its attestation id.
-type Latest = HashMap<(String, String), (MinerReport, String)>;
-
-/// Keeps `report` (attestation `id`) for `key` unless `latest` holds one it does not replace.
-fn keep(latest: &mut Latest, key: (String, String), report: MinerReport, id: String) {
-    match latest.get(&key) {
-        Some((current, current_id))
-            if !report.replaces(id.as_bytes(), current, current_id.as_bytes()) => {}
-        _ => {
-            latest.insert(key, (report, id));
-        }
-    }
-}
-
 /// Each miner's latest report of each listing among the attestations under `root` (the rule the
-/// consensus projection keeps: see `MinerReport::replaces`), by listing; and the rows read.
-/// Files are read in parallel, each into its own map, and the maps merged by the same rule,
-/// which is a total order: the result does not depend on which file finishes first.
+/// consensus projection keeps: see `MinerReport::replaces`), by listing, each listing's reports
+/// in miner order; and the rows read. One ordered map, filled file by file: reading the files
+/// in parallel into a map each and merging them measured 2.8 times slower and 1.6 times larger
+/// (BENCHMARKS.md, "Consensus lab").
 pub fn latest_reports(root: &Path) -> anyhow::Result<(BTreeMap<String, Vec<MinerReport>>, u64)> {
-    let partials: Vec<anyhow::Result<(Latest, u64)>> = files(root)?
-        .par_iter()
-        .map(|path| {
-            let mut latest = Latest::new();
-            let rows = read_file(path, |row| {
-                let key = (row.listing.listing_id.clone(), row.miner_hotkey.clone());
-                keep(&mut latest, key, row.report(), row.attestation_id);
-            })?;
-            Ok((latest, rows))
-        })
-        .collect();
-    let mut latest = Latest::new();
-    let mut rows = 0;
-    for partial in partials {
-        let (part, count) = partial?;
-        rows += count;
-        if latest.is_empty() {
-            latest = part;
-            continue;
+    let mut latest: BTreeMap<(String, String), (MinerReport, String)> = BTreeMap::new();
+    let rows = read(root, |row| {
+        let report = row.report();
+        let key = (row.listing.listing_id.clone(), row.miner_hotkey.clone());
+        match latest.get(&key) {
+            Some((current, current_id))
+                if !report.replaces(
+                    row.attestation_id.as_bytes(),
+                    current,
+                    current_id.as_bytes(),
+                ) => {}
+            _ => {
+                latest.insert(key, (report, row.attestation_id));
+            }
         }
-        for (key, (report, id)) in part {
-            keep(&mut latest, key, report, id);
-        }
-    }
+    })?;
     let mut by_listing: BTreeMap<String, Vec<MinerReport>> = BTreeMap::new();
     for ((listing, _), (report, _)) in latest {
         by_listing.entry(listing).or_default().push(report);
