@@ -9,4 +9,5 @@ mod pagination;
 mod plans;
 mod protection;
 mod schema;
+mod tiles;
 mod versions;

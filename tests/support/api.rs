@@ -99,6 +99,22 @@ impl TestApi {
         })
     }
 
+    /// GET `path` with extra headers, the body as bytes (tiles and other binary answers).
+    pub async fn bytes_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<(StatusCode, HeaderMap, Vec<u8>)> {
+        let mut request = self.client.get(format!("http://{}{path}", self.address));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        Ok((status, headers, response.bytes().await?.to_vec()))
+    }
+
     /// GET `path`, expecting 200.
     pub async fn ok(&self, path: &str) -> anyhow::Result<Value> {
         let answer = self.get(path).await?;

@@ -21,6 +21,7 @@ pub mod ops;
 pub mod params;
 pub mod plans;
 pub mod state;
+pub mod tiles;
 pub mod validation;
 
 use std::collections::HashMap;
@@ -150,6 +151,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/stats", get(ops::stats))
         .route("/api/open-data", get(open_data::list))
+        .route("/tiles/{z}/{x}/{file}", get(tiles::tile))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             limit::middleware,

@@ -27,6 +27,7 @@ pub fn statements(
         all.push((format!("listings.{name}.page"), page));
     }
     all.push(("open_data.snapshots".to_owned(), open_data::snapshots_sql()));
+    all.extend(named_tiles(consensus));
     all.push((
         "listings.attestations".to_owned(),
         listings::latest_attestations_sql(listing, scores),
@@ -149,4 +150,12 @@ pub fn epoch_statements(epochs: &str, scores: &str, network: &str) -> Vec<(Strin
             .map(|(name, sql)| (format!("validation.{name}"), sql.to_owned())),
     );
     all
+}
+
+fn named_tiles(consensus: &str) -> Vec<(String, String)> {
+    let [points, clusters] = crate::tiles::tile_sql(consensus);
+    vec![
+        ("tiles.points".to_owned(), points),
+        ("tiles.clusters".to_owned(), clusters),
+    ]
 }
