@@ -156,6 +156,16 @@ fn script(endpoint: &str, listings: u64, delay_ms: f64) -> String {
             "'/api/listings/' .. string.format('%05d', 10000 + math.random(0, {}))",
             zips - 1
         ),
+        // the city-level tile (zoom 12, about 0.09° wide here) around a random zip code's centre
+        "tile" => format!(
+            "(function() local z = math.random(0, {last}); \
+               local lat = math.rad(26.0 + math.floor(z / 40) * 0.5 - 0.03 + math.random() * 0.06); \
+               local lon = -120.0 + (z % 40) * 1.2 - 0.03 + math.random() * 0.06; \
+               local x = math.floor((lon + 180.0) / 360.0 * 4096); \
+               local y = math.floor((1.0 - math.log(math.tan(lat) + 1.0 / math.cos(lat)) / math.pi) / 2.0 * 4096); \
+               return string.format('/tiles/12/%d/%d.mvt', x, y) end)()",
+            last = zips - 1
+        ),
         // a 0.02° square inside a random zip code's 0.1° area
         _ => format!(
             "(function() local z = math.random(0, {last}); \
@@ -276,8 +286,8 @@ pub async fn bench_api(
     );
     for endpoint in queries.iter().map(String::as_str) {
         anyhow::ensure!(
-            ["zpid", "zip", "bbox"].contains(&endpoint),
-            "--queries takes zpid, zip and bbox"
+            ["zpid", "zip", "bbox", "tile"].contains(&endpoint),
+            "--queries takes zpid, zip, bbox and tile"
         );
         // warm the caches and the prepared statements
         let _ = tokio::task::block_in_place(|| {
