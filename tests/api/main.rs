@@ -8,6 +8,7 @@ mod open_data;
 mod pagination;
 mod plans;
 mod protection;
+mod quality;
 mod schema;
 mod tiles;
 mod versions;

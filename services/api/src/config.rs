@@ -91,6 +91,9 @@ pub struct ApiConfig {
     /// Public base URL of the open-data bucket (a CDN or the bucket's website endpoint):
     /// `/api/open-data` links files as `{base}/{key}`; unset, as `s3://bucket/key`.
     pub open_data_base_url: Option<String>,
+    /// How often the network's data-quality gauges (`resi_quality_*`) are recomputed, in
+    /// seconds (each time aggregates every listing).
+    pub quality_interval_secs: u64,
 }
 
 impl Default for ApiConfig {
@@ -129,6 +132,7 @@ impl Default for ApiConfig {
                 per_secs: 60,
             },
             open_data_base_url: None,
+            quality_interval_secs: 300,
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use utoipa::OpenApi;
 
-use crate::{consensus, epochs, error, listings, miners, model, open_data, ops, validation};
+use crate::{
+    consensus, epochs, error, listings, miners, model, open_data, ops, quality, validation,
+};
 
 /// The API's OpenAPI description.
 #[derive(OpenApi)]
@@ -34,6 +36,7 @@ use crate::{consensus, epochs, error, listings, miners, model, open_data, ops, v
         validation::spot_checks,
         ops::stats,
         open_data::list,
+        quality::quality,
     ),
     components(schemas(
         error::ErrorBody,
@@ -80,6 +83,10 @@ use crate::{consensus, epochs, error, listings, miners, model, open_data, ops, v
         open_data::OpenDataFile,
         open_data::OpenDataSnapshot,
         open_data::OpenDataList,
+        quality::Freshness,
+        quality::Agreement,
+        quality::ZipQuality,
+        quality::Quality,
     )),
     modifiers(&CommonResponses),
     tags(

@@ -20,6 +20,7 @@ pub mod open_data;
 pub mod ops;
 pub mod params;
 pub mod plans;
+pub mod quality;
 pub mod state;
 pub mod tiles;
 pub mod validation;
@@ -81,6 +82,7 @@ impl App {
             limits: limit::RateLimits::new(&config.api)?,
             readiness: Mutex::new(None),
             stats: Mutex::new(HashMap::new()),
+            quality: Mutex::new(HashMap::new()),
             metrics: resi_runtime::metrics::handle()?,
             openapi_json,
             docs_html,
@@ -107,7 +109,19 @@ impl App {
         let state = Arc::clone(&self.state);
         let mut janitor_shutdown = shutdown.clone();
         let janitor = tokio::spawn(async move {
-            while !janitor_shutdown.sleep(Duration::from_secs(60)).await {
+            let interval = Duration::from_secs(state.config.quality_interval_secs.max(1));
+            let mut last_quality: Option<std::time::Instant> = None;
+            loop {
+                if last_quality.is_none_or(|at| at.elapsed() >= interval) {
+                    quality::refresh(&state).await;
+                    last_quality = Some(std::time::Instant::now());
+                }
+                if janitor_shutdown
+                    .sleep(Duration::from_secs(60).min(interval))
+                    .await
+                {
+                    break;
+                }
                 state.limits.forget_idle();
             }
         });
@@ -151,6 +165,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/stats", get(ops::stats))
         .route("/api/open-data", get(open_data::list))
+        .route("/api/quality", get(quality::quality))
         .route("/tiles/{z}/{x}/{file}", get(tiles::tile))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),

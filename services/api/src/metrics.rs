@@ -6,6 +6,9 @@
 //!   (`rate_limited`, `invalid_api_key`, `key_lookups_limited`, `uri_too_long`, `timeout`).
 //! - `resi_api_key_lookups_total{outcome}`: API keys looked up in the database (`found`,
 //!   `unknown`); cached and throttled keys cost none.
+//! - `resi_quality_listings`, `resi_quality_stale_share`, `resi_quality_freshness_score`,
+//!   `resi_quality_median_hours`, `resi_quality_median_consensus_score`,
+//!   `resi_quality_completeness`: the network's data quality (`crate::quality`).
 
 use std::time::Duration;
 

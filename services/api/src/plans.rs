@@ -1,7 +1,7 @@
 //! Every statement a request can run, by name, for the index check: the tests (and the
 //! benchmark) EXPLAIN each one as a generic plan and require an index for every table it
-//! reads. `/api/stats` is the one exception: its totals aggregate whole tables, which is why
-//! it is cached (`api.stats_cache_ms`) instead.
+//! reads. `/api/stats` and `/api/quality` are the exceptions: their totals aggregate whole
+//! tables (or a state's listings), which is why they are cached (`api.stats_cache_ms`) instead.
 
 use crate::{consensus, epochs, listings, miners, open_data, validation};
 

@@ -25,6 +25,8 @@ pub struct AppState {
     pub readiness: Mutex<Option<(Instant, Readiness)>>,
     /// The last statistics, per consensus version asked for ("" for the live one).
     pub stats: Mutex<HashMap<String, (Instant, DatabaseStats)>>,
+    /// The last data-quality figures, per area and page asked for.
+    pub quality: Mutex<HashMap<String, (Instant, crate::quality::Quality)>>,
     /// Renders `/metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// The OpenAPI document, rendered once.

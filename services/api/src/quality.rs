@@ -1,0 +1,348 @@
+//! `GET /api/quality`: how fresh, complete and agreed the consensus is, for the whole network,
+//! a state or a zip code, with each zip code's coverage against what the epochs expect there.
+//! Freshness follows seed 002: hours since the latest report `h`, score `max(0, 1 − h/168)`,
+//! stale past a week. Its totals aggregate the area's listings, so answers are reused for
+//! `api.stats_cache_ms`, and the network-wide figures are exported as gauges.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::error::ApiResult;
+use crate::params::Params;
+use crate::state::AppState;
+
+/// Hours after which a listing counts as stale, and its freshness score reaches 0 (a week).
+pub const STALE_HOURS: f64 = 168.0;
+
+/// The fields whose presence completeness measures, by their column test.
+const FIELDS: [(&str, &str); 10] = [
+    ("price", "c.price_usd IS NOT NULL"),
+    ("bedrooms", "c.bedrooms IS NOT NULL"),
+    ("bathrooms", "c.bathrooms_tenths IS NOT NULL"),
+    ("living_area", "c.living_area_sqft IS NOT NULL"),
+    ("address", "c.address IS NOT NULL"),
+    ("home_type", "c.home_type IS NOT NULL"),
+    ("home_status", "c.home_status IS NOT NULL"),
+    (
+        "coordinates",
+        "c.latitude_e7 IS NOT NULL AND c.longitude_e7 IS NOT NULL",
+    ),
+    ("zip_code", "c.zip_code IS NOT NULL"),
+    ("city", "c.city IS NOT NULL"),
+];
+
+/// Freshness of an area's listings.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Freshness {
+    /// Median hours since a listing's latest report.
+    pub median_hours: Option<f64>,
+    /// Mean of `max(0, 1 − hours/168)` over the listings.
+    pub mean_score: Option<f64>,
+    /// Share of listings not reported for more than 168 hours.
+    pub stale_share: Option<f64>,
+}
+
+/// Agreement of an area's consensus.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Agreement {
+    /// Median consensus score.
+    pub median_score: Option<f64>,
+    /// Mean consensus score.
+    pub mean_score: Option<f64>,
+    /// Listings scoring at least 0.8.
+    pub high: i64,
+    /// Listings scoring at least 0.6 and below 0.8.
+    pub medium: i64,
+    /// Listings scoring below 0.6.
+    pub low: i64,
+}
+
+/// One zip code's coverage.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ZipQuality {
+    /// The zip code.
+    pub zip_code: String,
+    /// Listings the consensus holds there.
+    pub listings: i64,
+    /// Listings the latest epoch that assigned it expected there (none when no epoch did).
+    pub expected_listings: Option<i64>,
+    /// `listings / expected_listings`.
+    pub coverage: Option<f64>,
+    /// Median consensus score there.
+    pub median_score: Option<f64>,
+    /// Share of its listings stale (over 168 hours).
+    pub stale_share: Option<f64>,
+}
+
+/// `GET /api/quality`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Quality {
+    /// `network`, `state` or `zip`.
+    pub scope: &'static str,
+    /// The state asked for.
+    pub state: Option<String>,
+    /// The zip code asked for.
+    pub zip: Option<String>,
+    /// The consensus version read.
+    pub consensus_version: String,
+    /// When the figures were computed.
+    pub computed_at: DateTime<Utc>,
+    /// Listings in the area.
+    pub listings: i64,
+    /// Freshness.
+    pub freshness: Freshness,
+    /// Per field, the share of listings whose consensus has a value.
+    pub completeness: BTreeMap<String, f64>,
+    /// Mean of the fields' completeness.
+    pub mean_completeness: Option<f64>,
+    /// Consensus scores.
+    pub agreement: Agreement,
+    /// The area's zip codes, by zip code (a page: `limit`, `offset`).
+    pub zipcodes: Vec<ZipQuality>,
+    /// Zip codes in the area in all.
+    pub total_zipcodes: i64,
+}
+
+/// The statements of the figures (`$1` state or NULL, `$2` zip or NULL) and of a page of zip
+/// codes (`$3` limit, `$4` offset), over the consensus schema and, when built, the epochs one.
+#[must_use]
+pub fn quality_sql(consensus: &str, epochs: Option<&str>) -> [String; 2] {
+    let area = "($1::text IS NULL OR c.state = $1) AND ($2::text IS NULL OR c.zip_code = $2)";
+    let hours = "extract(epoch FROM now() - c.last_reported_at)::float8 / 3600.0";
+    let fields: Vec<String> = FIELDS
+        .iter()
+        .map(|(_, test)| format!("avg(({test})::int)::float8"))
+        .collect();
+    let expected = epochs.map_or_else(
+        || "NULL::bigint".to_owned(),
+        |epochs| {
+            format!(
+                "(SELECT a.expected_listings::bigint FROM {epochs}.epoch_assignments a
+                   WHERE a.zipcode = c.zip_code ORDER BY a.epoch_id DESC LIMIT 1)"
+            )
+        },
+    );
+    [
+        format!(
+            "SELECT count(*),
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY {hours}),
+                    avg(greatest(0.0, 1.0 - {hours} / {STALE_HOURS})),
+                    avg(({hours} > {STALE_HOURS})::int)::float8,
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY c.consensus_score),
+                    avg(c.consensus_score),
+                    count(*) FILTER (WHERE c.consensus_score >= 0.8),
+                    count(*) FILTER (WHERE c.consensus_score >= 0.6 AND c.consensus_score < 0.8),
+                    count(*) FILTER (WHERE c.consensus_score < 0.6),
+                    count(DISTINCT c.zip_code),
+                    {}
+             FROM {consensus}.consensus_listings c WHERE {area}",
+            fields.join(", ")
+        ),
+        format!(
+            "SELECT c.zip_code, count(*),
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY c.consensus_score),
+                    avg(({hours} > {STALE_HOURS})::int)::float8,
+                    {expected}
+             FROM {consensus}.consensus_listings c
+             WHERE {area} AND c.zip_code IS NOT NULL
+             GROUP BY c.zip_code ORDER BY c.zip_code LIMIT $3 OFFSET $4"
+        ),
+    ]
+}
+
+/// The figures of an area.
+async fn compute(
+    state: &AppState,
+    area: (Option<String>, Option<String>),
+    (limit, offset): (i64, i64),
+) -> ApiResult<Quality> {
+    db::read(&state.pool, None, async |transaction, schemas| {
+        let consensus = schemas.consensus()?;
+        let [totals_sql, zips_sql] = quality_sql(consensus, schemas.epochs().ok());
+        let (area_state, area_zip) = (&area.0, &area.1);
+        let totals = db::query_one(
+            transaction,
+            "quality.totals",
+            &totals_sql,
+            &[area_state, area_zip],
+        )
+        .await?;
+        let zips = db::query(
+            transaction,
+            "quality.zipcodes",
+            &zips_sql,
+            &[area_state, area_zip, &limit, &offset],
+        )
+        .await?;
+        let completeness: BTreeMap<String, f64> = FIELDS
+            .iter()
+            .enumerate()
+            .filter_map(|(index, (name, _))| {
+                totals
+                    .get::<_, Option<f64>>(10 + index)
+                    .map(|share| ((*name).to_owned(), share))
+            })
+            .collect();
+        let mean_completeness = (!completeness.is_empty())
+            .then(|| completeness.values().sum::<f64>() / completeness.len() as f64);
+        Ok(Quality {
+            scope: match &area {
+                (_, Some(_)) => "zip",
+                (Some(_), None) => "state",
+                (None, None) => "network",
+            },
+            state: area.0.clone(),
+            zip: area.1.clone(),
+            consensus_version: schemas.consensus_version.clone().unwrap_or_default(),
+            computed_at: Utc::now(),
+            listings: totals.get(0),
+            freshness: Freshness {
+                median_hours: totals.get(1),
+                mean_score: totals.get(2),
+                stale_share: totals.get(3),
+            },
+            completeness,
+            mean_completeness,
+            agreement: Agreement {
+                median_score: totals.get(4),
+                mean_score: totals.get(5),
+                high: totals.get(6),
+                medium: totals.get(7),
+                low: totals.get(8),
+            },
+            total_zipcodes: totals.get(9),
+            zipcodes: zips
+                .iter()
+                .map(|row| {
+                    let listings: i64 = row.get(1);
+                    let expected: Option<i64> = row.get(4);
+                    ZipQuality {
+                        zip_code: row.get(0),
+                        listings,
+                        coverage: expected
+                            .filter(|expected| *expected > 0)
+                            .map(|expected| listings as f64 / expected as f64),
+                        expected_listings: expected,
+                        median_score: row.get(2),
+                        stale_share: row.get(3),
+                    }
+                })
+                .collect(),
+        })
+    })
+    .await
+}
+
+/// Exports the network's figures as gauges (`resi_quality_*`).
+fn export(quality: &Quality) {
+    metrics::gauge!("resi_quality_listings").set(quality.listings as f64);
+    let gauges = [
+        ("resi_quality_stale_share", quality.freshness.stale_share),
+        ("resi_quality_freshness_score", quality.freshness.mean_score),
+        ("resi_quality_median_hours", quality.freshness.median_hours),
+        (
+            "resi_quality_median_consensus_score",
+            quality.agreement.median_score,
+        ),
+        ("resi_quality_completeness", quality.mean_completeness),
+    ];
+    for (name, value) in gauges {
+        if let Some(value) = value {
+            metrics::gauge!(name).set(value);
+        }
+    }
+}
+
+/// Recomputes the network's figures for the gauges (the API's janitor calls it every
+/// `api.quality_interval_secs`).
+pub async fn refresh(state: &AppState) {
+    match compute(state, (None, None), (1, 0)).await {
+        Ok(quality) => export(&quality),
+        // nothing to measure before the first consensus version is built
+        Err(crate::error::ApiError::NotBuilt(_)) => {}
+        Err(error) => tracing::warn!(%error, "could not compute the data-quality gauges"),
+    }
+}
+
+/// A state code: two capital letters.
+fn state_code(value: String) -> ApiResult<String> {
+    if value.len() == 2 && value.bytes().all(|byte| byte.is_ascii_uppercase()) {
+        Ok(value)
+    } else {
+        Err(crate::error::ApiError::bad(
+            "state",
+            "a two-letter state code in capitals, e.g. TX",
+        ))
+    }
+}
+
+/// A zip code: five digits.
+fn zip_code(value: String) -> ApiResult<String> {
+    if value.len() == 5 && value.bytes().all(|byte| byte.is_ascii_digit()) {
+        Ok(value)
+    } else {
+        Err(crate::error::ApiError::bad("zip", "five digits"))
+    }
+}
+
+/// `GET /api/quality`: freshness, completeness and agreement of the network, a state or a zip
+/// code, and the coverage of its zip codes.
+#[utoipa::path(
+    get,
+    path = "/api/quality",
+    tag = "operations",
+    params(
+        ("state" = Option<String>, Query, pattern = "^[A-Z]{2}$", description = "One state"),
+        ("zip" = Option<String>, Query, pattern = "^[0-9]{5}$", description = "One zip code"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Zip codes per page (default 50)"),
+        ("offset" = Option<i64>, Query, minimum = 0, maximum = 100000, description = "Zip codes to skip"),
+    ),
+    responses(
+        (status = 200, description = "Data quality", body = Quality),
+        (status = 400, description = "A bad parameter", body = crate::error::ErrorBody),
+        (status = 503, description = "Database unavailable or timed out", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn quality(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Quality>> {
+    let mut params = Params::parse(query.as_deref())?;
+    let area_state = params.text("state").map(state_code).transpose()?;
+    let zip = params.text("zip").map(zip_code).transpose()?;
+    let limit = params.integer("limit", 1, 500)?.unwrap_or(50);
+    let offset = params.integer("offset", 0, 100_000)?.unwrap_or(0);
+    params.finish()?;
+    let key = format!(
+        "{}|{}|{limit}|{offset}",
+        area_state.as_deref().unwrap_or_default(),
+        zip.as_deref().unwrap_or_default()
+    );
+    {
+        let cache = state.quality.lock().await;
+        if let Some((at, quality)) = cache.get(&key)
+            && at.elapsed() < Duration::from_millis(state.config.stats_cache_ms)
+        {
+            return Ok(Json(quality.clone()));
+        }
+    }
+    let quality = compute(&state, (area_state, zip), (limit, offset)).await?;
+    if quality.scope == "network" {
+        export(&quality);
+    }
+    let mut cache = state.quality.lock().await;
+    // bounded: areas are many, so the cache is dropped whole when it fills
+    if cache.len() > 1_024 {
+        cache.clear();
+    }
+    cache.insert(key, (Instant::now(), quality.clone()));
+    Ok(Json(quality))
+}
