@@ -5,6 +5,7 @@ mod endpoints;
 mod errors;
 mod helpers;
 mod open_data;
+mod page;
 mod pagination;
 mod plans;
 mod protection;

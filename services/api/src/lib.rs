@@ -18,6 +18,7 @@ pub mod miners;
 pub mod model;
 pub mod open_data;
 pub mod ops;
+pub mod page;
 pub mod params;
 pub mod plans;
 pub mod quality;
@@ -83,6 +84,7 @@ impl App {
             readiness: Mutex::new(None),
             stats: Mutex::new(HashMap::new()),
             quality: Mutex::new(HashMap::new()),
+            tiles: Mutex::new(HashMap::new()),
             metrics: resi_runtime::metrics::handle()?,
             openapi_json,
             docs_html,
@@ -166,7 +168,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/stats", get(ops::stats))
         .route("/api/open-data", get(open_data::list))
         .route("/api/quality", get(quality::quality))
-        .route("/tiles/{z}/{x}/{file}", get(tiles::tile))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             limit::middleware,
@@ -195,6 +196,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(serve_metrics))
         .route("/openapi.json", get(serve_openapi))
         .route("/docs", get(serve_docs))
+        .route("/", get(page::index))
+        .route("/assets/{name}", get(page::asset))
+        .route("/tiles/{z}/{x}/{file}", get(tiles::tile))
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -204,10 +208,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(cors)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     for (name, value) in SECURITY_HEADERS {
-        router = router.layer(SetResponseHeaderLayer::overriding(
-            name,
-            HeaderValue::from_static(value),
-        ));
+        let value = HeaderValue::from_static(value);
+        // the map page states its own, wider policy; every other answer gets the strict one
+        router = router.layer(if name == header::CONTENT_SECURITY_POLICY {
+            SetResponseHeaderLayer::if_not_present(name, value)
+        } else {
+            SetResponseHeaderLayer::overriding(name, value)
+        });
     }
     router.layer(TraceLayer::new_for_http()).with_state(state)
 }

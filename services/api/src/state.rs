@@ -25,6 +25,8 @@ pub struct AppState {
     pub readiness: Mutex<Option<(Instant, Readiness)>>,
     /// The last statistics, per consensus version asked for ("" for the live one).
     pub stats: Mutex<HashMap<String, (Instant, DatabaseStats)>>,
+    /// Cluster tiles by ETag (see `crate::tiles`).
+    pub tiles: Mutex<HashMap<String, std::sync::Arc<Vec<u8>>>>,
     /// The last data-quality figures, per area and page asked for.
     pub quality: Mutex<HashMap<String, (Instant, crate::quality::Quality)>>,
     /// Renders `/metrics`.

@@ -3,7 +3,10 @@
 //! a point (`zpid`, `price`, `status`, `confidence`); below it, layer `clusters` holds one point
 //! per grid cell of the tile (`count`, mean `price`, mean `confidence`), so a tile's size and
 //! cost are bounded whatever the zoom. Answers carry an ETag made of the consensus build and
-//! its checkpoints, so a client or CDN revalidates for the price of one small query.
+//! its checkpoints, so a client or CDN revalidates for the price of one small query. Tiles are
+//! not counted against the per-client quota (a map asks for dozens at a time): a points tile is
+//! one bounded index scan, and cluster tiles, whose cost grows with the listings under them, are
+//! kept in memory per build position, so asking again for a low-zoom tile costs nothing.
 
 use std::collections::HashMap;
 use std::f64::consts::PI;
@@ -25,6 +28,8 @@ pub const MAX_ZOOM: u32 = 20;
 pub const MAX_POINTS: i64 = 20_000;
 /// Cells per side of a cluster tile.
 const GRID: f64 = 32.0;
+/// Cluster tiles kept in memory at most (then the cache starts again empty).
+const CACHED_TILES: usize = 4_096;
 /// Tile coordinates per side (the spec's usual extent).
 const EXTENT: u32 = 4_096;
 /// Points this far outside the tile (in tile units) are kept, so that symbols at an edge are
@@ -270,6 +275,11 @@ pub async fn tile(
         .await?
         .get(0);
         let etag = format!("\"{version}-{position}-{z}-{x}-{file}\"");
+        if z < POINTS_FROM_ZOOM
+            && let Some(body) = state.tiles.lock().await.get(&etag)
+        {
+            return Ok((etag, Some(body.clone())));
+        }
         if headers
             .get(header::IF_NONE_MATCH)
             .and_then(|value| value.to_str().ok())
@@ -356,7 +366,15 @@ pub async fn tile(
             }
             tile.layers.push(layer.layer);
         }
-        Ok((etag, Some(prost::Message::encode_to_vec(&tile))))
+        let body = Arc::new(prost::Message::encode_to_vec(&tile));
+        if z < POINTS_FROM_ZOOM {
+            let mut cache = state.tiles.lock().await;
+            if cache.len() >= CACHED_TILES {
+                cache.clear();
+            }
+            cache.insert(etag.clone(), Arc::clone(&body));
+        }
+        Ok((etag, Some(body)))
     })
     .await?;
     let (etag, body) = answer;
@@ -378,7 +396,7 @@ pub async fn tile(
                 (header::ETAG, etag),
                 (header::CACHE_CONTROL, cache),
             ],
-            body,
+            body.as_ref().clone(),
         )
             .into_response(),
     })

@@ -1,0 +1,86 @@
+//! The map page at `/`, in a real browser (Debian's Chromium, headless, driven by
+//! playwright-core) over the real stack.
+
+use crate::helpers::{Built, ZIPS, spawn_api};
+
+#[tokio::test]
+async fn the_map_shows_listings_a_click_shows_one_and_the_panel_agrees_with_the_api()
+-> anyhow::Result<()> {
+    // Arrange
+    let built = Built::new(40).await?;
+    let api = spawn_api(&built.api_config()).await?;
+    let base = format!("http://{}/", api.address);
+    let artifacts = resi_tests::workspace_root().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let screenshot = artifacts.join("map.png");
+    let _ = std::fs::remove_file(&screenshot);
+
+    // Act
+    let output = tokio::task::spawn_blocking({
+        let base = base.clone();
+        let screenshot = screenshot.clone();
+        move || {
+            std::process::Command::new("node")
+                .arg(resi_tests::workspace_root().join("tests/support/map_page.mjs"))
+                .args([base.as_str(), ZIPS[0], &screenshot.display().to_string()])
+                .output()
+        }
+    })
+    .await??;
+    anyhow::ensure!(
+        output.status.success(),
+        "the page test failed (is Chromium installed? scripts/stack installs it): {} {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+
+    // Assert: no error, nothing fetched from elsewhere, tiles drawn
+    assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
+    assert!(
+        seen["tiles"].as_u64().is_some_and(|tiles| tiles > 0),
+        "{seen}"
+    );
+    assert!(
+        seen["clusters"]
+            .as_u64()
+            .is_some_and(|clusters| clusters > 0),
+        "{seen}"
+    );
+    assert!(
+        seen["rendered"].as_u64().is_some_and(|points| points > 0),
+        "{seen}"
+    );
+    // the clicked listing's panel shows its consensus as the API gives it
+    let zpid = seen["zpid"].as_str().unwrap_or_default();
+    let detail = api.ok(&format!("/api/listing/{zpid}")).await?;
+    let price = detail["consensus"]["price"].as_i64().unwrap_or_default();
+    assert_eq!(seen["price"].as_i64(), Some(price), "{seen}");
+    let shown = seen["panel_price"]
+        .as_str()
+        .unwrap_or_default()
+        .replace([',', '$'], "");
+    assert_eq!(shown, price.to_string(), "{seen}");
+    assert!(
+        seen["panel_summary"]
+            .as_str()
+            .is_some_and(|summary| summary.contains(zpid))
+    );
+    assert!(
+        seen["panel_miners"]
+            .as_str()
+            .is_some_and(|miners| miners.contains("5Honest1"))
+    );
+    // the quality panel shows the API's numbers
+    let stats = api.ok("/api/stats").await?;
+    assert_eq!(
+        seen["quality_listings"].as_i64(),
+        stats["total_listings"].as_i64()
+    );
+    assert_eq!(seen["quality_version"], "v1");
+    // and the screenshot is kept for a person to look at
+    assert!(std::fs::metadata(&screenshot)?.len() > 10_000);
+
+    api.stop().await?;
+    resi_tests::stack::stop(vec![built.projector]).await
+}
