@@ -334,6 +334,8 @@ pub fn parse_file<R: ChunkReader + 'static>(
     use FileFailureKind::{Corrupt, Stopped, WrongSchema};
     let batch_rows = options.batch_rows.max(1);
     let reader = Shared(std::sync::Arc::new(reader));
+    // nor is its reading of the footer: walk that first too
+    crate::pages::check_footer(&reader).map_err(|detail| FileFailure::new(Corrupt, detail, 0))?;
     let metadata = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::default())
         .map_err(|error| FileFailure::new(Corrupt, error.to_string(), 0))?;
     // the parquet crate's reading of page headers is not bounded by their bytes: check them first

@@ -1,4 +1,5 @@
-//! Every page header of a Parquet file, checked before the parquet crate reads it.
+//! The footer and every page header of a Parquet file, checked before the parquet crate reads
+//! them.
 //!
 //! A page header is Thrift (compact protocol), and the crate skips the fields it does not know
 //! without bounding them by the bytes there are: a list may claim 2^31 booleans, which cost
@@ -6,7 +7,8 @@
 //! each skipped as an empty read. A few bytes of header can so hold the parser for seconds, and
 //! a file of such headers for hours. Here each header is walked with every count held to the
 //! bytes that could encode it, in time proportional to its length, and the pages' claimed
-//! sizes are held to the column chunk.
+//! sizes are held to the column chunk. The footer (the file's metadata, Thrift too) is walked
+//! the same way first: the crate skips its unknown fields with the same loop.
 
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::ChunkReader;
@@ -18,6 +20,36 @@ pub const MAX_PAGE_BYTES: i64 = 256 << 20;
 const HEADER_WINDOW: usize = 1 << 10;
 /// Thrift's nesting bound, as the parquet crate applies it.
 const MAX_DEPTH: u8 = 64;
+
+/// Walks the footer of the Parquet file `reader` holds, as one Thrift struct, before the parquet
+/// crate decodes it. A file without a Parquet tail is left to the crate, which says why.
+///
+/// # Errors
+/// The footer is malformed, or claims more than its bytes can hold.
+pub fn check_footer<R: ChunkReader>(reader: &R) -> Result<(), String> {
+    let length = reader.len();
+    if length < 12 {
+        return Ok(());
+    }
+    let tail = reader
+        .get_bytes(length - 8, 8)
+        .map_err(|error| error.to_string())?;
+    if &tail[4..] != b"PAR1" {
+        return Ok(());
+    }
+    let footer_length = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    let Some(start) = (length - 8).checked_sub(footer_length) else {
+        return Ok(());
+    };
+    let footer = reader
+        .get_bytes(start, usize::try_from(footer_length).unwrap_or(usize::MAX))
+        .map_err(|error| error.to_string())?;
+    match PageHeaderWalk::new(&footer).value(12, MAX_DEPTH) {
+        Ok(()) => Ok(()),
+        Err(Walk::Short) => Err("the footer runs past its end".into()),
+        Err(Walk::Malformed(error)) => Err(format!("the footer: {error}")),
+    }
+}
 
 /// Walks every page header of every column chunk of `metadata`'s file.
 ///
@@ -317,6 +349,33 @@ mod tests {
             PageHeaderWalk::new(&bytes).walk(),
             Err(Walk::Malformed(error)) if error.contains("deeper")
         ));
+    }
+
+    #[test]
+    fn a_footer_claiming_more_than_its_bytes_is_refused_at_once() {
+        let bytes = bytes::Bytes::from(
+            std::fs::read(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../tests/fixtures/crashers/footer_list_bomb.parquet"),
+            )
+            .expect("fixture"),
+        );
+        let refused = check_footer(&bytes).expect_err("a bomb");
+        assert!(refused.contains("claims"), "{refused}");
+        // a sound file's footer passes
+        let sound = bytes::Bytes::from(
+            std::fs::read(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../tests/fixtures/crashers/page_header_list_bomb.parquet"),
+            )
+            .expect("fixture"),
+        );
+        assert_eq!(check_footer(&sound), Ok(()));
+        // and bytes that are not Parquet are left to the crate
+        assert_eq!(
+            check_footer(&bytes::Bytes::from_static(b"not parquet at all")),
+            Ok(())
+        );
     }
 
     #[test]
