@@ -48,6 +48,19 @@ async fn quality_counts_what_the_consensus_holds_and_sees_a_listing_go_stale() -
         total
     );
 
+    // Assert: each listing says how fresh and complete it is
+    let listing = api
+        .ok(&format!(
+            "/api/listing/{}",
+            zipcodes_first_listing(&api).await?
+        ))
+        .await?;
+    let hours = listing["data_freshness_hours"].as_f64().unwrap_or(-1.0);
+    assert!((0.0..=96.0).contains(&hours), "{listing}");
+    let score = listing["freshness_score"].as_f64().unwrap_or(-1.0);
+    assert!((score - (1.0 - hours / 168.0)).abs() < 0.01, "{listing}");
+    assert_eq!(listing["field_completeness"], 1.0);
+
     // Act: one zip code, after one of its listings went unreported for ten days
     let zip = ZIPS[0];
     let page = api.ok(&format!("/api/listings/{zip}?limit=1")).await?;
@@ -107,4 +120,15 @@ async fn quality_counts_what_the_consensus_holds_and_sees_a_listing_go_stale() -
 
     api.stop().await?;
     resi_tests::stack::stop(vec![built.projector]).await
+}
+
+/// The first listing of the first zip code.
+async fn zipcodes_first_listing(api: &resi_tests::api::TestApi) -> anyhow::Result<String> {
+    let page = api
+        .ok(&format!("/api/listings/{}?limit=1", ZIPS[0]))
+        .await?;
+    Ok(page["listings"][0]["zpid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
 }

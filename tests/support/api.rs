@@ -80,13 +80,22 @@ impl TestApi {
         self.get_with(path, &[]).await
     }
 
-    /// GET `path` with extra headers.
-    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<Answer> {
+    /// Sends GET `path` with extra headers.
+    async fn send(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<reqwest::Response> {
         let mut request = self.client.get(format!("http://{}{path}", self.address));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.send().await?;
+        Ok(request.send().await?)
+    }
+
+    /// GET `path` with extra headers.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        let response = self.send(path, headers).await?;
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await?;
@@ -105,11 +114,7 @@ impl TestApi {
         path: &str,
         headers: &[(&str, &str)],
     ) -> anyhow::Result<(StatusCode, HeaderMap, Vec<u8>)> {
-        let mut request = self.client.get(format!("http://{}{path}", self.address));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request.send().await?;
+        let response = self.send(path, headers).await?;
         let status = response.status();
         let headers = response.headers().clone();
         Ok((status, headers, response.bytes().await?.to_vec()))

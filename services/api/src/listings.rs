@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
 
 use crate::db;
@@ -607,8 +608,11 @@ pub async fn detail(
                 db::query_one(transaction, "listing.validation", &validation_sql, &[&zpid]).await?;
 
             let score: Option<f64> = consensus_row.map(|row| row.get(0));
+            let last_reported: Option<DateTime<Utc>> = listing_row.get(6);
+            let freshness_hours = last_reported
+                .map(|at| (Utc::now() - at).num_milliseconds().max(0) as f64 / 3_600_000.0);
+            let consensus = consensus_row.map(|row| ListingValues::from_row(row, 2));
             Ok(ListingDetail {
-                consensus: consensus_row.map(|row| ListingValues::from_row(row, 2)),
                 latest_reported: Some(ListingValues::from_row(listing_row, 7)),
                 uri: listing_row.get(0),
                 url: listing_row.get(1),
@@ -641,6 +645,10 @@ pub async fn detail(
                     .collect(),
                 is_validated: validation.get(0),
                 validation_score: validation.get(1),
+                data_freshness_hours: freshness_hours,
+                freshness_score: freshness_hours.map(crate::quality::freshness_score),
+                field_completeness: consensus.as_ref().map(crate::quality::completeness),
+                consensus,
                 zpid,
             })
         },

@@ -257,4 +257,11 @@ pub struct ListingDetail {
     pub is_validated: bool,
     /// The highest validation score among its attestations' epochs.
     pub validation_score: Option<f64>,
+    /// Hours since its latest report (seed 002's `data_freshness_hours`).
+    pub data_freshness_hours: Option<f64>,
+    /// `max(0, 1 − hours/168)`: 1 when just reported, 0 after a week.
+    pub freshness_score: Option<f64>,
+    /// Share of the consensus's fields (price, bedrooms, bathrooms, living area, address, home
+    /// type, status, coordinates, zip code, city) that have a value.
+    pub field_completeness: Option<f64>,
 }

@@ -22,6 +22,30 @@ use crate::state::AppState;
 /// Hours after which a listing counts as stale, and its freshness score reaches 0 (a week).
 pub const STALE_HOURS: f64 = 168.0;
 
+/// A listing's freshness score after `hours` without a report.
+#[must_use]
+pub fn freshness_score(hours: f64) -> f64 {
+    (1.0 - hours / STALE_HOURS).clamp(0.0, 1.0)
+}
+
+/// The share of the completeness fields ([`FIELDS`]) a listing's consensus has.
+#[must_use]
+pub fn completeness(values: &crate::model::ListingValues) -> f64 {
+    let present = [
+        values.price.is_some(),
+        values.bedrooms.is_some(),
+        values.bathrooms.is_some(),
+        values.living_area.is_some(),
+        values.address.is_some(),
+        values.home_type.is_some(),
+        values.home_status.is_some(),
+        values.latitude.is_some() && values.longitude.is_some(),
+        values.zip_code.is_some(),
+        values.city.is_some(),
+    ];
+    present.iter().filter(|each| **each).count() as f64 / present.len() as f64
+}
+
 /// The fields whose presence completeness measures, by their column test.
 const FIELDS: [(&str, &str); 10] = [
     ("price", "c.price_usd IS NOT NULL"),
