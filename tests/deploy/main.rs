@@ -458,7 +458,91 @@ fn both_overlays_render_validate_and_configure_every_service_with_keys_it_knows(
             "{alert}: docs/runbook.md has a '### {anchor}' entry"
         );
     }
+
+    // every RESI metric an alert or the operators' dashboard reads is one a service exports
+    let dashboard = prod
+        .iter()
+        .find(|document| {
+            document["kind"] == "ConfigMap"
+                && document["metadata"]["labels"]["grafana_dashboard"] == "1"
+        })
+        .and_then(|map| map["data"]["grafana-dashboard.json"].as_str())
+        .expect("prod ships the Grafana dashboard");
+    let dashboard: Value = serde_json::from_str(dashboard)?;
+    let panels = dashboard["panels"].as_array().cloned().unwrap_or_default();
+    assert!(
+        panels.len() >= 6,
+        "lag, throughput, dead letters, API, quality"
+    );
+    let expressions: Vec<String> = rules
+        .iter()
+        .filter_map(|rule| rule["expr"].as_str().map(str::to_owned))
+        .chain(panels.iter().flat_map(|panel| {
+            panel["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|target| target["expr"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }))
+        .collect();
+    let exported = exported_metric_names()?;
+    for expression in &expressions {
+        for name in metric_names(expression) {
+            assert!(
+                exported.contains(&name),
+                "{name} (in `{expression}`) is exported by no service"
+            );
+        }
+    }
     Ok(())
+}
+
+/// The `resi_*` metric names in a PromQL expression, without histogram suffixes.
+fn metric_names(expression: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expression;
+    while let Some(start) = rest.find("resi_") {
+        let name: String = rest[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[start + name.len()..];
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(&name);
+        names.push(base.to_owned());
+    }
+    names
+}
+
+/// Every `"resi_…"` string literal in the services' sources: the names they export.
+fn exported_metric_names() -> anyhow::Result<std::collections::BTreeSet<String>> {
+    fn walk(
+        dir: &std::path::Path,
+        names: &mut std::collections::BTreeSet<String>,
+    ) -> anyhow::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, names)?;
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                let text = std::fs::read_to_string(&path)?;
+                for piece in text.split('"').skip(1).step_by(2) {
+                    if piece.starts_with("resi_")
+                        && piece.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        names.insert(piece.to_owned());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut names = std::collections::BTreeSet::new();
+    walk(&workspace_root().join("services"), &mut names)?;
+    Ok(names)
 }
 
 #[test]
