@@ -18,15 +18,19 @@ async fn a_snapshot_read_with_duckdb_equals_the_apis_view_of_the_build() -> anyh
     config.fetch_rows = 7;
     let today = chrono::Utc::now().date_naive();
 
+    let export = async || {
+        resi_ctl::open_data::snapshot(
+            &built.stack.pool,
+            (&s3, &s3_config.bucket),
+            &config,
+            today,
+            today,
+        )
+        .await
+    };
+
     // Act
-    let manifest = resi_ctl::open_data::snapshot(
-        &built.stack.pool,
-        (&s3, &s3_config.bucket),
-        &config,
-        today,
-        today,
-    )
-    .await?;
+    let manifest = export().await?;
     let scratch = tempfile::tempdir()?;
     let mut files: Vec<&resi_ctl::open_data::FileEntry> = manifest.listings.files.iter().collect();
     files.extend(
@@ -140,14 +144,7 @@ async fn a_snapshot_read_with_duckdb_equals_the_apis_view_of_the_build() -> anyh
     );
 
     // Act: the next run, the same day
-    let again = resi_ctl::open_data::snapshot(
-        &built.stack.pool,
-        (&s3, &s3_config.bucket),
-        &config,
-        today,
-        today,
-    )
-    .await?;
+    let again = export().await?;
     // Assert: no day of attestations is written twice; the listings are the same files
     assert!(again.attestations.is_empty());
     assert_eq!(again.listings, manifest.listings);

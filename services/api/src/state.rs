@@ -26,7 +26,7 @@ pub struct AppState {
     /// The last statistics, per consensus version asked for ("" for the live one).
     pub stats: Mutex<HashMap<String, (Instant, DatabaseStats)>>,
     /// Cluster tiles by ETag (see `crate::tiles`).
-    pub tiles: Mutex<HashMap<String, std::sync::Arc<Vec<u8>>>>,
+    pub tiles: Mutex<HashMap<String, axum::body::Bytes>>,
     /// The last data-quality figures, per area and page asked for.
     pub quality: Mutex<HashMap<String, (Instant, crate::quality::Quality)>>,
     /// Renders `/metrics`.

@@ -366,13 +366,13 @@ pub async fn tile(
             }
             tile.layers.push(layer.layer);
         }
-        let body = Arc::new(prost::Message::encode_to_vec(&tile));
+        let body = axum::body::Bytes::from(prost::Message::encode_to_vec(&tile));
         if z < POINTS_FROM_ZOOM {
             let mut cache = state.tiles.lock().await;
             if cache.len() >= CACHED_TILES {
                 cache.clear();
             }
-            cache.insert(etag.clone(), Arc::clone(&body));
+            cache.insert(etag.clone(), body.clone());
         }
         Ok((etag, Some(body)))
     })
@@ -396,7 +396,7 @@ pub async fn tile(
                 (header::ETAG, etag),
                 (header::CACHE_CONTROL, cache),
             ],
-            body.as_ref().clone(),
+            body,
         )
             .into_response(),
     })

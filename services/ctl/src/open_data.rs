@@ -457,18 +457,6 @@ async fn stream(
     Ok(())
 }
 
-/// A plain identifier, as every schema name put into SQL must be.
-fn identifier(name: &str) -> anyhow::Result<&str> {
-    anyhow::ensure!(
-        !name.is_empty()
-            && name
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'),
-        "{name:?} is not a plain identifier"
-    );
-    Ok(name)
-}
-
 /// The live version of `projection`: (version, schema).
 async fn live(transaction: &Transaction<'_>, projection: &str) -> anyhow::Result<(String, String)> {
     let row = transaction
@@ -480,7 +468,7 @@ async fn live(transaction: &Transaction<'_>, projection: &str) -> anyhow::Result
         .await?
         .with_context(|| format!("no live {projection} version to export"))?;
     let schema: String = row.get(1);
-    identifier(&schema)?;
+    resi_runtime::postgres::plain_identifier(&schema)?;
     Ok((row.get(0), schema))
 }
 

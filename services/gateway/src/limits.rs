@@ -84,12 +84,7 @@ pub async fn admit(
     let (window, start_secs, start) = window_of(limit, now)?;
     let ban = match scores {
         Some(schema) => {
-            anyhow::ensure!(
-                schema
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'),
-                "projection schema name {schema:?} is not a plain identifier"
-            );
+            resi_runtime::postgres::plain_identifier(schema)?;
             format!(
                 "SELECT EXISTS (SELECT 1 FROM \"{schema}\".miner_bans
                                  WHERE miner_hotkey = $1 AND banned) AS banned"

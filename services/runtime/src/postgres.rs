@@ -132,14 +132,25 @@ pub async fn live_schema(
         .with_context(|| format!("failed to look up the live {projection} version"))?
         .map(|row| row.get(0));
     if let Some(schema) = &schema {
-        anyhow::ensure!(
-            schema
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'),
-            "projection schema name {schema:?} is not a plain identifier"
-        );
+        plain_identifier(schema)?;
     }
     Ok(schema)
+}
+
+/// Checks that `schema`, about to be put into SQL, is a plain identifier (letters, digits,
+/// underscores): projection schema names are, and nothing else may pass.
+///
+/// # Errors
+/// It is empty or holds any other character.
+pub fn plain_identifier(schema: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !schema.is_empty()
+            && schema
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'),
+        "projection schema name {schema:?} is not a plain identifier"
+    );
+    Ok(())
 }
 
 /// One connection from `pool`, with the error every caller would write.
