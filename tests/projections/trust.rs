@@ -59,12 +59,15 @@ fn expected(events: &[Event]) -> BTreeMap<String, MinerTrust> {
 }
 
 /// The version's tables, ordered.
-fn trust_tables(schema: &str) -> [String; 2] {
+fn trust_tables(schema: &str) -> [String; 3] {
     [
         format!(
             "SELECT miner_hotkey, trust_score, total_submissions, validated_submissions, rows_read, duplicate_rows, duplicate_rate, submissions_today, submissions_date::text, last_submission::text, last_quality FROM {schema}.miner_trust ORDER BY 1"
         ),
         format!("SELECT miner_hotkey, reason, count FROM {schema}.miner_rejections ORDER BY 1, 2"),
+        format!(
+            "SELECT miner_hotkey, day::text, uploads, uploads_rejected, rows_read, rows_rejected, trust_low, trust_end FROM {schema}.miner_days ORDER BY 1, 2"
+        ),
     ]
 }
 
@@ -107,6 +110,50 @@ async fn trust_folds_once_rebuilds_identically_and_feeds_admission() -> anyhow::
         .await?
         .get(0);
     assert_eq!(poor_rejections, 1);
+    // each miner's days: uploads and rows by the events' UTC day, trust at the day's end
+    let days = client
+        .query(
+            "SELECT (day - DATE '1970-01-01')::int8, uploads, uploads_rejected, rows_read, rows_rejected, trust_low, trust_end FROM trust_v1.miner_days WHERE miner_hotkey = '5Poor' ORDER BY day",
+            &[],
+        )
+        .await?;
+    let mut state = MinerTrust::default();
+    let mut want_days: BTreeMap<i64, (i64, i64, i64, i64, f64, f64)> = BTreeMap::new();
+    for event in &events {
+        let day = event.event_time.as_micros().div_euclid(DAY);
+        match &event.payload {
+            EventPayload::UploadParsed(parsed) if parsed.miner_hotkey == "5Poor" => {
+                state.apply(&Submission::of(parsed, event.event_time.as_micros()));
+                let entry = want_days.entry(day).or_insert((0, 0, 0, 0, 1.0, 0.0));
+                entry.0 += 1;
+                entry.2 += i64::try_from(parsed.rows_read)?;
+                entry.3 += i64::try_from(parsed.rows_rejected)?;
+                entry.4 = entry.4.min(state.trust_score);
+                entry.5 = state.trust_score;
+            }
+            EventPayload::UploadRejected(rejected) if rejected.miner_hotkey == "5Poor" => {
+                want_days.entry(day).or_insert((0, 0, 0, 0, 1.0, 0.0)).1 += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(days.len(), want_days.len());
+    assert!(want_days.len() >= 2, "the history spans days");
+    for (row, (day, want)) in days.iter().zip(&want_days) {
+        assert_eq!(row.get::<_, i64>(0), *day);
+        assert_eq!(
+            (
+                row.get::<_, i64>(1),
+                row.get::<_, i64>(2),
+                row.get::<_, i64>(3),
+                row.get::<_, i64>(4)
+            ),
+            (want.0, want.1, want.2, want.3),
+            "day {day}"
+        );
+        assert!((row.get::<_, f64>(5) - want.4).abs() < 1e-12, "day {day}");
+        assert!((row.get::<_, f64>(6) - want.5).abs() < 1e-12, "day {day}");
+    }
     let status: String = client
         .query_one(
             "SELECT status FROM projection_versions WHERE projection = 'trust' AND version = 'v1'",

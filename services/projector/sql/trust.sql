@@ -46,3 +46,19 @@ CREATE TABLE IF NOT EXISTS {schema}.epoch_uploads (
     rows_outside_zipcode bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS epoch_uploads_by_epoch ON {schema}.epoch_uploads (epoch_id, miner_hotkey);
+
+-- Each miner's uploads per UTC day of the event's time: the history that anomaly signals
+-- (a rejection-rate spike against the week before, a fall in trust) are measured on.
+-- trust_end is the trust after the miner's last event of that day in log order.
+CREATE TABLE IF NOT EXISTS {schema}.miner_days (
+    miner_hotkey     text             NOT NULL,
+    day              date             NOT NULL,
+    uploads          bigint           NOT NULL,
+    uploads_rejected bigint           NOT NULL,
+    rows_read        bigint           NOT NULL,
+    rows_rejected    bigint           NOT NULL,
+    trust_low        double precision,
+    trust_end        double precision,
+    PRIMARY KEY (miner_hotkey, day)
+);
+CREATE INDEX IF NOT EXISTS miner_days_by_day ON {schema}.miner_days (day, miner_hotkey);

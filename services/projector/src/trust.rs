@@ -1,5 +1,5 @@
-//! The trust projection: `miner_trust`, `miner_rejections` and `epoch_uploads` from the
-//! upload summaries.
+//! The trust projection: `miner_trust`, `miner_rejections`, `miner_days` and `epoch_uploads`
+//! from the upload summaries.
 //!
 //! It folds `UploadParsed` (trust moves by the rule in [`resi_projections::trust`]),
 //! `UploadRejected` (counted, trust unchanged), `MinerFabricated` (trust falls by the
@@ -91,16 +91,20 @@ pub async fn fold(
         .collect();
 
     let mut rejections: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut days: BTreeMap<(String, i32), MinerDay> = BTreeMap::new();
     let mut touched = std::collections::BTreeSet::new();
     for event in &new_events {
+        let day = utc_day(event.event_time.as_micros());
         match &event.payload {
             EventPayload::UploadParsed(parsed) => {
                 let submission = Submission::of(parsed, event.event_time.as_micros());
-                states
-                    .entry(parsed.miner_hotkey.clone())
-                    .or_default()
-                    .apply(&submission);
+                let state = states.entry(parsed.miner_hotkey.clone()).or_default();
+                state.apply(&submission);
+                let trust = state.trust_score;
                 touched.insert(parsed.miner_hotkey.clone());
+                days.entry((parsed.miner_hotkey.clone(), day))
+                    .or_default()
+                    .parsed(parsed, trust);
                 for count in &parsed.rejections {
                     *rejections
                         .entry((
@@ -111,11 +115,13 @@ pub async fn fold(
                 }
             }
             EventPayload::MinerFabricated(fabricated) => {
-                states
-                    .entry(fabricated.miner_hotkey.clone())
-                    .or_default()
-                    .fabricated();
+                let state = states.entry(fabricated.miner_hotkey.clone()).or_default();
+                state.fabricated();
+                let trust = state.trust_score;
                 touched.insert(fabricated.miner_hotkey.clone());
+                days.entry((fabricated.miner_hotkey.clone(), day))
+                    .or_default()
+                    .trust(trust);
                 *rejections
                     .entry((
                         fabricated.miner_hotkey.clone(),
@@ -124,11 +130,13 @@ pub async fn fold(
                     .or_default() += 1;
             }
             EventPayload::MinerValidated(validated) => {
-                states
-                    .entry(validated.miner_hotkey.clone())
-                    .or_default()
-                    .validated(validated.verdict);
+                let state = states.entry(validated.miner_hotkey.clone()).or_default();
+                state.validated(validated.verdict);
+                let trust = state.trust_score;
                 touched.insert(validated.miner_hotkey.clone());
+                days.entry((validated.miner_hotkey.clone(), day))
+                    .or_default()
+                    .trust(trust);
                 if validated.verdict == resi_events::Verdict::Fake {
                     *rejections
                         .entry((
@@ -139,6 +147,9 @@ pub async fn fold(
                 }
             }
             EventPayload::UploadRejected(rejected) => {
+                days.entry((rejected.miner_hotkey.clone(), day))
+                    .or_default()
+                    .uploads_rejected += 1;
                 *rejections
                     .entry((
                         rejected.miner_hotkey.clone(),
@@ -226,6 +237,7 @@ pub async fn fold(
             .context("failed to write miner trust")?;
     }
     write_epoch_uploads(transaction, schema, &new_events).await?;
+    write_days(transaction, schema, &days).await?;
     if !rejections.is_empty() {
         let miner: Vec<&str> = rejections.keys().map(|(miner, _)| miner.as_str()).collect();
         let reason: Vec<&str> = rejections
@@ -247,6 +259,97 @@ pub async fn fold(
             .context("failed to write miner rejections")?;
     }
     Ok(new_events.len())
+}
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Days since 1970-01-01 (UTC) of a time in microseconds.
+fn utc_day(micros: i64) -> i32 {
+    i32::try_from(micros.div_euclid(DAY_MICROS)).unwrap_or(if micros < 0 {
+        i32::MIN
+    } else {
+        i32::MAX
+    })
+}
+
+/// What one batch adds to a miner's day.
+#[derive(Debug, Default)]
+struct MinerDay {
+    uploads: i64,
+    uploads_rejected: i64,
+    rows_read: i64,
+    rows_rejected: i64,
+    trust_low: Option<f64>,
+    trust_end: Option<f64>,
+}
+
+impl MinerDay {
+    fn parsed(&mut self, parsed: &resi_events::UploadParsed, trust: f64) {
+        self.uploads += 1;
+        self.rows_read = self
+            .rows_read
+            .saturating_add(i64::try_from(parsed.rows_read).unwrap_or(i64::MAX));
+        self.rows_rejected = self
+            .rows_rejected
+            .saturating_add(i64::try_from(parsed.rows_rejected).unwrap_or(i64::MAX));
+        self.trust(trust);
+    }
+
+    fn trust(&mut self, trust: f64) {
+        self.trust_low = Some(self.trust_low.map_or(trust, |low| low.min(trust)));
+        self.trust_end = Some(trust);
+    }
+}
+
+/// Adds a batch's days to `miner_days`: counts add up, the lowest trust is kept and the last
+/// one in log order wins (a day with only rejected uploads keeps the trust it had).
+async fn write_days(
+    transaction: &Transaction<'_>,
+    schema: &str,
+    days: &BTreeMap<(String, i32), MinerDay>,
+) -> anyhow::Result<()> {
+    if days.is_empty() {
+        return Ok(());
+    }
+    let miner: Vec<&str> = days.keys().map(|(miner, _)| miner.as_str()).collect();
+    let day: Vec<i32> = days.keys().map(|(_, day)| *day).collect();
+    let count = |get: fn(&MinerDay) -> i64| days.values().map(get).collect::<Vec<i64>>();
+    let trust =
+        |get: fn(&MinerDay) -> Option<f64>| days.values().map(get).collect::<Vec<Option<f64>>>();
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO {schema}.miner_days AS current
+                   (miner_hotkey, day, uploads, uploads_rejected, rows_read, rows_rejected,
+                    trust_low, trust_end)
+                 SELECT miner, DATE '1970-01-01' + day, uploads, uploads_rejected, rows_read,
+                        rows_rejected, trust_low, trust_end
+                 FROM unnest($1::text[], $2::int4[], $3::int8[], $4::int8[], $5::int8[],
+                             $6::int8[], $7::float8[], $8::float8[])
+                      AS batch (miner, day, uploads, uploads_rejected, rows_read, rows_rejected,
+                                trust_low, trust_end)
+                 ON CONFLICT (miner_hotkey, day) DO UPDATE SET
+                   uploads = current.uploads + EXCLUDED.uploads,
+                   uploads_rejected = current.uploads_rejected + EXCLUDED.uploads_rejected,
+                   rows_read = current.rows_read + EXCLUDED.rows_read,
+                   rows_rejected = current.rows_rejected + EXCLUDED.rows_rejected,
+                   trust_low = LEAST(current.trust_low, EXCLUDED.trust_low),
+                   trust_end = COALESCE(EXCLUDED.trust_end, current.trust_end)"
+            ),
+            &[
+                &miner,
+                &day,
+                &count(|day| day.uploads),
+                &count(|day| day.uploads_rejected),
+                &count(|day| day.rows_read),
+                &count(|day| day.rows_rejected),
+                &trust(|day| day.trust_low),
+                &trust(|day| day.trust_end),
+            ],
+        )
+        .await
+        .context("failed to write miner days")?;
+    Ok(())
 }
 
 /// The summaries of `events` that belong to an epoch, one row per upload.
