@@ -17,6 +17,29 @@ async fn a_snapshot_read_with_duckdb_equals_the_apis_view_of_the_build() -> anyh
     config.row_group_rows = 10;
     config.fetch_rows = 7;
     let today = chrono::Utc::now().date_naive();
+    // validators confirmed one miner in an epoch that three of its reports (of three listings)
+    // belong to
+    let client = built.stack.pool.get().await?;
+    let validated = client
+        .execute(
+            "UPDATE listing_v1.miner_attestations SET epoch_id = '2026-01-01T00-00-00'
+              WHERE attestation_id IN (SELECT DISTINCT ON (listing_id) attestation_id
+                                         FROM listing_v1.miner_attestations
+                                        WHERE miner_hotkey = '5Honest1'
+                                        ORDER BY listing_id, attestation_id LIMIT 3)",
+            &[],
+        )
+        .await?;
+    assert_eq!(validated, 3);
+    client
+        .execute(
+            "INSERT INTO scores_v1.miner_validations
+               (epoch_id, miner_hotkey, verdict, validation_score, stake_confirming, stake_fake,
+                stake_judging, validators, validated_at)
+             VALUES ('2026-01-01T00-00-00', '5Honest1', 'confirmed', 0.875, 3, 0, 3, 2, now())",
+            &[],
+        )
+        .await?;
 
     let export = async || {
         resi_ctl::open_data::snapshot(
@@ -67,7 +90,6 @@ async fn a_snapshot_read_with_duckdb_equals_the_apis_view_of_the_build() -> anyh
     )?;
 
     // Assert: the snapshot is the build: its version and the offsets it had folded
-    let client = built.stack.pool.get().await?;
     assert_eq!(manifest.consensus.version, "v1");
     assert_eq!(manifest.consensus.algorithm.as_deref(), Some("v1"));
     let checkpoints: i64 = client
@@ -113,6 +135,8 @@ async fn a_snapshot_read_with_duckdb_equals_the_apis_view_of_the_build() -> anyh
     for zip in &zips {
         let page = api.ok(&format!("/api/listings/{zip}?limit=500")).await?;
         for listing in page["listings"].as_array().into_iter().flatten() {
+            let zpid = listing["zpid"].as_str().unwrap_or_default();
+            let detail = api.ok(&format!("/api/listing/{zpid}")).await?;
             served.insert(
                 listing["zpid"].as_str().unwrap_or_default().to_owned(),
                 serde_json::json!({
@@ -122,11 +146,23 @@ async fn a_snapshot_read_with_duckdb_equals_the_apis_view_of_the_build() -> anyh
                     "state": listing["state"],
                     "zip_code": listing["zip_code"],
                     "unique_miners": listing["unique_miners"],
+                    "is_validated": detail["is_validated"],
+                    "validation_score": detail["validation_score"],
                 }),
             );
         }
     }
     assert_eq!(snapshot, served.into_values().collect::<Vec<_>>());
+    // the validation columns: the three listings, and the three reports in the history
+    assert_eq!(
+        snapshot
+            .iter()
+            .filter(|row| row["is_validated"] == true && row["validation_score"] == 0.875)
+            .count(),
+        3
+    );
+    assert_eq!(read["validated_attestations"], 3);
+    assert_eq!(manifest.validation_version.as_deref(), Some("v1"));
 
     // Assert: every attestation of the build, by the day its upload was seen
     let attestations: i64 = client
@@ -166,6 +202,43 @@ async fn a_snapshot_read_with_duckdb_equals_the_apis_view_of_the_build() -> anyh
     );
     let docs = api.ok("/openapi.json").await?;
     assert!(docs["paths"]["/api/open-data"].is_object());
+
+    // Act: an API configured to presign its links
+    let mut presigning = built.api_config();
+    presigning.s3 = s3_config.clone();
+    presigning.api.open_data_presign_secs = 900;
+    let presigned_api = spawn_api(&presigning).await?;
+    let listed = presigned_api.ok("/api/open-data").await?;
+    // Assert: plain HTTP GETs, valid 15 minutes, that fetch the files the manifest describes
+    let snapshot = &listed["snapshots"][0];
+    let manifest_url = snapshot["manifest_url"].as_str().unwrap_or_default();
+    assert!(
+        manifest_url.starts_with("http") && manifest_url.contains("X-Amz-Expires=900"),
+        "{manifest_url}"
+    );
+    let http = reqwest::Client::new();
+    let fetched: resi_ctl::open_data::Manifest = http
+        .get(manifest_url)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    assert_eq!(fetched.listings, manifest.listings);
+    for file in snapshot["files"].as_array().into_iter().flatten() {
+        let bytes = http
+            .get(file["url"].as_str().unwrap_or_default())
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        assert_eq!(
+            serde_json::Value::from(blake3::hash(&bytes).to_hex().to_string()),
+            file["blake3"]
+        );
+    }
+    presigned_api.stop().await?;
 
     api.stop().await?;
     resi_tests::stack::stop(vec![built.projector]).await

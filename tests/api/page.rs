@@ -78,6 +78,45 @@ async fn the_map_shows_listings_a_click_shows_one_and_the_panel_agrees_with_the_
         stats["total_listings"].as_i64()
     );
     assert_eq!(seen["quality_version"], "v1");
+    // coverage by state: one row per state of /api/quality, with its listings
+    let quality = api.ok("/api/quality?limit=1").await?;
+    let want: Vec<(String, String)> = quality["states"]
+        .as_array()
+        .map(|states| {
+            states
+                .iter()
+                .map(|each| {
+                    (
+                        each["state"].as_str().unwrap_or_default().to_owned(),
+                        each["listings"].to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let shown: Vec<(String, String)> = seen["quality_states"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| {
+                    (
+                        row[0].as_str().unwrap_or_default().to_owned(),
+                        row[1].as_str().unwrap_or_default().replace(',', ""),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!want.is_empty(), "{quality}");
+    assert_eq!(shown, want, "{seen}");
+    assert_eq!(
+        seen["quality_anomalies"],
+        format!(
+            "none of {} active",
+            stats["miner_anomalies"]["miners_active"]
+        ),
+        "{seen}"
+    );
     // and the screenshot is kept for a person to look at
     assert!(std::fs::metadata(&screenshot)?.len() > 10_000);
 

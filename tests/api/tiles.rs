@@ -110,6 +110,16 @@ async fn tiles_hold_the_consensus_as_points_up_close_and_clusters_from_afar() ->
     for path in ["/tiles/2/4/0.mvt", "/tiles/21/0/0.mvt", "/tiles/3/1/1.png"] {
         assert_eq!(api.get(path).await?.status, StatusCode::NOT_FOUND, "{path}");
     }
+    // a zoom or column that is no number is a bad parameter, and the document says so
+    let bad = api.get("/tiles/a/0/0.mvt").await?;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text.contains("parameter z"), "{}", bad.text);
+    let docs = api.ok("/openapi.json").await?;
+    let operation = &docs["paths"]["/tiles/{z}/{x}/{y}.mvt"]["get"];
+    assert!(
+        operation["responses"]["200"]["content"]["application/vnd.mapbox-vector-tile"].is_object(),
+        "{operation}"
+    );
 
     api.stop().await?;
     resi_tests::stack::stop(vec![built.projector]).await

@@ -37,6 +37,9 @@ try {
   await page.waitForFunction(() => document.getElementById("quality-listings").textContent !== "…", null, { timeout: 30000 });
   result.quality_listings = Number((await page.textContent("#quality-listings")).replace(/,/g, ""));
   result.quality_version = await page.textContent("#quality-version");
+  result.quality_states = await page.$$eval("#quality-states tbody tr", (rows) =>
+    rows.map((row) => [...row.cells].map((cell) => cell.textContent)));
+  result.quality_anomalies = await page.textContent("#quality-anomalies");
 
   // search a zip code: the map frames it and draws its listings as points
   await page.fill("#zip", zip);

@@ -161,6 +161,29 @@ async function showQuality() {
     row.append(`${level} `, bar, ` ${quality.agreement[level]}`);
     levels.append(row);
   }
+  const states = document.querySelector("#quality-states tbody");
+  states.replaceChildren();
+  for (const each of quality.states || []) {
+    const row = document.createElement("tr");
+    row.dataset.state = each.state;
+    for (const value of [
+      each.state,
+      each.listings.toLocaleString("en-US"),
+      each.zipcodes.toLocaleString("en-US"),
+      // coverage needs an epoch that assigned the state's zip codes
+      each.coverage == null ? "—" : percent(each.coverage),
+      percent(each.stale_share),
+    ]) {
+      const cell = document.createElement("td");
+      cell.textContent = value;
+      row.append(cell);
+    }
+    states.append(row);
+  }
+  const anomalies = stats.miner_anomalies;
+  const flagged = (anomalies.miners || []).map((each) =>
+    `${each.miner_hotkey} (${[each.rejection_spike && "rejections spiked", each.trust_fell && "trust fell"].filter(Boolean).join(", ")})`);
+  text("quality-anomalies", flagged.length ? flagged.join("; ") : `none of ${anomalies.miners_active} active`);
   const list = document.getElementById("quality-miners");
   list.replaceChildren();
   for (const miner of miners.miners || []) {

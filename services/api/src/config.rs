@@ -20,6 +20,8 @@ pub struct ApiServiceConfig {
     pub telemetry: TelemetryConfig,
     /// The API itself.
     pub api: ApiConfig,
+    /// The store open-data links are presigned for (`api.open_data_presign_secs`).
+    pub s3: resi_runtime::config::S3Config,
 }
 
 /// A request quota: `requests` per `per_secs` seconds, refilled continuously (GCRA), so a
@@ -91,9 +93,16 @@ pub struct ApiConfig {
     /// Public base URL of the open-data bucket (a CDN or the bucket's website endpoint):
     /// `/api/open-data` links files as `{base}/{key}`; unset, as `s3://bucket/key`.
     pub open_data_base_url: Option<String>,
+    /// When no base URL is set and this is above 0, `/api/open-data` links files as presigned
+    /// GETs of `[s3]`'s store valid this many seconds (the API then needs read access to the
+    /// open-data bucket).
+    pub open_data_presign_secs: u64,
     /// How often the network's data-quality gauges (`resi_quality_*`) are recomputed, in
     /// seconds (each time aggregates every listing).
     pub quality_interval_secs: u64,
+    /// At most this many miners get `resi_miner_*` gauges (those with a raised anomaly signal
+    /// first, then the busiest today), so a crowd of hotkeys cannot flood the metrics.
+    pub quality_miner_gauges: usize,
 }
 
 impl Default for ApiConfig {
@@ -132,7 +141,9 @@ impl Default for ApiConfig {
                 per_secs: 60,
             },
             open_data_base_url: None,
+            open_data_presign_secs: 0,
             quality_interval_secs: 300,
+            quality_miner_gauges: 256,
         }
     }
 }
@@ -162,6 +173,11 @@ impl ApiConfig {
         anyhow::ensure!(
             self.request_timeout_ms > 0,
             "api.request_timeout_ms must be positive"
+        );
+        // SigV4 presigned URLs live at most a week
+        anyhow::ensure!(
+            self.open_data_presign_secs <= 604_800,
+            "api.open_data_presign_secs must be at most 604800 (a week)"
         );
         Ok(())
     }

@@ -5,7 +5,8 @@
 use utoipa::OpenApi;
 
 use crate::{
-    consensus, epochs, error, listings, miners, model, open_data, ops, quality, validation,
+    anomalies, consensus, epochs, error, listings, miners, model, open_data, ops, quality, tiles,
+    validation,
 };
 
 /// The API's OpenAPI description.
@@ -37,6 +38,7 @@ use crate::{
         ops::stats,
         open_data::list,
         quality::quality,
+        tiles::tile,
     ),
     components(schemas(
         error::ErrorBody,
@@ -86,14 +88,18 @@ use crate::{
         quality::Freshness,
         quality::Agreement,
         quality::ZipQuality,
+        quality::StateQuality,
         quality::Quality,
+        anomalies::MinerSignals,
+        anomalies::MinerAnomalies,
     )),
     modifiers(&CommonResponses),
     tags(
         (name = "listings", description = "Listings, their consensus and history"),
         (name = "miners", description = "Miner trust, accuracy, the leaderboard and each miner's epochs"),
         (name = "epochs", description = "Zipcode epochs, their scores, per-zipcode rankings, weights and validators' verdicts"),
-        (name = "operations", description = "Health, readiness and statistics"),
+        (name = "operations", description = "Health, readiness, statistics and data quality"),
+        (name = "maps", description = "Vector tiles of the consensus listings"),
     )
 )]
 pub struct ApiDoc;

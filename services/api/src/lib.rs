@@ -5,6 +5,7 @@
 //! same snapshot: a promotion never shows a mix of two versions. See the README for the
 //! endpoints; `/openapi.json` and `/docs` describe them from the code.
 
+pub mod anomalies;
 pub mod config;
 pub mod consensus;
 pub mod db;
@@ -76,7 +77,19 @@ impl App {
         )?;
         let openapi_json = docs::openapi_json()?;
         let docs_html = docs::html(&openapi_json)?;
+        let open_data_links = match (
+            &config.api.open_data_base_url,
+            config.api.open_data_presign_secs,
+        ) {
+            (Some(base), _) => open_data::Links::Public(base.clone()),
+            (None, 0) => open_data::Links::S3,
+            (None, secs) => open_data::Links::Presigned(
+                resi_runtime::s3::client(&config.s3).await,
+                Duration::from_secs(secs),
+            ),
+        };
         let state = Arc::new(AppState {
+            open_data_links,
             pool,
             config: config.api.clone(),
             kafka: config.kafka.clone(),
@@ -84,6 +97,7 @@ impl App {
             readiness: Mutex::new(None),
             stats: Mutex::new(HashMap::new()),
             quality: Mutex::new(HashMap::new()),
+            exported_miners: Mutex::new(std::collections::BTreeSet::new()),
             tiles: Mutex::new(HashMap::new()),
             metrics: resi_runtime::metrics::handle()?,
             openapi_json,

@@ -47,6 +47,9 @@ pub struct MinerStats {
     pub rejections: BTreeMap<String, i64>,
     /// The consensus version `accuracy_score` comes from.
     pub consensus_version: Option<String>,
+    /// Its rejection rate today and over the week before, and its fall in trust (absent when
+    /// it sent nothing in the last eight days).
+    pub signals: Option<crate::anomalies::MinerSignals>,
 }
 
 /// The statements of `GET /api/miners/{hotkey}/stats`: trust, accuracy, attestations of the
@@ -115,6 +118,8 @@ pub async fn stats(
                 .get(0);
             let rejections =
                 db::query(transaction, "miner.rejections", &rejections_sql, &[&hotkey]).await?;
+            let (_, mut signals) =
+                crate::anomalies::read(transaction, trust, Some(hotkey.as_str())).await?;
 
             let trust_score: f64 = row.get(0);
             Ok(MinerStats {
@@ -134,6 +139,7 @@ pub async fn stats(
                     .map(|row| (row.get(0), row.get(1)))
                     .collect(),
                 consensus_version: schemas.consensus_version.clone(),
+                signals: signals.pop(),
                 miner_hotkey: hotkey,
             })
         },

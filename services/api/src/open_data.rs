@@ -19,7 +19,8 @@ use crate::state::AppState;
 pub struct OpenDataFile {
     /// Its key in the bucket.
     pub key: String,
-    /// Where to download it: under `api.open_data_base_url` when set, else its `s3://` URL.
+    /// Where to download it: under `api.open_data_base_url` when set, else a presigned GET when
+    /// `api.open_data_presign_secs` is set, else its `s3://` URL.
     pub url: String,
     /// Rows it holds.
     pub rows: i64,
@@ -65,29 +66,71 @@ pub fn snapshots_sql() -> String {
         .to_owned()
 }
 
-fn url(base: Option<&str>, bucket: &str, key: &str) -> String {
-    match base {
-        Some(base) => format!("{}/{key}", base.trim_end_matches('/')),
-        None => format!("s3://{bucket}/{key}"),
+/// How download links are made: under a public base URL, presigned GETs, or `s3://` URLs.
+pub enum Links {
+    /// `{base}/{key}` (a CDN or the bucket's website endpoint).
+    Public(String),
+    /// A presigned GET of each object, valid this long.
+    Presigned(aws_sdk_s3::Client, std::time::Duration),
+    /// `s3://{bucket}/{key}`.
+    S3,
+}
+
+impl Links {
+    /// The link of one object.
+    pub async fn url(&self, bucket: &str, key: &str) -> String {
+        match self {
+            Self::Public(base) => format!("{}/{key}", base.trim_end_matches('/')),
+            Self::Presigned(client, expiry) => {
+                let presigned = match aws_sdk_s3::presigning::PresigningConfig::expires_in(*expiry)
+                {
+                    Ok(config) => {
+                        client
+                            .get_object()
+                            .bucket(bucket)
+                            .key(key)
+                            .presigned(config)
+                            .await
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "bad presigning expiry");
+                        return format!("s3://{bucket}/{key}");
+                    }
+                };
+                match presigned {
+                    Ok(request) => request.uri().to_owned(),
+                    // signing is local: only missing credentials fail it
+                    Err(error) => {
+                        tracing::warn!(error = %aws_sdk_s3::error::DisplayErrorContext(&error), "could not presign an open-data link");
+                        format!("s3://{bucket}/{key}")
+                    }
+                }
+            }
+            Self::S3 => format!("s3://{bucket}/{key}"),
+        }
     }
 }
 
-fn files(value: &serde_json::Value, base: Option<&str>, bucket: &str) -> Vec<OpenDataFile> {
-    value["files"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|file| {
-            let key = file["key"].as_str()?;
-            Some(OpenDataFile {
-                key: key.to_owned(),
-                url: url(base, bucket, key),
-                rows: file["rows"].as_i64()?,
-                bytes: file["bytes"].as_i64()?,
-                blake3: file["blake3"].as_str()?.to_owned(),
-            })
-        })
-        .collect()
+async fn files(value: &serde_json::Value, links: &Links, bucket: &str) -> Vec<OpenDataFile> {
+    let mut files = Vec::new();
+    for file in value["files"].as_array().into_iter().flatten() {
+        let (Some(key), Some(rows), Some(bytes), Some(blake3)) = (
+            file["key"].as_str(),
+            file["rows"].as_i64(),
+            file["bytes"].as_i64(),
+            file["blake3"].as_str(),
+        ) else {
+            continue;
+        };
+        files.push(OpenDataFile {
+            key: key.to_owned(),
+            url: links.url(bucket, key).await,
+            rows,
+            bytes,
+            blake3: blake3.to_owned(),
+        });
+    }
+    files
 }
 
 /// `GET /api/open-data`: the snapshots, newest first.
@@ -113,8 +156,7 @@ pub async fn list(
     let limit = params.integer("limit", 1, 100)?.unwrap_or(30);
     let offset = params.integer("offset", 0, 100_000)?.unwrap_or(0);
     params.finish()?;
-    let base = state.config.open_data_base_url.clone();
-    let answer = db::read(&state.pool, None, async |transaction, _| {
+    let (rows, total) = db::read(&state.pool, None, async |transaction, _| {
         let rows = db::query(
             transaction,
             "open_data.snapshots",
@@ -130,34 +172,31 @@ pub async fn list(
         )
         .await?
         .get(0);
-        let snapshots = rows
-            .iter()
-            .map(|row| {
-                let bucket: String = row.get(3);
-                let key: String = row.get(4);
-                let manifest: serde_json::Value = row.get(5);
-                let base = base.as_deref();
-                OpenDataSnapshot {
-                    date: row.get(0),
-                    written_at: row.get(1),
-                    listings: row.get(2),
-                    manifest_url: url(base, &bucket, &key),
-                    consensus_version: manifest["consensus"]["version"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    files: files(&manifest["listings"], base, &bucket),
-                    attestation_files: manifest["attestations"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .flat_map(|day| files(day, base, &bucket))
-                        .collect(),
-                }
-            })
-            .collect();
-        Ok(OpenDataList { snapshots, total })
+        Ok((rows, total))
     })
     .await?;
-    Ok(Json(answer))
+    let links = &state.open_data_links;
+    let mut snapshots = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let bucket: String = row.get(3);
+        let key: String = row.get(4);
+        let manifest: serde_json::Value = row.get(5);
+        let mut attestation_files = Vec::new();
+        for day in manifest["attestations"].as_array().into_iter().flatten() {
+            attestation_files.extend(files(day, links, &bucket).await);
+        }
+        snapshots.push(OpenDataSnapshot {
+            date: row.get(0),
+            written_at: row.get(1),
+            listings: row.get(2),
+            manifest_url: links.url(&bucket, &key).await,
+            consensus_version: manifest["consensus"]["version"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            files: files(&manifest["listings"], links, &bucket).await,
+            attestation_files,
+        });
+    }
+    Ok(Json(OpenDataList { snapshots, total }))
 }

@@ -284,6 +284,8 @@ pub struct DatabaseStats {
     pub building_consensus_versions: Vec<String>,
     /// Every projection version.
     pub versions: Vec<VersionView>,
+    /// Miners with a raised anomaly signal today (rejection-rate spike, trust drop).
+    pub miner_anomalies: crate::anomalies::MinerAnomalies,
     /// When these figures were computed (they are reused for `api.stats_cache_ms`).
     pub last_updated: DateTime<Utc>,
 }
@@ -358,6 +360,7 @@ async fn compute_stats(state: &AppState, version: Option<&str>) -> ApiResult<Dat
                 promoted_at: row.get(4),
             })
             .collect();
+        let (day, signals) = crate::anomalies::read(transaction, trust, None).await?;
         let consensus_versions = |status: &str| {
             versions
                 .iter()
@@ -377,6 +380,7 @@ async fn compute_stats(state: &AppState, version: Option<&str>) -> ApiResult<Dat
             building_consensus_versions: consensus_versions("building"),
             last_updated: Utc::now(),
             versions,
+            miner_anomalies: crate::anomalies::MinerAnomalies::of(day, &signals),
         })
     })
     .await?;

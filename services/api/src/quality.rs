@@ -106,6 +106,24 @@ pub struct ZipQuality {
     pub stale_share: Option<f64>,
 }
 
+/// One state's coverage.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct StateQuality {
+    /// The state code.
+    pub state: String,
+    /// Listings the consensus holds there.
+    pub listings: i64,
+    /// Zip codes with listings there.
+    pub zipcodes: i64,
+    /// Listings the latest epochs expected in its zip codes that an epoch assigned (none when
+    /// no epoch assigned one).
+    pub expected_listings: Option<i64>,
+    /// Listings in those assigned zip codes / `expected_listings`.
+    pub coverage: Option<f64>,
+    /// Share of its listings stale (over 168 hours).
+    pub stale_share: Option<f64>,
+}
+
 /// `GET /api/quality`.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Quality {
@@ -133,12 +151,20 @@ pub struct Quality {
     pub zipcodes: Vec<ZipQuality>,
     /// Zip codes in the area in all.
     pub total_zipcodes: i64,
+    /// Every state's coverage (network scope only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub states: Option<Vec<StateQuality>>,
+    /// The network's miners with a raised anomaly signal (network scope only; absent before
+    /// the trust projection is built).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub miners: Option<crate::anomalies::MinerAnomalies>,
 }
 
-/// The statements of the figures (`$1` state or NULL, `$2` zip or NULL) and of a page of zip
-/// codes (`$3` limit, `$4` offset), over the consensus schema and, when built, the epochs one.
+/// The statements of the figures (`$1` state or NULL, `$2` zip or NULL), of a page of zip
+/// codes (`$3` limit, `$4` offset) and of every state's coverage, over the consensus schema and,
+/// when built, the epochs one.
 #[must_use]
-pub fn quality_sql(consensus: &str, epochs: Option<&str>) -> [String; 2] {
+pub fn quality_sql(consensus: &str, epochs: Option<&str>) -> [String; 3] {
     let area = "($1::text IS NULL OR c.state = $1) AND ($2::text IS NULL OR c.zip_code = $2)";
     let hours = "extract(epoch FROM now() - c.last_reported_at)::float8 / 3600.0";
     let fields: Vec<String> = FIELDS
@@ -179,6 +205,18 @@ pub fn quality_sql(consensus: &str, epochs: Option<&str>) -> [String; 2] {
              WHERE {area} AND c.zip_code IS NOT NULL
              GROUP BY c.zip_code ORDER BY c.zip_code LIMIT $3 OFFSET $4"
         ),
+        format!(
+            "SELECT z.state, sum(z.listings)::int8, count(*), sum(z.expected)::int8,
+                    (sum(z.listings) FILTER (WHERE z.expected IS NOT NULL))::int8,
+                    sum(z.stale)::float8 / sum(z.listings)::float8
+             FROM (SELECT c.state, count(*) AS listings,
+                          count(*) FILTER (WHERE {hours} > {STALE_HOURS}) AS stale,
+                          {expected} AS expected
+                   FROM {consensus}.consensus_listings c
+                   WHERE c.state IS NOT NULL AND c.zip_code IS NOT NULL
+                   GROUP BY c.state, c.zip_code) z
+             GROUP BY z.state ORDER BY z.state"
+        ),
     ]
 }
 
@@ -190,7 +228,7 @@ async fn compute(
 ) -> ApiResult<Quality> {
     db::read(&state.pool, None, async |transaction, schemas| {
         let consensus = schemas.consensus()?;
-        let [totals_sql, zips_sql] = quality_sql(consensus, schemas.epochs().ok());
+        let [totals_sql, zips_sql, states_sql] = quality_sql(consensus, schemas.epochs().ok());
         let (area_state, area_zip) = (&area.0, &area.1);
         let totals = db::query_one(
             transaction,
@@ -215,6 +253,37 @@ async fn compute(
                     .map(|share| ((*name).to_owned(), share))
             })
             .collect();
+        let states = match &area {
+            (None, None) => Some(
+                db::query(transaction, "quality.states", &states_sql, &[])
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        let expected: Option<i64> = row.get(3);
+                        let covered: Option<i64> = row.get(4);
+                        StateQuality {
+                            state: row.get(0),
+                            listings: row.get(1),
+                            zipcodes: row.get(2),
+                            coverage: expected
+                                .filter(|expected| *expected > 0)
+                                .zip(covered)
+                                .map(|(expected, covered)| covered as f64 / expected as f64),
+                            expected_listings: expected,
+                            stale_share: row.get(5),
+                        }
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let miners = match (&area, schemas.trust()) {
+            ((None, None), Ok(trust)) => {
+                let (day, signals) = crate::anomalies::read(transaction, trust, None).await?;
+                Some(crate::anomalies::MinerAnomalies::of(day, &signals))
+            }
+            _ => None,
+        };
         let mean_completeness = (!completeness.is_empty())
             .then(|| completeness.values().sum::<f64>() / completeness.len() as f64);
         Ok(Quality {
@@ -260,6 +329,8 @@ async fn compute(
                     }
                 })
                 .collect(),
+            states,
+            miners,
         })
     })
     .await
@@ -285,14 +356,26 @@ fn export(quality: &Quality) {
     }
 }
 
-/// Recomputes the network's figures for the gauges (the API's janitor calls it every
-/// `api.quality_interval_secs`).
+/// Recomputes the network's figures and the miners' signals for the gauges (the API's janitor
+/// calls it every `api.quality_interval_secs`).
 pub async fn refresh(state: &AppState) {
     match compute(state, (None, None), (1, 0)).await {
         Ok(quality) => export(&quality),
         // nothing to measure before the first consensus version is built
         Err(crate::error::ApiError::NotBuilt(_)) => {}
         Err(error) => tracing::warn!(%error, "could not compute the data-quality gauges"),
+    }
+    let signals = db::read(&state.pool, None, async |transaction, schemas| {
+        crate::anomalies::read(transaction, schemas.trust()?, None).await
+    })
+    .await;
+    match signals {
+        Ok((_, signals)) => {
+            let mut exported = state.exported_miners.lock().await;
+            crate::anomalies::export(&signals, state.config.quality_miner_gauges, &mut exported);
+        }
+        Err(crate::error::ApiError::NotBuilt(_)) => {}
+        Err(error) => tracing::warn!(%error, "could not compute the miners' anomaly signals"),
     }
 }
 

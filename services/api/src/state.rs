@@ -29,6 +29,10 @@ pub struct AppState {
     pub tiles: Mutex<HashMap<String, axum::body::Bytes>>,
     /// The last data-quality figures, per area and page asked for.
     pub quality: Mutex<HashMap<String, (Instant, crate::quality::Quality)>>,
+    /// The miners whose `resi_miner_*` gauges were exported last (see `crate::anomalies`).
+    pub exported_miners: Mutex<std::collections::BTreeSet<String>>,
+    /// How `/api/open-data` links files.
+    pub open_data_links: crate::open_data::Links,
     /// Renders `/metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// The OpenAPI document, rendered once.

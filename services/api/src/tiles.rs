@@ -27,7 +27,7 @@ pub const MAX_ZOOM: u32 = 20;
 /// Points one tile holds at most (the rest are left out; zoom in to see them).
 pub const MAX_POINTS: i64 = 20_000;
 /// Cells per side of a cluster tile.
-const GRID: f64 = 32.0;
+pub const GRID: f64 = 32.0;
 /// Cluster tiles kept in memory at most (then the cache starts again empty).
 const CACHED_TILES: usize = 4_096;
 /// Tile coordinates per side (the spec's usual extent).
@@ -250,11 +250,36 @@ fn row_of(file: &str) -> Option<u32> {
 }
 
 /// `GET /tiles/{z}/{x}/{y}.mvt`.
+#[utoipa::path(
+    get,
+    path = "/tiles/{z}/{x}/{y}.mvt",
+    tag = "maps",
+    params(
+        ("z" = u32, Path, minimum = 0, maximum = 20, description = "Zoom: points from 12, clusters below"),
+        ("x" = u32, Path, minimum = 0, description = "Column, below 2^z"),
+        ("y" = u32, Path, minimum = 0, description = "Row, below 2^z (XYZ scheme, north at 0)"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 while the build has not moved"),
+    ),
+    responses(
+        (status = 200, description = "A Mapbox Vector Tile (spec 2.1): layer `listings` (zpid, price, status, confidence) or `clusters` (count, price, confidence)", content_type = "application/vnd.mapbox-vector-tile", body = Vec<u8>,
+            headers(("ETag" = String, description = "The consensus build and its position"), ("Cache-Control" = String, description = "public, max-age=60"))),
+        (status = 304, description = "Not changed since the ETag given"),
+        (status = 400, description = "A zoom or column that is not an integer", body = crate::error::ErrorBody),
+        (status = 404, description = "No such tile, or no consensus built yet", body = crate::error::ErrorBody),
+        (status = 503, description = "Database unavailable or timed out", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn tile(
     State(state): State<Arc<AppState>>,
-    Path((z, x, file)): Path<(u32, u32, String)>,
+    Path((z, x, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let z: u32 = z
+        .parse()
+        .map_err(|_| ApiError::bad("z", "a zoom, an integer 0 to 20"))?;
+    let x: u32 = x
+        .parse()
+        .map_err(|_| ApiError::bad("x", "a column, an integer below 2^z"))?;
     let bounds = row_of(&file)
         .and_then(|y| TileBounds::new(z, x, y))
         .ok_or_else(|| {

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use arrow::array::{
-    ArrayRef, Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, RecordBatch,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use aws_sdk_s3::primitives::ByteStream;
@@ -28,7 +28,7 @@ use tokio_postgres::Transaction;
 use tracing::Instrument;
 
 /// The manifest's schema version: bumped when a file's columns change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Hive's name for a partition whose value is missing (or not a plain state code).
 const UNKNOWN_STATE: &str = "__HIVE_DEFAULT_PARTITION__";
@@ -122,6 +122,10 @@ pub struct Manifest {
     pub consensus: Build,
     /// The listing version its first-report times come from.
     pub listing_version: String,
+    /// The scores version whose validators' verdicts fill the validation columns (none before
+    /// one is built: every row unvalidated).
+    #[serde(default)]
+    pub validation_version: Option<String>,
     /// The listings.
     pub listings: Dataset,
     /// Days of attestations this run wrote (earlier days are in earlier snapshots' manifests
@@ -138,9 +142,10 @@ enum Kind {
     Int32,
     Float64,
     Timestamp,
+    Bool,
 }
 
-const LISTING_COLUMNS: [(&str, Kind); 16] = [
+const LISTING_COLUMNS: [(&str, Kind); 19] = [
     ("listing_id", Kind::Text),
     ("zip_code", Kind::Text),
     ("city", Kind::Text),
@@ -157,9 +162,12 @@ const LISTING_COLUMNS: [(&str, Kind); 16] = [
     ("unique_miners", Kind::Int32),
     ("first_reported_at", Kind::Timestamp),
     ("last_reported_at", Kind::Timestamp),
+    ("is_validated", Kind::Bool),
+    ("validation_score", Kind::Float64),
+    ("validation_timestamp", Kind::Timestamp),
 ];
 
-const ATTESTATION_COLUMNS: [(&str, Kind); 20] = [
+const ATTESTATION_COLUMNS: [(&str, Kind); 23] = [
     ("attestation_id", Kind::Text),
     ("listing_id", Kind::Text),
     ("miner_hotkey", Kind::Text),
@@ -180,6 +188,9 @@ const ATTESTATION_COLUMNS: [(&str, Kind); 20] = [
     ("longitude", Kind::Float64),
     ("miner_trust", Kind::Float64),
     ("epoch_id", Kind::Text),
+    ("is_validated", Kind::Bool),
+    ("validation_score", Kind::Float64),
+    ("validation_timestamp", Kind::Timestamp),
 ];
 
 fn schema(columns: &[(&str, Kind)]) -> SchemaRef {
@@ -192,6 +203,7 @@ fn schema(columns: &[(&str, Kind)]) -> SchemaRef {
                     Kind::Int64 => DataType::Int64,
                     Kind::Int32 => DataType::Int32,
                     Kind::Float64 => DataType::Float64,
+                    Kind::Bool => DataType::Boolean,
                     Kind::Timestamp => {
                         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
                     }
@@ -214,6 +226,7 @@ enum Builder {
     Int32(Int32Builder),
     Float64(Float64Builder),
     Timestamp(TimestampMicrosecondBuilder),
+    Bool(BooleanBuilder),
 }
 
 impl Builder {
@@ -223,6 +236,7 @@ impl Builder {
             Kind::Int64 => Self::Int64(Int64Builder::new()),
             Kind::Int32 => Self::Int32(Int32Builder::new()),
             Kind::Float64 => Self::Float64(Float64Builder::new()),
+            Kind::Bool => Self::Bool(BooleanBuilder::new()),
             Kind::Timestamp => {
                 Self::Timestamp(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
             }
@@ -241,6 +255,7 @@ impl Builder {
                 row.try_get::<_, Option<DateTime<Utc>>>(index)?
                     .map(|time| time.timestamp_micros()),
             ),
+            Self::Bool(builder) => builder.append_option(row.try_get::<_, Option<bool>>(index)?),
         }
         Ok(())
     }
@@ -252,6 +267,7 @@ impl Builder {
             Self::Int32(builder) => Arc::new(builder.finish()),
             Self::Float64(builder) => Arc::new(builder.finish()),
             Self::Timestamp(builder) => Arc::new(builder.finish()),
+            Self::Bool(builder) => Arc::new(builder.finish()),
         }
     }
 }
@@ -459,17 +475,72 @@ async fn stream(
 
 /// The live version of `projection`: (version, schema).
 async fn live(transaction: &Transaction<'_>, projection: &str) -> anyhow::Result<(String, String)> {
-    let row = transaction
+    live_if_built(transaction, projection)
+        .await?
+        .with_context(|| format!("no live {projection} version to export"))
+}
+
+/// The live version of `projection`, if one is.
+async fn live_if_built(
+    transaction: &Transaction<'_>,
+    projection: &str,
+) -> anyhow::Result<Option<(String, String)>> {
+    let Some(row) = transaction
         .query_opt(
             "SELECT version, schema_name FROM projection_versions
               WHERE projection = $1 AND status = 'live'",
             &[&projection],
         )
         .await?
-        .with_context(|| format!("no live {projection} version to export"))?;
+    else {
+        return Ok(None);
+    };
     let schema: String = row.get(1);
     resi_runtime::postgres::plain_identifier(&schema)?;
-    Ok((row.get(0), schema))
+    Ok(Some((row.get(0), schema)))
+}
+
+/// The validation columns of the snapshot's listings and of the attestations (`a`), from the
+/// live scores version's verdicts when there is one: an attestation is validated when
+/// validators confirmed its miner in its epoch; a listing when any of its attestations is.
+fn validation_sql(listing: &str, scores: Option<&str>) -> [(String, String); 2] {
+    match scores {
+        Some(scores) => [
+            (
+                "COALESCE(val.is_validated, false), val.validation_score, val.validation_timestamp"
+                    .to_owned(),
+                // from the verdicts, through the attestations' epoch index: no scan of every
+                // attestation when few epochs were judged
+                format!(
+                    "LEFT JOIN (SELECT a.listing_id, bool_or(v.verdict = 'confirmed') AS is_validated,
+                                       max(v.validation_score) AS validation_score,
+                                       max(v.validated_at) AS validation_timestamp
+                                FROM {scores}.miner_validations v
+                                JOIN {listing}.miner_attestations a
+                                  ON a.epoch_id = v.epoch_id AND a.miner_hotkey = v.miner_hotkey
+                                GROUP BY a.listing_id) val USING (listing_id)"
+                ),
+            ),
+            (
+                "COALESCE(v.verdict = 'confirmed', false), v.validation_score, v.validated_at"
+                    .to_owned(),
+                format!(
+                    "LEFT JOIN {scores}.miner_validations v
+                       ON v.epoch_id = a.epoch_id AND v.miner_hotkey = a.miner_hotkey"
+                ),
+            ),
+        ],
+        None => [
+            (
+                "false, NULL::float8, NULL::timestamptz".to_owned(),
+                String::new(),
+            ),
+            (
+                "false, NULL::float8, NULL::timestamptz".to_owned(),
+                String::new(),
+            ),
+        ],
+    }
 }
 
 /// Writes the snapshot of `date` and every complete day of attestations up to `through` not
@@ -493,6 +564,11 @@ pub async fn snapshot(
         .context("failed to begin the export's transaction")?;
     let (version, consensus) = live(&transaction, "consensus").await?;
     let (listing_version, listing) = live(&transaction, "listing").await?;
+    let scores = live_if_built(&transaction, "scores").await?;
+    let [
+        (listing_validation, listing_validation_join),
+        (attestation_validation, attestation_validation_join),
+    ] = validation_sql(&listing, scores.as_ref().map(|(_, schema)| schema.as_str()));
     let (algorithm, params) =
         match resi_projector::consensus::recorded(&transaction, &version).await? {
             Some((name, params)) => (Some(name), params),
@@ -529,9 +605,11 @@ pub async fn snapshot(
                     c.listing_id, c.zip_code, c.city, c.address, c.price_usd, c.bedrooms,
                     c.bathrooms_tenths / 10.0::float8, c.living_area_sqft, c.home_type,
                     c.home_status, c.latitude_e7 / 1e7::float8, c.longitude_e7 / 1e7::float8,
-                    c.consensus_score, c.unique_miners, l.first_seen_at, c.last_reported_at
+                    c.consensus_score, c.unique_miners, l.first_seen_at, c.last_reported_at,
+                    {listing_validation}
              FROM {consensus}.consensus_listings c
              LEFT JOIN {listing}.listings l USING (listing_id)
+             {listing_validation_join}
              ORDER BY 1, c.zip_code COLLATE \"C\", c.listing_id COLLATE \"C\""
         ),
         &[],
@@ -578,16 +656,18 @@ pub async fn snapshot(
             stream(
                 &transaction,
                 &format!(
-                    "SELECT $3::text, encode(attestation_id, 'hex'), listing_id, miner_hotkey,
-                            upload_key, scraped_at, submitted_at, price_usd, bedrooms,
-                            bathrooms_tenths / 10.0::float8, living_area_sqft, address,
-                            home_type, home_status, zip_code, city, state,
-                            latitude_e7 / 1e7::float8, longitude_e7 / 1e7::float8, miner_trust,
-                            epoch_id
-                     FROM {listing}.miner_attestations
-                     WHERE submitted_at >= $1 AND submitted_at < $2
-                     ORDER BY zip_code COLLATE \"C\", listing_id COLLATE \"C\", scraped_at,
-                              attestation_id"
+                    "SELECT $3::text, encode(a.attestation_id, 'hex'), a.listing_id,
+                            a.miner_hotkey, a.upload_key, a.scraped_at, a.submitted_at,
+                            a.price_usd, a.bedrooms, a.bathrooms_tenths / 10.0::float8,
+                            a.living_area_sqft, a.address, a.home_type, a.home_status,
+                            a.zip_code, a.city, a.state, a.latitude_e7 / 1e7::float8,
+                            a.longitude_e7 / 1e7::float8, a.miner_trust, a.epoch_id,
+                            {attestation_validation}
+                     FROM {listing}.miner_attestations a
+                     {attestation_validation_join}
+                     WHERE a.submitted_at >= $1 AND a.submitted_at < $2
+                     ORDER BY a.zip_code COLLATE \"C\", a.listing_id COLLATE \"C\",
+                              a.scraped_at, a.attestation_id"
                 ),
                 &[&start, &end, &day.to_string()],
                 config.fetch_rows,
@@ -605,6 +685,7 @@ pub async fn snapshot(
 
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
+        validation_version: scores.as_ref().map(|(version, _)| version.clone()),
         date,
         written_at: Utc::now(),
         consensus: Build {
