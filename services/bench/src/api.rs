@@ -252,6 +252,94 @@ pub(crate) fn wrk(
     parse_wrk(&String::from_utf8_lossy(&output.stdout))
 }
 
+/// The middle of the benchmark's listings (they span 26–38° N, 120–73° W).
+const CENTRE: (f64, f64) = (-100.0, 30.0);
+
+/// The XYZ tile holding a point at zoom `z`.
+fn tile_of(z: u32, (longitude, latitude): (f64, f64)) -> (u32, u32) {
+    let side = f64::from(1_u32 << z);
+    let latitude = latitude.to_radians();
+    let x = (longitude + 180.0) / 360.0 * side;
+    let y =
+        (1.0 - (latitude.tan() + 1.0 / latitude.cos()).ln() / std::f64::consts::PI) / 2.0 * side;
+    (x.floor() as u32, y.floor() as u32)
+}
+
+/// Cluster tiles (below zoom 12) over the middle of the data, one per zoom: the first request
+/// (computed), the same again (from the API's memory, median of 21), and the peer: Postgres
+/// running the tile's own aggregate for the same bounds (median of 3), so the ratio is what
+/// encoding, HTTP and the API add to the database's work.
+async fn clusters(
+    address: std::net::SocketAddr,
+    postgres: &resi_runtime::config::PostgresConfig,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let pool = resi_runtime::postgres::pool(postgres)?;
+    let client = resi_runtime::postgres::connection(&pool).await?;
+    let [_, clusters_sql] = resi_api::tiles::tile_sql("consensus_v1");
+    let statement = client.prepare(&clusters_sql).await?;
+    println!(
+        "{:<5} {:>12} {:>10} {:>9} {:>10} {:>10} {:>10} {:>9}",
+        "zoom", "tile", "listings", "clusters", "first ms", "cached ms", "SQL ms", "first/SQL"
+    );
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    for z in [0_u32, 2, 4, 6, 8, 10, 11] {
+        let (x, y) = tile_of(z, CENTRE);
+        let url = format!("http://{address}/tiles/{z}/{x}/{y}.mvt");
+        let get = async || -> anyhow::Result<(f64, usize)> {
+            let started = Instant::now();
+            let body = http
+                .get(&url)
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await?;
+            Ok((started.elapsed().as_secs_f64() * 1e3, body.len()))
+        };
+        let (first, _) = get().await?;
+        let mut cached = Vec::new();
+        for _ in 0..21 {
+            cached.push(get().await?.0);
+        }
+        let bounds = resi_api::tiles::TileBounds::new(z, x, y)
+            .context("a tile of the data")?
+            .bounds();
+        let (west, south, east, north) = (
+            bounds.0 * 1e7,
+            bounds.1 * 1e7,
+            bounds.2 * 1e7,
+            bounds.3 * 1e7,
+        );
+        let (width, height) = (
+            (east - west) / resi_api::tiles::GRID,
+            (north - south) / resi_api::tiles::GRID,
+        );
+        let mut sql = Vec::new();
+        let mut rows = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            rows = client
+                .query(&statement, &[&west, &south, &east, &north, &width, &height])
+                .await?;
+            sql.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        let listings: i64 = rows.iter().map(|row| row.get::<_, i64>(0)).sum();
+        let sql = median(sql);
+        println!(
+            "{z:<5} {:>12} {listings:>10} {:>9} {first:>10.1} {:>10.2} {sql:>10.1} {:>9.2}",
+            format!("{x}/{y}"),
+            rows.len(),
+            median(cached),
+            first / sql,
+        );
+    }
+    Ok(())
+}
+
 /// Loads the data, starts the API in this process and runs wrk against each endpoint at each
 /// rate.
 pub async fn bench_api(
@@ -286,9 +374,13 @@ pub async fn bench_api(
     );
     for endpoint in queries.iter().map(String::as_str) {
         anyhow::ensure!(
-            ["zpid", "zip", "bbox", "tile"].contains(&endpoint),
-            "--queries takes zpid, zip, bbox and tile"
+            ["zpid", "zip", "bbox", "tile", "clusters"].contains(&endpoint),
+            "--queries takes zpid, zip, bbox, tile and clusters"
         );
+        if endpoint == "clusters" {
+            clusters(address, &config.postgres).await?;
+            continue;
+        }
         // warm the caches and the prepared statements
         let _ = tokio::task::block_in_place(|| {
             wrk(
