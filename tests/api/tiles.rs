@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Built, home, spawn_api};
+use crate::helpers::{Built, canonical, home, spawn_api};
 
 /// The XYZ tile holding a point at `zoom`.
 fn tile_of(zoom: u32, longitude: f64, latitude: f64) -> (u32, u32) {
@@ -75,9 +75,9 @@ async fn tiles_hold_the_consensus_as_points_up_close_and_clusters_from_afar() ->
 
     // Act: a tile far out holding the whole world of the test
     let (x, y) = tile_of(6, longitude, latitude);
-    let (_, _, body) = api
-        .bytes_with(&format!("/tiles/6/{x}/{y}.mvt"), &[])
-        .await?;
+    let far = format!("/tiles/6/{x}/{y}.mvt");
+    let (_, _, far_tile) = api.bytes_with(&far, &[]).await?;
+    let body = far_tile.clone();
     let clusters = decode(&body)?;
     // Assert: clusters, not points, and they count every listing once
     assert!(clusters.get("listings").is_none());
@@ -106,6 +106,45 @@ async fn tiles_hold_the_consensus_as_points_up_close_and_clusters_from_afar() ->
         .await?;
     assert_eq!(status, StatusCode::NOT_MODIFIED);
     assert!(body.is_empty());
+    // Act: an API that computes cluster tiles anew whenever the build moves sees the same
+    let mut eager = built.api_config();
+    eager.api.cluster_tile_reuse_secs = 0;
+    let eager = spawn_api(&eager).await?;
+    let (_, far_headers, far_body) = api.bytes_with(&far, &[]).await?;
+    assert_eq!(far_body, far_tile);
+    assert_eq!(eager.bytes_with(&far, &[]).await?.2, far_tile);
+    // Act: a new listing arrives and the build moves on
+    let newcomer = home(40);
+    built
+        .stack
+        .publish(
+            &built.stack.topics().attestations(),
+            &[resi_tests::events::report(
+                "5Honest1",
+                ("late", 0),
+                chrono::Utc::now().timestamp_micros(),
+                0.9,
+                canonical(&newcomer, newcomer.price),
+            )],
+        )
+        .await?;
+    built.caught_up().await?;
+    // Assert: the default API reuses its far tile for a minute (same ETag, same counts) ...
+    let (_, reused_headers, reused_body) = api.bytes_with(&far, &[]).await?;
+    assert_eq!(reused_headers["etag"], far_headers["etag"]);
+    assert_eq!(reused_body, far_tile);
+    // ... the eager one counts the newcomer at once
+    let (_, moved_headers, moved_body) = eager.bytes_with(&far, &[]).await?;
+    assert_ne!(moved_headers["etag"], far_headers["etag"]);
+    let recounted: i64 = decode(&moved_body)?["clusters"]["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|feature| feature["properties"]["count"].as_i64())
+        .sum();
+    assert_eq!(recounted, counted + 1);
+    eager.stop().await?;
+
     // and a tile that does not exist is a 404
     for path in ["/tiles/2/4/0.mvt", "/tiles/21/0/0.mvt", "/tiles/3/1/1.png"] {
         assert_eq!(api.get(path).await?.status, StatusCode::NOT_FOUND, "{path}");

@@ -103,6 +103,10 @@ pub struct ApiConfig {
     /// At most this many miners get `resi_miner_*` gauges (those with a raised anomaly signal
     /// first, then the busiest today), so a crowd of hotkeys cannot flood the metrics.
     pub quality_miner_gauges: usize,
+    /// A cluster tile (below zoom 12) is reused this many seconds after it was computed, even
+    /// when the build has moved on since: under streaming ingestion the build moves with every
+    /// batch, and a low-zoom tile aggregates every listing under it.
+    pub cluster_tile_reuse_secs: u64,
 }
 
 impl Default for ApiConfig {
@@ -144,6 +148,7 @@ impl Default for ApiConfig {
             open_data_presign_secs: 0,
             quality_interval_secs: 300,
             quality_miner_gauges: 256,
+            cluster_tile_reuse_secs: 60,
         }
     }
 }

@@ -25,8 +25,8 @@ pub struct AppState {
     pub readiness: Mutex<Option<(Instant, Readiness)>>,
     /// The last statistics, per consensus version asked for ("" for the live one).
     pub stats: Mutex<HashMap<String, (Instant, DatabaseStats)>>,
-    /// Cluster tiles by ETag (see `crate::tiles`).
-    pub tiles: Mutex<HashMap<String, axum::body::Bytes>>,
+    /// Cluster tiles by build and place: when computed, their ETag and bytes (see `crate::tiles`).
+    pub tiles: Mutex<HashMap<String, (Instant, String, axum::body::Bytes)>>,
     /// The last data-quality figures, per area and page asked for.
     pub quality: Mutex<HashMap<String, (Instant, crate::quality::Quality)>>,
     /// The miners whose `resi_miner_*` gauges were exported last (see `crate::anomalies`).

@@ -6,7 +6,8 @@
 //! its checkpoints, so a client or CDN revalidates for the price of one small query. Tiles are
 //! not counted against the per-client quota (a map asks for dozens at a time): a points tile is
 //! one bounded index scan, and cluster tiles, whose cost grows with the listings under them, are
-//! kept in memory per build position, so asking again for a low-zoom tile costs nothing.
+//! kept in memory and computed again at most once every `api.cluster_tile_reuse_secs` (60) while
+//! the build moves, so asking again for a low-zoom tile costs nothing.
 
 use std::collections::HashMap;
 use std::f64::consts::PI;
@@ -30,6 +31,7 @@ pub const MAX_POINTS: i64 = 20_000;
 pub const GRID: f64 = 32.0;
 /// Cluster tiles kept in memory at most (then the cache starts again empty).
 const CACHED_TILES: usize = 4_096;
+
 /// Tile coordinates per side (the spec's usual extent).
 const EXTENT: u32 = 4_096;
 /// Points this far outside the tile (in tile units) are kept, so that symbols at an edge are
@@ -300,16 +302,22 @@ pub async fn tile(
         .await?
         .get(0);
         let etag = format!("\"{version}-{position}-{z}-{x}-{file}\"");
+        let place_key = format!("{version}/{z}/{x}/{file}");
+        let not_modified = |etag: &str| {
+            headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|value| value.split(',').any(|tag| tag.trim() == etag))
+        };
         if z < POINTS_FROM_ZOOM
-            && let Some(body) = state.tiles.lock().await.get(&etag)
+            && let Some((at, cached_etag, body)) = state.tiles.lock().await.get(&place_key)
+            && (*cached_etag == etag
+                || at.elapsed().as_secs() < state.config.cluster_tile_reuse_secs)
         {
-            return Ok((etag, Some(body.clone())));
+            let body = (!not_modified(cached_etag)).then(|| body.clone());
+            return Ok((cached_etag.clone(), body));
         }
-        if headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.split(',').any(|tag| tag.trim() == etag))
-        {
+        if not_modified(&etag) {
             return Ok((etag, None));
         }
         let (west, south, east, north) = bounds.bounds();
@@ -397,7 +405,10 @@ pub async fn tile(
             if cache.len() >= CACHED_TILES {
                 cache.clear();
             }
-            cache.insert(etag.clone(), body.clone());
+            cache.insert(
+                place_key,
+                (std::time::Instant::now(), etag.clone(), body.clone()),
+            );
         }
         Ok((etag, Some(body)))
     })

@@ -66,7 +66,7 @@ enum Command {
         /// Fixed rates to offer, requests/s (the maximum is always run too).
         #[arg(long, value_delimiter = ',', default_value = "500,2000")]
         rates: Vec<u32>,
-        /// Which queries to run: zpid, zip, bbox, tile (a zoom-12 vector tile).
+        /// Which queries to run: zpid, zip, bbox, tile (a zoom-12 vector tile), clusters (low-zoom cluster tiles, once each, beside Postgres).
         #[arg(long, value_delimiter = ',', default_value = "zpid,zip,bbox")]
         queries: Vec<String>,
         /// Seconds of warm-up at the maximum rate before each query's runs (3 s left the bbox
