@@ -1,13 +1,32 @@
 //! The map page at `/`, in a real browser (Debian's Chromium, headless, driven by
 //! playwright-core) over the real stack.
 
-use crate::helpers::{Built, ZIPS, spawn_api};
+use crate::helpers::{Built, ZIPS, canonical, home, spawn_api};
 
 #[tokio::test]
 async fn the_map_shows_listings_a_click_shows_one_and_the_panel_agrees_with_the_api()
 -> anyhow::Result<()> {
     // Arrange
     let built = Built::new(40).await?;
+    // a listing of the zip code whose reported coordinates are a thousand miles off (a mistake
+    // the consensus kept): searching the zip code must still frame the zip code
+    let mut stray = home(41);
+    stray.zip = ZIPS[0];
+    (stray.latitude_e7, stray.longitude_e7) = (423_400_000, -711_400_000);
+    built
+        .stack
+        .publish(
+            &built.stack.topics().attestations(),
+            &[resi_tests::events::report(
+                "5Honest1",
+                ("stray", 0),
+                chrono::Utc::now().timestamp_micros(),
+                0.9,
+                canonical(&stray, stray.price),
+            )],
+        )
+        .await?;
+    built.caught_up().await?;
     let api = spawn_api(&built.api_config()).await?;
     let base = format!("http://{}/", api.address);
     let artifacts = resi_tests::workspace_root().join("target/test-artifacts");

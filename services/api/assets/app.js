@@ -127,8 +127,14 @@ document.getElementById("search").addEventListener("submit", async (event) => {
   const zip = document.getElementById("zip").value.trim();
   if (!/^[0-9]{5}$/.test(zip)) return;
   const page = await json(`/api/listings/${zip}?limit=500&attestations=0`);
-  const points = page.listings.filter((each) => each.latitude != null && each.longitude != null);
-  if (points.length === 0) return;
+  const located = page.listings.filter((each) => each.latitude != null && each.longitude != null);
+  if (located.length === 0) return;
+  // a zip code is a few kilometres across: a listing far from the median is one whose reported
+  // coordinates (or zip code) are wrong, and must not drag the view to the middle of nowhere
+  const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const centre = [median(located.map((each) => each.longitude)), median(located.map((each) => each.latitude))];
+  const points = located.filter((each) =>
+    Math.abs(each.longitude - centre[0]) <= 0.5 && Math.abs(each.latitude - centre[1]) <= 0.5);
   const bounds = new maplibregl.LngLatBounds();
   points.forEach((each) => bounds.extend([each.longitude, each.latitude]));
   // close enough to draw listings as points (tiles cluster below zoom 12)
