@@ -86,7 +86,8 @@ async function showListing(zpid) {
   text("detail-summary",
     `${zpid} · ${money(detail.consensus.price)} · ${detail.consensus.home_status || "—"} · ` +
     `consensus ${percent(consensus.consensus_score)} (${consensus.confidence_level}) from ` +
-    `${consensus.unique_miners} miners · ${consensus.consensus_algorithm} ${consensus.consensus_version}`);
+    `${consensus.unique_miners} ${consensus.unique_miners === 1 ? "miner" : "miners"} · ` +
+    `build ${consensus.consensus_version} (algorithm ${consensus.consensus_algorithm})`);
   const body = document.querySelector("#detail-fields tbody");
   body.replaceChildren();
   for (const [field, value] of Object.entries(consensus.fields)) {
