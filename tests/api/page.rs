@@ -70,6 +70,10 @@ async fn the_map_shows_listings_a_click_shows_one_and_the_panel_agrees_with_the_
         seen["rendered"].as_u64().is_some_and(|points| points > 0),
         "{seen}"
     );
+    // county borders: not fetched over the whole country, fetched once zoomed in
+    assert_eq!(seen["county_fetches_at_start"], 0, "{seen}");
+    assert_eq!(seen["county_fetches"], 1, "{seen}");
+    assert_eq!(seen["counties_loaded"], true, "{seen}");
     // the clicked listing's panel shows its consensus as the API gives it
     let zpid = seen["zpid"].as_str().unwrap_or_default();
     let detail = api.ok(&format!("/api/listing/{zpid}")).await?;

@@ -12,7 +12,7 @@ const browser = await chromium.launch({
   executablePath: process.env.RESI_CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"],
 });
-const result = { errors: [], tiles: 0 };
+const result = { errors: [], tiles: 0, county_fetches: 0 };
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on("pageerror", (error) => result.errors.push(String(error)));
@@ -24,6 +24,7 @@ try {
     const url = new URL(request.url());
     if (url.origin !== new URL(base).origin) result.errors.push(`fetched elsewhere: ${url}`);
     if (url.pathname.startsWith("/tiles/")) result.tiles += 1;
+    if (url.pathname === "/assets/us-counties.geojson") result.county_fetches += 1;
   });
   await page.goto(base, { waitUntil: "load" });
   const idle = () => page.waitForFunction(
@@ -32,6 +33,7 @@ try {
   await idle();
   result.clusters = await page.evaluate(
     () => window.resiMap.queryRenderedFeatures({ layers: ["clusters"] }).length);
+  result.county_fetches_at_start = result.county_fetches;
 
   // the quality panel, once filled
   await page.waitForFunction(() => document.getElementById("quality-listings").textContent !== "…", null, { timeout: 30000 });
@@ -57,6 +59,10 @@ try {
   await idle();
   await page.waitForFunction(
     () => window.resiMap.queryRenderedFeatures({ layers: ["listings"] }).length > 0, null, { timeout: 30000 });
+  // zoomed in, the county borders are loaded too
+  await page.waitForFunction(
+    () => window.resiMap.getSource("counties") && window.resiMap.isSourceLoaded("counties"), null, { timeout: 30000 });
+  result.counties_loaded = true;
   const target = await page.evaluate(() => {
     const map = window.resiMap;
     const features = map.queryRenderedFeatures({ layers: ["listings"] });

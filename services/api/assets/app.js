@@ -50,6 +50,17 @@ const map = new maplibregl.Map({
 map.addControl(new maplibregl.NavigationControl(), "top-left");
 window.resiMap = map;
 
+// county borders (half a megabyte) are fetched only once someone zooms in to where they help
+const COUNTIES_FROM_ZOOM = 5;
+function addCounties() {
+  if (map.getZoom() < COUNTIES_FROM_ZOOM || map.getSource("counties")) return;
+  map.addSource("counties", { type: "geojson", data: "/assets/us-counties.geojson" });
+  map.addLayer({ id: "counties", type: "line", source: "counties", minzoom: COUNTIES_FROM_ZOOM,
+    paint: { "line-color": "#b4bccb", "line-width": 0.5 } }, "borders");
+}
+map.on("zoomend", addCounties);
+map.on("load", addCounties);
+
 document.getElementById("colour").addEventListener("change", (event) => {
   const colours = event.target.value === "confidence" ? CONFIDENCE_COLOURS : PRICE_COLOURS;
   map.setPaintProperty("listings", "circle-color", colours);

@@ -14,7 +14,7 @@ const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; worker-src 'se
     frame-ancestors 'none'";
 
 /// (name, content type, bytes) of every asset.
-const ASSETS: [(&str, &str, &[u8]); 6] = [
+const ASSETS: [(&str, &str, &[u8]); 7] = [
     (
         "app.js",
         "text/javascript; charset=utf-8",
@@ -44,6 +44,11 @@ const ASSETS: [(&str, &str, &[u8]); 6] = [
         "us-borders.geojson",
         "application/geo+json",
         include_bytes!("../assets/us-borders.geojson"),
+    ),
+    (
+        "us-counties.geojson",
+        "application/geo+json",
+        include_bytes!("../assets/us-counties.geojson"),
     ),
 ];
 
