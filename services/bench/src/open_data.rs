@@ -19,11 +19,13 @@ pub(crate) async fn bench_open_data(listings: u64) -> anyhow::Result<()> {
         .await
         .context("failed to clear earlier runs")?;
 
-    // the peer: the same rows, in the same order, as text straight out of Postgres
+    // the peer: the same rows, in the same order, as text straight out of Postgres (the
+    // validation columns as the export has them without a scores version)
     let started = Instant::now();
     let stream = client
         .copy_out(
-            "COPY (SELECT c.*, l.first_seen_at FROM consensus_v1.consensus_listings c
+            "COPY (SELECT c.*, l.first_seen_at, false, NULL::float8, NULL::timestamptz
+                   FROM consensus_v1.consensus_listings c
                    LEFT JOIN listing_v1.listings l USING (listing_id)
                    ORDER BY c.state, c.zip_code COLLATE \"C\", c.listing_id COLLATE \"C\")
              TO STDOUT",
