@@ -1,7 +1,7 @@
 //! The map page at `/`, in a real browser (Debian's Chromium, headless, driven by
 //! playwright-core) over the real stack.
 
-use crate::helpers::{Built, ZIPS, canonical, home, spawn_api};
+use crate::helpers::{Built, ZIPS, home, spawn_api};
 
 #[tokio::test]
 async fn the_map_shows_listings_a_click_shows_one_and_the_panel_agrees_with_the_api()
@@ -13,20 +13,7 @@ async fn the_map_shows_listings_a_click_shows_one_and_the_panel_agrees_with_the_
     let mut stray = home(41);
     stray.zip = ZIPS[0];
     (stray.latitude_e7, stray.longitude_e7) = (423_400_000, -711_400_000);
-    built
-        .stack
-        .publish(
-            &built.stack.topics().attestations(),
-            &[resi_tests::events::report(
-                "5Honest1",
-                ("stray", 0),
-                chrono::Utc::now().timestamp_micros(),
-                0.9,
-                canonical(&stray, stray.price),
-            )],
-        )
-        .await?;
-    built.caught_up().await?;
+    built.report_now("stray", &stray).await?;
     let api = spawn_api(&built.api_config()).await?;
     let base = format!("http://{}/", api.address);
     let artifacts = resi_tests::workspace_root().join("target/test-artifacts");

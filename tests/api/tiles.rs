@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Built, canonical, home, spawn_api};
+use crate::helpers::{Built, home, spawn_api};
 
 /// The XYZ tile holding a point at `zoom`.
 fn tile_of(zoom: u32, longitude: f64, latitude: f64) -> (u32, u32) {
@@ -115,20 +115,7 @@ async fn tiles_hold_the_consensus_as_points_up_close_and_clusters_from_afar() ->
     assert_eq!(eager.bytes_with(&far, &[]).await?.2, far_tile);
     // Act: a new listing arrives and the build moves on
     let newcomer = home(40);
-    built
-        .stack
-        .publish(
-            &built.stack.topics().attestations(),
-            &[resi_tests::events::report(
-                "5Honest1",
-                ("late", 0),
-                chrono::Utc::now().timestamp_micros(),
-                0.9,
-                canonical(&newcomer, newcomer.price),
-            )],
-        )
-        .await?;
-    built.caught_up().await?;
+    built.report_now("late", &newcomer).await?;
     // Assert: the default API reuses its far tile for a minute (same ETag, same counts) ...
     let (_, reused_headers, reused_body) = api.bytes_with(&far, &[]).await?;
     assert_eq!(reused_headers["etag"], far_headers["etag"]);
