@@ -119,6 +119,12 @@ async fn the_map_shows_listings_a_click_shows_one_and_the_panel_agrees_with_the_
         .unwrap_or_default();
     assert!(!want.is_empty(), "{quality}");
     assert_eq!(shown, want, "{seen}");
+    // no reference data in this database: nothing to check coordinates against
+    assert_eq!(
+        quality["location"]["misplaced_share"],
+        serde_json::Value::Null
+    );
+    assert_eq!(seen["quality_misplaced"], "—", "{seen}");
     assert_eq!(
         seen["quality_anomalies"],
         format!(

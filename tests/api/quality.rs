@@ -139,6 +139,61 @@ async fn quality_counts_what_the_consensus_holds_and_sees_a_listing_go_stale() -
     let docs = api.ok("/openapi.json").await?;
     assert!(docs["paths"]["/api/quality"].is_object());
 
+    // Arrange: the zip codes' reference points (`resi zipcodes import` in production), and a
+    // listing of 78702 whose coordinates are Boston's
+    let client = built.stack.pool.get().await?;
+    for zip in ZIPS {
+        client
+            .execute(
+                "INSERT INTO zipcodes VALUES ($1, 'STANDARD', true, 'TX', 'Austin', 'Travis County', 30.27, -97.74)",
+                &[&zip],
+            )
+            .await?;
+    }
+    let mut stray = crate::helpers::home(41);
+    stray.zip = ZIPS[1];
+    (stray.latitude_e7, stray.longitude_e7) = (423_400_000, -711_400_000);
+    built.report_now("stray", &stray).await?;
+    // Act
+    let located = api.ok("/api/quality").await?;
+    // Assert: every listing is checked, the stray one alone is misplaced, in its zip code
+    let listings = located["listings"].as_i64().unwrap_or_default();
+    assert_eq!(listings, total + 1);
+    assert_eq!(
+        located["location"]["checked"].as_i64(),
+        Some(listings),
+        "{located}"
+    );
+    assert_eq!(located["location"]["misplaced"], 1, "{located}");
+    assert_eq!(
+        located["location"]["misplaced_share"].as_f64(),
+        Some(1.0 / listings as f64)
+    );
+    let misplaced_by_zip: Vec<(String, i64)> = located["zipcodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|zip| {
+            (
+                zip["zip_code"].as_str().unwrap_or_default().to_owned(),
+                zip["misplaced"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        misplaced_by_zip,
+        ZIPS.iter()
+            .map(|zip| ((*zip).to_owned(), i64::from(*zip == ZIPS[1])))
+            .collect::<Vec<_>>()
+    );
+    let metrics = api.get("/metrics").await?.text;
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("resi_quality_misplaced_share 0.0")),
+        "{metrics}"
+    );
+
     api.stop().await?;
     resi_tests::stack::stop(vec![built.projector]).await
 }

@@ -42,6 +42,7 @@ try {
   result.quality_states = await page.$$eval("#quality-states tbody tr", (rows) =>
     rows.map((row) => [...row.cells].map((cell) => cell.textContent)));
   result.quality_anomalies = await page.textContent("#quality-anomalies");
+  result.quality_misplaced = await page.textContent("#quality-misplaced");
 
   // search a zip code: the map frames it and draws its listings as points
   await page.fill("#zip", zip);

@@ -166,6 +166,7 @@ async function showQuality() {
   text("quality-hours", quality.freshness.median_hours == null ? "—" : quality.freshness.median_hours.toFixed(1));
   text("quality-stale", percent(quality.freshness.stale_share));
   text("quality-completeness", percent(quality.mean_completeness));
+  text("quality-misplaced", percent(quality.location.misplaced_share));
   text("quality-score", quality.agreement.median_score == null ? "—" : quality.agreement.median_score.toFixed(3));
   text("quality-version", quality.consensus_version);
   const levels = document.getElementById("quality-levels");

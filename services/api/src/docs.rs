@@ -89,6 +89,7 @@ use crate::{
         quality::Agreement,
         quality::ZipQuality,
         quality::StateQuality,
+        quality::Location,
         quality::Quality,
         anomalies::MinerSignals,
         anomalies::MinerAnomalies,

@@ -89,6 +89,23 @@ pub struct Agreement {
     pub low: i64,
 }
 
+/// Listings whose coordinates lie farther than this from their zip code's reference point count
+/// as misplaced: farther than any zip code area stretches from its point, so the zip code or the
+/// coordinates are wrong.
+pub const MISPLACED_KM: f64 = 100.0;
+
+/// Where an area's listings are, against the zip-code reference data.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Location {
+    /// Listings with coordinates and a zip code the reference data knows (`resi zipcodes
+    /// import`).
+    pub checked: i64,
+    /// Of those, listings more than 100 km from their zip code's reference point.
+    pub misplaced: i64,
+    /// `misplaced / checked`.
+    pub misplaced_share: Option<f64>,
+}
+
 /// One zip code's coverage.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ZipQuality {
@@ -104,6 +121,8 @@ pub struct ZipQuality {
     pub median_score: Option<f64>,
     /// Share of its listings stale (over 168 hours).
     pub stale_share: Option<f64>,
+    /// Its listings more than 100 km from its reference point.
+    pub misplaced: i64,
 }
 
 /// One state's coverage.
@@ -147,6 +166,8 @@ pub struct Quality {
     pub mean_completeness: Option<f64>,
     /// Consensus scores.
     pub agreement: Agreement,
+    /// Coordinates against the zip codes' reference points.
+    pub location: Location,
     /// The area's zip codes, by zip code (a page: `limit`, `offset`).
     pub zipcodes: Vec<ZipQuality>,
     /// Zip codes in the area in all.
@@ -167,6 +188,15 @@ pub struct Quality {
 pub fn quality_sql(consensus: &str, epochs: Option<&str>) -> [String; 3] {
     let area = "($1::text IS NULL OR c.state = $1) AND ($2::text IS NULL OR c.zip_code = $2)";
     let hours = "extract(epoch FROM now() - c.last_reported_at)::float8 / 3600.0";
+    // an equirectangular distance: exact enough at 100 km
+    let misplaced = format!(
+        "sqrt(power((c.latitude_e7 / 1e7 - z.latitude) * 111.2, 2)
+              + power((c.longitude_e7 / 1e7 - z.longitude) * 111.2 * cos(radians(z.latitude)), 2))
+         > {MISPLACED_KM}"
+    );
+    let checked =
+        "c.latitude_e7 IS NOT NULL AND c.longitude_e7 IS NOT NULL AND z.latitude IS NOT NULL
+                   AND z.longitude IS NOT NULL";
     let fields: Vec<String> = FIELDS
         .iter()
         .map(|(_, test)| format!("avg(({test})::int)::float8"))
@@ -192,16 +222,22 @@ pub fn quality_sql(consensus: &str, epochs: Option<&str>) -> [String; 3] {
                     count(*) FILTER (WHERE c.consensus_score >= 0.6 AND c.consensus_score < 0.8),
                     count(*) FILTER (WHERE c.consensus_score < 0.6),
                     count(DISTINCT c.zip_code),
-                    {}
-             FROM {consensus}.consensus_listings c WHERE {area}",
+                    {},
+                    count(*) FILTER (WHERE {checked}),
+                    count(*) FILTER (WHERE {checked} AND {misplaced})
+             FROM {consensus}.consensus_listings c
+             LEFT JOIN zipcodes z ON z.zipcode = c.zip_code
+             WHERE {area}",
             fields.join(", ")
         ),
         format!(
             "SELECT c.zip_code, count(*),
                     percentile_cont(0.5) WITHIN GROUP (ORDER BY c.consensus_score),
                     avg(({hours} > {STALE_HOURS})::int)::float8,
-                    {expected}
+                    {expected},
+                    count(*) FILTER (WHERE {checked} AND {misplaced})
              FROM {consensus}.consensus_listings c
+             LEFT JOIN zipcodes z ON z.zipcode = c.zip_code
              WHERE {area} AND c.zip_code IS NOT NULL
              GROUP BY c.zip_code ORDER BY c.zip_code LIMIT $3 OFFSET $4"
         ),
@@ -304,6 +340,15 @@ async fn compute(
             },
             completeness,
             mean_completeness,
+            location: {
+                let checked: i64 = totals.get(10 + FIELDS.len());
+                let misplaced: i64 = totals.get(11 + FIELDS.len());
+                Location {
+                    checked,
+                    misplaced,
+                    misplaced_share: (checked > 0).then(|| misplaced as f64 / checked as f64),
+                }
+            },
             agreement: Agreement {
                 median_score: totals.get(4),
                 mean_score: totals.get(5),
@@ -326,6 +371,7 @@ async fn compute(
                         expected_listings: expected,
                         median_score: row.get(2),
                         stale_share: row.get(3),
+                        misplaced: row.get(5),
                     }
                 })
                 .collect(),
@@ -348,6 +394,10 @@ fn export(quality: &Quality) {
             quality.agreement.median_score,
         ),
         ("resi_quality_completeness", quality.mean_completeness),
+        (
+            "resi_quality_misplaced_share",
+            quality.location.misplaced_share,
+        ),
     ];
     for (name, value) in gauges {
         if let Some(value) = value {
