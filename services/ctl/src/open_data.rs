@@ -474,30 +474,13 @@ async fn stream(
 }
 
 /// The live version of `projection`: (version, schema).
-async fn live(transaction: &Transaction<'_>, projection: &str) -> anyhow::Result<(String, String)> {
-    live_if_built(transaction, projection)
+async fn live(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    projection: &str,
+) -> anyhow::Result<(String, String)> {
+    resi_runtime::postgres::live_version(transaction, projection)
         .await?
         .with_context(|| format!("no live {projection} version to export"))
-}
-
-/// The live version of `projection`, if one is.
-async fn live_if_built(
-    transaction: &Transaction<'_>,
-    projection: &str,
-) -> anyhow::Result<Option<(String, String)>> {
-    let Some(row) = transaction
-        .query_opt(
-            "SELECT version, schema_name FROM projection_versions
-              WHERE projection = $1 AND status = 'live'",
-            &[&projection],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let schema: String = row.get(1);
-    resi_runtime::postgres::plain_identifier(&schema)?;
-    Ok(Some((row.get(0), schema)))
 }
 
 /// The validation columns of the snapshot's listings and of the attestations (`a`), from the
@@ -564,7 +547,7 @@ pub async fn snapshot(
         .context("failed to begin the export's transaction")?;
     let (version, consensus) = live(&transaction, "consensus").await?;
     let (listing_version, listing) = live(&transaction, "listing").await?;
-    let scores = live_if_built(&transaction, "scores").await?;
+    let scores = resi_runtime::postgres::live_version(&transaction, "scores").await?;
     let [
         (listing_validation, listing_validation_join),
         (attestation_validation, attestation_validation_join),

@@ -94,7 +94,7 @@ pub async fn fold(
     let mut days: BTreeMap<(String, i32), MinerDay> = BTreeMap::new();
     let mut touched = std::collections::BTreeSet::new();
     for event in &new_events {
-        let day = utc_day(event.event_time.as_micros());
+        let day = event.event_time.utc_day();
         match &event.payload {
             EventPayload::UploadParsed(parsed) => {
                 let submission = Submission::of(parsed, event.event_time.as_micros());
@@ -259,17 +259,6 @@ pub async fn fold(
             .context("failed to write miner rejections")?;
     }
     Ok(new_events.len())
-}
-
-const DAY_MICROS: i64 = 86_400_000_000;
-
-/// Days since 1970-01-01 (UTC) of a time in microseconds.
-fn utc_day(micros: i64) -> i32 {
-    i32::try_from(micros.div_euclid(DAY_MICROS)).unwrap_or(if micros < 0 {
-        i32::MIN
-    } else {
-        i32::MAX
-    })
 }
 
 /// What one batch adds to a miner's day.

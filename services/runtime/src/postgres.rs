@@ -123,18 +123,30 @@ pub async fn live_schema(
     client: &impl deadpool_postgres::GenericClient,
     projection: &str,
 ) -> anyhow::Result<Option<String>> {
-    let schema: Option<String> = client
+    Ok(live_version(client, projection)
+        .await?
+        .map(|(_, schema)| schema))
+}
+
+/// `projection`'s live version and its schema (checked as [`live_schema`]'s), if it has one.
+pub async fn live_version(
+    client: &impl deadpool_postgres::GenericClient,
+    projection: &str,
+) -> anyhow::Result<Option<(String, String)>> {
+    let Some(row) = client
         .query_opt(
-            "SELECT schema_name FROM projection_versions WHERE projection = $1 AND status = 'live'",
+            "SELECT version, schema_name FROM projection_versions
+              WHERE projection = $1 AND status = 'live'",
             &[&projection],
         )
         .await
         .with_context(|| format!("failed to look up the live {projection} version"))?
-        .map(|row| row.get(0));
-    if let Some(schema) = &schema {
-        plain_identifier(schema)?;
-    }
-    Ok(schema)
+    else {
+        return Ok(None);
+    };
+    let schema: String = row.get(1);
+    plain_identifier(&schema)?;
+    Ok(Some((row.get(0), schema)))
 }
 
 /// Checks that `schema`, about to be put into SQL, is a plain identifier (letters, digits,
