@@ -256,12 +256,14 @@ pub fn quality_sql(consensus: &str, epochs: Option<&str>) -> [String; 3] {
     ]
 }
 
-/// The figures of an area.
+/// The figures of an area, and for the network every active miner's signals (none before the
+/// trust projection is built). Without a `page` (the gauges' refresh) the zip codes and states,
+/// which only answers show, are not computed.
 async fn compute(
     state: &AppState,
     area: (Option<String>, Option<String>),
-    (limit, offset): (i64, i64),
-) -> ApiResult<Quality> {
+    page: Option<(i64, i64)>,
+) -> ApiResult<(Quality, Option<Vec<crate::anomalies::MinerSignals>>)> {
     db::read(&state.pool, None, async |transaction, schemas| {
         let consensus = schemas.consensus()?;
         let [totals_sql, zips_sql, states_sql] = quality_sql(consensus, schemas.epochs().ok());
@@ -273,13 +275,18 @@ async fn compute(
             &[area_state, area_zip],
         )
         .await?;
-        let zips = db::query(
-            transaction,
-            "quality.zipcodes",
-            &zips_sql,
-            &[area_state, area_zip, &limit, &offset],
-        )
-        .await?;
+        let zips = match page {
+            Some((limit, offset)) => {
+                db::query(
+                    transaction,
+                    "quality.zipcodes",
+                    &zips_sql,
+                    &[area_state, area_zip, &limit, &offset],
+                )
+                .await?
+            }
+            None => Vec::new(),
+        };
         let completeness: BTreeMap<String, f64> = FIELDS
             .iter()
             .enumerate()
@@ -289,8 +296,8 @@ async fn compute(
                     .map(|share| ((*name).to_owned(), share))
             })
             .collect();
-        let states = match &area {
-            (None, None) => Some(
+        let states = match (&area, page) {
+            ((None, None), Some(_)) => Some(
                 db::query(transaction, "quality.states", &states_sql, &[])
                     .await?
                     .iter()
@@ -313,16 +320,18 @@ async fn compute(
             ),
             _ => None,
         };
-        let miners = match (&area, schemas.trust()) {
+        let signals = match (&area, schemas.trust()) {
             ((None, None), Ok(trust)) => {
-                let (day, signals) = crate::anomalies::read(transaction, trust, None).await?;
-                Some(crate::anomalies::MinerAnomalies::of(day, &signals))
+                Some(crate::anomalies::read(transaction, trust, None).await?)
             }
             _ => None,
         };
+        let miners = signals
+            .as_ref()
+            .map(|(day, signals)| crate::anomalies::MinerAnomalies::of(*day, signals));
         let mean_completeness = (!completeness.is_empty())
             .then(|| completeness.values().sum::<f64>() / completeness.len() as f64);
-        Ok(Quality {
+        let quality = Quality {
             scope: match &area {
                 (_, Some(_)) => "zip",
                 (Some(_), None) => "state",
@@ -377,7 +386,8 @@ async fn compute(
                 .collect(),
             states,
             miners,
-        })
+        };
+        Ok((quality, signals.map(|(_, signals)| signals)))
     })
     .await
 }
@@ -409,22 +419,30 @@ fn export(quality: &Quality) {
 /// Recomputes the network's figures and the miners' signals for the gauges (the API's janitor
 /// calls it every `api.quality_interval_secs`).
 pub async fn refresh(state: &AppState) {
-    match compute(state, (None, None), (1, 0)).await {
-        Ok(quality) => export(&quality),
-        // nothing to measure before the first consensus version is built
-        Err(crate::error::ApiError::NotBuilt(_)) => {}
-        Err(error) => tracing::warn!(%error, "could not compute the data-quality gauges"),
-    }
-    let signals = db::read(&state.pool, None, async |transaction, schemas| {
-        crate::anomalies::read(transaction, schemas.trust()?, None).await
-    })
-    .await;
+    let signals = match compute(state, (None, None), None).await {
+        Ok((quality, signals)) => {
+            export(&quality);
+            Ok(signals)
+        }
+        // the miners' signals need only the trust projection: read them on their own
+        Err(error) => {
+            // nothing to measure before the first consensus version is built
+            if !matches!(error, crate::error::ApiError::NotBuilt(_)) {
+                tracing::warn!(%error, "could not compute the data-quality gauges");
+            }
+            db::read(&state.pool, None, async |transaction, schemas| {
+                crate::anomalies::read(transaction, schemas.trust()?, None).await
+            })
+            .await
+            .map(|(_, signals)| Some(signals))
+        }
+    };
     match signals {
-        Ok((_, signals)) => {
+        Ok(Some(signals)) => {
             let mut exported = state.exported_miners.lock().await;
             crate::anomalies::export(&signals, state.config.quality_miner_gauges, &mut exported);
         }
-        Err(crate::error::ApiError::NotBuilt(_)) => {}
+        Ok(None) | Err(crate::error::ApiError::NotBuilt(_)) => {}
         Err(error) => tracing::warn!(%error, "could not compute the miners' anomaly signals"),
     }
 }
@@ -438,15 +456,6 @@ fn state_code(value: String) -> ApiResult<String> {
             "state",
             "a two-letter state code in capitals, e.g. TX",
         ))
-    }
-}
-
-/// A zip code: five digits.
-fn zip_code(value: String) -> ApiResult<String> {
-    if value.len() == 5 && value.bytes().all(|byte| byte.is_ascii_digit()) {
-        Ok(value)
-    } else {
-        Err(crate::error::ApiError::bad("zip", "five digits"))
     }
 }
 
@@ -474,7 +483,10 @@ pub async fn quality(
 ) -> ApiResult<Json<Quality>> {
     let mut params = Params::parse(query.as_deref())?;
     let area_state = params.text("state").map(state_code).transpose()?;
-    let zip = params.text("zip").map(zip_code).transpose()?;
+    let zip = params
+        .text("zip")
+        .map(|zip| crate::params::zip_code(&zip))
+        .transpose()?;
     let limit = params.integer("limit", 1, 500)?.unwrap_or(50);
     let offset = params.integer("offset", 0, 100_000)?.unwrap_or(0);
     params.finish()?;
@@ -491,7 +503,7 @@ pub async fn quality(
             return Ok(Json(quality.clone()));
         }
     }
-    let quality = compute(&state, (area_state, zip), (limit, offset)).await?;
+    let (quality, _) = compute(&state, (area_state, zip), Some((limit, offset))).await?;
     if quality.scope == "network" {
         export(&quality);
     }
