@@ -202,26 +202,30 @@ pub fn export(
         .iter()
         .map(|each| each.miner_hotkey.clone())
         .collect();
-    for gone in exported.difference(&now) {
-        for name in [
+    let set = |miner: &str, values: [f64; 4]| {
+        let names = [
             "resi_miner_rows_today",
             "resi_miner_rejection_rate_today",
             "resi_miner_rejection_rate_7d",
             "resi_miner_trust_drop",
-        ] {
-            metrics::gauge!(name, "miner" => gone.clone()).set(0.0);
+        ];
+        for (name, value) in names.into_iter().zip(values) {
+            metrics::gauge!(name, "miner" => miner.to_owned()).set(value);
         }
+    };
+    for gone in exported.difference(&now) {
+        set(gone, [0.0; 4]);
     }
     for each in chosen {
-        let miner = each.miner_hotkey.clone();
-        metrics::gauge!("resi_miner_rows_today", "miner" => miner.clone())
-            .set(each.rows_today as f64);
-        metrics::gauge!("resi_miner_rejection_rate_today", "miner" => miner.clone())
-            .set(each.rejection_rate_today.unwrap_or(0.0));
-        metrics::gauge!("resi_miner_rejection_rate_7d", "miner" => miner.clone())
-            .set(each.rejection_rate_7d.unwrap_or(0.0));
-        metrics::gauge!("resi_miner_trust_drop", "miner" => miner)
-            .set(each.trust_drop.unwrap_or(0.0));
+        set(
+            &each.miner_hotkey,
+            [
+                each.rows_today as f64,
+                each.rejection_rate_today.unwrap_or(0.0),
+                each.rejection_rate_7d.unwrap_or(0.0),
+                each.trust_drop.unwrap_or(0.0),
+            ],
+        );
     }
     *exported = now;
 }

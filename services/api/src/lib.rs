@@ -85,7 +85,8 @@ impl App {
             (None, 0) => open_data::Links::S3,
             (None, secs) => open_data::Links::Presigned(
                 resi_runtime::s3::client(&config.s3).await,
-                Duration::from_secs(secs),
+                aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(secs))
+                    .context("api.open_data_presign_secs is not a presigning expiry")?,
             ),
         };
         let state = Arc::new(AppState {

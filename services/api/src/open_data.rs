@@ -70,8 +70,8 @@ pub fn snapshots_sql() -> String {
 pub enum Links {
     /// `{base}/{key}` (a CDN or the bucket's website endpoint).
     Public(String),
-    /// A presigned GET of each object, valid this long.
-    Presigned(aws_sdk_s3::Client, std::time::Duration),
+    /// A presigned GET of each object, with this expiry.
+    Presigned(aws_sdk_s3::Client, aws_sdk_s3::presigning::PresigningConfig),
     /// `s3://{bucket}/{key}`.
     S3,
 }
@@ -81,23 +81,14 @@ impl Links {
     pub async fn url(&self, bucket: &str, key: &str) -> String {
         match self {
             Self::Public(base) => format!("{}/{key}", base.trim_end_matches('/')),
-            Self::Presigned(client, expiry) => {
-                let presigned = match aws_sdk_s3::presigning::PresigningConfig::expires_in(*expiry)
+            Self::Presigned(client, config) => {
+                match client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .presigned(config.clone())
+                    .await
                 {
-                    Ok(config) => {
-                        client
-                            .get_object()
-                            .bucket(bucket)
-                            .key(key)
-                            .presigned(config)
-                            .await
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "bad presigning expiry");
-                        return format!("s3://{bucket}/{key}");
-                    }
-                };
-                match presigned {
                     Ok(request) => request.uri().to_owned(),
                     // signing is local: only missing credentials fail it
                     Err(error) => {
