@@ -183,15 +183,28 @@ impl TileBounds {
         (z <= MAX_ZOOM && u64::from(x) < side && u64::from(y) < side).then_some(Self { z, x, y })
     }
 
-    fn side(self) -> f64 {
-        f64::from(1_u32 << self.z)
+    /// The tile holding a point at zoom `z`, when the zoom is served.
+    #[must_use]
+    pub fn containing(z: u32, longitude: f64, latitude: f64) -> Option<Self> {
+        let (world_x, world_y) = world(z.min(MAX_ZOOM), longitude, latitude);
+        // a point on the far edge belongs to the last tile
+        let last = f64::from((1_u32 << z.min(MAX_ZOOM)) - 1);
+        Self::new(
+            z,
+            world_x.floor().clamp(0.0, last) as u32,
+            world_y.floor().clamp(0.0, last) as u32,
+        )
+    }
+
+    /// Its column and row.
+    #[must_use]
+    pub fn column_row(self) -> (u32, u32) {
+        (self.x, self.y)
     }
 
     /// Tile coordinates (0..EXTENT inside the tile) of a point.
     fn project(self, longitude: f64, latitude: f64) -> (f64, f64) {
-        let latitude = latitude.clamp(-85.051_128_78, 85.051_128_78).to_radians();
-        let world_x = (longitude + 180.0) / 360.0 * self.side();
-        let world_y = (1.0 - (latitude.tan() + 1.0 / latitude.cos()).ln() / PI) / 2.0 * self.side();
+        let (world_x, world_y) = world(self.z, longitude, latitude);
         (
             (world_x - f64::from(self.x)) * f64::from(EXTENT),
             (world_y - f64::from(self.y)) * f64::from(EXTENT),
@@ -200,12 +213,12 @@ impl TileBounds {
 
     /// Longitude of a tile column edge (may be fractional).
     fn longitude(self, column: f64) -> f64 {
-        column / self.side() * 360.0 - 180.0
+        column / side(self.z) * 360.0 - 180.0
     }
 
     /// Latitude of a tile row edge (may be fractional).
     fn latitude(self, row: f64) -> f64 {
-        (PI * (1.0 - 2.0 * row / self.side()))
+        (PI * (1.0 - 2.0 * row / side(self.z)))
             .sinh()
             .atan()
             .to_degrees()
@@ -223,6 +236,20 @@ impl TileBounds {
             self.latitude(y - margin).min(85.06),
         )
     }
+}
+
+/// Tiles per side at zoom `z`.
+fn side(z: u32) -> f64 {
+    f64::from(1_u32 << z)
+}
+
+/// A point's place in tiles at zoom `z` (Web Mercator; latitudes clamped to its square).
+fn world(z: u32, longitude: f64, latitude: f64) -> (f64, f64) {
+    let latitude = latitude.clamp(-85.051_128_78, 85.051_128_78).to_radians();
+    (
+        (longitude + 180.0) / 360.0 * side(z),
+        (1.0 - (latitude.tan() + 1.0 / latitude.cos()).ln() / PI) / 2.0 * side(z),
+    )
 }
 
 /// The statements of a tile (`$1`–`$4` west, south, east, north in 1e-7 degrees): points, or
@@ -456,6 +483,8 @@ mod tests {
         // London at zoom 10 is tile 511/340 in the XYZ scheme
         let london = (-0.1276, 51.5072);
         let tile = TileBounds::new(10, 511, 340).expect("a tile");
+        let holding = TileBounds::containing(10, london.0, london.1).expect("a tile");
+        assert_eq!((holding.z, holding.x, holding.y), (10, 511, 340));
         let (x, y) = tile.project(london.0, london.1);
         assert!(
             (0.0..4096.0).contains(&x) && (0.0..4096.0).contains(&y),

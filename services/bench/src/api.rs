@@ -256,16 +256,6 @@ pub(crate) fn wrk(
 /// 120° W and every 0.5° from 26° N), so that the deeper zooms hold listings too.
 const CENTRE: (f64, f64) = (-100.8, 30.0);
 
-/// The XYZ tile holding a point at zoom `z`.
-fn tile_of(z: u32, (longitude, latitude): (f64, f64)) -> (u32, u32) {
-    let side = f64::from(1_u32 << z);
-    let latitude = latitude.to_radians();
-    let x = (longitude + 180.0) / 360.0 * side;
-    let y =
-        (1.0 - (latitude.tan() + 1.0 / latitude.cos()).ln() / std::f64::consts::PI) / 2.0 * side;
-    (x.floor() as u32, y.floor() as u32)
-}
-
 /// Cluster tiles (below zoom 12) over the middle of the data, one per zoom: the first request
 /// (computed), the same again (from the API's memory, median of 21), and the peer: Postgres
 /// running the tile's own aggregate for the same bounds (median of 3), so the ratio is what
@@ -288,7 +278,9 @@ async fn clusters(
         values[values.len() / 2]
     };
     for z in [0_u32, 2, 4, 6, 8, 10, 11] {
-        let (x, y) = tile_of(z, CENTRE);
+        let tile = resi_api::tiles::TileBounds::containing(z, CENTRE.0, CENTRE.1)
+            .context("a tile of the data")?;
+        let (x, y) = tile.column_row();
         let url = format!("http://{address}/tiles/{z}/{x}/{y}.mvt");
         let get = async || -> anyhow::Result<(f64, usize)> {
             let started = Instant::now();
@@ -306,9 +298,7 @@ async fn clusters(
         for _ in 0..21 {
             cached.push(get().await?.0);
         }
-        let bounds = resi_api::tiles::TileBounds::new(z, x, y)
-            .context("a tile of the data")?
-            .bounds();
+        let bounds = tile.bounds();
         let (west, south, east, north) = (
             bounds.0 * 1e7,
             bounds.1 * 1e7,
