@@ -266,56 +266,8 @@ async fn a_new_algorithm_is_scored_offline_against_the_truth_and_diffed() -> any
     };
     let scratch = tempfile::tempdir()?;
     let generated = scratch.path().join("generated");
-    let manifest = resi_datagen::generate(
-        &config,
-        &mut Sink::Local {
-            root: generated.clone(),
-        },
-    )
-    .await?;
-    let mut s3 = Sink::s3(stack.s3_client.clone(), stack.s3.bucket.clone());
-    let objects: Vec<_> = manifest
-        .objects
-        .iter()
-        .filter(|object| object.expected != Expected::Companion)
-        .collect();
-    for object in &manifest.objects {
-        s3.put(&object.key, std::fs::read(generated.join(&object.key))?)
-            .await?;
-    }
-    s3.finish().await?;
-    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
-    let parser = stack.spawn_parser(&stack.parser_config(0, 1)).await?;
-    stack
-        .wait_for(
-            &stack.topics.uploads(),
-            "every upload parsed",
-            |records: &[Record]| {
-                payloads(records)
-                    .filter(|payload| {
-                        matches!(
-                            payload,
-                            EventPayload::UploadParsed(_) | EventPayload::UploadRejected(_)
-                        )
-                    })
-                    .count()
-                    >= objects.len()
-            },
-        )
-        .await?;
-    parser.stop().await?;
-    bridge.stop().await?;
     // and a crafted listing: four miners reported last month's price, two today's
-    let crafted = crafted_listing();
-    let producer = resi_runtime::kafka::producer(&stack.kafka)?;
-    for event in &crafted {
-        let delivery =
-            resi_runtime::kafka::enqueue(&producer, &stack.topics.attestations(), event).await?;
-        resi_runtime::kafka::delivered(delivery).await?;
-    }
-    let attested = payloads(&stack.read_all(&stack.topics.attestations()).await?)
-        .filter(|payload| matches!(payload, EventPayload::ListingAttested(_)))
-        .count() as u64;
+    let attested = world_on_the_log(&stack, &config, &generated).await?;
 
     // Act: export the log, read it back with DuckDB
     let export = scratch.path().join("export");
@@ -481,6 +433,197 @@ async fn a_new_algorithm_is_scored_offline_against_the_truth_and_diffed() -> any
     let same = resi_lab::diff(&v1_path, &v1_path, None, 5, 3)?;
     assert!(same.changed_listings.is_empty() && same.fields.is_empty());
     Ok(())
+}
+
+#[tokio::test]
+async fn where_stale_reports_outlive_a_change_v1_and_v2_differ_on_exactly_the_changed_listings()
+-> anyhow::Result<()> {
+    // Arrange: a market that moves: rounds a week apart, a third of the listings changing, and
+    // miners that re-scrape a changed listing only one time in four, so the reports made before
+    // a change often outnumber those made after. Every miner reports what it sees, without
+    // mistakes, so that the only reason to disagree is time.
+    let stack = Harness::new().await?;
+    let config = GeneratorConfig {
+        seed: 43,
+        honest_miners: 8,
+        fake_price_miners: 0,
+        duplicate_miners: 0,
+        wrong_zip_miners: 0,
+        flood_miners: 0,
+        disagreement_rate: 0.0,
+        listings: 400,
+        areas: 4,
+        zips_per_miner: 3,
+        reports_per_listing: 4,
+        rounds: 4,
+        round_hours: 168,
+        change_rate: 0.3,
+        rescrape_rate: 0.25,
+        bad_inputs: false,
+        ..GeneratorConfig::default()
+    };
+    let scratch = tempfile::tempdir()?;
+    let generated = scratch.path().join("generated");
+    // and the crafted listing: four miners reported last month's price, two today's
+    world_on_the_log(&stack, &config, &generated).await?;
+    let export = scratch.path().join("export");
+    resi_lab::export(&stack.kafka, &export, &resi_lab::export::Slice::default()).await?;
+
+    // Act: decide with v1 and v2 (a week's half-life), score both, diff them
+    let registry = Registry::standard();
+    let truth_path = generated.join(resi_datagen::TRUTH_KEY);
+    let manifest_path = generated.join(resi_datagen::MANIFEST_KEY);
+    let mut scores = BTreeMap::new();
+    for name in ["v1", "v2", "v3"] {
+        let output = scratch.path().join(format!("{name}.parquet"));
+        resi_lab::run(
+            registry.build(name, &Params::new())?.as_ref(),
+            &export,
+            &output,
+        )?;
+        let scored = resi_lab::score(&output, &truth_path, Some((&manifest_path, &export)))?;
+        eprintln!("{}", table(name, &scored));
+        scores.insert(name, scored);
+    }
+    let (v1_path, v2_path) = (
+        scratch.path().join("v1.parquet"),
+        scratch.path().join("v2.parquet"),
+    );
+    let diffed = resi_lab::diff(&v1_path, &v2_path, Some(&export), 5, 3)?;
+
+    // Assert: the diff lists the crafted listing and otherwise only listings the generator
+    // changed, and on each of those v1 kept what the listing was before while v2 has what it
+    // is now: the reports that outnumber the change are older than it
+    let truths = resi_lab::score::read_truth(&truth_path)?;
+    let (v1, v2) = (
+        resi_lab::decisions::read(&v1_path)?,
+        resi_lab::decisions::read(&v2_path)?,
+    );
+    assert!(diffed.changed_listings.contains(&"2077".to_owned()));
+    let listed: Vec<&String> = diffed
+        .changed_listings
+        .iter()
+        .filter(|listing| *listing != "2077")
+        .collect();
+    for listing in &listed {
+        let truth = &truths[*listing];
+        assert!(truth.changed, "listing {listing} never changed");
+        for field in resi_lab::score::SCORED {
+            let key = ((*listing).clone(), (*field).to_owned());
+            let (a, b) = (
+                v1.get(&key).map(|decision| decision.value.as_str()),
+                v2.get(&key).map(|decision| decision.value.as_str()),
+            );
+            if a != b {
+                let right = |value: Option<&str>| {
+                    value.and_then(|value| resi_lab::score::right(field, value, truth))
+                };
+                assert_eq!(
+                    (right(a), right(b)),
+                    (Some(false), Some(true)),
+                    "listing {listing}, {field}: v1 {a:?}, v2 {b:?}"
+                );
+            }
+        }
+    }
+    // and conversely, every listing the generator changed on which v1 kept the old value and v2
+    // has the new one is listed: the diff is exactly those and the crafted listing
+    let right = |decisions: &resi_lab::decisions::Decisions, listing: &String, field: &str| {
+        let truth = &truths[listing];
+        decisions
+            .get(&(listing.clone(), field.to_owned()))
+            .and_then(|decision| resi_lab::score::right(field, &decision.value, truth))
+    };
+    let mut expected: std::collections::BTreeSet<&String> = truths
+        .iter()
+        .filter(|(listing, truth)| {
+            truth.changed
+                && resi_lab::score::SCORED.iter().any(|field| {
+                    (right(&v1, listing, field), right(&v2, listing, field))
+                        == (Some(false), Some(true))
+                })
+        })
+        .map(|(listing, _)| listing)
+        .collect();
+    let crafted = "2077".to_owned();
+    expected.insert(&crafted);
+    assert_eq!(
+        diffed
+            .changed_listings
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>(),
+        expected
+    );
+    assert!(
+        listed.len() >= 10,
+        "{} changed listings listed",
+        listed.len()
+    );
+    let (first, second) = (&scores["v1"], &scores["v2"]);
+    assert!(second.changed["price"].accuracy > first.changed["price"].accuracy);
+    for (field, tally) in &first.fields {
+        assert!(second.fields[field].accuracy >= tally.accuracy, "{field}");
+    }
+    Ok(())
+}
+
+/// Writes a generated world, uploads it, has bridge and parser put it on the log, and adds the
+/// crafted listing; returns how many attestations the log then holds.
+async fn world_on_the_log(
+    stack: &Harness,
+    config: &GeneratorConfig,
+    generated: &std::path::Path,
+) -> anyhow::Result<u64> {
+    let manifest = resi_datagen::generate(
+        config,
+        &mut Sink::Local {
+            root: generated.to_owned(),
+        },
+    )
+    .await?;
+    let mut s3 = Sink::s3(stack.s3_client.clone(), stack.s3.bucket.clone());
+    let objects: Vec<_> = manifest
+        .objects
+        .iter()
+        .filter(|object| object.expected != Expected::Companion)
+        .collect();
+    for object in &manifest.objects {
+        s3.put(&object.key, std::fs::read(generated.join(&object.key))?)
+            .await?;
+    }
+    s3.finish().await?;
+    let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
+    let parser = stack.spawn_parser(&stack.parser_config(0, 1)).await?;
+    stack
+        .wait_for(
+            &stack.topics.uploads(),
+            "every upload parsed",
+            |records: &[Record]| {
+                payloads(records)
+                    .filter(|payload| {
+                        matches!(
+                            payload,
+                            EventPayload::UploadParsed(_) | EventPayload::UploadRejected(_)
+                        )
+                    })
+                    .count()
+                    >= objects.len()
+            },
+        )
+        .await?;
+    parser.stop().await?;
+    bridge.stop().await?;
+    let producer = resi_runtime::kafka::producer(&stack.kafka)?;
+    for event in &crafted_listing() {
+        let delivery =
+            resi_runtime::kafka::enqueue(&producer, &stack.topics.attestations(), event).await?;
+        resi_runtime::kafka::delivered(delivery).await?;
+    }
+    Ok(
+        payloads(&stack.read_all(&stack.topics.attestations()).await?)
+            .filter(|payload| matches!(payload, EventPayload::ListingAttested(_)))
+            .count() as u64,
+    )
 }
 
 /// Listing 2077: four miners reported last month's price and status, two report today's.

@@ -260,9 +260,12 @@ pub struct GenerateArgs {
     /// Miners reporting each listing.
     #[arg(long)]
     pub reports_per_listing: Option<usize>,
-    /// Upload rounds, two hours apart.
+    /// Upload rounds.
     #[arg(long)]
     pub rounds: Option<usize>,
+    /// Hours between rounds (2, the network's cadence, by default).
+    #[arg(long)]
+    pub round_hours: Option<usize>,
     /// When the first round starts (RFC 3339, e.g. 2026-12-03T00:00:00Z); by default a fixed
     /// day, so that a seed gives byte-identical files whenever it runs.
     #[arg(long)]
@@ -273,6 +276,9 @@ pub struct GenerateArgs {
     /// Share of listings that genuinely change.
     #[arg(long)]
     pub change_rate: Option<f64>,
+    /// Probability that a miner re-scrapes a listing it reported after the listing changes.
+    #[arg(long)]
+    pub rescrape_rate: Option<f64>,
     /// Probability of a missing optional value.
     #[arg(long)]
     pub null_rate: Option<f64>,
@@ -333,9 +339,11 @@ impl GenerateArgs {
             zips_per_miner,
             reports_per_listing,
             rounds,
+            round_hours,
             start,
             disagreement_rate,
             change_rate,
+            rescrape_rate,
             null_rate,
             fake_price_miners,
             duplicate_miners,

@@ -98,14 +98,20 @@ pub struct GeneratorConfig {
     pub zips_per_miner: usize,
     /// How many miners report each listing (overlap), capped at the number of miners.
     pub reports_per_listing: usize,
-    /// Upload rounds, two hours apart (mainnet cadence).
+    /// Upload rounds.
     pub rounds: usize,
+    /// Hours between rounds: 2 is the network's cadence; days or weeks make a world in which a
+    /// listing's reports span enough time for recency to matter.
+    pub round_hours: usize,
     /// Start of the first round.
     pub start: DateTime<Utc>,
     /// Probability that a careless report gets a field wrong, per field.
     pub disagreement_rate: f64,
     /// Share of listings whose price or status genuinely changes during the run.
     pub change_rate: f64,
+    /// Probability that a miner which reported a listing before it changed scrapes it again
+    /// after; below 1, stale reports outlive the change.
+    pub rescrape_rate: f64,
     /// Probability that an optional value is missing.
     pub null_rate: f64,
     /// Miners that report fake prices.
@@ -145,9 +151,11 @@ impl Default for GeneratorConfig {
             zips_per_miner: 4,
             reports_per_listing: 3,
             rounds: 6,
+            round_hours: 2,
             start: DateTime::from_timestamp(1_758_067_200, 0).unwrap_or_default(), // 2025-09-17T00:00:00Z
             disagreement_rate: 0.05,
             change_rate: 0.1,
+            rescrape_rate: 1.0,
             null_rate: 0.02,
             fake_price_miners: 1,
             duplicate_miners: 1,
@@ -159,6 +167,37 @@ impl Default for GeneratorConfig {
             row_group_rows: 1_048_576,
             emit_jsonl: false,
         }
+    }
+}
+
+/// The longest world the generator makes: a century of hours.
+const MAX_WORLD_HOURS: usize = 24 * 366 * 100;
+
+impl GeneratorConfig {
+    /// Refuses knobs the generator cannot honour, instead of panicking halfway through a run.
+    ///
+    /// # Errors
+    /// A rate outside 0–1, rounds zero hours apart, or a world longer than a century.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (name, rate) in [
+            ("disagreement_rate", self.disagreement_rate),
+            ("change_rate", self.change_rate),
+            ("rescrape_rate", self.rescrape_rate),
+            ("null_rate", self.null_rate),
+        ] {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&rate),
+                "{name} must be between 0 and 1, not {rate}"
+            );
+        }
+        anyhow::ensure!(self.round_hours > 0, "round_hours must be at least 1");
+        anyhow::ensure!(
+            self.rounds.saturating_mul(self.round_hours) <= MAX_WORLD_HOURS,
+            "{} rounds {} hours apart is longer than a century",
+            self.rounds,
+            self.round_hours
+        );
+        Ok(())
     }
 }
 
@@ -270,6 +309,7 @@ pub struct Manifest {
 
 /// Generates the dataset into `sink` and returns its manifest (also written to the sink).
 pub async fn generate(config: &GeneratorConfig, sink: &mut Sink) -> anyhow::Result<Manifest> {
+    config.validate()?;
     let mut manifest = world::World::build(config).write_all(sink).await?;
     if config.bad_inputs {
         bad_inputs::write_all(config, sink, &mut manifest.objects).await?;

@@ -17,14 +17,19 @@ use crate::{
     Shape, Sink, TRUTH_KEY, TrueListing,
 };
 
-/// Hours between upload rounds (mainnet cadence).
-const ROUND_HOURS: i64 = 2;
-/// Rounds per epoch (four hours).
-const ROUNDS_PER_EPOCH: usize = 2;
+/// Hours in an epoch (the network's cadence).
+const EPOCH_HOURS: usize = 4;
+/// Hours into an epoch when its mining ends and epoch-shaped miners upload.
+const MINING_HOURS: i64 = 2;
 /// Zipcodes the mock scraper fills per epoch.
 const MOCK_ZIPCODES_PER_EPOCH: usize = 2;
 /// Listings the mock scraper makes up per zipcode.
 const MOCK_LISTINGS_PER_ZIPCODE: usize = 10;
+
+/// A span of whole hours; the config bounds rounds and their spacing far below `i64::MAX` hours.
+fn hours(hours: usize) -> Duration {
+    Duration::hours(i64::try_from(hours).unwrap_or(i64::MAX / 3_600_000))
+}
 
 /// A deterministic generator for one purpose, independent of every other purpose's draws, so
 /// changing one knob does not reshuffle unrelated data.
@@ -414,6 +419,8 @@ impl<'c> World<'c> {
 
         let mut schedule: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
         let mut assign_rng = rng_for(config.seed, "assignment", 0);
+        // its own draws, so that who reports what first does not depend on who re-scrapes
+        let mut rescrape_rng = rng_for(config.seed, "rescrape", 0);
         let rounds = config.rounds.max(1);
         for (listing, (area, truth)) in truths.iter().enumerate() {
             let candidates = &coverers[*area];
@@ -427,6 +434,7 @@ impl<'c> World<'c> {
                     .push(listing);
                 if let Some(change) = truth.change
                     && change.round > first_round
+                    && rescrape_rng.random_bool(config.rescrape_rate)
                 {
                     // a delta upload: the miner re-scrapes a listing that changed
                     schedule
@@ -448,10 +456,24 @@ impl<'c> World<'c> {
     }
 
     fn round_time(&self, miner: &Miner, round: usize) -> NaiveDateTime {
-        // rounds are bounded by the config, far below i64::MAX hours
-        #[allow(clippy::cast_possible_wrap)]
-        let hours = round as i64 * ROUND_HOURS;
-        self.start + Duration::hours(hours) + Duration::seconds(miner.offset_secs)
+        self.start + hours(round * self.config.round_hours) + Duration::seconds(miner.offset_secs)
+    }
+
+    /// The epoch a round falls in.
+    fn epoch_of(&self, round: usize) -> usize {
+        round * self.config.round_hours / EPOCH_HOURS
+    }
+
+    /// When an epoch starts, on the world's clock.
+    fn epoch_start(&self, epoch: usize) -> NaiveDateTime {
+        self.start + hours(epoch * EPOCH_HOURS)
+    }
+
+    /// When an epoch's mining ends and a miner uploads its epoch files, on its clock.
+    fn mining_end(&self, miner: &Miner, epoch: usize) -> NaiveDateTime {
+        self.epoch_start(epoch)
+            + Duration::hours(MINING_HOURS)
+            + Duration::seconds(miner.offset_secs)
     }
 
     fn reports(&self, miner_index: usize, round: usize, listings: &[usize]) -> Vec<Report> {
@@ -596,16 +618,15 @@ impl<'c> World<'c> {
             if self.miners[miner_index].shape == Shape::V2 {
                 let reports = self.reports(miner_index, round, listings);
                 epochs
-                    .entry((miner_index, round / ROUNDS_PER_EPOCH))
+                    .entry((miner_index, self.epoch_of(round)))
                     .or_default()
                     .extend(reports);
             }
         }
         for ((miner_index, epoch), reports) in epochs {
             let miner = &self.miners[miner_index];
-            let epoch_start = self.round_time(miner, epoch * ROUNDS_PER_EPOCH)
-                - Duration::seconds(miner.offset_secs);
-            let mining_end = self.round_time(miner, epoch * ROUNDS_PER_EPOCH + 1);
+            let epoch_start = self.epoch_start(epoch);
+            let mining_end = self.mining_end(miner, epoch);
             write_v2_epoch(
                 self.config,
                 sink,
@@ -635,7 +656,7 @@ impl<'c> World<'c> {
             }
             for report in self.reports(miner_index, round, listings) {
                 documents
-                    .entry((miner_index, round / ROUNDS_PER_EPOCH, report.zip.clone()))
+                    .entry((miner_index, self.epoch_of(round), report.zip.clone()))
                     .or_default()
                     .push(report);
             }
@@ -663,14 +684,16 @@ impl<'c> World<'c> {
         sink: &mut Sink,
         objects: &mut Vec<ManifestObject>,
     ) -> anyhow::Result<()> {
-        let epochs = self.config.rounds.max(1).div_ceil(ROUNDS_PER_EPOCH);
+        let epochs: std::collections::BTreeSet<usize> = (0..self.config.rounds.max(1))
+            .map(|round| self.epoch_of(round))
+            .collect();
         for (miner_index, miner) in self.miners.iter().enumerate() {
             if miner.behaviour != Behaviour::MockScraper {
                 continue;
             }
             let mut rng = rng_for(self.config.seed, "mock", miner_index as u64);
-            for epoch in 0..epochs {
-                let now = self.round_time(miner, epoch * ROUNDS_PER_EPOCH + 1);
+            for &epoch in &epochs {
+                let now = self.mining_end(miner, epoch);
                 for pick in index::sample(
                     &mut rng,
                     self.areas.len(),
@@ -703,10 +726,11 @@ impl<'c> World<'c> {
         listings: Vec<serde_json::Value>,
     ) -> anyhow::Result<()> {
         let miner = document.miner;
-        let epoch_start = self.start
-            + Duration::hours(ROUND_HOURS * i64::try_from(document.epoch * ROUNDS_PER_EPOCH)?);
-        let epoch_id = epoch_start.format("%Y-%m-%dT%H-%M-%S").to_string();
-        let uploaded = self.round_time(miner, document.epoch * ROUNDS_PER_EPOCH + 1);
+        let epoch_id = self
+            .epoch_start(document.epoch)
+            .format("%Y-%m-%dT%H-%M-%S")
+            .to_string();
+        let uploaded = self.mining_end(miner, document.epoch);
         let file_name = crate::epoch_json_file_name(miner.name_time(uploaded, self.config));
         let key = json_files::key(
             &miner.hotkey,
@@ -961,4 +985,131 @@ pub(crate) async fn write_v2_epoch(
         expected: Expected::Companion,
     };
     put_recorded(sink, objects, entry, metadata_body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How many times each miner reports each changed listing, before and after its change.
+    fn sightings(world: &World<'_>) -> Vec<(usize, usize)> {
+        let mut seen: BTreeMap<(usize, usize), (usize, usize)> = BTreeMap::new();
+        for (&(miner, round), listings) in &world.schedule {
+            for &listing in listings {
+                if let Some(change) = world.truths[listing].change {
+                    let entry = seen.entry((miner, listing)).or_default();
+                    if round < change.round {
+                        entry.0 += 1;
+                    } else {
+                        entry.1 += 1;
+                    }
+                }
+            }
+        }
+        seen.into_values().collect()
+    }
+
+    #[test]
+    fn stale_reports_outlive_a_change_only_when_miners_do_not_rescrape() {
+        let config = GeneratorConfig {
+            listings: 300,
+            change_rate: 0.5,
+            ..GeneratorConfig::default()
+        };
+        // every miner that saw a listing before its change sees it again after
+        let world = World::build(&config);
+        let always = sightings(&world);
+        assert!(always.iter().any(|&(before, _)| before > 0));
+        assert!(
+            always
+                .iter()
+                .all(|&(before, after)| before == 0 || after > 0)
+        );
+        // none does, yet the world is otherwise the same: who reports what first is unchanged
+        let never = GeneratorConfig {
+            rescrape_rate: 0.0,
+            ..config.clone()
+        };
+        let stale = World::build(&never);
+        assert!(
+            sightings(&stale)
+                .iter()
+                .all(|&(before, after)| before + after == 1)
+        );
+        let firsts = |world: &World<'_>| {
+            let mut firsts: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+            for (&(miner, round), listings) in &world.schedule {
+                for &listing in listings {
+                    let first = firsts.entry((miner, listing)).or_insert(round);
+                    *first = (*first).min(round);
+                }
+            }
+            firsts
+        };
+        assert_eq!(firsts(&world), firsts(&stale));
+        // and in between, some do
+        let sometimes = GeneratorConfig {
+            rescrape_rate: 0.5,
+            ..config
+        };
+        let half = World::build(&sometimes);
+        let rescraped = sightings(&half);
+        let pairs = |wanted: usize| {
+            rescraped
+                .iter()
+                .filter(|&&(before, after)| before == 1 && after == wanted)
+                .count()
+        };
+        assert!(pairs(0) > 10 && pairs(1) > 10, "{rescraped:?}");
+    }
+
+    #[test]
+    fn rounds_days_apart_fall_in_the_epochs_of_their_time() {
+        let config = GeneratorConfig {
+            round_hours: 48,
+            ..GeneratorConfig::default()
+        };
+        let world = World::build(&config);
+        let miner = &world.miners[0];
+        assert_eq!(
+            world.round_time(miner, 3) - world.round_time(miner, 0),
+            Duration::hours(144)
+        );
+        assert_eq!(world.epoch_of(3), 36);
+        assert_eq!(
+            world.epoch_start(36),
+            world.round_time(miner, 3) - Duration::seconds(miner.offset_secs)
+        );
+        // the network's cadence: two rounds to an epoch, mining ending at the second
+        let standard = GeneratorConfig::default();
+        let world = World::build(&standard);
+        let miner = &world.miners[0];
+        assert_eq!((world.epoch_of(4), world.epoch_of(5)), (2, 2));
+        assert_eq!(world.mining_end(miner, 2), world.round_time(miner, 5));
+    }
+
+    #[test]
+    fn knobs_it_cannot_honour_are_refused() {
+        assert!(GeneratorConfig::default().validate().is_ok());
+        for config in [
+            GeneratorConfig {
+                rescrape_rate: 1.5,
+                ..GeneratorConfig::default()
+            },
+            GeneratorConfig {
+                change_rate: -0.1,
+                ..GeneratorConfig::default()
+            },
+            GeneratorConfig {
+                round_hours: 0,
+                ..GeneratorConfig::default()
+            },
+            GeneratorConfig {
+                rounds: usize::MAX,
+                ..GeneratorConfig::default()
+            },
+        ] {
+            assert!(config.validate().is_err(), "{config:?}");
+        }
+    }
 }
