@@ -215,12 +215,40 @@ pub trait ConsensusAlgorithm: Send + Sync {
     fn decide(&self, reports: &[&MinerReport]) -> ListingConsensus;
 
     /// Learns across listings before deciding any: called by the lab (which sees its whole
-    /// input at once) with every listing's reports; an algorithm that weighs miners by their
+    /// input) with every listing's reports; an algorithm that weighs miners by their
     /// record over all listings (truth discovery across the dataset) returns the fitted
     /// algorithm that decides. The folds decide each listing as its reports arrive and never
     /// call it, so a build can only run algorithms that need no fitting (v1, v2, v3 need none).
-    fn fit(&self, _listings: &[&[MinerReport]]) -> Option<Arc<dyn ConsensusAlgorithm>> {
+    fn fit(&self, _listings: &dyn Dataset) -> Option<Arc<dyn ConsensusAlgorithm>> {
         None
+    }
+}
+
+/// The listings an algorithm learns from: each listing's reports (each miner's latest), lent one
+/// listing at a time and as many times over as it asks, so that a dataset need never be held as
+/// reports all at once.
+pub trait Dataset: Sync {
+    /// How many listings.
+    fn len(&self) -> usize;
+
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `each` with each listing's reports, in listing order.
+    fn for_each(&self, each: &mut dyn FnMut(&[MinerReport]));
+}
+
+impl Dataset for [Vec<MinerReport>] {
+    fn len(&self) -> usize {
+        <[Vec<MinerReport>]>::len(self)
+    }
+
+    fn for_each(&self, each: &mut dyn FnMut(&[MinerReport])) {
+        for reports in self {
+            each(reports);
+        }
     }
 }
 

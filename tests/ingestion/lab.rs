@@ -8,8 +8,8 @@ use resi_datagen::{Expected, GeneratorConfig, Sink};
 use resi_events::EventPayload;
 use resi_lab::score::Scored;
 use resi_projections::consensus::{
-    ConsensusAlgorithm, Field, FieldConsensus, ListingConsensus, MinerReport, Params, Registry,
-    ValueSupport,
+    ConsensusAlgorithm, Dataset, Field, FieldConsensus, ListingConsensus, MinerReport, Params,
+    Registry, ValueSupport,
 };
 use resi_tests::harness::{Harness, Record, payloads};
 use resi_tests::run_python;
@@ -173,12 +173,12 @@ impl ConsensusAlgorithm for GlobalTruth {
         self.decide_listing(reports)
     }
 
-    fn fit(&self, listings: &[&[MinerReport]]) -> Option<std::sync::Arc<dyn ConsensusAlgorithm>> {
+    fn fit(&self, listings: &dyn Dataset) -> Option<std::sync::Arc<dyn ConsensusAlgorithm>> {
         let mut fitted = Self::default();
         for _ in 0..5 {
             // per (miner, field): wrong values, values reported
             let mut counts: BTreeMap<(String, usize), (f64, f64)> = BTreeMap::new();
-            for reports in listings {
+            listings.for_each(&mut |reports| {
                 let borrowed: Vec<&MinerReport> = reports.iter().collect();
                 for field in fitted.decide_listing(&borrowed).fields {
                     let slot = Field::ALL
@@ -193,7 +193,7 @@ impl ConsensusAlgorithm for GlobalTruth {
                         }
                     }
                 }
-            }
+            });
             let mut weights = BTreeMap::new();
             for slot in 0..Field::ALL.len() {
                 let losses: Vec<(&String, f64)> = counts

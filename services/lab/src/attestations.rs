@@ -1,7 +1,6 @@
 //! The attestation files: one row per attestation, the columns a consensus algorithm reads and
 //! the ones a researcher slices by.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,7 +12,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use resi_events::{CanonicalListing, ListingAttested};
-use resi_projections::consensus::MinerReport;
+use resi_projections::consensus::{Dataset, MinerReport};
 
 /// The file schema.
 #[must_use]
@@ -283,33 +282,288 @@ fn read_file(path: &Path, mut each: impl FnMut(Row)) -> anyhow::Result<u64> {
     Ok(rows)
 }
 
+/// Text values are interned: an index into [`LatestReports`]'s texts, or this for none.
+const NO_TEXT: u32 = u32::MAX;
+
+/// The text columns a report keeps, in this order.
+const TEXT_COLUMNS: [&str; 6] = [
+    "address",
+    "home_type",
+    "home_status",
+    "zip_code",
+    "city",
+    "state",
+];
+
+/// One report as the lab holds it: numbers as numbers, hotkey and texts interned. A fraction of
+/// the size of a [`MinerReport`]'s twelve strings; reports are built from it only when decided.
+#[derive(Clone, Copy, Debug)]
+struct Compact {
+    reported_at: i64,
+    trust: f64,
+    price: Option<i64>,
+    living_area: Option<u32>,
+    latitude: Option<i32>,
+    longitude: Option<i32>,
+    bedrooms: Option<u16>,
+    bathrooms: Option<u16>,
+    miner: u32,
+    texts: [u32; TEXT_COLUMNS.len()],
+}
+
+/// Distinct strings by number, each held once.
+#[derive(Default)]
+struct Interner {
+    numbers: std::collections::HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
+    strings: Vec<Arc<str>>,
+}
+
+impl Interner {
+    fn number(&mut self, value: &str) -> anyhow::Result<u32> {
+        if let Some(&number) = self.numbers.get(value) {
+            return Ok(number);
+        }
+        let number = u32::try_from(self.strings.len())
+            .ok()
+            .filter(|&number| number != NO_TEXT)
+            .context("more distinct strings than the lab can number")?;
+        let value: Arc<str> = value.into();
+        self.numbers.insert(value.clone(), number);
+        self.strings.push(value);
+        Ok(number)
+    }
+}
+
 /// Each miner's latest report of each listing among the attestations under `root` (the rule the
-/// consensus projection keeps: see `MinerReport::replaces`), by listing, each listing's reports
-/// in miner order; and the rows read. One ordered map, filled file by file: reading the files
-/// in parallel into a map each and merging them measured 2.8 times slower and 1.6 times larger
-/// (BENCHMARKS.md, "Consensus lab").
-pub fn latest_reports(root: &Path) -> anyhow::Result<(BTreeMap<String, Vec<MinerReport>>, u64)> {
-    let mut latest: BTreeMap<(String, String), (MinerReport, String)> = BTreeMap::new();
-    let rows = read(root, |row| {
-        let report = row.report();
-        let key = (row.listing.listing_id.clone(), row.miner_hotkey.clone());
-        match latest.get(&key) {
-            Some((current, current_id))
-                if !report.replaces(
-                    row.attestation_id.as_bytes(),
-                    current,
-                    current_id.as_bytes(),
-                ) => {}
-            _ => {
-                latest.insert(key, (report, row.attestation_id));
+/// consensus projection keeps: see `MinerReport::replaces`), listings in id order and each
+/// listing's reports in miner order. Held compactly (numbers as numbers, strings interned) and
+/// turned into [`MinerReport`]s one listing at a time, when decided.
+pub struct LatestReports {
+    listing_ids: Vec<Arc<str>>,
+    miners: Vec<Arc<str>>,
+    texts: Vec<Arc<str>>,
+    /// Listing `i`'s reports are `reports[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+    reports: Vec<Compact>,
+}
+
+impl LatestReports {
+    /// Reads the attestation files under `root`; also returns the rows read.
+    ///
+    /// # Errors
+    /// A file that cannot be read, lacks a column or holds an attestation id that is not an
+    /// event id.
+    pub fn read(root: &Path) -> anyhow::Result<(Self, u64)> {
+        let (mut listings, mut miners, mut texts) = (
+            Interner::default(),
+            Interner::default(),
+            Interner::default(),
+        );
+        let mut latest: std::collections::HashMap<
+            (u32, u32),
+            (Compact, [u8; 32]),
+            foldhash::fast::RandomState,
+        > = std::collections::HashMap::default();
+        let mut rows = 0;
+        for path in files(root)? {
+            let file = std::fs::File::open(&path)
+                .with_context(|| format!("failed to open {}", path.display()))?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .with_context(|| format!("{} is not a Parquet file", path.display()))?
+                .with_batch_size(8_192)
+                .build()?;
+            for batch in reader {
+                let batch = batch.with_context(|| format!("failed to read {}", path.display()))?;
+                let id = column::<StringArray>(&batch, "attestation_id")?;
+                let listing = column::<StringArray>(&batch, "listing_id")?;
+                let miner = column::<StringArray>(&batch, "miner_hotkey")?;
+                let scraped = column::<TimestampMicrosecondArray>(&batch, "scraped_at")?;
+                let trust = column::<Float64Array>(&batch, "miner_trust")?;
+                let price = column::<Int64Array>(&batch, "price_usd")?;
+                let bedrooms = column::<Int32Array>(&batch, "bedrooms")?;
+                let bathrooms = column::<Int32Array>(&batch, "bathrooms_tenths")?;
+                let area = column::<Int64Array>(&batch, "living_area_sqft")?;
+                let latitude = column::<Int32Array>(&batch, "latitude_e7")?;
+                let longitude = column::<Int32Array>(&batch, "longitude_e7")?;
+                let text_columns = TEXT_COLUMNS
+                    .iter()
+                    .map(|name| column::<StringArray>(&batch, name))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                for index in 0..batch.num_rows() {
+                    let int =
+                        |array: &Int32Array| array.is_valid(index).then(|| array.value(index));
+                    let small =
+                        |array: &Int32Array| int(array).and_then(|value| u16::try_from(value).ok());
+                    let mut text_numbers = [NO_TEXT; TEXT_COLUMNS.len()];
+                    for (number, array) in text_numbers.iter_mut().zip(&text_columns) {
+                        if array.is_valid(index) {
+                            *number = texts.number(array.value(index))?;
+                        }
+                    }
+                    let report = Compact {
+                        reported_at: scraped.value(index),
+                        trust: trust.value(index),
+                        price: price.is_valid(index).then(|| price.value(index)),
+                        living_area: area
+                            .is_valid(index)
+                            .then(|| area.value(index))
+                            .and_then(|value| u32::try_from(value).ok()),
+                        latitude: int(latitude),
+                        longitude: int(longitude),
+                        bedrooms: small(bedrooms),
+                        bathrooms: small(bathrooms),
+                        miner: miners.number(miner.value(index))?,
+                        texts: text_numbers,
+                    };
+                    let mut event_id = [0_u8; 32];
+                    hex::decode_to_slice(id.value(index), &mut event_id).with_context(|| {
+                        format!(
+                            "{}: attestation_id {:?} is not an event id",
+                            path.display(),
+                            id.value(index)
+                        )
+                    })?;
+                    let key = (listings.number(listing.value(index))?, report.miner);
+                    rows += 1;
+                    let replace = match latest.get(&key) {
+                        None => true,
+                        Some((current, current_id)) => {
+                            match report.reported_at.cmp(&current.reported_at) {
+                                std::cmp::Ordering::Greater => true,
+                                std::cmp::Ordering::Less => false,
+                                // as late: the full rule decides, on the values as text
+                                std::cmp::Ordering::Equal => {
+                                    let strings =
+                                        (miners.strings.as_slice(), texts.strings.as_slice());
+                                    report_of(strings, &report).replaces(
+                                        &event_id,
+                                        &report_of(strings, current),
+                                        current_id,
+                                    )
+                                }
+                            }
+                        }
+                    };
+                    if replace {
+                        latest.insert(key, (report, event_id));
+                    }
+                }
             }
         }
-    })?;
-    let mut by_listing: BTreeMap<String, Vec<MinerReport>> = BTreeMap::new();
-    for ((listing, _), (report, _)) in latest {
-        by_listing.entry(listing).or_default().push(report);
+        // listings in id order, each one's reports in miner order
+        let rank = |strings: &[Arc<str>]| {
+            let mut order: Vec<u32> = (0..strings.len() as u32).collect();
+            order.sort_unstable_by(|&a, &b| strings[a as usize].cmp(&strings[b as usize]));
+            let mut rank = vec![0_u32; strings.len()];
+            for (position, number) in order.iter().enumerate() {
+                rank[*number as usize] = position as u32;
+            }
+            (order, rank)
+        };
+        let (listing_order, listing_rank) = rank(&listings.strings);
+        let (_, miner_rank) = rank(&miners.strings);
+        let mut reports: Vec<(u32, u32, Compact)> = latest
+            .into_iter()
+            .map(|((listing, miner), (report, _))| {
+                (
+                    listing_rank[listing as usize],
+                    miner_rank[miner as usize],
+                    report,
+                )
+            })
+            .collect();
+        reports.sort_unstable_by_key(|&(listing, miner, _)| (listing, miner));
+        let mut starts = Vec::with_capacity(listing_order.len() + 1);
+        for (index, (listing, _, _)) in reports.iter().enumerate() {
+            while starts.len() <= *listing as usize {
+                starts.push(index);
+            }
+        }
+        starts.push(reports.len());
+        let listing_ids = listing_order
+            .iter()
+            .map(|&number| listings.strings[number as usize].clone())
+            .collect();
+        Ok((
+            Self {
+                listing_ids,
+                miners: miners.strings,
+                texts: texts.strings,
+                starts,
+                reports: reports.into_iter().map(|(_, _, report)| report).collect(),
+            },
+            rows,
+        ))
     }
-    Ok((by_listing, rows))
+
+    /// Listings held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.listing_ids.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.listing_ids.is_empty()
+    }
+
+    /// Listing `index`'s id.
+    #[must_use]
+    pub fn listing_id(&self, index: usize) -> &str {
+        &self.listing_ids[index]
+    }
+
+    /// Listing `index`'s reports, each miner's latest, in miner order.
+    #[must_use]
+    pub fn reports(&self, index: usize) -> Vec<MinerReport> {
+        self.reports[self.starts[index]..self.starts[index + 1]]
+            .iter()
+            .map(|report| report_of((&self.miners[..], &self.texts[..]), report))
+            .collect()
+    }
+}
+
+impl Dataset for LatestReports {
+    fn len(&self) -> usize {
+        Self::len(self)
+    }
+
+    fn for_each(&self, each: &mut dyn FnMut(&[MinerReport])) {
+        for index in 0..self.len() {
+            each(&self.reports(index));
+        }
+    }
+}
+
+/// The consensus input `report` is, given the interned (miners, texts).
+fn report_of((miners, texts): (&[Arc<str>], &[Arc<str>]), report: &Compact) -> MinerReport {
+    let text = |slot: usize| {
+        let number = report.texts[slot];
+        (number != NO_TEXT).then(|| texts[number as usize].to_string())
+    };
+    let [address, home_type, home_status, zip_code, city, state] = std::array::from_fn(text);
+    let listing = CanonicalListing {
+        price_usd: report.price,
+        bedrooms: report.bedrooms,
+        bathrooms_tenths: report.bathrooms,
+        living_area_sqft: report.living_area,
+        address,
+        home_type,
+        home_status,
+        latitude_e7: report.latitude,
+        longitude_e7: report.longitude,
+        zip_code,
+        city,
+        state,
+        ..CanonicalListing::default()
+    };
+    MinerReport::of(
+        &miners[report.miner as usize],
+        report.reported_at,
+        report.trust,
+        &listing,
+    )
 }
 
 #[cfg(test)]
@@ -337,14 +591,27 @@ mod tests {
         }
     }
 
+    /// An event id: 64 hex digits.
+    fn id(digit: char) -> String {
+        std::iter::repeat_n(digit, 64).collect()
+    }
+
     #[test]
     fn rows_round_trip_and_each_miner_counts_with_its_latest_report() -> anyhow::Result<()> {
         let directory = tempfile::tempdir()?;
-        let rows = vec![
-            row("aa", "m1", 10, Some(400_000)),
-            row("bb", "m1", 20, Some(410_000)),
-            row("cc", "m2", 15, None),
+        let mut later_twin = row(&id('1'), "m3", 30, Some(500_000));
+        later_twin.miner_trust = 0.9;
+        let mut rows = vec![
+            row(&id('a'), "m1", 10, Some(400_000)),
+            row(&id('b'), "m1", 20, Some(410_000)),
+            row(&id('c'), "m2", 15, None),
+            // as late: the greater price wins, then the same report under the smaller id
+            row(&id('5'), "m3", 30, Some(490_000)),
+            row(&id('4'), "m3", 30, Some(500_000)),
+            later_twin,
         ];
+        rows[2].listing.address = Some("1 Main St".into());
+        rows[2].listing.city = None;
         let path = directory.path().join("date=x/part-0.parquet");
         std::fs::create_dir_all(path.parent().context("a parent")?)?;
         let mut writer =
@@ -352,18 +619,59 @@ mod tests {
         writer.write(&batch(&rows)?)?;
         writer.close()?;
         let mut read = Vec::new();
-        assert_eq!(super::read(directory.path(), |row| read.push(row))?, 3);
+        assert_eq!(super::read(directory.path(), |row| read.push(row))?, 6);
         assert_eq!(read, rows);
-        let (latest, count) = latest_reports(directory.path())?;
-        assert_eq!(count, 3);
-        let reports = &latest["7"];
-        assert_eq!(reports.len(), 2);
-        let m1 = reports.iter().find(|report| report.miner == "m1");
+        let (latest, count) = LatestReports::read(directory.path())?;
+        assert_eq!((count, latest.len(), latest.listing_id(0)), (6, 1, "7"));
+        // each miner's latest, in miner order, equal to the report its row makes
         assert_eq!(
-            m1.and_then(|report| report.values[0].clone()).as_deref(),
-            Some("410000")
+            latest.reports(0),
+            [rows[1].report(), rows[2].report(), rows[5].report()]
         );
+        let mut lent = Vec::new();
+        Dataset::for_each(&latest, &mut |reports| lent.push(reports.to_vec()));
+        assert_eq!(lent, [latest.reports(0)]);
         assert!(files(&directory.path().join("nothing")).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn listings_come_in_id_order_and_an_id_that_is_no_event_id_is_refused() -> anyhow::Result<()> {
+        let directory = tempfile::tempdir()?;
+        let mut rows: Vec<Row> = ["9", "10", "8"]
+            .iter()
+            .map(|listing| {
+                let mut row = row(&id('e'), "m1", 1, Some(1));
+                row.listing.listing_id = (*listing).into();
+                row
+            })
+            .collect();
+        let write = |rows: &[Row]| -> anyhow::Result<()> {
+            let path = directory.path().join("part-0.parquet");
+            let mut writer = parquet::arrow::ArrowWriter::try_new(
+                std::fs::File::create(&path)?,
+                schema(),
+                None,
+            )?;
+            writer.write(&batch(rows)?)?;
+            writer.close()?;
+            Ok(())
+        };
+        write(&rows)?;
+        let (latest, _) = LatestReports::read(directory.path())?;
+        let ids: Vec<&str> = (0..latest.len())
+            .map(|index| latest.listing_id(index))
+            .collect();
+        assert_eq!(ids, ["10", "8", "9"]);
+        rows[1].attestation_id = "not hex".into();
+        write(&rows)?;
+        let refused = LatestReports::read(directory.path())
+            .err()
+            .map(|error| error.to_string());
+        assert!(
+            refused.is_some_and(|error| error.contains("is not an event id")),
+            "refused"
+        );
         Ok(())
     }
 }

@@ -129,12 +129,13 @@ pub fn diff_decisions(a: &Decisions, b: &Decisions, examples: usize) -> Diffed {
 /// Per miner, (fields equal to the chosen value, fields reported) under `decisions`, over each
 /// miner's latest reports in the attestation export `input`.
 fn agreement(
-    reports: &BTreeMap<String, Vec<resi_projections::consensus::MinerReport>>,
+    reports: &crate::attestations::LatestReports,
     decisions: &Decisions,
 ) -> BTreeMap<String, (u64, u64)> {
     let mut agreement: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for (listing, reports) in reports {
-        for report in reports {
+    for index in 0..reports.len() {
+        let listing = reports.listing_id(index).to_owned();
+        for report in reports.reports(index) {
             let counts = agreement.entry(report.miner.clone()).or_default();
             for (slot, field) in Field::ALL.iter().enumerate() {
                 let Some(value) = report.values[slot].as_deref() else {
@@ -176,7 +177,7 @@ pub fn diff_sets(
 ) -> anyhow::Result<Diffed> {
     let mut diffed = diff_decisions(a, b, examples);
     if let Some(input) = input {
-        let (reports, _) = crate::attestations::latest_reports(input)?;
+        let (reports, _) = crate::attestations::LatestReports::read(input)?;
         let (under_a, under_b) = (agreement(&reports, a), agreement(&reports, b));
         let share = |(agreed, reported): (u64, u64)| agreed as f64 / reported.max(1) as f64;
         let mut moved: Vec<Mover> = under_a

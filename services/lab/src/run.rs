@@ -74,29 +74,29 @@ const CHUNK: usize = 50_000;
 /// writes the chunk before; the output is in listing order whatever the scheduling.
 pub fn run(algorithm: &dyn ConsensusAlgorithm, input: &Path, output: &Path) -> anyhow::Result<Ran> {
     let started = Instant::now();
-    let (listings, attestations) = attestations::latest_reports(input)?;
+    let (listings, attestations) = attestations::LatestReports::read(input)?;
     let read_seconds = started.elapsed().as_secs_f64();
-    let listings: Vec<(String, Vec<MinerReport>)> = listings.into_iter().collect();
     let total = listings.len();
-    let all: Vec<&[MinerReport]> = listings
-        .iter()
-        .map(|(_, reports)| reports.as_slice())
-        .collect();
-    let fitted = algorithm.fit(&all);
+    let fitted = algorithm.fit(&listings);
     let fitted_seconds = started.elapsed().as_secs_f64() - read_seconds;
     let algorithm: &dyn ConsensusAlgorithm = fitted.as_deref().unwrap_or(algorithm);
-    drop(all);
     let started = Instant::now();
     let bar = progress::bar("deciding", total);
     let decisions = std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Decision>>(2);
         let writer = scope.spawn(move || decisions::write(output, receiver.into_iter().flatten()));
-        for chunk in listings.chunks(CHUNK) {
-            let decided: Vec<Decision> = chunk
-                .par_iter()
-                .flat_map_iter(|(listing, reports)| decide_listing(algorithm, listing, reports))
+        for chunk in (0..total).step_by(CHUNK) {
+            let decided: Vec<Decision> = (chunk..total.min(chunk + CHUNK))
+                .into_par_iter()
+                .flat_map_iter(|index| {
+                    decide_listing(
+                        algorithm,
+                        listings.listing_id(index),
+                        &listings.reports(index),
+                    )
+                })
                 .collect();
-            bar.inc(chunk.len() as u64);
+            bar.inc((total.min(chunk + CHUNK) - chunk) as u64);
             // the writer stopped: its error says why
             if sender.send(decided).is_err() {
                 break;
