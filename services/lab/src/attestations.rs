@@ -198,24 +198,88 @@ fn column<'b, T: 'static>(batch: &'b RecordBatch, name: &str) -> anyhow::Result<
         .with_context(|| format!("column {name} is not of the lab's type"))
 }
 
-fn text_at(array: &StringArray, index: usize) -> Option<String> {
-    array.is_valid(index).then(|| array.value(index).to_owned())
+/// One batch's columns, typed, and each row's values as the lab reads them.
+struct Columns<'b> {
+    id: &'b StringArray,
+    listing: &'b StringArray,
+    miner: &'b StringArray,
+    scraped: &'b TimestampMicrosecondArray,
+    submitted: &'b TimestampMicrosecondArray,
+    trust: &'b Float64Array,
+    price: &'b Int64Array,
+    bedrooms: &'b Int32Array,
+    bathrooms: &'b Int32Array,
+    area: &'b Int64Array,
+    latitude: &'b Int32Array,
+    longitude: &'b Int32Array,
+    /// In [`TEXT_COLUMNS`] order.
+    texts: [&'b StringArray; TEXT_COLUMNS.len()],
+    epoch: &'b StringArray,
+    key: &'b StringArray,
 }
 
-/// Reads every row of the attestation files under `root`, calling `each` with it.
-pub fn read(root: &Path, mut each: impl FnMut(Row)) -> anyhow::Result<u64> {
+impl<'b> Columns<'b> {
+    fn of(batch: &'b RecordBatch) -> anyhow::Result<Self> {
+        let [address, home_type, status, zip, city, state] = TEXT_COLUMNS;
+        Ok(Self {
+            id: column(batch, "attestation_id")?,
+            listing: column(batch, "listing_id")?,
+            miner: column(batch, "miner_hotkey")?,
+            scraped: column(batch, "scraped_at")?,
+            submitted: column(batch, "submitted_at")?,
+            trust: column(batch, "miner_trust")?,
+            price: column(batch, "price_usd")?,
+            bedrooms: column(batch, "bedrooms")?,
+            bathrooms: column(batch, "bathrooms_tenths")?,
+            area: column(batch, "living_area_sqft")?,
+            latitude: column(batch, "latitude_e7")?,
+            longitude: column(batch, "longitude_e7")?,
+            texts: [
+                column(batch, address)?,
+                column(batch, home_type)?,
+                column(batch, status)?,
+                column(batch, zip)?,
+                column(batch, city)?,
+                column(batch, state)?,
+            ],
+            epoch: column(batch, "epoch_id")?,
+            key: column(batch, "upload_key")?,
+        })
+    }
+
+    fn price(&self, index: usize) -> Option<i64> {
+        self.price.is_valid(index).then(|| self.price.value(index))
+    }
+
+    fn small(array: &Int32Array, index: usize) -> Option<u16> {
+        Self::int(array, index).and_then(|value| u16::try_from(value).ok())
+    }
+
+    fn int(array: &Int32Array, index: usize) -> Option<i32> {
+        array.is_valid(index).then(|| array.value(index))
+    }
+
+    fn living_area(&self, index: usize) -> Option<u32> {
+        self.area
+            .is_valid(index)
+            .then(|| self.area.value(index))
+            .and_then(|value| u32::try_from(value).ok())
+    }
+
+    fn text(array: &'b StringArray, index: usize) -> Option<&'b str> {
+        array.is_valid(index).then(|| array.value(index))
+    }
+}
+
+/// Reads every batch of the attestation files under `root`, calling `each` with its file and
+/// columns; returns the rows read.
+fn batches(
+    root: &Path,
+    mut each: impl FnMut(&Path, &Columns<'_>, usize) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
     let mut rows = 0;
     for path in files(root)? {
-        rows += read_file(&path, &mut each)?;
-    }
-    Ok(rows)
-}
-
-/// Reads every row of the attestation file `path`, calling `each` with it.
-fn read_file(path: &Path, mut each: impl FnMut(Row)) -> anyhow::Result<u64> {
-    let mut rows = 0;
-    {
-        let file = std::fs::File::open(path)
+        let file = std::fs::File::open(&path)
             .with_context(|| format!("failed to open {}", path.display()))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .with_context(|| format!("{} is not a Parquet file", path.display()))?
@@ -223,63 +287,48 @@ fn read_file(path: &Path, mut each: impl FnMut(Row)) -> anyhow::Result<u64> {
             .build()?;
         for batch in reader {
             let batch = batch.with_context(|| format!("failed to read {}", path.display()))?;
-            let id = column::<StringArray>(&batch, "attestation_id")?;
-            let listing = column::<StringArray>(&batch, "listing_id")?;
-            let miner = column::<StringArray>(&batch, "miner_hotkey")?;
-            let scraped = column::<TimestampMicrosecondArray>(&batch, "scraped_at")?;
-            let submitted = column::<TimestampMicrosecondArray>(&batch, "submitted_at")?;
-            let trust = column::<Float64Array>(&batch, "miner_trust")?;
-            let price = column::<Int64Array>(&batch, "price_usd")?;
-            let bedrooms = column::<Int32Array>(&batch, "bedrooms")?;
-            let bathrooms = column::<Int32Array>(&batch, "bathrooms_tenths")?;
-            let area = column::<Int64Array>(&batch, "living_area_sqft")?;
-            let address = column::<StringArray>(&batch, "address")?;
-            let home_type = column::<StringArray>(&batch, "home_type")?;
-            let status = column::<StringArray>(&batch, "home_status")?;
-            let latitude = column::<Int32Array>(&batch, "latitude_e7")?;
-            let longitude = column::<Int32Array>(&batch, "longitude_e7")?;
-            let zip = column::<StringArray>(&batch, "zip_code")?;
-            let city = column::<StringArray>(&batch, "city")?;
-            let state = column::<StringArray>(&batch, "state")?;
-            let epoch = column::<StringArray>(&batch, "epoch_id")?;
-            let key = column::<StringArray>(&batch, "upload_key")?;
-            for index in 0..batch.num_rows() {
-                let int = |array: &Int32Array| array.is_valid(index).then(|| array.value(index));
-                let small =
-                    |array: &Int32Array| int(array).and_then(|value| u16::try_from(value).ok());
-                each(Row {
-                    attestation_id: id.value(index).to_owned(),
-                    miner_hotkey: miner.value(index).to_owned(),
-                    scraped_at: scraped.value(index),
-                    submitted_at: submitted.value(index),
-                    miner_trust: trust.value(index),
-                    listing: CanonicalListing {
-                        listing_id: listing.value(index).to_owned(),
-                        price_usd: price.is_valid(index).then(|| price.value(index)),
-                        bedrooms: small(bedrooms),
-                        bathrooms_tenths: small(bathrooms),
-                        living_area_sqft: area
-                            .is_valid(index)
-                            .then(|| area.value(index))
-                            .and_then(|value| u32::try_from(value).ok()),
-                        address: text_at(address, index),
-                        home_type: text_at(home_type, index),
-                        home_status: text_at(status, index),
-                        latitude_e7: int(latitude),
-                        longitude_e7: int(longitude),
-                        zip_code: text_at(zip, index),
-                        city: text_at(city, index),
-                        state: text_at(state, index),
-                        ..CanonicalListing::default()
-                    },
-                    epoch_id: text_at(epoch, index),
-                    upload_key: key.value(index).to_owned(),
-                });
-                rows += 1;
-            }
+            each(&path, &Columns::of(&batch)?, batch.num_rows())?;
+            rows += batch.num_rows() as u64;
         }
     }
     Ok(rows)
+}
+
+/// Reads every row of the attestation files under `root`, calling `each` with it.
+pub fn read(root: &Path, mut each: impl FnMut(Row)) -> anyhow::Result<u64> {
+    batches(root, |_, columns, rows| {
+        for index in 0..rows {
+            let text = |slot: usize| Columns::text(columns.texts[slot], index).map(str::to_owned);
+            let [address, home_type, home_status, zip_code, city, state] =
+                std::array::from_fn(text);
+            each(Row {
+                attestation_id: columns.id.value(index).to_owned(),
+                miner_hotkey: columns.miner.value(index).to_owned(),
+                scraped_at: columns.scraped.value(index),
+                submitted_at: columns.submitted.value(index),
+                miner_trust: columns.trust.value(index),
+                listing: CanonicalListing {
+                    listing_id: columns.listing.value(index).to_owned(),
+                    price_usd: columns.price(index),
+                    bedrooms: Columns::small(columns.bedrooms, index),
+                    bathrooms_tenths: Columns::small(columns.bathrooms, index),
+                    living_area_sqft: columns.living_area(index),
+                    address,
+                    home_type,
+                    home_status,
+                    latitude_e7: Columns::int(columns.latitude, index),
+                    longitude_e7: Columns::int(columns.longitude, index),
+                    zip_code,
+                    city,
+                    state,
+                    ..CanonicalListing::default()
+                },
+                epoch_id: Columns::text(columns.epoch, index).map(str::to_owned),
+                upload_key: columns.key.value(index).to_owned(),
+            });
+        }
+        Ok(())
+    })
 }
 
 /// Text values are interned: an index into [`LatestReports`]'s texts, or this for none.
@@ -364,92 +413,59 @@ impl LatestReports {
             (Compact, [u8; 32]),
             foldhash::fast::RandomState,
         > = std::collections::HashMap::default();
-        let mut rows = 0;
-        for path in files(root)? {
-            let file = std::fs::File::open(&path)
-                .with_context(|| format!("failed to open {}", path.display()))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .with_context(|| format!("{} is not a Parquet file", path.display()))?
-                .with_batch_size(8_192)
-                .build()?;
-            for batch in reader {
-                let batch = batch.with_context(|| format!("failed to read {}", path.display()))?;
-                let id = column::<StringArray>(&batch, "attestation_id")?;
-                let listing = column::<StringArray>(&batch, "listing_id")?;
-                let miner = column::<StringArray>(&batch, "miner_hotkey")?;
-                let scraped = column::<TimestampMicrosecondArray>(&batch, "scraped_at")?;
-                let trust = column::<Float64Array>(&batch, "miner_trust")?;
-                let price = column::<Int64Array>(&batch, "price_usd")?;
-                let bedrooms = column::<Int32Array>(&batch, "bedrooms")?;
-                let bathrooms = column::<Int32Array>(&batch, "bathrooms_tenths")?;
-                let area = column::<Int64Array>(&batch, "living_area_sqft")?;
-                let latitude = column::<Int32Array>(&batch, "latitude_e7")?;
-                let longitude = column::<Int32Array>(&batch, "longitude_e7")?;
-                let text_columns = TEXT_COLUMNS
-                    .iter()
-                    .map(|name| column::<StringArray>(&batch, name))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                for index in 0..batch.num_rows() {
-                    let int =
-                        |array: &Int32Array| array.is_valid(index).then(|| array.value(index));
-                    let small =
-                        |array: &Int32Array| int(array).and_then(|value| u16::try_from(value).ok());
-                    let mut text_numbers = [NO_TEXT; TEXT_COLUMNS.len()];
-                    for (number, array) in text_numbers.iter_mut().zip(&text_columns) {
-                        if array.is_valid(index) {
-                            *number = texts.number(array.value(index))?;
-                        }
-                    }
-                    let report = Compact {
-                        reported_at: scraped.value(index),
-                        trust: trust.value(index),
-                        price: price.is_valid(index).then(|| price.value(index)),
-                        living_area: area
-                            .is_valid(index)
-                            .then(|| area.value(index))
-                            .and_then(|value| u32::try_from(value).ok()),
-                        latitude: int(latitude),
-                        longitude: int(longitude),
-                        bedrooms: small(bedrooms),
-                        bathrooms: small(bathrooms),
-                        miner: miners.number(miner.value(index))?,
-                        texts: text_numbers,
-                    };
-                    let mut event_id = [0_u8; 32];
-                    hex::decode_to_slice(id.value(index), &mut event_id).with_context(|| {
-                        format!(
-                            "{}: attestation_id {:?} is not an event id",
-                            path.display(),
-                            id.value(index)
-                        )
-                    })?;
-                    let key = (listings.number(listing.value(index))?, report.miner);
-                    rows += 1;
-                    let replace = match latest.get(&key) {
-                        None => true,
-                        Some((current, current_id)) => {
-                            match report.reported_at.cmp(&current.reported_at) {
-                                std::cmp::Ordering::Greater => true,
-                                std::cmp::Ordering::Less => false,
-                                // as late: the full rule decides, on the values as text
-                                std::cmp::Ordering::Equal => {
-                                    let strings =
-                                        (miners.strings.as_slice(), texts.strings.as_slice());
-                                    report_of(strings, &report).replaces(
-                                        &event_id,
-                                        &report_of(strings, current),
-                                        current_id,
-                                    )
-                                }
-                            }
-                        }
-                    };
-                    if replace {
-                        latest.insert(key, (report, event_id));
+        let rows = batches(root, |path, columns, rows| {
+            for index in 0..rows {
+                let mut text_numbers = [NO_TEXT; TEXT_COLUMNS.len()];
+                for (number, array) in text_numbers.iter_mut().zip(columns.texts) {
+                    if let Some(text) = Columns::text(array, index) {
+                        *number = texts.number(text)?;
                     }
                 }
+                let report = Compact {
+                    reported_at: columns.scraped.value(index),
+                    trust: columns.trust.value(index),
+                    price: columns.price(index),
+                    living_area: columns.living_area(index),
+                    latitude: Columns::int(columns.latitude, index),
+                    longitude: Columns::int(columns.longitude, index),
+                    bedrooms: Columns::small(columns.bedrooms, index),
+                    bathrooms: Columns::small(columns.bathrooms, index),
+                    miner: miners.number(columns.miner.value(index))?,
+                    texts: text_numbers,
+                };
+                let id = columns.id.value(index);
+                let mut event_id = [0_u8; 32];
+                hex::decode_to_slice(id, &mut event_id).with_context(|| {
+                    format!(
+                        "{}: attestation_id {id:?} is not an event id",
+                        path.display()
+                    )
+                })?;
+                let key = (listings.number(columns.listing.value(index))?, report.miner);
+                let replace = match latest.get(&key) {
+                    None => true,
+                    Some((current, current_id)) => {
+                        match report.reported_at.cmp(&current.reported_at) {
+                            std::cmp::Ordering::Greater => true,
+                            std::cmp::Ordering::Less => false,
+                            // as late: the full rule decides, on the values as text
+                            std::cmp::Ordering::Equal => {
+                                let strings = (miners.strings.as_slice(), texts.strings.as_slice());
+                                report_of(strings, &report).replaces(
+                                    &event_id,
+                                    &report_of(strings, current),
+                                    current_id,
+                                )
+                            }
+                        }
+                    }
+                };
+                if replace {
+                    latest.insert(key, (report, event_id));
+                }
             }
-        }
+            Ok(())
+        })?;
         // listings in id order, each one's reports in miner order
         let rank = |strings: &[Arc<str>]| {
             let mut order: Vec<u32> = (0..strings.len() as u32).collect();
