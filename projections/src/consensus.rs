@@ -240,9 +240,10 @@ pub trait Dataset: Sync {
     fn for_each(&self, each: &mut dyn FnMut(&[MinerReport]));
 }
 
-impl Dataset for [Vec<MinerReport>] {
+/// A dataset held in memory, listing by listing: for tests and small experiments.
+impl Dataset for Vec<Vec<MinerReport>> {
     fn len(&self) -> usize {
-        <[Vec<MinerReport>]>::len(self)
+        Vec::len(self)
     }
 
     fn for_each(&self, each: &mut dyn FnMut(&[MinerReport])) {
@@ -657,6 +658,25 @@ mod tests {
 
     fn report(miner: &str, at: Micros, trust: f64, listing: &CanonicalListing) -> MinerReport {
         MinerReport::of(miner, at, trust, listing)
+    }
+
+    #[test]
+    fn a_dataset_in_memory_lends_each_listing_in_order_on_every_pass() {
+        let (first, second) = (listing(400_000, "FOR_SALE"), listing(410_000, "PENDING"));
+        let listings = vec![
+            vec![
+                report("m1", TODAY, 0.5, &first),
+                report("m2", TODAY, 0.5, &first),
+            ],
+            vec![report("m1", TODAY + DAY, 0.5, &second)],
+        ];
+        let dataset: &dyn Dataset = &listings;
+        assert_eq!((dataset.len(), dataset.is_empty()), (2, false));
+        for _ in 0..2 {
+            let mut lent = Vec::new();
+            dataset.for_each(&mut |reports| lent.push(reports.to_vec()));
+            assert_eq!(lent, listings);
+        }
     }
 
     fn chosen(consensus: &ListingConsensus, field: Field) -> &str {
