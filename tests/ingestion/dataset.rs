@@ -8,7 +8,7 @@ use std::path::Path;
 use resi_datagen::{Expected, GeneratorConfig, Sink};
 use resi_events::EventPayload;
 
-use resi_tests::harness::{Harness, Record, payloads};
+use resi_tests::harness::{Harness, Record, payloads, upload_outcomes};
 
 /// What the log recorded for each key: (outcome, detail) — the parsed row count or the reason.
 fn outcomes(uploads: &[Record], dead_letters: &[Record]) -> BTreeMap<String, Vec<Expected>> {
@@ -74,16 +74,7 @@ async fn every_generated_object_ends_with_its_expected_outcome() -> anyhow::Resu
     // Act
     let bridge = stack.spawn_bridge(&stack.bridge_config("s3", None)).await?;
     let parser = stack.spawn_parser(&stack.parser_config(0, 1)).await?;
-    let done = |uploads: &[Record]| {
-        payloads(uploads)
-            .filter(|payload| {
-                matches!(
-                    payload,
-                    EventPayload::UploadParsed(_) | EventPayload::UploadRejected(_)
-                )
-            })
-            .count()
-    };
+    let done = upload_outcomes;
     let dead_expected = expected
         .values()
         .filter(|outcome| matches!(outcome, Expected::DeadLettered { .. }))

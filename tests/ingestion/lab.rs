@@ -11,7 +11,7 @@ use resi_projections::consensus::{
     ConsensusAlgorithm, Dataset, Field, FieldConsensus, ListingConsensus, MinerReport, Params,
     Registry, ValueSupport,
 };
-use resi_tests::harness::{Harness, Record, payloads};
+use resi_tests::harness::{Harness, Record, payloads, upload_outcomes};
 use resi_tests::run_python;
 
 /// A researcher's algorithm, written here against the trait: truth discovery across the whole
@@ -598,17 +598,7 @@ async fn world_on_the_log(
         .wait_for(
             &stack.topics.uploads(),
             "every upload parsed",
-            |records: &[Record]| {
-                payloads(records)
-                    .filter(|payload| {
-                        matches!(
-                            payload,
-                            EventPayload::UploadParsed(_) | EventPayload::UploadRejected(_)
-                        )
-                    })
-                    .count()
-                    >= objects.len()
-            },
+            |records: &[Record]| upload_outcomes(records) >= objects.len(),
         )
         .await?;
     parser.stop().await?;

@@ -6,7 +6,7 @@ use resi_datagen::{Expected, GeneratorConfig, Sink};
 use resi_events::EventPayload;
 use resi_projector::engine::ProjectionKind;
 
-use resi_tests::harness::{Harness, payloads};
+use resi_tests::harness::{Harness, payloads, upload_outcomes};
 
 /// Checksum of every table of `schema`: (table, rows, md5 of its rows as text, in order).
 async fn checksums(
@@ -79,17 +79,7 @@ async fn a_live_ingest_and_a_replay_of_every_projection_give_equal_tables() -> a
         .wait_for(
             &stack.topics.uploads(),
             "every upload's outcome",
-            |records| {
-                payloads(records)
-                    .filter(|payload| {
-                        matches!(
-                            payload,
-                            EventPayload::UploadParsed(_) | EventPayload::UploadRejected(_)
-                        )
-                    })
-                    .count()
-                    >= expected
-            },
+            |records| upload_outcomes(records) >= expected,
         )
         .await?;
     parser.stop().await?;

@@ -345,6 +345,18 @@ pub fn payloads(records: &[Record]) -> impl Iterator<Item = &EventPayload> {
     records.iter().map(|record| &record.event.payload)
 }
 
+/// Counts the uploads with an outcome: parsed or rejected.
+pub fn upload_outcomes(records: &[Record]) -> usize {
+    payloads(records)
+        .filter(|payload| {
+            matches!(
+                payload,
+                EventPayload::UploadParsed(_) | EventPayload::UploadRejected(_)
+            )
+        })
+        .count()
+}
+
 /// Counts the events of one type.
 pub fn count(records: &[Record], wanted: resi_events::EventType) -> usize {
     payloads(records)
