@@ -215,7 +215,7 @@ pub trait ConsensusAlgorithm: Send + Sync {
     fn decide(&self, reports: &[&MinerReport]) -> ListingConsensus;
 
     /// Learns across listings before deciding any: called by the lab (which sees its whole
-    /// input) with every listing's reports; an algorithm that weighs miners by their
+    /// input) with a [`Dataset`] of every listing's reports; an algorithm that weighs miners by their
     /// record over all listings (truth discovery across the dataset) returns the fitted
     /// algorithm that decides. The folds decide each listing as its reports arrive and never
     /// call it, so a build can only run algorithms that need no fitting (v1, v2, v3 need none).
