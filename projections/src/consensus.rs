@@ -10,8 +10,9 @@
 //!   `0.5^(age / half_life_hours)` (a week by default), where `age` is how much older its report
 //!   is than the listing's newest report. Prices and statuses change for real; a stale majority
 //!   should not outvote a fresh minority forever.
-//! * **v3** (truth discovery, see [`v3`]): v2's weights, values compared with tolerances,
-//!   outliers rejected, and each miner weighed by its distance from the listing's truths.
+//! * **v3** (truth discovery, see `consensus/v3.rs`): v2's weights, values compared with
+//!   tolerances, outliers rejected, and each miner weighed by its distance from the listing's
+//!   truths.
 //!
 //! Each is a [`ConsensusAlgorithm`], built by name and parameters from a [`Registry`]; a
 //! researcher's own algorithm registers beside them.
