@@ -281,7 +281,6 @@ async fn a_new_algorithm_is_scored_offline_against_the_truth_and_diffed() -> any
 
     // Act: run v1, v2, v3 and the algorithm above, score each against the truth
     let truth = generated.join(resi_datagen::TRUTH_KEY);
-    let manifest_path = generated.join(resi_datagen::MANIFEST_KEY);
     let registry = Registry::standard();
     let mut scores: BTreeMap<String, Scored> = BTreeMap::new();
     let algorithms: Vec<(String, Box<dyn ConsensusAlgorithm>)> = vec![
@@ -300,11 +299,14 @@ async fn a_new_algorithm_is_scored_offline_against_the_truth_and_diffed() -> any
         ("global_truth".into(), Box::new(GlobalTruth::default())),
     ];
     for (name, algorithm) in &algorithms {
-        let output = scratch.path().join(format!("{name}.parquet"));
-        let ran = resi_lab::run(algorithm.as_ref(), &export, &output)?;
+        let (ran, scored) = decide_and_score(
+            name,
+            algorithm.as_ref(),
+            &export,
+            scratch.path(),
+            &generated,
+        )?;
         assert_eq!(ran.attestations, attested);
-        let scored = resi_lab::score(&output, &truth, Some((&manifest_path, &export)))?;
-        eprintln!("{}", table(name, &scored));
         scores.insert(name.clone(), scored);
     }
 
@@ -369,20 +371,11 @@ async fn a_new_algorithm_is_scored_offline_against_the_truth_and_diffed() -> any
     );
     assert!(standard.changed_listings.contains(&"2077".to_owned()));
     for listing in standard.changed_listings.iter().filter(|id| *id != "2077") {
-        let truth = &true_listings[listing];
-        let explained = truth.changed
+        let explained = true_listings[listing].changed
             || resi_lab::score::SCORED.iter().any(|field| {
-                let key = (listing.clone(), (*field).to_owned());
-                let value = |decisions: &resi_lab::decisions::Decisions| {
-                    decisions.get(&key).map(|decision| decision.value.clone())
-                };
-                let (a, b) = (value(&v1_decisions), value(&v2_decisions));
-                let wrong = |value: &Option<String>| {
-                    value.as_deref().is_some_and(|value| {
-                        resi_lab::score::right(field, value, truth) == Some(false)
-                    })
-                };
-                a != b && (wrong(&a) || wrong(&b))
+                let judged = |decisions| judge(decisions, &true_listings, listing, field);
+                let (a, b) = (judged(&v1_decisions), judged(&v2_decisions));
+                a.value != b.value && (a.right == Some(false) || b.right == Some(false))
             });
         assert!(
             explained,
@@ -471,18 +464,16 @@ async fn where_stale_reports_outlive_a_change_v1_and_v2_differ_on_exactly_the_ch
 
     // Act: decide with v1 and v2 (a week's half-life), score both, diff them
     let registry = Registry::standard();
-    let truth_path = generated.join(resi_datagen::TRUTH_KEY);
-    let manifest_path = generated.join(resi_datagen::MANIFEST_KEY);
     let mut scores = BTreeMap::new();
     for name in ["v1", "v2", "v3"] {
-        let output = scratch.path().join(format!("{name}.parquet"));
-        resi_lab::run(
-            registry.build(name, &Params::new())?.as_ref(),
+        let algorithm = registry.build(name, &Params::new())?;
+        let (_, scored) = decide_and_score(
+            name,
+            algorithm.as_ref(),
             &export,
-            &output,
+            scratch.path(),
+            &generated,
         )?;
-        let scored = resi_lab::score(&output, &truth_path, Some((&manifest_path, &export)))?;
-        eprintln!("{}", table(name, &scored));
         scores.insert(name, scored);
     }
     let (v1_path, v2_path) = (
@@ -494,7 +485,7 @@ async fn where_stale_reports_outlive_a_change_v1_and_v2_differ_on_exactly_the_ch
     // Assert: the diff lists the crafted listing and otherwise only listings the generator
     // changed, and on each of those v1 kept what the listing was before while v2 has what it
     // is now: the reports that outnumber the change are older than it
-    let truths = resi_lab::score::read_truth(&truth_path)?;
+    let truths = resi_lab::score::read_truth(&generated.join(resi_datagen::TRUTH_KEY))?;
     let (v1, v2) = (
         resi_lab::decisions::read(&v1_path)?,
         resi_lab::decisions::read(&v2_path)?,
@@ -506,41 +497,35 @@ async fn where_stale_reports_outlive_a_change_v1_and_v2_differ_on_exactly_the_ch
         .filter(|listing| *listing != "2077")
         .collect();
     for listing in &listed {
-        let truth = &truths[*listing];
-        assert!(truth.changed, "listing {listing} never changed");
+        assert!(truths[*listing].changed, "listing {listing} never changed");
         for field in resi_lab::score::SCORED {
-            let key = ((*listing).clone(), (*field).to_owned());
             let (a, b) = (
-                v1.get(&key).map(|decision| decision.value.as_str()),
-                v2.get(&key).map(|decision| decision.value.as_str()),
+                judge(&v1, &truths, listing, field),
+                judge(&v2, &truths, listing, field),
             );
-            if a != b {
-                let right = |value: Option<&str>| {
-                    value.and_then(|value| resi_lab::score::right(field, value, truth))
-                };
+            if a.value != b.value {
                 assert_eq!(
-                    (right(a), right(b)),
+                    (a.right, b.right),
                     (Some(false), Some(true)),
-                    "listing {listing}, {field}: v1 {a:?}, v2 {b:?}"
+                    "listing {listing}, {field}: v1 {:?}, v2 {:?}",
+                    a.value,
+                    b.value
                 );
             }
         }
     }
     // and conversely, every listing the generator changed on which v1 kept the old value and v2
     // has the new one is listed: the diff is exactly those and the crafted listing
-    let right = |decisions: &resi_lab::decisions::Decisions, listing: &String, field: &str| {
-        let truth = &truths[listing];
-        decisions
-            .get(&(listing.clone(), field.to_owned()))
-            .and_then(|decision| resi_lab::score::right(field, &decision.value, truth))
-    };
     let mut expected: std::collections::BTreeSet<&String> = truths
         .iter()
         .filter(|(listing, truth)| {
             truth.changed
                 && resi_lab::score::SCORED.iter().any(|field| {
-                    (right(&v1, listing, field), right(&v2, listing, field))
-                        == (Some(false), Some(true))
+                    let (a, b) = (
+                        judge(&v1, &truths, listing, field),
+                        judge(&v2, &truths, listing, field),
+                    );
+                    (a.right, b.right) == (Some(false), Some(true))
                 })
         })
         .map(|(listing, _)| listing)
@@ -565,6 +550,48 @@ async fn where_stale_reports_outlive_a_change_v1_and_v2_differ_on_exactly_the_ch
         assert!(second.fields[field].accuracy >= tally.accuracy, "{field}");
     }
     Ok(())
+}
+
+/// Runs `algorithm` over the export into `{dir}/{name}.parquet` and scores the decisions
+/// against the generated world's truth, printing the accuracy table's row.
+fn decide_and_score(
+    name: &str,
+    algorithm: &dyn ConsensusAlgorithm,
+    export: &std::path::Path,
+    dir: &std::path::Path,
+    generated: &std::path::Path,
+) -> anyhow::Result<(resi_lab::run::Ran, Scored)> {
+    let output = dir.join(format!("{name}.parquet"));
+    let ran = resi_lab::run(algorithm, export, &output)?;
+    let scored = resi_lab::score(
+        &output,
+        &generated.join(resi_datagen::TRUTH_KEY),
+        Some((&generated.join(resi_datagen::MANIFEST_KEY), export)),
+    )?;
+    eprintln!("{}", table(name, &scored));
+    Ok((ran, scored))
+}
+
+/// A decision set's value for one field of a listing, and whether the truth says it is right
+/// (`None`: nothing decided, or nothing the truth can judge).
+struct Judged<'d> {
+    value: Option<&'d str>,
+    right: Option<bool>,
+}
+
+fn judge<'d>(
+    decisions: &'d resi_lab::decisions::Decisions,
+    truths: &BTreeMap<String, resi_lab::score::Truth>,
+    listing: &str,
+    field: &str,
+) -> Judged<'d> {
+    let value = decisions
+        .get(&(listing.to_owned(), field.to_owned()))
+        .map(|decision| decision.value.as_str());
+    Judged {
+        value,
+        right: value.and_then(|value| resi_lab::score::right(field, value, &truths[listing])),
+    }
 }
 
 /// Writes a generated world, uploads it, has bridge and parser put it on the log, and adds the

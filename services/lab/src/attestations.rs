@@ -512,18 +512,6 @@ impl LatestReports {
         ))
     }
 
-    /// Listings held.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.listing_ids.len()
-    }
-
-    /// Whether there are none.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.listing_ids.is_empty()
-    }
-
     /// Listing `index`'s id.
     #[must_use]
     pub fn listing_id(&self, index: usize) -> &str {
@@ -542,7 +530,7 @@ impl LatestReports {
 
 impl Dataset for LatestReports {
     fn len(&self) -> usize {
-        Self::len(self)
+        self.listing_ids.len()
     }
 
     fn for_each(&self, each: &mut dyn FnMut(&[MinerReport])) {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use resi_projections::consensus::Field;
+use resi_projections::consensus::{Dataset as _, Field};
 use serde::Serialize;
 
 use crate::decisions::{self, Decisions};

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use resi_projections::consensus::{ConsensusAlgorithm, MinerReport};
+use resi_projections::consensus::{ConsensusAlgorithm, Dataset as _, MinerReport};
 use serde::Serialize;
 
 use crate::attestations;
